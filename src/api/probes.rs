@@ -1,0 +1,158 @@
+//! `GET /api/providers`, `/healthz`, `/readyz` and the 404 fallback.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use jiff::Timestamp;
+use serde::Serialize;
+
+use super::AppState;
+use super::error::{ApiError, Envelope};
+use crate::providers::StatsSnapshot;
+use crate::providers::load::Problem;
+
+/// One provider file as listed by `/api/providers`.
+#[derive(Debug, Serialize)]
+struct ProviderView {
+    id: String,
+    name: Option<String>,
+    airline: Option<String>,
+    mode: Option<&'static str>,
+    enabled: bool,
+    source: String,
+    loaded_at: Timestamp,
+    timeout_ms: Option<u64>,
+    concurrency: Option<u32>,
+    airports: Vec<String>,
+    stats: StatsSnapshot,
+    error: Option<LoadErrorView>,
+}
+
+#[derive(Debug, Serialize)]
+struct LoadErrorView {
+    message: String,
+    problems: Vec<Problem>,
+}
+
+/// Every provider file seen, with its load error when it was rejected.
+pub async fn providers(State(app): State<AppState>) -> Response {
+    let catalog = app.registry.catalog();
+    let views: Vec<ProviderView> = catalog
+        .files
+        .iter()
+        .map(|file| {
+            let def = catalog
+                .providers
+                .get(&file.id)
+                .filter(|d| d.source == file.path && file.error.is_none());
+            ProviderView {
+                id: file.id.clone(),
+                name: def.map(|d| d.name.clone()),
+                airline: def.map(|d| d.airline.code.clone()),
+                mode: def.map(|d| d.mode.name()),
+                enabled: def.is_some_and(|d| d.enabled),
+                source: file.path.display().to_string(),
+                loaded_at: file.loaded_at,
+                timeout_ms: def.map(|d| d.timeout.as_millis() as u64),
+                concurrency: def.map(|d| d.concurrency),
+                airports: def
+                    .map(|d| match &d.mode {
+                        crate::providers::ProviderMode::Mock(table) => table.airports(),
+                    })
+                    .unwrap_or_default(),
+                stats: def
+                    .map(|d| app.registry.stats(&d.id).snapshot())
+                    .unwrap_or_default(),
+                error: file.error.as_ref().map(|e| LoadErrorView {
+                    message: e.to_string(),
+                    problems: e.problems.clone(),
+                }),
+            }
+        })
+        .collect();
+    Json(Envelope::ok(
+        format!("{} provider files", views.len()),
+        views,
+    ))
+    .into_response()
+}
+
+#[derive(Debug, Serialize)]
+struct Health {
+    status: &'static str,
+    uptime_seconds: u64,
+}
+
+/// Liveness: the process answers.
+pub async fn healthz(State(app): State<AppState>) -> Response {
+    Json(Envelope::ok(
+        "alive",
+        Health {
+            status: "ok",
+            uptime_seconds: app.started.elapsed().as_secs(),
+        },
+    ))
+    .into_response()
+}
+
+#[derive(Debug, Serialize)]
+struct Readiness {
+    ready: bool,
+    bus: String,
+    bus_backend: &'static str,
+    providers_loaded: usize,
+    providers_enabled: usize,
+    searches_tracked: usize,
+    problems: Vec<String>,
+}
+
+/// Readiness: the broker answers and at least one airline is enabled.
+pub async fn readyz(State(app): State<AppState>) -> Response {
+    let catalog = app.registry.catalog();
+    let mut problems = Vec::new();
+    let bus = match app.bus.ping().await {
+        Ok(()) => "ok".to_string(),
+        Err(e) => {
+            problems.push(e.to_string());
+            format!("error: {e}")
+        }
+    };
+    let enabled = catalog.enabled().count();
+    if enabled == 0 {
+        problems.push(format!(
+            "no enabled provider loaded from {}",
+            app.registry.dir().display()
+        ));
+    }
+    let ready = problems.is_empty();
+    let body = Envelope {
+        success: ready,
+        message: if ready {
+            "ready".into()
+        } else {
+            format!("not ready: {}", problems.join("; "))
+        },
+        data: Some(Readiness {
+            ready,
+            bus,
+            bus_backend: app.bus.backend(),
+            providers_loaded: catalog.providers.len(),
+            providers_enabled: enabled,
+            searches_tracked: app.store.len(),
+            problems,
+        }),
+        errors: None,
+    };
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(body)).into_response()
+}
+
+/// Unknown routes answer in the envelope too.
+pub async fn not_found(uri: Uri) -> ApiError {
+    ApiError::NotFound(format!("no route for {}", uri.path()))
+}

@@ -1,0 +1,394 @@
+//! `POST /api/flights/search` and `GET /api/flights/search/{id}`.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+use jiff::{Timestamp, ToSpan};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use super::AppState;
+use super::error::{ApiError, Envelope, FieldError};
+use crate::bus::REQUESTED;
+use crate::providers::load::Catalog;
+use crate::search::model::{Cabin, SearchRequest};
+use crate::search::store::{SearchCell, StoreError};
+
+/// Fields a search request may carry.
+const FIELDS: [&str; 8] = [
+    "from",
+    "to",
+    "date",
+    "passengers",
+    "return_date",
+    "cabin",
+    "providers",
+    "timeout_ms",
+];
+
+/// How far ahead a search may look, in days.
+const MAX_DAYS_AHEAD: i32 = 366;
+
+/// The 202 payload.
+#[derive(Debug, Serialize)]
+struct Submitted {
+    search_id: Uuid,
+    status: &'static str,
+    providers: Vec<String>,
+    stream_url: String,
+    deadline: Timestamp,
+    expires_at: Timestamp,
+}
+
+/// Accepts a search, publishes it to the requested stream and answers 202
+/// with where to stream its results.
+pub async fn submit(State(app): State<AppState>, body: Body) -> Result<Response, ApiError> {
+    let limit = app.settings.http.body_limit;
+    let bytes: Bytes = axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| ApiError::PayloadTooLarge(limit))?;
+    let value: Value =
+        serde_json::from_slice(&bytes).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
+    let catalog = app.registry.catalog();
+    let today = Timestamp::now().to_zoned_datetime(TimeZone::UTC).date();
+    let fields = validate(&value, &catalog, today)?;
+    if fields.providers.is_empty() {
+        return Err(ApiError::Unavailable(
+            "no airline is enabled: add a provider file to the providers directory".into(),
+        ));
+    }
+    let search = &app.settings.search;
+    let timeout = fields
+        .timeout_ms
+        .map(Duration::from_millis)
+        .unwrap_or(search.default_timeout.get())
+        .min(search.max_timeout.get());
+    let created_at = Timestamp::now();
+    let deadline = created_at
+        .checked_add(jiff::SignedDuration::try_from(timeout).unwrap_or_default())
+        .map_err(|e| ApiError::Internal(format!("deadline out of range: {e}")))?;
+    let request = SearchRequest {
+        search_id: Uuid::new_v4(),
+        from: fields.from,
+        to: fields.to,
+        date: fields.date,
+        return_date: fields.return_date,
+        passengers: fields.passengers,
+        cabin: fields.cabin,
+        providers: fields.providers,
+        created_at,
+        deadline,
+    };
+    let data = serde_json::to_vec(&request).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let cell = app.store.insert(request).map_err(|e| match e {
+        StoreError::Full(_) => ApiError::Unavailable(e.to_string()),
+    })?;
+    let id = cell.request.search_id;
+    if let Err(e) = app.bus.publish(REQUESTED, Bytes::from(data)).await {
+        app.store.remove(&id);
+        tracing::warn!(error = %e, "search not published");
+        return Err(ApiError::Unavailable(format!(
+            "the search could not be submitted because the stream broker is unavailable ({e}); try again shortly"
+        )));
+    }
+    let ttl = jiff::SignedDuration::try_from(app.store.limits().result_ttl).unwrap_or_default();
+    let payload = Submitted {
+        search_id: id,
+        status: "processing",
+        providers: cell.request.providers.clone(),
+        stream_url: format!("/api/flights/search/{id}/stream"),
+        deadline,
+        expires_at: deadline.checked_add(ttl).unwrap_or(deadline),
+    };
+    tracing::info!(search_id = %id, from = %cell.request.from, to = %cell.request.to, providers = cell.request.providers.len(), "search accepted");
+    let location = format!("/api/flights/search/{id}");
+    Ok((
+        StatusCode::ACCEPTED,
+        [(header::LOCATION, location)],
+        Json(Envelope::ok("Search request submitted", payload)),
+    )
+        .into_response())
+}
+
+/// The JSON snapshot of a search.
+pub async fn snapshot(
+    State(app): State<AppState>,
+    Path(search_id): Path<String>,
+) -> Result<Response, ApiError> {
+    let cell = find(&app, &search_id)?;
+    let snap = cell.snapshot(app.store.limits().result_ttl);
+    Ok(Json(Envelope::ok("Search found", snap)).into_response())
+}
+
+/// Looks a search up by its path segment: a malformed or unknown id is 404.
+pub fn find(app: &AppState, search_id: &str) -> Result<std::sync::Arc<SearchCell>, ApiError> {
+    let id = Uuid::parse_str(search_id).map_err(|_| {
+        ApiError::NotFound(format!(
+            "search `{search_id}` not found: not a valid search id"
+        ))
+    })?;
+    app.store.get(&id).ok_or_else(|| {
+        ApiError::NotFound(format!(
+            "search `{id}` not found: it is unknown or its results have expired"
+        ))
+    })
+}
+
+/// A search request whose every field is valid.
+#[derive(Debug)]
+struct ValidSearch {
+    from: String,
+    to: String,
+    date: Date,
+    return_date: Option<Date>,
+    passengers: u8,
+    cabin: Cabin,
+    providers: Vec<String>,
+    timeout_ms: Option<u64>,
+}
+
+/// Checks every field and reports every problem at once.
+fn validate(value: &Value, catalog: &Catalog, today: Date) -> Result<ValidSearch, ApiError> {
+    let Some(object) = value.as_object() else {
+        return Err(ApiError::Validation(vec![FieldError::new(
+            "body",
+            "the request body must be a JSON object",
+        )]));
+    };
+    let mut errors = Vec::new();
+    for key in object.keys() {
+        if !FIELDS.contains(&key.as_str()) {
+            errors.push(FieldError::new(
+                key.clone(),
+                format!("unknown field; expected one of {}", FIELDS.join(", ")),
+            ));
+        }
+    }
+    let from = airport(object, "from", &mut errors);
+    let to = airport(object, "to", &mut errors);
+    if let (Some(f), Some(t)) = (&from, &to) {
+        if f == t {
+            errors.push(FieldError::new("to", "must differ from `from`"));
+        }
+    }
+    let date = date_field(object, "date", true, today, &mut errors);
+    let return_date = date_field(object, "return_date", false, today, &mut errors);
+    if let (Some(out), Some(back)) = (date, return_date) {
+        if back < out {
+            errors.push(FieldError::new("return_date", "must not be before `date`"));
+        }
+    }
+    let passengers = match present(object, "passengers") {
+        None => {
+            errors.push(FieldError::new("passengers", "is required"));
+            None
+        }
+        Some(v) => match v.as_u64() {
+            Some(n @ 1..=9) => Some(n as u8),
+            _ => {
+                errors.push(FieldError::new(
+                    "passengers",
+                    format!("must be a whole number from 1 to 9, got {v}"),
+                ));
+                None
+            }
+        },
+    };
+    let cabin = match present(object, "cabin") {
+        None => Some(Cabin::Economy),
+        Some(v) => match v.as_str().and_then(Cabin::parse) {
+            Some(c) => Some(c),
+            None => {
+                errors.push(FieldError::new(
+                    "cabin",
+                    format!("must be one of economy, premium_economy, business, first; got {v}"),
+                ));
+                None
+            }
+        },
+    };
+    let providers = providers(object, catalog, &mut errors);
+    let timeout_ms = match present(object, "timeout_ms") {
+        None => None,
+        Some(v) => match v.as_u64() {
+            Some(n) if n >= 1 => Some(n),
+            _ => {
+                errors.push(FieldError::new(
+                    "timeout_ms",
+                    format!("must be a whole number of milliseconds of 1 or more, got {v}"),
+                ));
+                None
+            }
+        },
+    };
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    match (from, to, date, passengers, cabin, providers) {
+        (Some(from), Some(to), Some(date), Some(passengers), Some(cabin), Some(providers)) => {
+            Ok(ValidSearch {
+                from,
+                to,
+                date,
+                return_date,
+                passengers,
+                cabin,
+                providers,
+                timeout_ms,
+            })
+        }
+        _ => Err(ApiError::Internal(
+            "validation passed with a missing field".into(),
+        )),
+    }
+}
+
+/// A field's value, treating `null` as absent.
+fn present<'a>(object: &'a Map<String, Value>, field: &str) -> Option<&'a Value> {
+    object.get(field).filter(|v| !v.is_null())
+}
+
+fn airport(
+    object: &Map<String, Value>,
+    field: &str,
+    errors: &mut Vec<FieldError>,
+) -> Option<String> {
+    let Some(v) = present(object, field) else {
+        errors.push(FieldError::new(field, "is required"));
+        return None;
+    };
+    let code = v.as_str().map(|s| s.trim().to_ascii_uppercase());
+    match code {
+        Some(c) if c.len() == 3 && c.bytes().all(|b| b.is_ascii_uppercase()) => Some(c),
+        _ => {
+            errors.push(FieldError::new(
+                field,
+                format!("must be a three-letter IATA airport code such as CGK, got {v}"),
+            ));
+            None
+        }
+    }
+}
+
+fn date_field(
+    object: &Map<String, Value>,
+    field: &str,
+    required: bool,
+    today: Date,
+    errors: &mut Vec<FieldError>,
+) -> Option<Date> {
+    let Some(v) = present(object, field) else {
+        if required {
+            errors.push(FieldError::new(field, "is required"));
+        }
+        return None;
+    };
+    let parsed = v
+        .as_str()
+        .filter(|s| s.len() == 10)
+        .and_then(|s| Date::strptime("%Y-%m-%d", s).ok());
+    let Some(date) = parsed else {
+        errors.push(FieldError::new(
+            field,
+            format!("must be a date written YYYY-MM-DD, got {v}"),
+        ));
+        return None;
+    };
+    // Somewhere on Earth it is still yesterday (UTC), so yesterday is allowed.
+    let earliest = today.checked_sub(1.day()).unwrap_or(today);
+    let latest = today.checked_add(MAX_DAYS_AHEAD.days()).unwrap_or(today);
+    if date < earliest {
+        errors.push(FieldError::new(field, format!("{date} is in the past")));
+        return None;
+    }
+    if date > latest {
+        errors.push(FieldError::new(
+            field,
+            format!("{date} is more than {MAX_DAYS_AHEAD} days ahead"),
+        ));
+        return None;
+    }
+    Some(date)
+}
+
+/// The providers a search targets: the ones named, or every enabled one.
+fn providers(
+    object: &Map<String, Value>,
+    catalog: &Catalog,
+    errors: &mut Vec<FieldError>,
+) -> Option<Vec<String>> {
+    let Some(v) = present(object, "providers") else {
+        return Some(catalog.enabled().map(|p| p.id.clone()).collect());
+    };
+    let Some(list) = v.as_array() else {
+        errors.push(FieldError::new(
+            "providers",
+            format!("must be a list of provider ids, got {v}"),
+        ));
+        return None;
+    };
+    if list.is_empty() {
+        errors.push(FieldError::new(
+            "providers",
+            "must name at least one provider, or be left out for all",
+        ));
+        return None;
+    }
+    let mut ids: Vec<String> = Vec::with_capacity(list.len());
+    let mut unknown = Vec::new();
+    let mut disabled = Vec::new();
+    let before = errors.len();
+    for item in list {
+        let Some(id) = item.as_str() else {
+            errors.push(FieldError::new(
+                "providers",
+                format!("provider ids are strings, got {item}"),
+            ));
+            continue;
+        };
+        match catalog.providers.get(id) {
+            None => unknown.push(id.to_string()),
+            Some(p) if !p.enabled => disabled.push(id.to_string()),
+            Some(_) if ids.iter().any(|i| i == id) => {
+                errors.push(FieldError::new(
+                    "providers",
+                    format!("`{id}` is listed twice"),
+                ));
+            }
+            Some(_) => ids.push(id.to_string()),
+        }
+    }
+    if !unknown.is_empty() {
+        let known: Vec<&str> = catalog.enabled().map(|p| p.id.as_str()).collect();
+        errors.push(FieldError::new(
+            "providers",
+            format!(
+                "unknown provider {} (available: {})",
+                quote_list(&unknown),
+                known.join(", ")
+            ),
+        ));
+    }
+    if !disabled.is_empty() {
+        errors.push(FieldError::new(
+            "providers",
+            format!("provider {} is disabled", quote_list(&disabled)),
+        ));
+    }
+    (errors.len() == before).then_some(ids)
+}
+
+fn quote_list(ids: &[String]) -> String {
+    ids.iter()
+        .map(|i| format!("`{i}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}

@@ -1,0 +1,406 @@
+//! The embedded in-process bus: Redis Streams semantics (ids, consumer
+//! groups, pending entries, acknowledgements, claiming, approximate
+//! trimming) in memory, for the single-process default.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use tokio::sync::Notify;
+
+use super::{BusError, Entry, EntryId, StartFrom};
+
+/// The in-process bus.
+#[derive(Debug)]
+pub struct EmbeddedBus {
+    streams: Mutex<HashMap<String, Arc<Stream>>>,
+    max_len: usize,
+}
+
+#[derive(Debug)]
+struct Stream {
+    state: Mutex<StreamState>,
+    /// Woken on every append, so blocked readers look again.
+    appended: Notify,
+}
+
+#[derive(Debug, Default)]
+struct StreamState {
+    entries: VecDeque<(EntryId, Bytes)>,
+    last_id: EntryId,
+    groups: HashMap<String, Group>,
+}
+
+#[derive(Debug, Default)]
+struct Group {
+    last_delivered: EntryId,
+    pending: BTreeMap<EntryId, Pending>,
+}
+
+#[derive(Debug)]
+struct Pending {
+    consumer: String,
+    deliveries: u32,
+    delivered_at: Instant,
+}
+
+impl EmbeddedBus {
+    /// A bus whose streams keep about `max_len` entries each (older entries
+    /// are trimmed, as `MAXLEN ~` does).
+    pub fn new(max_len: usize) -> Self {
+        Self {
+            streams: Mutex::new(HashMap::new()),
+            max_len: max_len.max(1),
+        }
+    }
+
+    fn stream(&self, name: &str) -> Arc<Stream> {
+        let mut streams = self.streams.lock().expect("bus lock");
+        streams
+            .entry(name.to_string())
+            .or_insert_with(|| {
+                Arc::new(Stream {
+                    state: Mutex::new(StreamState::default()),
+                    appended: Notify::new(),
+                })
+            })
+            .clone()
+    }
+
+    /// Appends an entry and wakes blocked readers.
+    pub fn publish(&self, stream: &str, data: Bytes) -> EntryId {
+        let stream = self.stream(stream);
+        let id = {
+            let mut s = stream.state.lock().expect("stream lock");
+            let now = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_millis() as u64)
+                .unwrap_or(0);
+            let id = if now > s.last_id.ms {
+                EntryId { ms: now, seq: 0 }
+            } else {
+                EntryId {
+                    ms: s.last_id.ms,
+                    seq: s.last_id.seq + 1,
+                }
+            };
+            s.last_id = id;
+            s.entries.push_back((id, data));
+            // Approximate trimming, like `MAXLEN ~`: trim in chunks once the
+            // stream is a tenth over its cap.
+            if s.entries.len() > self.max_len + self.max_len / 10 {
+                let excess = s.entries.len() - self.max_len;
+                s.entries.drain(..excess);
+            }
+            id
+        };
+        stream.appended.notify_waiters();
+        id
+    }
+
+    /// Creates a group unless it exists.
+    pub fn ensure_group(&self, stream: &str, group: &str, start: StartFrom) {
+        let stream = self.stream(stream);
+        let mut s = stream.state.lock().expect("stream lock");
+        let last = s.last_id;
+        s.groups.entry(group.to_string()).or_insert_with(|| Group {
+            last_delivered: match start {
+                StartFrom::Beginning => EntryId::default(),
+                StartFrom::Latest => last,
+            },
+            pending: BTreeMap::new(),
+        });
+    }
+
+    /// Reads new entries for a consumer, waiting up to `block` for some.
+    pub async fn read_group(
+        &self,
+        stream_name: &str,
+        group: &str,
+        consumer: &str,
+        count: usize,
+        block: Duration,
+    ) -> Result<Vec<Entry>, BusError> {
+        let stream = self.stream(stream_name);
+        let deadline = tokio::time::Instant::now() + block;
+        loop {
+            // Register interest before looking, so an append between the look
+            // and the wait is not missed.
+            let appended = stream.appended.notified();
+            tokio::pin!(appended);
+            appended.as_mut().enable();
+            let entries = Self::take_new(&stream, stream_name, group, consumer, count.max(1))?;
+            if !entries.is_empty() {
+                return Ok(entries);
+            }
+            if tokio::time::timeout_at(deadline, appended).await.is_err() {
+                return Ok(Vec::new());
+            }
+        }
+    }
+
+    fn take_new(
+        stream: &Stream,
+        stream_name: &str,
+        group_name: &str,
+        consumer: &str,
+        count: usize,
+    ) -> Result<Vec<Entry>, BusError> {
+        let mut s = stream.state.lock().expect("stream lock");
+        let StreamState {
+            entries, groups, ..
+        } = &mut *s;
+        let group = groups
+            .get_mut(group_name)
+            .ok_or_else(|| BusError::NoGroup {
+                stream: stream_name.to_string(),
+                group: group_name.to_string(),
+            })?;
+        let start = entries.partition_point(|(id, _)| *id <= group.last_delivered);
+        let now = Instant::now();
+        let taken: Vec<Entry> = entries
+            .range(start..)
+            .take(count)
+            .map(|(id, data)| Entry {
+                id: *id,
+                data: data.clone(),
+                deliveries: 1,
+            })
+            .collect();
+        for entry in &taken {
+            group.pending.insert(
+                entry.id,
+                Pending {
+                    consumer: consumer.to_string(),
+                    deliveries: 1,
+                    delivered_at: now,
+                },
+            );
+        }
+        if let Some(last) = taken.last() {
+            group.last_delivered = last.id;
+        }
+        Ok(taken)
+    }
+
+    /// Acknowledges entries; returns how many were pending.
+    pub fn ack(&self, stream: &str, group: &str, ids: &[EntryId]) -> Result<usize, BusError> {
+        let stream_ref = self.stream(stream);
+        let mut s = stream_ref.state.lock().expect("stream lock");
+        let g = s.groups.get_mut(group).ok_or_else(|| BusError::NoGroup {
+            stream: stream.to_string(),
+            group: group.to_string(),
+        })?;
+        Ok(ids
+            .iter()
+            .filter(|id| g.pending.remove(id).is_some())
+            .count())
+    }
+
+    /// Claims entries idle for at least `min_idle`. Entries trimmed from the
+    /// stream meanwhile are dropped from the pending list, as Redis does.
+    pub fn claim_idle(
+        &self,
+        stream: &str,
+        group: &str,
+        consumer: &str,
+        min_idle: Duration,
+        count: usize,
+    ) -> Result<Vec<Entry>, BusError> {
+        let stream_ref = self.stream(stream);
+        let mut s = stream_ref.state.lock().expect("stream lock");
+        let StreamState {
+            entries, groups, ..
+        } = &mut *s;
+        let g = groups.get_mut(group).ok_or_else(|| BusError::NoGroup {
+            stream: stream.to_string(),
+            group: group.to_string(),
+        })?;
+        let now = Instant::now();
+        let idle: Vec<EntryId> = g
+            .pending
+            .iter()
+            .filter(|(_, p)| now.duration_since(p.delivered_at) >= min_idle)
+            .map(|(id, _)| *id)
+            .take(count)
+            .collect();
+        let mut claimed = Vec::new();
+        for id in idle {
+            let found = entries
+                .binary_search_by(|(e, _)| e.cmp(&id))
+                .ok()
+                .map(|i| entries[i].1.clone());
+            match found {
+                Some(data) => {
+                    let p = g.pending.get_mut(&id).expect("listed above");
+                    p.consumer = consumer.to_string();
+                    p.deliveries += 1;
+                    p.delivered_at = now;
+                    claimed.push(Entry {
+                        id,
+                        data,
+                        deliveries: p.deliveries,
+                    });
+                }
+                None => {
+                    g.pending.remove(&id);
+                }
+            }
+        }
+        Ok(claimed)
+    }
+
+    /// Pending entries of a group.
+    pub fn pending(&self, stream: &str, group: &str) -> Result<u64, BusError> {
+        let stream_ref = self.stream(stream);
+        let s = stream_ref.state.lock().expect("stream lock");
+        s.groups
+            .get(group)
+            .map(|g| g.pending.len() as u64)
+            .ok_or_else(|| BusError::NoGroup {
+                stream: stream.to_string(),
+                group: group.to_string(),
+            })
+    }
+
+    /// Entries in a stream.
+    pub fn len(&self, stream: &str) -> u64 {
+        self.stream(stream)
+            .state
+            .lock()
+            .expect("stream lock")
+            .entries
+            .len() as u64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn data(s: &str) -> Bytes {
+        Bytes::from(s.to_string())
+    }
+
+    #[tokio::test]
+    async fn every_group_sees_every_entry_and_pending_lasts_until_ack() {
+        let bus = EmbeddedBus::new(100);
+        bus.ensure_group("s", "a", StartFrom::Latest);
+        bus.ensure_group("s", "b", StartFrom::Latest);
+        let id1 = bus.publish("s", data("one"));
+        let id2 = bus.publish("s", data("two"));
+        assert!(id2 > id1);
+        let a = bus
+            .read_group("s", "a", "a1", 10, Duration::ZERO)
+            .await
+            .unwrap();
+        let b = bus
+            .read_group("s", "b", "b1", 1, Duration::ZERO)
+            .await
+            .unwrap();
+        assert_eq!(a.len(), 2);
+        assert_eq!(b.len(), 1);
+        assert_eq!(bus.pending("s", "a").unwrap(), 2);
+        assert_eq!(bus.ack("s", "a", &[id1, id2]).unwrap(), 2);
+        assert_eq!(
+            bus.ack("s", "a", &[id1]).unwrap(),
+            0,
+            "a second ack is a no-op"
+        );
+        assert_eq!(bus.pending("s", "a").unwrap(), 0);
+        let b = bus
+            .read_group("s", "b", "b1", 10, Duration::ZERO)
+            .await
+            .unwrap();
+        assert_eq!(b.len(), 1);
+        assert_eq!(b[0].data, data("two"));
+    }
+
+    #[tokio::test]
+    async fn consumers_of_one_group_share_the_work() {
+        let bus = EmbeddedBus::new(100);
+        bus.ensure_group("s", "g", StartFrom::Beginning);
+        for i in 0..4 {
+            bus.publish("s", data(&i.to_string()));
+        }
+        let x = bus
+            .read_group("s", "g", "x", 2, Duration::ZERO)
+            .await
+            .unwrap();
+        let y = bus
+            .read_group("s", "g", "y", 10, Duration::ZERO)
+            .await
+            .unwrap();
+        assert_eq!((x.len(), y.len()), (2, 2));
+        assert!(x.iter().all(|e| y.iter().all(|f| f.id != e.id)));
+    }
+
+    #[tokio::test]
+    async fn a_blocked_reader_wakes_on_publish() {
+        let bus = Arc::new(EmbeddedBus::new(100));
+        bus.ensure_group("s", "g", StartFrom::Latest);
+        let reader = {
+            let bus = bus.clone();
+            tokio::spawn(async move {
+                bus.read_group("s", "g", "c", 10, Duration::from_secs(30))
+                    .await
+            })
+        };
+        tokio::task::yield_now().await;
+        bus.publish("s", data("x"));
+        let got = reader.await.unwrap().unwrap();
+        assert_eq!(got.len(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_read_with_nothing_new_returns_empty_after_its_block() {
+        let bus = EmbeddedBus::new(100);
+        bus.ensure_group("s", "g", StartFrom::Latest);
+        let got = bus
+            .read_group("s", "g", "c", 10, Duration::from_secs(5))
+            .await
+            .unwrap();
+        assert!(got.is_empty());
+    }
+
+    #[tokio::test]
+    async fn idle_entries_are_claimed_with_a_delivery_count() {
+        let bus = EmbeddedBus::new(100);
+        bus.ensure_group("s", "g", StartFrom::Beginning);
+        let id = bus.publish("s", data("x"));
+        bus.read_group("s", "g", "dead", 10, Duration::ZERO)
+            .await
+            .unwrap();
+        let claimed = bus
+            .claim_idle("s", "g", "live", Duration::ZERO, 10)
+            .unwrap();
+        assert_eq!(claimed.len(), 1);
+        assert_eq!(claimed[0].id, id);
+        assert_eq!(claimed[0].deliveries, 2);
+        let none = bus
+            .claim_idle("s", "g", "live", Duration::from_secs(60), 10)
+            .unwrap();
+        assert!(none.is_empty(), "a fresh claim is not idle");
+    }
+
+    #[tokio::test]
+    async fn streams_are_trimmed_approximately() {
+        let bus = EmbeddedBus::new(10);
+        for i in 0..100 {
+            bus.publish("s", data(&i.to_string()));
+        }
+        let len = bus.len("s");
+        assert!((10..=11).contains(&len), "len {len}");
+    }
+
+    #[tokio::test]
+    async fn unknown_groups_are_an_error() {
+        let bus = EmbeddedBus::new(10);
+        let err = bus
+            .read_group("s", "nope", "c", 1, Duration::ZERO)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("nope"));
+    }
+}

@@ -1,0 +1,252 @@
+//! The streams contract between the API and the providers (SPEC section 6),
+//! shaped after Redis Streams: append-only streams of entries with
+//! `ms-seq` ids, consumer groups that each see every entry, pending entries
+//! that stay owned by a consumer until acknowledged, and claiming of entries
+//! left idle by a dead consumer.
+//!
+//! [`Bus`] is the one interface; [`embedded`] implements it in process.
+
+pub mod embedded;
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+
+use crate::shutdown::Shutdown;
+
+/// The stream that carries one entry per search (field `data`: the search).
+pub const REQUESTED: &str = "flight.search.requested";
+/// The stream that carries one entry per airline answer.
+pub const RESULTS: &str = "flight.search.results";
+/// The consumer group of the aggregation on the results stream.
+pub const AGGREGATOR_GROUP: &str = "aggregator";
+
+/// A stream entry id: milliseconds and a sequence number, ordered.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct EntryId {
+    /// Milliseconds since the Unix epoch when the entry was added.
+    pub ms: u64,
+    /// Sequence within that millisecond.
+    pub seq: u64,
+}
+
+impl fmt::Display for EntryId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{}", self.ms, self.seq)
+    }
+}
+
+impl FromStr for EntryId {
+    type Err = BusError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (ms, seq) = s.split_once('-').unwrap_or((s, "0"));
+        match (ms.parse(), seq.parse()) {
+            (Ok(ms), Ok(seq)) => Ok(EntryId { ms, seq }),
+            _ => Err(BusError::Protocol(format!(
+                "`{s}` is not a stream entry id"
+            ))),
+        }
+    }
+}
+
+/// One entry read from a stream.
+#[derive(Clone, Debug)]
+pub struct Entry {
+    /// Its id.
+    pub id: EntryId,
+    /// The `data` field.
+    pub data: Bytes,
+    /// How many times it has been delivered to the group, this time included.
+    pub deliveries: u32,
+}
+
+/// Where a new consumer group starts reading.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StartFrom {
+    /// Every entry still in the stream (`0`).
+    Beginning,
+    /// Only entries added from now on (`$`).
+    Latest,
+}
+
+/// Why a bus operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum BusError {
+    /// The broker cannot be reached.
+    #[error("stream broker unavailable: {0}")]
+    Unavailable(String),
+    /// The broker answered something unexpected.
+    #[error("stream broker protocol error: {0}")]
+    Protocol(String),
+    /// The consumer group does not exist.
+    #[error("consumer group `{group}` does not exist on stream `{stream}`")]
+    NoGroup {
+        /// Stream name.
+        stream: String,
+        /// Group name.
+        group: String,
+    },
+}
+
+/// The stream bus. Cloning is cheap and shares the connection.
+#[derive(Clone, Debug)]
+pub enum Bus {
+    /// The in-process bus.
+    Embedded(Arc<embedded::EmbeddedBus>),
+}
+
+impl Bus {
+    /// An embedded bus whose streams keep about `max_len` entries each.
+    pub fn embedded(max_len: usize) -> Self {
+        Bus::Embedded(Arc::new(embedded::EmbeddedBus::new(max_len)))
+    }
+
+    /// The backend's name, for logs and `/readyz`.
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Bus::Embedded(_) => "embedded",
+        }
+    }
+
+    /// Appends an entry (`XADD stream MAXLEN ~ n * data ...`).
+    pub async fn publish(&self, stream: &str, data: Bytes) -> Result<EntryId, BusError> {
+        match self {
+            Bus::Embedded(bus) => Ok(bus.publish(stream, data)),
+        }
+    }
+
+    /// Creates a consumer group if it does not exist
+    /// (`XGROUP CREATE ... MKSTREAM`).
+    pub async fn ensure_group(
+        &self,
+        stream: &str,
+        group: &str,
+        start: StartFrom,
+    ) -> Result<(), BusError> {
+        match self {
+            Bus::Embedded(bus) => {
+                bus.ensure_group(stream, group, start);
+                Ok(())
+            }
+        }
+    }
+
+    /// Reads up to `count` new entries for `consumer` in `group`, waiting up
+    /// to `block` when there are none (`XREADGROUP ... BLOCK ... STREAMS s >`).
+    /// Entries read become pending for that consumer until acknowledged.
+    pub async fn read_group(
+        &self,
+        stream: &str,
+        group: &str,
+        consumer: &str,
+        count: usize,
+        block: Duration,
+    ) -> Result<Vec<Entry>, BusError> {
+        match self {
+            Bus::Embedded(bus) => bus.read_group(stream, group, consumer, count, block).await,
+        }
+    }
+
+    /// Acknowledges entries (`XACK`); returns how many were pending.
+    pub async fn ack(&self, stream: &str, group: &str, ids: &[EntryId]) -> Result<usize, BusError> {
+        match self {
+            Bus::Embedded(bus) => bus.ack(stream, group, ids),
+        }
+    }
+
+    /// Takes over entries pending for longer than `min_idle` on any consumer
+    /// (`XAUTOCLAIM`), counting a new delivery for each.
+    pub async fn claim_idle(
+        &self,
+        stream: &str,
+        group: &str,
+        consumer: &str,
+        min_idle: Duration,
+        count: usize,
+    ) -> Result<Vec<Entry>, BusError> {
+        match self {
+            Bus::Embedded(bus) => bus.claim_idle(stream, group, consumer, min_idle, count),
+        }
+    }
+
+    /// Entries delivered to the group and not yet acknowledged (`XPENDING`).
+    pub async fn pending(&self, stream: &str, group: &str) -> Result<u64, BusError> {
+        match self {
+            Bus::Embedded(bus) => bus.pending(stream, group),
+        }
+    }
+
+    /// Entries in the stream (`XLEN`).
+    pub async fn len(&self, stream: &str) -> Result<u64, BusError> {
+        match self {
+            Bus::Embedded(bus) => Ok(bus.len(stream)),
+        }
+    }
+
+    /// Whether the broker answers (`PING`).
+    pub async fn ping(&self) -> Result<(), BusError> {
+        match self {
+            Bus::Embedded(_) => Ok(()),
+        }
+    }
+}
+
+/// Acknowledges entries in batches: callers hand over ids as they finish, a
+/// task sends one `XACK` for everything that has piled up meanwhile. No timer
+/// delays an ack; batching comes from load alone.
+#[derive(Clone, Debug)]
+pub struct Acker {
+    tx: mpsc::UnboundedSender<EntryId>,
+}
+
+impl Acker {
+    /// Largest batch sent in one acknowledgement.
+    pub const MAX_BATCH: usize = 512;
+
+    /// Starts the acknowledging task for one group. It drains what is queued
+    /// when shutdown trips, then stops.
+    pub fn spawn(bus: Bus, stream: &'static str, group: String, shutdown: Shutdown) -> Acker {
+        let (tx, mut rx) = mpsc::unbounded_channel::<EntryId>();
+        tokio::spawn(async move {
+            let mut batch = Vec::with_capacity(Self::MAX_BATCH);
+            loop {
+                let first = tokio::select! {
+                    id = rx.recv() => id,
+                    _ = shutdown.wait() => None,
+                };
+                let Some(first) = first else {
+                    // Shutdown or every sender gone: flush what is queued.
+                    while let Ok(id) = rx.try_recv() {
+                        batch.push(id);
+                    }
+                    if !batch.is_empty() {
+                        let _ = bus.ack(stream, &group, &batch).await;
+                    }
+                    return;
+                };
+                batch.push(first);
+                while batch.len() < Self::MAX_BATCH {
+                    match rx.try_recv() {
+                        Ok(id) => batch.push(id),
+                        Err(_) => break,
+                    }
+                }
+                if let Err(e) = bus.ack(stream, &group, &batch).await {
+                    tracing::warn!(stream, group = %group, error = %e, count = batch.len(), "acknowledgement failed; entries stay pending");
+                }
+                batch.clear();
+            }
+        });
+        Acker { tx }
+    }
+
+    /// Queues one id for acknowledgement.
+    pub fn ack(&self, id: EntryId) {
+        let _ = self.tx.send(id);
+    }
+}

@@ -1,0 +1,301 @@
+//! Settings: defaults, overlaid by an optional `airstream.toml`, overlaid by
+//! `AIRSTREAM_*` environment variables (nested keys joined with `__`, as in
+//! `AIRSTREAM_SEARCH__RESULT_TTL=10m`). Unknown keys are an error that names
+//! them.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+use crate::duration::HumanDuration;
+
+/// Every setting of the service. Each field has a default, so an empty file
+/// and an empty environment give a working server.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// Address the HTTP server binds (`0.0.0.0:3000`). Port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// Directory holding one YAML file per airline.
+    pub providers_dir: PathBuf,
+    /// Search lifecycle limits.
+    pub search: SearchSettings,
+    /// Server-Sent Events tuning.
+    pub sse: SseSettings,
+    /// HTTP server limits.
+    pub http: HttpSettings,
+    /// Logging.
+    pub log: LogSettings,
+}
+
+/// How long searches run and how many are kept.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SearchSettings {
+    /// Deadline of a search that names no `timeout_ms`.
+    pub default_timeout: HumanDuration,
+    /// Upper bound for a search's `timeout_ms`; larger values are capped to it.
+    pub max_timeout: HumanDuration,
+    /// How long a finished search's events stay available for replay.
+    pub result_ttl: HumanDuration,
+    /// Searches kept in memory at most; when full, the oldest finished search
+    /// is evicted, and with none finished a new search is refused with 503.
+    pub max_retained: usize,
+    /// How many of the cheapest offers the `complete` event carries.
+    pub complete_top_offers: usize,
+}
+
+/// Server-Sent Events tuning.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SseSettings {
+    /// Interval of `: keepalive` comment lines while a stream waits.
+    pub keepalive: HumanDuration,
+    /// Reconnection delay suggested to clients in the first event's `retry:`.
+    pub retry: HumanDuration,
+}
+
+/// HTTP server limits.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpSettings {
+    /// Largest request body accepted, in bytes.
+    pub body_limit: usize,
+    /// Time limit for every request except SSE streams.
+    pub request_timeout: HumanDuration,
+    /// Origins allowed by CORS; `["*"]` allows any.
+    pub cors_origins: Vec<String>,
+}
+
+/// Log output.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSettings {
+    /// `tracing` filter directives, such as `info` or `airstream=debug,info`.
+    /// `RUST_LOG`, when set, wins.
+    pub filter: String,
+    /// `text` for people, `json` for log pipelines.
+    pub format: LogFormat,
+}
+
+/// Log line format.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object a line.
+    Json,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([0, 0, 0, 0], 3000)),
+            providers_dir: PathBuf::from("providers.d"),
+            search: SearchSettings::default(),
+            sse: SseSettings::default(),
+            http: HttpSettings::default(),
+            log: LogSettings::default(),
+        }
+    }
+}
+
+impl Default for SearchSettings {
+    fn default() -> Self {
+        Self {
+            default_timeout: Duration::from_secs(5).into(),
+            max_timeout: Duration::from_secs(30).into(),
+            result_ttl: Duration::from_secs(300).into(),
+            max_retained: 20_000,
+            complete_top_offers: 20,
+        }
+    }
+}
+
+impl Default for SseSettings {
+    fn default() -> Self {
+        Self {
+            keepalive: Duration::from_secs(15).into(),
+            retry: Duration::from_secs(2).into(),
+        }
+    }
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            body_limit: 16 * 1024,
+            request_timeout: Duration::from_secs(10).into(),
+            cors_origins: vec!["*".to_string()],
+        }
+    }
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self {
+            filter: "info".to_string(),
+            format: LogFormat::Text,
+        }
+    }
+}
+
+/// Why settings could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A named settings file does not exist.
+    #[error("settings file {0} does not exist")]
+    MissingFile(PathBuf),
+    /// A key is unknown, a value has the wrong type, or a file is not TOML.
+    #[error("invalid settings: {0}")]
+    Invalid(String),
+}
+
+/// The environment variable that names a settings file other than
+/// `airstream.toml`.
+pub const CONFIG_FILE_VAR: &str = "AIRSTREAM_CONFIG";
+
+impl Settings {
+    /// Loads settings the way the binary does: defaults, then `file` (or
+    /// `AIRSTREAM_CONFIG`, or `./airstream.toml` when it exists), then the
+    /// environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let named = file
+            .map(Path::to_path_buf)
+            .or_else(|| std::env::var_os(CONFIG_FILE_VAR).map(PathBuf::from));
+        let path = match named {
+            Some(path) if !path.exists() => return Err(ConfigError::MissingFile(path)),
+            Some(path) => Some(path),
+            None => Some(PathBuf::from("airstream.toml")).filter(|p| p.exists()),
+        };
+        Self::figment(path.as_deref(), Env::prefixed("AIRSTREAM_"))
+            .extract()
+            .map_err(|e| ConfigError::Invalid(describe(e)))
+    }
+
+    /// The figment behind [`Settings::load`], with the environment provider
+    /// passed in so tests can feed variables without touching the process.
+    pub fn figment(file: Option<&Path>, env: Env) -> Figment {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        if let Some(path) = file {
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        figment.merge(env.ignore(&["config"]).split("__"))
+    }
+
+    /// A settings value for tests: port 0 on loopback, the given providers
+    /// directory, everything else default.
+    pub fn for_tests(providers_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            providers_dir: providers_dir.into(),
+            ..Self::default()
+        }
+    }
+}
+
+/// Figment errors list every problem; join them into one readable line each.
+fn describe(error: figment::Error) -> String {
+    error
+        .into_iter()
+        .map(|e| {
+            let key = if e.path.is_empty() {
+                String::new()
+            } else {
+                format!("`{}`: ", e.path.join("."))
+            };
+            let source = e
+                .metadata
+                .as_ref()
+                .map(|m| format!(" (from {})", m.name))
+                .unwrap_or_default();
+            format!("{key}{}{source}", e.kind)
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+#[cfg(test)]
+// figment's Jail API returns its large error type by value; that is its shape.
+#[allow(clippy::result_large_err)]
+mod tests {
+    use super::*;
+
+    fn from_env(vars: &[(&str, &str)]) -> Result<Settings, String> {
+        let mut out = None;
+        figment::Jail::expect_with(|jail| {
+            for (k, v) in vars {
+                jail.set_env(k, v);
+            }
+            out = Some(
+                Settings::figment(None, Env::prefixed("AIRSTREAM_"))
+                    .extract::<Settings>()
+                    .map_err(describe),
+            );
+            Ok(())
+        });
+        out.expect("the jail ran")
+    }
+
+    #[test]
+    fn defaults_serve_port_3000_with_sample_providers() {
+        let s = from_env(&[]).unwrap();
+        assert_eq!(s.listen.port(), 3000);
+        assert_eq!(s.providers_dir, PathBuf::from("providers.d"));
+        assert_eq!(s.search.max_timeout.get(), Duration::from_secs(30));
+    }
+
+    #[test]
+    fn nested_environment_keys_override() {
+        let s = from_env(&[
+            ("AIRSTREAM_SEARCH__RESULT_TTL", "10m"),
+            ("AIRSTREAM_LISTEN", "127.0.0.1:8080"),
+            ("AIRSTREAM_LOG__FORMAT", "json"),
+        ])
+        .unwrap();
+        assert_eq!(s.search.result_ttl.get(), Duration::from_secs(600));
+        assert_eq!(s.listen.port(), 8080);
+        assert_eq!(s.log.format, LogFormat::Json);
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let err = from_env(&[("AIRSTREAM_SEARCH__RESULT_TTLL", "10m")]).unwrap_err();
+        assert!(err.contains("result_ttll"), "{err}");
+        let err = from_env(&[("AIRSTREAM_LISTN", "x")]).unwrap_err();
+        assert!(err.contains("listn"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_name_the_key() {
+        let err = from_env(&[("AIRSTREAM_SSE__KEEPALIVE", "often")]).unwrap_err();
+        assert!(err.contains("sse.keepalive"), "{err}");
+        assert!(err.contains("not a duration"), "{err}");
+    }
+
+    #[test]
+    fn toml_file_is_overlaid_by_environment() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "airstream.toml",
+                "providers_dir = \"elsewhere\"\n[search]\nmax_retained = 7\n",
+            )?;
+            jail.set_env("AIRSTREAM_SEARCH__MAX_RETAINED", "9");
+            let s = Settings::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(s.providers_dir, PathBuf::from("elsewhere"));
+            assert_eq!(s.search.max_retained, 9);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_named_missing_file_is_an_error() {
+        let err = Settings::load(Some(Path::new("/nonexistent/airstream.toml"))).unwrap_err();
+        assert!(err.to_string().contains("does not exist"));
+    }
+}

@@ -1,0 +1,119 @@
+//! The `airstream` binary: parses arguments and hands over to the library.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use airstream::config::{LogFormat, Settings};
+use airstream::providers::load::Catalog;
+use airstream::shutdown::Shutdown;
+use airstream::startup::Application;
+
+/// Declarative flight search: airlines from YAML files, results live over SSE.
+#[derive(Debug, Parser)]
+#[command(name = "airstream", version, about)]
+struct Cli {
+    /// Settings file (default: ./airstream.toml when present, or $AIRSTREAM_CONFIG).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the HTTP API and the provider runtime (the default).
+    Serve,
+    /// Check provider files or directories; exits non-zero on any problem.
+    Validate {
+        /// Files or directories (default: the providers directory from settings).
+        paths: Vec<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+        .and_then(|rt| rt.block_on(run(cli)));
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("airstream: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            let settings = Settings::load(cli.config.as_deref())?;
+            init_logging(&settings);
+            let shutdown = Shutdown::new();
+            shutdown.trigger_on_signals();
+            let app = Application::build(settings, shutdown).await?;
+            app.run_until_stopped().await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Validate { paths } => {
+            let paths = if paths.is_empty() {
+                vec![Settings::load(cli.config.as_deref())?.providers_dir]
+            } else {
+                paths
+            };
+            validate(&paths)
+        }
+    }
+}
+
+/// Prints every problem as `path:line:column: reason` and a summary line.
+fn validate(paths: &[PathBuf]) -> anyhow::Result<ExitCode> {
+    let catalog = match Catalog::load(paths) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let mut bad = 0;
+    for file in &catalog.files {
+        match &file.error {
+            Some(e) => {
+                bad += 1;
+                println!("{e}");
+            }
+            None => println!("{}: ok ({})", file.path.display(), file.id),
+        }
+    }
+    println!(
+        "{} file(s) checked, {} valid, {} with problems",
+        catalog.files.len(),
+        catalog.files.len() - bad,
+        bad
+    );
+    Ok(if bad == 0 && !catalog.files.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        if catalog.files.is_empty() {
+            eprintln!("no provider files (*.yaml, *.yml) found");
+        }
+        ExitCode::FAILURE
+    })
+}
+
+fn init_logging(settings: &Settings) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(&settings.log.filter))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    match settings.log.format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}

@@ -1,0 +1,203 @@
+//! The shape of a provider file (`providers.d/<airline>.yaml`) as written by a
+//! platform engineer. These types only mirror the YAML; [`super::load`] checks
+//! them and builds the validated [`super::ProviderDef`].
+//!
+//! Fields that need a check beyond their type carry their position
+//! ([`Spanned`]) so a problem can be reported at its line and column.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+use crate::duration::HumanDuration;
+
+/// One airline, one file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderFile {
+    /// Provider id, `[a-z0-9-]+`, unique across files. Defaults to the file
+    /// name without its extension.
+    pub id: Option<Spanned<String>>,
+    /// Airline name shown on offers, such as `Garuda Indonesia`.
+    pub name: Spanned<String>,
+    /// IATA airline code (two letters or digits), such as `GA`.
+    pub airline: Spanned<String>,
+    /// Whether the airline takes part in searches. Default `true`.
+    pub enabled: Option<bool>,
+    /// This airline's time budget within a search (default `3s`). The search
+    /// deadline still wins when it is sooner.
+    pub timeout: Option<Spanned<HumanDuration>>,
+    /// Searches in flight for this airline at most (default 64). Further
+    /// searches wait in the stream until a slot frees.
+    pub concurrency: Option<Spanned<u32>>,
+    /// Simulated delay and failure profile (mock), or extra delay (http).
+    pub latency: Option<Spanned<LatencySpec>>,
+    /// A mock fare table. Exactly one of `mock` and `upstream`.
+    pub mock: Option<Spanned<MockSpec>>,
+    /// A templated HTTP call to an airline API. Exactly one of `mock` and
+    /// `upstream`.
+    pub upstream: Option<Spanned<serde_json::Value>>,
+}
+
+/// A latency profile: at most one distribution, plus error rates.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LatencySpec {
+    /// Always this delay, such as `50ms`.
+    pub fixed: Option<Spanned<HumanDuration>>,
+    /// Uniform between `min` and `max`.
+    pub uniform: Option<Spanned<UniformSpec>>,
+    /// Normal with `mean` and `stddev`, clamped at zero.
+    pub normal: Option<Spanned<NormalSpec>>,
+    /// Log-normal given by its median `p50` and its `p99`.
+    pub lognormal: Option<Spanned<LogNormalSpec>>,
+    /// An explicit percentile table such as `{ p50: 100ms, p90: 300ms, p99: 1s }`;
+    /// delays between the given points are interpolated linearly. `p0` (the
+    /// minimum, default 0) and `p100` (the maximum, default the highest given)
+    /// may be set too.
+    pub percentiles: Option<Spanned<BTreeMap<String, Spanned<HumanDuration>>>>,
+    /// Error and timeout rates.
+    pub errors: Option<Spanned<ErrorsSpec>>,
+}
+
+/// Uniform delay bounds.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UniformSpec {
+    /// Shortest delay.
+    pub min: HumanDuration,
+    /// Longest delay.
+    pub max: HumanDuration,
+}
+
+/// Normal delay parameters.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NormalSpec {
+    /// Mean delay.
+    pub mean: HumanDuration,
+    /// Standard deviation.
+    pub stddev: HumanDuration,
+}
+
+/// Log-normal delay given by two percentiles.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogNormalSpec {
+    /// Median delay.
+    pub p50: HumanDuration,
+    /// 99th percentile delay; must exceed `p50`.
+    pub p99: HumanDuration,
+}
+
+/// Failure rates, each a probability from 0 to 1.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorsSpec {
+    /// Share of searches answered with an error after the sampled delay.
+    pub rate: Option<Spanned<f64>>,
+    /// Share of searches never answered, so the airline times out.
+    pub timeout_rate: Option<Spanned<f64>>,
+}
+
+/// A mock airline: a fare table and pricing rules.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MockSpec {
+    /// ISO 4217 currency of every fare, such as `IDR`.
+    pub currency: Spanned<String>,
+    /// Decimal places of amounts. Default: 0 for IDR, JPY, KRW and VND, 2
+    /// otherwise.
+    pub decimals: Option<Spanned<u32>>,
+    /// RNG seed: the same search with the same seed gives the same offers.
+    pub seed: Option<u64>,
+    /// Routes served, one direction each.
+    pub routes: Spanned<Vec<Spanned<RouteSpec>>>,
+    /// Pricing rules applied on top of the base fares.
+    pub pricing: Option<Spanned<PricingSpec>>,
+}
+
+/// One direction between two airports.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteSpec {
+    /// Origin IATA airport code.
+    pub from: Spanned<String>,
+    /// Destination IATA airport code.
+    pub to: Spanned<String>,
+    /// Scheduled flights on this route.
+    pub flights: Spanned<Vec<Spanned<FlightSpec>>>,
+}
+
+/// One scheduled flight.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlightSpec {
+    /// Flight number, such as `GA404`.
+    pub number: Spanned<String>,
+    /// Local departure time, `HH:MM`.
+    pub depart: Spanned<String>,
+    /// Block time, such as `1h50m`.
+    pub duration: Spanned<HumanDuration>,
+    /// Local arrival time, `HH:MM`, with `+1` (or `+2`) for a later day.
+    /// Default: departure plus duration (same time zone).
+    pub arrive: Option<Spanned<String>>,
+    /// Days of operation (`mon` .. `sun`). Default: every day.
+    pub days: Option<Spanned<Vec<Spanned<String>>>>,
+    /// Base one-way fare per passenger for each cabin sold on this flight.
+    pub fares: Spanned<BTreeMap<String, Spanned<Amount>>>,
+    /// Seats for sale in each cabin at most (default 9); each search sees a
+    /// reproducible number from 1 to this.
+    pub seats: Option<Spanned<u16>>,
+    /// Intermediate stops (default 0).
+    pub stops: Option<Spanned<u8>>,
+}
+
+/// Pricing rules.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PricingSpec {
+    /// Factor applied to departures on weekend days, such as `1.2`.
+    pub weekend: Option<Spanned<f64>>,
+    /// Which days count as weekend (default `[sat, sun]`).
+    pub weekend_days: Option<Spanned<Vec<Spanned<String>>>>,
+    /// Advance-purchase steps: days before departure (`0d`, `7d`, `30d`) to a
+    /// factor. The step with the largest threshold not above the days left
+    /// applies.
+    pub advance: Option<Spanned<BTreeMap<String, Spanned<f64>>>>,
+    /// Random spread of each fare, such as `0.05` for plus or minus 5%,
+    /// drawn from the seeded RNG.
+    pub jitter: Option<Spanned<f64>>,
+}
+
+/// A money amount as written in YAML: a number or a string, kept exact.
+#[derive(Debug, Clone)]
+pub struct Amount(pub String);
+
+impl<'de> Deserialize<'de> for Amount {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Amount;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an amount such as 1250000 or 99.90")
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Amount, E> {
+                Ok(Amount(v.to_string()))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Amount, E> {
+                Ok(Amount(v.to_string()))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Amount, E> {
+                // Rust prints the shortest text that reads back as the same
+                // float, so `99.9` stays `99.9`.
+                Ok(Amount(v.to_string()))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Amount, E> {
+                Ok(Amount(v.to_string()))
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
+}

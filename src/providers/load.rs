@@ -1,0 +1,430 @@
+//! Reading provider files: parse with serde-saphyr, then check every field,
+//! collecting every problem with its line and column. A bad file never stops
+//! the others from loading.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use serde::Serialize;
+use serde_saphyr::Spanned;
+
+use super::definition::ProviderFile;
+use super::latency::LatencyProfile;
+use super::{ProviderDef, ProviderMode, mock};
+use crate::search::model::AirlineRef;
+
+/// Largest provider file read, in bytes; a larger file is reported, not parsed.
+pub const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
+
+/// One problem in a provider file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    /// 1-based line, or 0 when the problem concerns the whole file.
+    pub line: u64,
+    /// 1-based column, or 0 when the problem concerns the whole file.
+    pub column: u64,
+    /// What is wrong, in plain words.
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 {
+            f.write_str(&self.message)
+        } else {
+            write!(f, "{}:{}: {}", self.line, self.column, self.message)
+        }
+    }
+}
+
+/// The problems found in one file, in the order they were found.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Problems(Vec<Problem>);
+
+impl Problems {
+    /// Records a problem at the position of a YAML node.
+    pub fn at<T>(&mut self, node: &Spanned<T>, message: impl Into<String>) {
+        self.0.push(Problem {
+            line: node.referenced.line(),
+            column: node.referenced.column(),
+            message: message.into(),
+        });
+    }
+
+    /// Records a problem at a known position.
+    pub fn at_position(&mut self, line: u64, column: u64, message: impl Into<String>) {
+        self.0.push(Problem {
+            line,
+            column,
+            message: message.into(),
+        });
+    }
+
+    /// How many problems so far.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The problems.
+    pub fn iter(&self) -> impl Iterator<Item = &Problem> {
+        self.0.iter()
+    }
+
+    /// The problems, sorted by position.
+    pub fn into_sorted(mut self) -> Vec<Problem> {
+        self.0.sort_by_key(|p| (p.line, p.column));
+        self.0
+    }
+}
+
+impl fmt::Display for Problems {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for p in &self.0 {
+            writeln!(f, "{p}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A provider file that could not be loaded, with every problem found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileError {
+    /// The file.
+    pub path: PathBuf,
+    /// Its problems, sorted by position.
+    pub problems: Vec<Problem>,
+}
+
+impl fmt::Display for FileError {
+    /// One line per problem: `path:line:column: reason`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, p) in self.problems.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{}:{p}", self.path.display())?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for FileError {}
+
+/// Reads and validates one provider file.
+pub fn load_file(path: &Path) -> Result<ProviderDef, FileError> {
+    let fail = |message: String| FileError {
+        path: path.to_path_buf(),
+        problems: vec![Problem {
+            line: 0,
+            column: 0,
+            message,
+        }],
+    };
+    let meta = std::fs::metadata(path).map_err(|e| fail(format!("cannot read: {e}")))?;
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(fail(format!(
+            "file is {} bytes; provider files are limited to {MAX_FILE_BYTES}",
+            meta.len()
+        )));
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| fail(format!("cannot read: {e}")))?;
+    parse_provider(path, &text).map_err(|problems| FileError {
+        path: path.to_path_buf(),
+        problems,
+    })
+}
+
+/// Parses and validates provider YAML. `path` gives the default id (the file
+/// stem) and is recorded as the source.
+pub fn parse_provider(path: &Path, text: &str) -> Result<ProviderDef, Vec<Problem>> {
+    let file: ProviderFile = serde_saphyr::from_str(text).map_err(|e| vec![yaml_problem(&e)])?;
+    let mut problems = Problems::default();
+    let def = validate(path, file, &mut problems);
+    match def {
+        Some(def) if problems.is_empty() => Ok(def),
+        _ => Err(problems.into_sorted()),
+    }
+}
+
+/// A parse error as a problem: serde-saphyr's position, its message without
+/// the position suffix and the snippet, in plainer words where we can.
+fn yaml_problem(error: &serde_saphyr::Error) -> Problem {
+    let (line, column) = error
+        .location()
+        .map(|l| (l.line(), l.column()))
+        .unwrap_or((0, 0));
+    let raw = error.without_snippet().to_string();
+    let message = match raw.rsplit_once(" at line ") {
+        Some((head, _)) => head.to_string(),
+        None => raw,
+    };
+    Problem {
+        line,
+        column,
+        message: plain_words(&message),
+    }
+}
+
+fn plain_words(message: &str) -> String {
+    let rewrites = [
+        ("invalid u8", "expected a whole number from 0 to 255"),
+        ("invalid u16", "expected a whole number from 0 to 65535"),
+        ("invalid u32", "expected a whole number of 0 or more"),
+        ("invalid u64", "expected a whole number of 0 or more"),
+        ("invalid f64", "expected a number"),
+        ("invalid bool", "expected true or false"),
+    ];
+    for (from, to) in rewrites {
+        if message == from {
+            return to.to_string();
+        }
+    }
+    message.to_string()
+}
+
+fn is_valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+fn validate(path: &Path, file: ProviderFile, problems: &mut Problems) -> Option<ProviderDef> {
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let id = match &file.id {
+        Some(id) => {
+            if !is_valid_id(&id.value) {
+                problems.at(
+                    id,
+                    format!(
+                        "id `{}` must be lower-case letters, digits and dashes",
+                        id.value
+                    ),
+                );
+            }
+            id.value.clone()
+        }
+        None => {
+            if !is_valid_id(&stem) {
+                problems.at_position(
+                    1,
+                    1,
+                    format!("the file name `{stem}` is not a valid id; rename the file or set `id:` (lower-case letters, digits and dashes)"),
+                );
+            }
+            stem
+        }
+    };
+    let name = file.name.value.trim().to_string();
+    if name.is_empty() {
+        problems.at(&file.name, "name must not be empty");
+    }
+    let code = file.airline.value.trim().to_ascii_uppercase();
+    if code.len() != 2 || !code.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        problems.at(
+            &file.airline,
+            format!(
+                "`{}` is not a two-character IATA airline code such as GA",
+                file.airline.value
+            ),
+        );
+    }
+    let timeout = match &file.timeout {
+        Some(t) if t.value.get().is_zero() => {
+            problems.at(t, "timeout must be more than zero");
+            Duration::from_secs(3)
+        }
+        Some(t) => t.value.get(),
+        None => Duration::from_secs(3),
+    };
+    let concurrency = match &file.concurrency {
+        Some(c) if c.value == 0 || c.value > 100_000 => {
+            problems.at(
+                c,
+                format!("concurrency must be from 1 to 100000, got {}", c.value),
+            );
+            1
+        }
+        Some(c) => c.value,
+        None => 64,
+    };
+    let latency = match &file.latency {
+        Some(spec) => LatencyProfile::from_spec(spec, problems),
+        None => Some(LatencyProfile::default()),
+    };
+    let mode = match (&file.mock, &file.upstream) {
+        (Some(_), Some(upstream)) => {
+            problems.at(
+                upstream,
+                "a provider has either `mock` or `upstream`, not both",
+            );
+            None
+        }
+        (None, None) => {
+            problems.at_position(
+                1,
+                1,
+                "a provider needs a `mock` fare table or an `upstream` API",
+            );
+            None
+        }
+        (Some(spec), None) => mock::from_spec(spec, problems).map(ProviderMode::Mock),
+        (None, Some(upstream)) => {
+            problems.at(
+                upstream,
+                "`upstream` providers are not supported by this version of airstream yet; use `mock`",
+            );
+            None
+        }
+    };
+    Some(ProviderDef {
+        id,
+        name: name.clone(),
+        airline: AirlineRef { code, name },
+        enabled: file.enabled.unwrap_or(true),
+        timeout,
+        concurrency,
+        latency: latency?,
+        mode: mode?,
+        source: path.to_path_buf(),
+    })
+}
+
+/// Whether a directory entry is a provider file: `*.yaml` or `*.yml`, not
+/// hidden (editors' swap and temp files start with a dot).
+pub fn is_provider_file(path: &Path) -> bool {
+    let hidden = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .is_none_or(|n| n.starts_with('.'));
+    let yaml = matches!(
+        path.extension().and_then(|e| e.to_str()),
+        Some("yaml") | Some("yml")
+    );
+    !hidden && yaml
+}
+
+/// The outcome of loading one file.
+#[derive(Clone, Debug)]
+pub struct FileStatus {
+    /// The file.
+    pub path: PathBuf,
+    /// The provider id it defines (or would define: its stem when unreadable).
+    pub id: String,
+    /// When it was read.
+    pub loaded_at: Timestamp,
+    /// The error, when the file was rejected.
+    pub error: Option<FileError>,
+}
+
+/// Every provider file of a directory, loaded: the good definitions by id,
+/// and a status per file.
+#[derive(Clone, Debug, Default)]
+pub struct Catalog {
+    /// Valid definitions by id.
+    pub providers: BTreeMap<String, Arc<ProviderDef>>,
+    /// One entry per file seen, sorted by path.
+    pub files: Vec<FileStatus>,
+}
+
+impl Catalog {
+    /// Loads every provider file in `paths` (files or directories). Files are
+    /// read in path order, so with duplicate ids the first file wins and the
+    /// later one is rejected naming it.
+    pub fn load(paths: &[PathBuf]) -> Result<Catalog, FileError> {
+        let mut files = Vec::new();
+        for path in paths {
+            if path.is_dir() {
+                let entries = std::fs::read_dir(path).map_err(|e| FileError {
+                    path: path.clone(),
+                    problems: vec![Problem {
+                        line: 0,
+                        column: 0,
+                        message: format!("cannot read directory: {e}"),
+                    }],
+                })?;
+                files.extend(
+                    entries
+                        .filter_map(|e| e.ok().map(|e| e.path()))
+                        .filter(|p| p.is_file() && is_provider_file(p)),
+                );
+            } else if path.exists() {
+                files.push(path.clone());
+            } else {
+                return Err(FileError {
+                    path: path.clone(),
+                    problems: vec![Problem {
+                        line: 0,
+                        column: 0,
+                        message: "no such file or directory".into(),
+                    }],
+                });
+            }
+        }
+        files.sort();
+        files.dedup();
+        let mut catalog = Catalog::default();
+        for path in files {
+            let loaded_at = Timestamp::now();
+            let stem = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let (id, error) = match load_file(&path) {
+                Ok(def) => match catalog.providers.get(&def.id) {
+                    Some(first) => (
+                        def.id.clone(),
+                        Some(FileError {
+                            path: path.clone(),
+                            problems: vec![Problem {
+                                line: 1,
+                                column: 1,
+                                message: format!(
+                                    "provider id `{}` is already defined by {}",
+                                    def.id,
+                                    first.source.display()
+                                ),
+                            }],
+                        }),
+                    ),
+                    None => {
+                        let id = def.id.clone();
+                        catalog.providers.insert(id.clone(), Arc::new(def));
+                        (id, None)
+                    }
+                },
+                Err(e) => (stem, Some(e)),
+            };
+            catalog.files.push(FileStatus {
+                path,
+                id,
+                loaded_at,
+                error,
+            });
+        }
+        Ok(catalog)
+    }
+
+    /// The load errors, one per rejected file.
+    pub fn errors(&self) -> impl Iterator<Item = &FileError> {
+        self.files.iter().filter_map(|f| f.error.as_ref())
+    }
+
+    /// Enabled providers, by id.
+    pub fn enabled(&self) -> impl Iterator<Item = &Arc<ProviderDef>> {
+        self.providers.values().filter(|p| p.enabled)
+    }
+}

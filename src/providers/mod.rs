@@ -1,0 +1,172 @@
+//! Provider files and the runtime that answers searches for each airline.
+//!
+//! - [`definition`]: the YAML shape of a provider file.
+//! - [`load`]: parsing and validation with positions; the [`load::Catalog`]
+//!   of a directory.
+//! - [`latency`]: delay distributions and failure rates.
+//! - [`mock`]: the mock fare engine.
+//! - [`runtime`]: one stream consumer per enabled airline.
+
+pub mod definition;
+pub mod latency;
+pub mod load;
+pub mod mock;
+pub mod runtime;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::search::model::AirlineRef;
+use latency::LatencyProfile;
+use load::Catalog;
+use mock::MockTable;
+
+/// A validated airline definition.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProviderDef {
+    /// Unique id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Airline shown on offers.
+    pub airline: AirlineRef,
+    /// Whether it takes part in searches.
+    pub enabled: bool,
+    /// Budget within a search.
+    pub timeout: Duration,
+    /// Searches in flight at most.
+    pub concurrency: u32,
+    /// Simulated delay and failures.
+    pub latency: LatencyProfile,
+    /// How offers are made.
+    pub mode: ProviderMode,
+    /// The file it came from.
+    pub source: PathBuf,
+}
+
+/// How a provider makes offers.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ProviderMode {
+    /// From a mock fare table.
+    Mock(MockTable),
+}
+
+impl ProviderMode {
+    /// `mock` or `http`, as shown in `/api/providers`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ProviderMode::Mock(_) => "mock",
+        }
+    }
+}
+
+/// Live counters of one airline's runtime.
+#[derive(Debug, Default)]
+pub struct ProviderStats {
+    in_flight: AtomicU64,
+    peak_in_flight: AtomicU64,
+    answered: AtomicU64,
+}
+
+/// A snapshot of [`ProviderStats`].
+#[derive(Clone, Copy, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct StatsSnapshot {
+    /// Searches being answered now.
+    pub in_flight: u64,
+    /// Most searches in flight at once since start.
+    pub peak_in_flight: u64,
+    /// Searches answered since start.
+    pub answered: u64,
+}
+
+impl ProviderStats {
+    /// Counts a search entering; the guard counts it leaving.
+    pub fn enter(self: &Arc<Self>) -> InFlightGuard {
+        let now = self.in_flight.fetch_add(1, Ordering::AcqRel) + 1;
+        self.peak_in_flight.fetch_max(now, Ordering::AcqRel);
+        InFlightGuard(self.clone())
+    }
+
+    /// The counters now.
+    pub fn snapshot(&self) -> StatsSnapshot {
+        StatsSnapshot {
+            in_flight: self.in_flight.load(Ordering::Acquire),
+            peak_in_flight: self.peak_in_flight.load(Ordering::Acquire),
+            answered: self.answered.load(Ordering::Acquire),
+        }
+    }
+}
+
+/// Decrements the in-flight count when dropped.
+#[derive(Debug)]
+pub struct InFlightGuard(Arc<ProviderStats>);
+
+impl Drop for InFlightGuard {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
+        self.0.answered.fetch_add(1, Ordering::AcqRel);
+    }
+}
+
+/// The loaded provider files, shared by the API (which airlines exist) and
+/// the runtime (what each airline does), with live counters per airline.
+#[derive(Debug)]
+pub struct ProviderRegistry {
+    dir: PathBuf,
+    catalog: RwLock<Arc<Catalog>>,
+    stats: RwLock<HashMap<String, Arc<ProviderStats>>>,
+}
+
+impl ProviderRegistry {
+    /// Loads every provider file in `dir`, logging each rejected file.
+    pub fn load(dir: PathBuf) -> Result<Self, load::FileError> {
+        let catalog = Catalog::load(std::slice::from_ref(&dir))?;
+        for error in catalog.errors() {
+            tracing::error!("provider file rejected:\n{error}");
+        }
+        tracing::info!(
+            dir = %dir.display(),
+            loaded = catalog.providers.len(),
+            rejected = catalog.errors().count(),
+            "provider files loaded"
+        );
+        Ok(Self {
+            dir,
+            catalog: RwLock::new(Arc::new(catalog)),
+            stats: RwLock::new(HashMap::new()),
+        })
+    }
+
+    /// The directory the files come from.
+    pub fn dir(&self) -> &std::path::Path {
+        &self.dir
+    }
+
+    /// The current catalog.
+    pub fn catalog(&self) -> Arc<Catalog> {
+        self.catalog.read().expect("registry lock").clone()
+    }
+
+    /// One provider's definition.
+    pub fn get(&self, id: &str) -> Option<Arc<ProviderDef>> {
+        self.catalog().providers.get(id).cloned()
+    }
+
+    /// The counters of one provider, created on first use.
+    pub fn stats(&self, id: &str) -> Arc<ProviderStats> {
+        if let Some(s) = self.stats.read().expect("stats lock").get(id) {
+            return s.clone();
+        }
+        self.stats
+            .write()
+            .expect("stats lock")
+            .entry(id.to_string())
+            .or_default()
+            .clone()
+    }
+}

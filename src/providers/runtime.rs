@@ -1,0 +1,215 @@
+//! The provider runtime: one consumer per enabled airline, each in that
+//! airline's own consumer group on the requested stream. A consumer reads
+//! searches while its airline has free concurrency, answers each within the
+//! airline's budget and the search's deadline, publishes the answer on the
+//! results stream, and only then acknowledges the request.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::task::JoinSet;
+
+use super::latency::Fate;
+use super::mock::Quoter;
+use super::{ProviderDef, ProviderMode, ProviderRegistry, ProviderStats};
+use crate::bus::{Acker, Bus, Entry, REQUESTED, RESULTS, StartFrom};
+use crate::search::model::{AnswerStatus, Offer, ProviderAnswer, SearchRequest};
+use crate::shutdown::Shutdown;
+
+/// How long one blocking read waits before looking at shutdown again.
+const READ_BLOCK: Duration = Duration::from_secs(5);
+/// Pause after a failed read before trying again.
+const RETRY_PAUSE: Duration = Duration::from_millis(500);
+
+/// Starts one consumer per enabled provider of the registry. The tasks end
+/// when shutdown trips.
+pub async fn spawn_all(
+    bus: &Bus,
+    registry: &Arc<ProviderRegistry>,
+    consumer: &str,
+    shutdown: &Shutdown,
+    tasks: &mut JoinSet<()>,
+) -> Result<(), crate::bus::BusError> {
+    for def in registry.catalog().enabled() {
+        bus.ensure_group(REQUESTED, &def.id, StartFrom::Latest)
+            .await?;
+        let consumer = Consumer {
+            bus: bus.clone(),
+            def: def.clone(),
+            stats: registry.stats(&def.id),
+            name: consumer.to_string(),
+            acker: Acker::spawn(bus.clone(), REQUESTED, def.id.clone(), shutdown.clone()),
+            shutdown: shutdown.clone(),
+        };
+        tasks.spawn(consumer.run());
+    }
+    Ok(())
+}
+
+/// One airline's consumer.
+struct Consumer {
+    bus: Bus,
+    def: Arc<ProviderDef>,
+    stats: Arc<ProviderStats>,
+    name: String,
+    acker: Acker,
+    shutdown: Shutdown,
+}
+
+impl Consumer {
+    async fn run(self) {
+        let this = Arc::new(self);
+        let slots = Arc::new(Semaphore::new(this.def.concurrency as usize));
+        tracing::debug!(provider = %this.def.id, "provider consumer started");
+        loop {
+            // Read only while a slot is free: searches beyond the airline's
+            // concurrency wait in the stream, not in memory.
+            let first = tokio::select! {
+                permit = slots.clone().acquire_owned() => permit.expect("semaphore never closes"),
+                _ = this.shutdown.wait() => break,
+            };
+            let want = 1 + slots.available_permits().min(255);
+            let read = tokio::select! {
+                r = this.bus.read_group(REQUESTED, &this.def.id, &this.name, want, READ_BLOCK) => r,
+                _ = this.shutdown.wait() => break,
+            };
+            let entries = match read {
+                Ok(entries) => entries,
+                Err(e) => {
+                    tracing::warn!(provider = %this.def.id, error = %e, "reading searches failed; retrying");
+                    drop(first);
+                    tokio::select! {
+                        _ = tokio::time::sleep(RETRY_PAUSE) => continue,
+                        _ = this.shutdown.wait() => break,
+                    }
+                }
+            };
+            let mut first = Some(first);
+            for entry in entries {
+                let Some(search) = this.targeted(&entry) else {
+                    this.acker.ack(entry.id);
+                    continue;
+                };
+                let permit = match first.take() {
+                    Some(p) => p,
+                    None => slots
+                        .clone()
+                        .acquire_owned()
+                        .await
+                        .expect("semaphore never closes"),
+                };
+                tokio::spawn(this.clone().handle(entry, search, permit));
+            }
+        }
+        tracing::debug!(provider = %this.def.id, "provider consumer stopped");
+    }
+
+    /// The search in an entry, when it targets this airline and is still
+    /// running; `None` means acknowledge and skip.
+    fn targeted(&self, entry: &Entry) -> Option<SearchRequest> {
+        let search: SearchRequest = match serde_json::from_slice(&entry.data) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(provider = %self.def.id, entry = %entry.id, error = %e, "unreadable search entry skipped");
+                return None;
+            }
+        };
+        if !search.providers.iter().any(|p| p == &self.def.id) {
+            return None;
+        }
+        if search.deadline <= Timestamp::now() {
+            tracing::debug!(provider = %self.def.id, search_id = %search.search_id, "search expired before it was read");
+            return None;
+        }
+        Some(search)
+    }
+
+    async fn handle(
+        self: Arc<Self>,
+        entry: Entry,
+        search: SearchRequest,
+        _slot: OwnedSemaphorePermit,
+    ) {
+        let _in_flight = self.stats.enter();
+        let answer = answer(&self.def, &search).await;
+        let data = match serde_json::to_vec(&answer) {
+            Ok(d) => Bytes::from(d),
+            Err(e) => {
+                tracing::error!(provider = %self.def.id, error = %e, "answer could not be encoded");
+                return;
+            }
+        };
+        match self.bus.publish(RESULTS, data).await {
+            Ok(_) => self.acker.ack(entry.id),
+            Err(e) => tracing::warn!(
+                provider = %self.def.id,
+                search_id = %search.search_id,
+                error = %e,
+                "answer not published; the request stays pending for redelivery"
+            ),
+        }
+    }
+}
+
+/// Answers one search for one airline, within the airline's budget and the
+/// search's deadline.
+pub async fn answer(def: &ProviderDef, search: &SearchRequest) -> ProviderAnswer {
+    let now = Timestamp::now();
+    let left = search
+        .deadline
+        .duration_since(now)
+        .try_into()
+        .unwrap_or(Duration::ZERO);
+    let budget = def.timeout.min(left);
+    let (status, offers, error) = match tokio::time::timeout(budget, call(def, search)).await {
+        Ok(Ok(offers)) => (AnswerStatus::Ok, offers, None),
+        Ok(Err(reason)) => (AnswerStatus::Error, Vec::new(), Some(reason)),
+        Err(_) => (
+            AnswerStatus::Timeout,
+            Vec::new(),
+            Some(format!("no answer within {}ms", budget.as_millis())),
+        ),
+    };
+    let elapsed = Timestamp::now().duration_since(search.created_at);
+    ProviderAnswer {
+        search_id: search.search_id,
+        provider: def.id.clone(),
+        status,
+        offers,
+        error,
+        elapsed_ms: elapsed.as_millis().max(0) as u64,
+    }
+}
+
+async fn call(def: &ProviderDef, search: &SearchRequest) -> Result<Vec<Offer>, String> {
+    let (fate, delay) = {
+        let mut rng = rand::rng();
+        (
+            def.latency.fate(&mut rng),
+            def.latency.distribution.sample(&mut rng),
+        )
+    };
+    if fate == Fate::Hang {
+        std::future::pending::<()>().await;
+    }
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    if fate == Fate::Fail {
+        return Err(format!("{} answered with an error (simulated)", def.name));
+    }
+    match &def.mode {
+        ProviderMode::Mock(table) => {
+            let today = Timestamp::now().to_zoned_datetime(TimeZone::UTC).date();
+            let quoter = Quoter {
+                provider: &def.id,
+                airline: &def.airline,
+            };
+            Ok(table.offers(&quoter, search, today))
+        }
+    }
+}

@@ -1,0 +1,56 @@
+//! The aggregator: reads airline answers from the results stream in its own
+//! consumer group and records them in the search store, which turns them into
+//! SSE events.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::model::ProviderAnswer;
+use super::store::SearchStore;
+use crate::bus::{AGGREGATOR_GROUP, Bus, BusError, RESULTS, StartFrom};
+use crate::shutdown::Shutdown;
+
+/// Answers read per round trip at most.
+const BATCH: usize = 512;
+/// How long one blocking read waits.
+const READ_BLOCK: Duration = Duration::from_secs(5);
+
+/// Creates the aggregator's consumer group so that no answer published from
+/// now on is missed.
+pub async fn prepare(bus: &Bus) -> Result<(), BusError> {
+    bus.ensure_group(RESULTS, AGGREGATOR_GROUP, StartFrom::Latest)
+        .await
+}
+
+/// Feeds the store from the results stream until shutdown.
+pub async fn run(bus: Bus, store: Arc<SearchStore>, consumer: String, shutdown: Shutdown) {
+    loop {
+        let read = tokio::select! {
+            r = bus.read_group(RESULTS, AGGREGATOR_GROUP, &consumer, BATCH, READ_BLOCK) => r,
+            _ = shutdown.wait() => return,
+        };
+        let entries = match read {
+            Ok(entries) => entries,
+            Err(e) => {
+                tracing::warn!(error = %e, "reading answers failed; retrying");
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(500)) => continue,
+                    _ = shutdown.wait() => return,
+                }
+            }
+        };
+        let mut ids = Vec::with_capacity(entries.len());
+        for entry in entries {
+            match serde_json::from_slice::<ProviderAnswer>(&entry.data) {
+                Ok(answer) => store.apply(&answer),
+                Err(e) => {
+                    tracing::error!(entry = %entry.id, error = %e, "unreadable answer skipped")
+                }
+            }
+            ids.push(entry.id);
+        }
+        if let Err(e) = bus.ack(RESULTS, AGGREGATOR_GROUP, &ids).await {
+            tracing::warn!(error = %e, "acknowledging answers failed");
+        }
+    }
+}

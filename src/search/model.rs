@@ -1,0 +1,202 @@
+//! The search model shared by the API, the bus messages and the providers:
+//! a validated search, a normalized offer, and one airline's answer.
+
+use std::fmt;
+
+use jiff::Timestamp;
+use jiff::civil::{Date, DateTime};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// A travel class.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Cabin {
+    /// Economy.
+    Economy,
+    /// Premium economy.
+    PremiumEconomy,
+    /// Business.
+    Business,
+    /// First.
+    First,
+}
+
+impl Cabin {
+    /// Every cabin, cheapest first.
+    pub const ALL: [Cabin; 4] = [
+        Cabin::Economy,
+        Cabin::PremiumEconomy,
+        Cabin::Business,
+        Cabin::First,
+    ];
+
+    /// The name used in JSON and YAML.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Cabin::Economy => "economy",
+            Cabin::PremiumEconomy => "premium_economy",
+            Cabin::Business => "business",
+            Cabin::First => "first",
+        }
+    }
+
+    /// Parses the JSON/YAML name.
+    pub fn parse(s: &str) -> Option<Cabin> {
+        Cabin::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+}
+
+impl fmt::Display for Cabin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A validated search as it travels on the requested stream
+/// (`flight.search.requested`, field `data`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SearchRequest {
+    /// Unguessable search id (UUID v4).
+    pub search_id: Uuid,
+    /// Origin IATA airport code, upper-case.
+    pub from: String,
+    /// Destination IATA airport code, upper-case.
+    pub to: String,
+    /// Outbound date.
+    pub date: Date,
+    /// Return date for a round trip.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub return_date: Option<Date>,
+    /// Travellers, 1 to 9.
+    pub passengers: u8,
+    /// Requested cabin.
+    pub cabin: Cabin,
+    /// Provider ids this search targets.
+    pub providers: Vec<String>,
+    /// When the search was accepted.
+    pub created_at: Timestamp,
+    /// When the search stops waiting for airlines.
+    pub deadline: Timestamp,
+}
+
+/// One direction of a round trip; a one-way search only has outbound offers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Leg {
+    /// From `from` to `to` on `date`.
+    Outbound,
+    /// From `to` back to `from` on `return_date`.
+    Inbound,
+}
+
+/// An airline as shown on an offer.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AirlineRef {
+    /// IATA airline code.
+    pub code: String,
+    /// Marketing name.
+    pub name: String,
+}
+
+/// A price with exact decimal amounts, serialized as strings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Price {
+    /// Total for every passenger.
+    #[serde(with = "rust_decimal::serde::str")]
+    pub total: Decimal,
+    /// Price for one passenger.
+    #[serde(with = "rust_decimal::serde::str")]
+    pub per_passenger: Decimal,
+    /// ISO 4217 currency code.
+    pub currency: String,
+}
+
+/// A normalized offer (SPEC section 5), the same whichever airline made it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Offer {
+    /// Stable offer id: provider, flight, departure date and cabin.
+    pub id: String,
+    /// Provider id that answered.
+    pub provider: String,
+    /// Operating airline.
+    pub airline: AirlineRef,
+    /// Flight number, such as `GA404`.
+    pub flight_number: String,
+    /// Origin airport.
+    pub from: String,
+    /// Destination airport.
+    pub to: String,
+    /// Local departure date-time at the origin.
+    pub depart_at: DateTime,
+    /// Local arrival date-time at the destination.
+    pub arrive_at: DateTime,
+    /// Block time in minutes.
+    pub duration_minutes: u32,
+    /// Intermediate stops.
+    pub stops: u8,
+    /// Cabin of the fare.
+    pub cabin: Cabin,
+    /// Seats left at this fare.
+    pub seats_left: u16,
+    /// Fare.
+    pub price: Price,
+    /// Outbound or inbound leg.
+    pub leg: Leg,
+}
+
+impl Offer {
+    /// The order offers are shown in: cheapest first. Amounts are compared
+    /// within a currency; airstream converts no currencies, so offers in
+    /// different currencies are grouped by currency code.
+    pub fn price_order(a: &Offer, b: &Offer) -> std::cmp::Ordering {
+        a.price
+            .currency
+            .cmp(&b.price.currency)
+            .then(a.price.total.cmp(&b.price.total))
+            .then(a.depart_at.cmp(&b.depart_at))
+            .then(a.id.cmp(&b.id))
+    }
+}
+
+/// How one airline's part of a search ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AnswerStatus {
+    /// The airline answered (possibly with no offers).
+    Ok,
+    /// The airline failed.
+    Error,
+    /// The airline did not answer within its budget or the search deadline.
+    Timeout,
+}
+
+impl AnswerStatus {
+    /// The JSON name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AnswerStatus::Ok => "ok",
+            AnswerStatus::Error => "error",
+            AnswerStatus::Timeout => "timeout",
+        }
+    }
+}
+
+/// One airline's answer to one search, as it travels on the results stream
+/// (`flight.search.results`, field `data`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProviderAnswer {
+    /// The search answered.
+    pub search_id: Uuid,
+    /// Provider id.
+    pub provider: String,
+    /// Outcome.
+    pub status: AnswerStatus,
+    /// Offers, empty unless `status` is ok.
+    pub offers: Vec<Offer>,
+    /// What went wrong, for error and timeout.
+    pub error: Option<String>,
+    /// Milliseconds from the search's acceptance to this answer.
+    pub elapsed_ms: u64,
+}

@@ -1,0 +1,537 @@
+//! The search store: per search, the airlines' progress and an append-only
+//! log of SSE events, kept until the result TTL runs out. Readers (SSE
+//! streams, snapshots) read the log at their own pace, so a slow client never
+//! delays another nor the search. Memory is bounded by a cap on searches
+//! retained: when it is reached the oldest finished search is evicted, and
+//! with none finished a new search is refused.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use jiff::Timestamp;
+use serde::Serialize;
+use tokio::sync::{Notify, watch};
+use tokio::time::Instant;
+use uuid::Uuid;
+
+use super::model::{AnswerStatus, Offer, ProviderAnswer, SearchRequest};
+use crate::shutdown::Shutdown;
+
+/// Store limits.
+#[derive(Clone, Copy, Debug)]
+pub struct StoreLimits {
+    /// How long a finished search stays readable.
+    pub result_ttl: Duration,
+    /// Searches kept at most.
+    pub max_retained: usize,
+    /// Cheapest offers carried by the `complete` event.
+    pub top_offers: usize,
+}
+
+/// The kind of an SSE event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventKind {
+    /// One airline's offers.
+    Offers,
+    /// One airline finished.
+    Provider,
+    /// The search finished; always last.
+    Complete,
+}
+
+impl EventKind {
+    /// The SSE `event:` name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Offers => "offers",
+            EventKind::Provider => "provider",
+            EventKind::Complete => "complete",
+        }
+    }
+}
+
+/// One event of a search's log, its JSON encoded once for every reader.
+#[derive(Clone, Debug)]
+pub struct StoredEvent {
+    /// 1-based position in the log: the SSE `id:`.
+    pub id: u64,
+    /// The SSE `event:`.
+    pub kind: EventKind,
+    /// The JSON `data:` line.
+    pub data: Arc<str>,
+}
+
+/// How a search stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SearchStatus {
+    /// Airlines are still answering.
+    Processing,
+    /// Every airline answered.
+    Completed,
+    /// The deadline came first.
+    Partial,
+}
+
+/// One airline's part in a search, as shown in snapshots and the `complete`
+/// event.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct AirlineProgress {
+    /// `pending`, `ok`, `error` or `timeout`.
+    pub status: &'static str,
+    /// Offers it made.
+    pub offers: usize,
+    /// Milliseconds from the search's acceptance to its answer.
+    pub elapsed_ms: Option<u64>,
+    /// What went wrong.
+    pub error: Option<String>,
+}
+
+impl AirlineProgress {
+    fn pending() -> Self {
+        Self {
+            status: "pending",
+            offers: 0,
+            elapsed_ms: None,
+            error: None,
+        }
+    }
+}
+
+/// A JSON snapshot of a search, for clients that poll.
+#[derive(Clone, Debug, Serialize)]
+pub struct Snapshot {
+    /// Search id.
+    pub search_id: Uuid,
+    /// processing, completed or partial.
+    pub status: SearchStatus,
+    /// The search as accepted.
+    pub request: SearchRequest,
+    /// Each airline's progress, by provider id.
+    pub providers: BTreeMap<String, AirlineProgress>,
+    /// Offers so far.
+    pub total_offers: usize,
+    /// Offers so far, cheapest first.
+    pub offers: Vec<Offer>,
+    /// When the search finished.
+    pub finished_at: Option<Timestamp>,
+    /// When its results stop being available (known once finished).
+    pub expires_at: Option<Timestamp>,
+}
+
+/// One search: its request, its progress and its event log.
+#[derive(Debug)]
+pub struct SearchCell {
+    /// The search as accepted.
+    pub request: SearchRequest,
+    started: Instant,
+    deadline: Instant,
+    state: Mutex<CellState>,
+    changed: watch::Sender<u64>,
+}
+
+#[derive(Debug)]
+struct CellState {
+    progress: Vec<AirlineProgress>,
+    offers: Vec<Offer>,
+    events: Vec<StoredEvent>,
+    status: SearchStatus,
+    finished: Option<(Instant, Timestamp)>,
+}
+
+impl SearchCell {
+    /// Events with an id above `after`, and whether the log is complete.
+    pub fn events_after(&self, after: u64) -> (Vec<StoredEvent>, bool) {
+        let state = self.state.lock().expect("search lock");
+        let start = (after as usize).min(state.events.len());
+        (state.events[start..].to_vec(), state.finished.is_some())
+    }
+
+    /// Number of events in the log.
+    pub fn event_count(&self) -> u64 {
+        self.state.lock().expect("search lock").events.len() as u64
+    }
+
+    /// A receiver that changes whenever an event is appended.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.changed.subscribe()
+    }
+
+    /// The current status.
+    pub fn status(&self) -> SearchStatus {
+        self.state.lock().expect("search lock").status
+    }
+
+    /// A snapshot for polling clients.
+    pub fn snapshot(&self, ttl: Duration) -> Snapshot {
+        let state = self.state.lock().expect("search lock");
+        let finished_at = state.finished.map(|(_, t)| t);
+        Snapshot {
+            search_id: self.request.search_id,
+            status: state.status,
+            request: self.request.clone(),
+            providers: self.progress_map(&state),
+            total_offers: state.offers.len(),
+            offers: state.offers.clone(),
+            finished_at,
+            expires_at: finished_at.and_then(|t| t.checked_add(ttl).ok()),
+        }
+    }
+
+    fn progress_map(&self, state: &CellState) -> BTreeMap<String, AirlineProgress> {
+        self.request
+            .providers
+            .iter()
+            .cloned()
+            .zip(state.progress.iter().cloned())
+            .collect()
+    }
+
+    fn push(&self, state: &mut CellState, kind: EventKind, data: String) {
+        let id = state.events.len() as u64 + 1;
+        state.events.push(StoredEvent {
+            id,
+            kind,
+            data: Arc::from(data),
+        });
+    }
+
+    /// Records an airline's answer. Returns whether this finished the search.
+    /// Late answers (after the search finished) and repeats are ignored.
+    fn apply(&self, answer: &ProviderAnswer, top: usize) -> Applied {
+        let mut state = self.state.lock().expect("search lock");
+        if state.finished.is_some() {
+            return Applied::Ignored;
+        }
+        let Some(index) = self
+            .request
+            .providers
+            .iter()
+            .position(|p| p == &answer.provider)
+        else {
+            return Applied::Ignored;
+        };
+        if state.progress[index].status != "pending" {
+            return Applied::Ignored;
+        }
+        state.progress[index] = AirlineProgress {
+            status: answer.status.as_str(),
+            offers: answer.offers.len(),
+            elapsed_ms: Some(answer.elapsed_ms),
+            error: answer.error.clone(),
+        };
+        if !answer.offers.is_empty() {
+            let data = encode(&OffersEvent {
+                kind: "offers",
+                search_id: self.request.search_id,
+                provider: &answer.provider,
+                offers: &answer.offers,
+            });
+            self.push(&mut state, EventKind::Offers, data);
+            state.offers.extend(answer.offers.iter().cloned());
+            state.offers.sort_by(Offer::price_order);
+        }
+        let data = encode(&ProviderEvent {
+            kind: "provider",
+            search_id: self.request.search_id,
+            provider: &answer.provider,
+            status: answer.status.as_str(),
+            offers: answer.offers.len(),
+            elapsed_ms: answer.elapsed_ms,
+            error: answer.error.as_deref(),
+        });
+        self.push(&mut state, EventKind::Provider, data);
+        let done = state.progress.iter().all(|p| p.status != "pending");
+        if done {
+            self.finish(&mut state, SearchStatus::Completed, top);
+        }
+        self.changed.send_replace(state.events.len() as u64);
+        if done {
+            Applied::Finished
+        } else {
+            Applied::Recorded
+        }
+    }
+
+    /// Ends a search at its deadline: each silent airline gets a `timeout`
+    /// provider event, then `complete` with status partial.
+    fn expire(&self, top: usize) -> bool {
+        let mut state = self.state.lock().expect("search lock");
+        if state.finished.is_some() {
+            return false;
+        }
+        let elapsed_ms = self.started.elapsed().as_millis() as u64;
+        let error = "no answer before the search deadline";
+        for index in 0..state.progress.len() {
+            if state.progress[index].status != "pending" {
+                continue;
+            }
+            state.progress[index] = AirlineProgress {
+                status: AnswerStatus::Timeout.as_str(),
+                offers: 0,
+                elapsed_ms: Some(elapsed_ms),
+                error: Some(error.to_string()),
+            };
+            let data = encode(&ProviderEvent {
+                kind: "provider",
+                search_id: self.request.search_id,
+                provider: &self.request.providers[index],
+                status: AnswerStatus::Timeout.as_str(),
+                offers: 0,
+                elapsed_ms,
+                error: Some(error),
+            });
+            self.push(&mut state, EventKind::Provider, data);
+        }
+        self.finish(&mut state, SearchStatus::Partial, top);
+        self.changed.send_replace(state.events.len() as u64);
+        true
+    }
+
+    fn finish(&self, state: &mut CellState, status: SearchStatus, top: usize) {
+        let elapsed_ms = self.started.elapsed().as_millis() as u64;
+        state.status = status;
+        state.finished = Some((Instant::now(), Timestamp::now()));
+        let data = encode(&CompleteEvent {
+            kind: "complete",
+            search_id: self.request.search_id,
+            status,
+            providers: self.progress_map(state),
+            total_offers: state.offers.len(),
+            elapsed_ms,
+            offers: &state.offers[..state.offers.len().min(top)],
+        });
+        self.push(state, EventKind::Complete, data);
+    }
+}
+
+enum Applied {
+    Ignored,
+    Recorded,
+    Finished,
+}
+
+#[derive(Serialize)]
+struct OffersEvent<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    search_id: Uuid,
+    provider: &'a str,
+    offers: &'a [Offer],
+}
+
+#[derive(Serialize)]
+struct ProviderEvent<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    search_id: Uuid,
+    provider: &'a str,
+    status: &'static str,
+    offers: usize,
+    elapsed_ms: u64,
+    error: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct CompleteEvent<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    search_id: Uuid,
+    status: SearchStatus,
+    providers: BTreeMap<String, AirlineProgress>,
+    total_offers: usize,
+    elapsed_ms: u64,
+    offers: &'a [Offer],
+}
+
+fn encode<T: Serialize>(value: &T) -> String {
+    // Our own structs of strings and numbers always encode.
+    serde_json::to_string(value).expect("event encodes as JSON")
+}
+
+/// Why a search could not be stored.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Every retained search is still running.
+    #[error("too many searches in flight ({0}); try again shortly")]
+    Full(usize),
+}
+
+/// Every search this process tracks.
+#[derive(Debug)]
+pub struct SearchStore {
+    limits: StoreLimits,
+    inner: Mutex<Inner>,
+    /// Wakes the maintenance loop when a sooner deadline arrives.
+    wake: Notify,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    searches: HashMap<Uuid, Arc<SearchCell>>,
+    /// Finished searches in finishing order, with their expiry.
+    finished: VecDeque<(Instant, Uuid)>,
+    /// Deadlines of running searches, soonest first.
+    deadlines: BinaryHeap<Reverse<(Instant, Uuid)>>,
+}
+
+impl SearchStore {
+    /// An empty store.
+    pub fn new(limits: StoreLimits) -> Self {
+        Self {
+            limits,
+            inner: Mutex::new(Inner::default()),
+            wake: Notify::new(),
+        }
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> StoreLimits {
+        self.limits
+    }
+
+    /// Starts tracking a search. When the store is full, the oldest finished
+    /// search is evicted; with none finished the search is refused.
+    pub fn insert(&self, request: SearchRequest) -> Result<Arc<SearchCell>, StoreError> {
+        let now = Instant::now();
+        let left: Duration = request
+            .deadline
+            .duration_since(Timestamp::now())
+            .try_into()
+            .unwrap_or(Duration::ZERO);
+        let deadline = now + left;
+        let cell = Arc::new(SearchCell {
+            started: now,
+            deadline,
+            state: Mutex::new(CellState {
+                progress: vec![AirlineProgress::pending(); request.providers.len()],
+                offers: Vec::new(),
+                events: Vec::new(),
+                status: SearchStatus::Processing,
+                finished: None,
+            }),
+            changed: watch::Sender::new(0),
+            request,
+        });
+        let id = cell.request.search_id;
+        let mut inner = self.inner.lock().expect("store lock");
+        while inner.searches.len() >= self.limits.max_retained {
+            match inner.finished.pop_front() {
+                Some((_, old)) => {
+                    inner.searches.remove(&old);
+                }
+                None => return Err(StoreError::Full(inner.searches.len())),
+            }
+        }
+        let sooner = inner
+            .deadlines
+            .peek()
+            .is_none_or(|Reverse((first, _))| deadline < *first);
+        inner.deadlines.push(Reverse((deadline, id)));
+        inner.searches.insert(id, cell.clone());
+        drop(inner);
+        if sooner {
+            self.wake.notify_one();
+        }
+        Ok(cell)
+    }
+
+    /// Forgets a search, for a submission that could not be published.
+    pub fn remove(&self, id: &Uuid) {
+        self.inner.lock().expect("store lock").searches.remove(id);
+    }
+
+    /// A search, unless unknown or expired.
+    pub fn get(&self, id: &Uuid) -> Option<Arc<SearchCell>> {
+        let cell = self
+            .inner
+            .lock()
+            .expect("store lock")
+            .searches
+            .get(id)
+            .cloned()?;
+        let expired = cell
+            .state
+            .lock()
+            .expect("search lock")
+            .finished
+            .is_some_and(|(at, _)| at.elapsed() >= self.limits.result_ttl);
+        (!expired).then_some(cell)
+    }
+
+    /// Searches tracked now.
+    pub fn len(&self) -> usize {
+        self.inner.lock().expect("store lock").searches.len()
+    }
+
+    /// Whether no search is tracked.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Records an airline's answer; unknown searches (expired, or answered
+    /// after eviction) are ignored.
+    pub fn apply(&self, answer: &ProviderAnswer) {
+        let Some(cell) = self.get(&answer.search_id) else {
+            tracing::debug!(search_id = %answer.search_id, provider = %answer.provider, "answer for an unknown search ignored");
+            return;
+        };
+        if let Applied::Finished = cell.apply(answer, self.limits.top_offers) {
+            self.finished(cell.request.search_id);
+        }
+    }
+
+    fn finished(&self, id: Uuid) {
+        let expires = Instant::now() + self.limits.result_ttl;
+        self.inner
+            .lock()
+            .expect("store lock")
+            .finished
+            .push_back((expires, id));
+    }
+
+    /// Ends searches at their deadlines and drops expired results, until
+    /// shutdown.
+    pub async fn maintain(self: Arc<Self>, shutdown: Shutdown) {
+        loop {
+            let now = Instant::now();
+            let (due, next) = {
+                let mut inner = self.inner.lock().expect("store lock");
+                let mut due = Vec::new();
+                while let Some(Reverse((at, id))) = inner.deadlines.peek().copied() {
+                    if at > now {
+                        break;
+                    }
+                    inner.deadlines.pop();
+                    if let Some(cell) = inner.searches.get(&id) {
+                        due.push(cell.clone());
+                    }
+                }
+                while let Some((at, id)) = inner.finished.front().copied() {
+                    if at > now {
+                        break;
+                    }
+                    inner.finished.pop_front();
+                    inner.searches.remove(&id);
+                }
+                let next_deadline = inner.deadlines.peek().map(|Reverse((at, _))| *at);
+                let next_expiry = inner.finished.front().map(|(at, _)| *at);
+                let next = [next_deadline, next_expiry].into_iter().flatten().min();
+                (due, next)
+            };
+            for cell in due {
+                if cell.deadline <= now && cell.expire(self.limits.top_offers) {
+                    self.finished(cell.request.search_id);
+                }
+            }
+            let sleep_until = next.unwrap_or(now + Duration::from_secs(3600));
+            tokio::select! {
+                _ = tokio::time::sleep_until(sleep_until) => {}
+                _ = self.wake.notified() => {}
+                _ = shutdown.wait() => return,
+            }
+        }
+    }
+}

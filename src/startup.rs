@@ -1,0 +1,138 @@
+//! Wiring: [`Application::build`] loads providers, opens the bus, starts the
+//! provider runtime, the aggregator and the store's maintenance, and binds the
+//! HTTP listener; [`Application::run_until_stopped`] serves until shutdown.
+//! `main` and the tests start the service the same way.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+
+use crate::api::{self, AppState};
+use crate::bus::Bus;
+use crate::config::Settings;
+use crate::providers::{ProviderRegistry, runtime};
+use crate::search::aggregator;
+use crate::search::store::{SearchStore, StoreLimits};
+use crate::shutdown::Shutdown;
+
+/// Entries kept per stream by the embedded bus.
+const EMBEDDED_STREAM_MAX_LEN: usize = 100_000;
+
+/// Why the service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// The providers directory could not be read.
+    #[error("cannot load providers: {0}")]
+    Providers(#[from] crate::providers::load::FileError),
+    /// The bus refused to set up streams or groups.
+    #[error("cannot set up streams: {0}")]
+    Bus(#[from] crate::bus::BusError),
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The server failed while serving.
+    #[error("server error: {0}")]
+    Serve(std::io::Error),
+}
+
+/// A built, bound, not yet serving airstream.
+pub struct Application {
+    listener: TcpListener,
+    addr: SocketAddr,
+    state: AppState,
+    tasks: JoinSet<()>,
+}
+
+impl Application {
+    /// Loads providers, starts the background parts and binds the listener.
+    /// The given shutdown signal stops everything.
+    pub async fn build(settings: Settings, shutdown: Shutdown) -> Result<Self, StartupError> {
+        let settings = Arc::new(settings);
+        let registry = Arc::new(ProviderRegistry::load(settings.providers_dir.clone())?);
+        let bus = Bus::embedded(EMBEDDED_STREAM_MAX_LEN);
+        let store = Arc::new(SearchStore::new(StoreLimits {
+            result_ttl: settings.search.result_ttl.get(),
+            max_retained: settings.search.max_retained.max(1),
+            top_offers: settings.search.complete_top_offers,
+        }));
+        let consumer = format!("{}-{}", hostname(), std::process::id());
+        let mut tasks = JoinSet::new();
+        aggregator::prepare(&bus).await?;
+        tasks.spawn(aggregator::run(
+            bus.clone(),
+            store.clone(),
+            consumer.clone(),
+            shutdown.clone(),
+        ));
+        tasks.spawn(store.clone().maintain(shutdown.clone()));
+        runtime::spawn_all(&bus, &registry, &consumer, &shutdown, &mut tasks).await?;
+        let listener =
+            TcpListener::bind(settings.listen)
+                .await
+                .map_err(|source| StartupError::Bind {
+                    addr: settings.listen,
+                    source,
+                })?;
+        let addr = listener.local_addr().map_err(|source| StartupError::Bind {
+            addr: settings.listen,
+            source,
+        })?;
+        let state = AppState {
+            settings,
+            bus,
+            registry,
+            store,
+            shutdown,
+            started: Instant::now(),
+        };
+        Ok(Self {
+            listener,
+            addr,
+            state,
+            tasks,
+        })
+    }
+
+    /// The address actually bound (the real port when 0 was asked for).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Serves HTTP until the shutdown signal trips, then waits for open
+    /// connections (SSE streams end on the same signal) and background tasks.
+    pub async fn run_until_stopped(self) -> Result<(), StartupError> {
+        let shutdown = self.state.shutdown.clone();
+        tracing::info!(addr = %self.addr, backend = self.state.bus.backend(), "airstream listening");
+        let app = api::router(self.state);
+        let served = axum::serve(self.listener, app)
+            .with_graceful_shutdown(shutdown.wait_owned())
+            .await;
+        // The server may also stop on its own error; make sure the rest stops.
+        shutdown.trigger();
+        let mut tasks = self.tasks;
+        while tasks.join_next().await.is_some() {}
+        tracing::info!("airstream stopped");
+        served.map_err(StartupError::Serve)
+    }
+}
+
+fn hostname() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .or_else(|| {
+            std::fs::read_to_string("/etc/hostname")
+                .ok()
+                .map(|h| h.trim().to_string())
+        })
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "airstream".to_string())
+}

@@ -1,0 +1,8 @@
+//! End-to-end tests through the real HTTP API on port 0. One test binary.
+
+mod cli;
+mod flow;
+mod helpers;
+mod lifecycle;
+mod providers;
+mod validation;
