@@ -33,7 +33,7 @@ pub mod api;
 pub mod bus;
 pub mod config;
 pub mod duration;
-//LT pub mod loadtest;
+pub mod loadtest;
 pub mod providers;
 pub mod search;
 pub mod shutdown;
