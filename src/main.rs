@@ -7,9 +7,15 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use airstream::config::{LogFormat, Settings};
+use airstream::loadtest::{self, LoadtestArgs};
 use airstream::providers::load::Catalog;
 use airstream::shutdown::Shutdown;
 use airstream::startup::Application;
+
+// Searches allocate many small strings; mimalloc serves them markedly faster
+// than the system allocator under load.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Declarative flight search: airlines from YAML files, results live over SSE.
 #[derive(Debug, Parser)]
@@ -31,6 +37,8 @@ enum Command {
         /// Files or directories (default: the providers directory from settings).
         paths: Vec<PathBuf>,
     },
+    /// Drive a running server with searches and report throughput and latency.
+    Loadtest(LoadtestArgs),
 }
 
 fn main() -> ExitCode {
@@ -67,6 +75,19 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 paths
             };
             validate(&paths)
+        }
+        Command::Loadtest(args) => {
+            let report = loadtest::run(&args).await?;
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                println!("{report}");
+            }
+            Ok(if report.errors == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
     }
 }

@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
@@ -112,7 +113,14 @@ impl Application {
         let shutdown = self.state.shutdown.clone();
         tracing::info!(addr = %self.addr, backend = self.state.bus.backend(), "airstream listening");
         let app = api::router(self.state);
-        let served = axum::serve(self.listener, app)
+        // Without TCP_NODELAY, small SSE writes wait on the peer's delayed
+        // ACK (Nagle), adding tens of milliseconds to a live stream.
+        let listener = self.listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "TCP_NODELAY not set");
+            }
+        });
+        let served = axum::serve(listener, app)
             .with_graceful_shutdown(shutdown.wait_owned())
             .await;
         // The server may also stop on its own error; make sure the rest stops.

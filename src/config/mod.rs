@@ -112,7 +112,7 @@ impl Default for SearchSettings {
             max_timeout: Duration::from_secs(30).into(),
             result_ttl: Duration::from_secs(300).into(),
             max_retained: 20_000,
-            complete_top_offers: 20,
+            complete_top_offers: 10,
         }
     }
 }

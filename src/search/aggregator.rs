@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::model::ProviderAnswer;
+use super::model::AnswerView;
 use super::store::SearchStore;
 use crate::bus::{AGGREGATOR_GROUP, Bus, BusError, RESULTS, StartFrom};
 use crate::shutdown::Shutdown;
@@ -41,7 +41,7 @@ pub async fn run(bus: Bus, store: Arc<SearchStore>, consumer: String, shutdown: 
         };
         let mut ids = Vec::with_capacity(entries.len());
         for entry in entries {
-            match serde_json::from_slice::<ProviderAnswer>(&entry.data) {
+            match serde_json::from_slice::<AnswerView<'_>>(&entry.data) {
                 Ok(answer) => store.apply(&answer),
                 Err(e) => {
                     tracing::error!(entry = %entry.id, error = %e, "unreadable answer skipped")

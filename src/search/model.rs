@@ -7,6 +7,7 @@ use jiff::Timestamp;
 use jiff::civil::{Date, DateTime};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use uuid::Uuid;
 
 /// A travel class.
@@ -146,18 +147,27 @@ pub struct Offer {
     pub leg: Leg,
 }
 
-impl Offer {
-    /// The order offers are shown in: cheapest first. Amounts are compared
-    /// within a currency; airstream converts no currencies, so offers in
-    /// different currencies are grouped by currency code.
-    pub fn price_order(a: &Offer, b: &Offer) -> std::cmp::Ordering {
-        a.price
-            .currency
-            .cmp(&b.price.currency)
-            .then(a.price.total.cmp(&b.price.total))
-            .then(a.depart_at.cmp(&b.depart_at))
-            .then(a.id.cmp(&b.id))
-    }
+/// The fields that order offers: cheapest first. Amounts are compared within
+/// a currency; airstream converts no currencies, so offers in different
+/// currencies are grouped by currency code. Departure time and id break ties.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+pub struct OfferKey {
+    /// Price fields that order.
+    pub price: PriceKey,
+    /// Departure, the first tie-breaker.
+    pub depart_at: DateTime,
+    /// Offer id, the last tie-breaker.
+    pub id: String,
+}
+
+/// The ordering part of a price: currency first, then amount.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+pub struct PriceKey {
+    /// Currency code.
+    pub currency: String,
+    /// Total amount.
+    #[serde(with = "rust_decimal::serde::str")]
+    pub total: Decimal,
 }
 
 /// How one airline's part of a search ended.
@@ -198,5 +208,25 @@ pub struct ProviderAnswer {
     /// What went wrong, for error and timeout.
     pub error: Option<String>,
     /// Milliseconds from the search's acceptance to this answer.
+    pub elapsed_ms: u64,
+}
+
+/// An airline answer as the aggregator reads it from the results stream: the
+/// offers stay raw JSON, borrowed from the entry, so they reach clients
+/// without being decoded and encoded again.
+#[derive(Debug, Deserialize)]
+pub struct AnswerView<'a> {
+    /// The search answered.
+    pub search_id: Uuid,
+    /// Provider id.
+    pub provider: String,
+    /// Outcome.
+    pub status: AnswerStatus,
+    /// Offers, each as its JSON text.
+    #[serde(borrow)]
+    pub offers: Vec<&'a RawValue>,
+    /// What went wrong.
+    pub error: Option<String>,
+    /// Milliseconds from acceptance to answer.
     pub elapsed_ms: u64,
 }

@@ -16,7 +16,9 @@ use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 use uuid::Uuid;
 
-use super::model::{AnswerStatus, Offer, ProviderAnswer, SearchRequest};
+use serde_json::value::RawValue;
+
+use super::model::{AnswerStatus, AnswerView, OfferKey, SearchRequest};
 use crate::shutdown::Shutdown;
 
 /// Store limits.
@@ -114,7 +116,7 @@ pub struct Snapshot {
     /// Offers so far.
     pub total_offers: usize,
     /// Offers so far, cheapest first.
-    pub offers: Vec<Offer>,
+    pub offers: Vec<Box<RawValue>>,
     /// When the search finished.
     pub finished_at: Option<Timestamp>,
     /// When its results stop being available (known once finished).
@@ -135,7 +137,8 @@ pub struct SearchCell {
 #[derive(Debug)]
 struct CellState {
     progress: Vec<AirlineProgress>,
-    offers: Vec<Offer>,
+    /// Offers so far, cheapest first, each with its JSON.
+    offers: Vec<(OfferKey, Box<RawValue>)>,
     events: Vec<StoredEvent>,
     status: SearchStatus,
     finished: Option<(Instant, Timestamp)>,
@@ -174,7 +177,7 @@ impl SearchCell {
             request: self.request.clone(),
             providers: self.progress_map(&state),
             total_offers: state.offers.len(),
-            offers: state.offers.clone(),
+            offers: state.offers.iter().map(|(_, raw)| raw.clone()).collect(),
             finished_at,
             expires_at: finished_at.and_then(|t| t.checked_add(ttl).ok()),
         }
@@ -199,8 +202,9 @@ impl SearchCell {
     }
 
     /// Records an airline's answer. Returns whether this finished the search.
-    /// Late answers (after the search finished) and repeats are ignored.
-    fn apply(&self, answer: &ProviderAnswer, top: usize) -> Applied {
+    /// Late answers (after the search finished) and repeats are ignored, and
+    /// so are offers whose price or departure cannot be read (logged).
+    fn apply(&self, answer: &AnswerView<'_>, top: usize) -> Applied {
         let mut state = self.state.lock().expect("search lock");
         if state.finished.is_some() {
             return Applied::Ignored;
@@ -216,29 +220,43 @@ impl SearchCell {
         if state.progress[index].status != "pending" {
             return Applied::Ignored;
         }
+        let mut accepted: Vec<&RawValue> = Vec::with_capacity(answer.offers.len());
+        for raw in &answer.offers {
+            match serde_json::from_str::<OfferKey>(raw.get()) {
+                Ok(key) => {
+                    let at = state.offers.partition_point(|(k, _)| *k <= key);
+                    state.offers.insert(at, (key, (*raw).to_owned()));
+                    accepted.push(raw);
+                }
+                Err(e) => tracing::warn!(
+                    search_id = %self.request.search_id,
+                    provider = %answer.provider,
+                    error = %e,
+                    "offer without a readable price or departure dropped"
+                ),
+            }
+        }
         state.progress[index] = AirlineProgress {
             status: answer.status.as_str(),
-            offers: answer.offers.len(),
+            offers: accepted.len(),
             elapsed_ms: Some(answer.elapsed_ms),
             error: answer.error.clone(),
         };
-        if !answer.offers.is_empty() {
+        if !accepted.is_empty() {
             let data = encode(&OffersEvent {
                 kind: "offers",
                 search_id: self.request.search_id,
                 provider: &answer.provider,
-                offers: &answer.offers,
+                offers: &accepted,
             });
             self.push(&mut state, EventKind::Offers, data);
-            state.offers.extend(answer.offers.iter().cloned());
-            state.offers.sort_by(Offer::price_order);
         }
         let data = encode(&ProviderEvent {
             kind: "provider",
             search_id: self.request.search_id,
             provider: &answer.provider,
             status: answer.status.as_str(),
-            offers: answer.offers.len(),
+            offers: accepted.len(),
             elapsed_ms: answer.elapsed_ms,
             error: answer.error.as_deref(),
         });
@@ -301,7 +319,12 @@ impl SearchCell {
             providers: self.progress_map(state),
             total_offers: state.offers.len(),
             elapsed_ms,
-            offers: &state.offers[..state.offers.len().min(top)],
+            offers: state
+                .offers
+                .iter()
+                .take(top)
+                .map(|(_, raw)| &**raw)
+                .collect(),
         });
         self.push(state, EventKind::Complete, data);
     }
@@ -319,7 +342,7 @@ struct OffersEvent<'a> {
     kind: &'static str,
     search_id: Uuid,
     provider: &'a str,
-    offers: &'a [Offer],
+    offers: &'a [&'a RawValue],
 }
 
 #[derive(Serialize)]
@@ -343,7 +366,7 @@ struct CompleteEvent<'a> {
     providers: BTreeMap<String, AirlineProgress>,
     total_offers: usize,
     elapsed_ms: u64,
-    offers: &'a [Offer],
+    offers: Vec<&'a RawValue>,
 }
 
 fn encode<T: Serialize>(value: &T) -> String {
@@ -473,7 +496,7 @@ impl SearchStore {
 
     /// Records an airline's answer; unknown searches (expired, or answered
     /// after eviction) are ignored.
-    pub fn apply(&self, answer: &ProviderAnswer) {
+    pub fn apply(&self, answer: &AnswerView<'_>) {
         let Some(cell) = self.get(&answer.search_id) else {
             tracing::debug!(search_id = %answer.search_id, provider = %answer.provider, "answer for an unknown search ignored");
             return;

@@ -92,7 +92,7 @@ fn check_stream(events: &[SseEvent], providers: &[String]) -> Value {
     let statuses = complete["providers"].as_object().unwrap();
     assert_eq!(statuses.len(), providers.len());
     let cheapest = complete["offers"].as_array().unwrap();
-    assert_eq!(cheapest.len(), total.min(20));
+    assert_eq!(cheapest.len(), total.min(10));
     let keys: Vec<_> = cheapest.iter().map(price_key).collect();
     let mut sorted = keys.clone();
     sorted.sort();
