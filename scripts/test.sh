@@ -23,8 +23,13 @@ apt_need() {
 }
 
 command -v cargo >/dev/null 2>&1 || { echo "cargo is required: install Rust from https://rustup.rs" >&2; exit 1; }
-# Tools the suite uses.
-apt_need redis-server redis-server
+# The toolchain parts the checks use.
+for component in rustfmt clippy; do
+  if ! cargo "${component/rustfmt/fmt}" --version >/dev/null 2>&1; then
+    log "rustup component add $component"
+    rustup component add "$component"
+  fi
+done
 
 log "cargo fmt --check"
 cargo fmt --all -- --check

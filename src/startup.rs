@@ -19,20 +19,21 @@ use crate::search::aggregator;
 use crate::search::store::{SearchStore, StoreLimits};
 use crate::shutdown::Shutdown;
 
-/// Entries kept per stream by the embedded bus.
-const EMBEDDED_STREAM_MAX_LEN: usize = 100_000;
+/// Entries kept per stream by the embedded bus once every group has read
+/// them.
+const EMBEDDED_STREAM_MAX_LEN: usize = 10_000;
 
 /// Why the service could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
     /// The providers directory could not be read.
-    #[error("cannot load providers: {0}")]
+    #[error("cannot load providers")]
     Providers(#[from] crate::providers::load::FileError),
     /// The bus refused to set up streams or groups.
-    #[error("cannot set up streams: {0}")]
+    #[error("cannot set up streams")]
     Bus(#[from] crate::bus::BusError),
     /// The listen address could not be bound.
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}")]
     Bind {
         /// The address.
         addr: SocketAddr,
@@ -40,8 +41,8 @@ pub enum StartupError {
         source: std::io::Error,
     },
     /// The server failed while serving.
-    #[error("server error: {0}")]
-    Serve(std::io::Error),
+    #[error("server error")]
+    Serve(#[source] std::io::Error),
 }
 
 /// A built, bound, not yet serving airstream.

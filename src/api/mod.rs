@@ -10,12 +10,16 @@ mod stream;
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::Router;
 use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use axum::{Json, Router};
+use error::Envelope;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::DefaultOnFailure;
 use tower_http::trace::TraceLayer;
+use tracing::Level;
 
 use crate::bus::Bus;
 use crate::config::Settings;
@@ -62,9 +66,39 @@ pub fn router(state: AppState) -> Router {
     timed
         .merge(streaming)
         .fallback(probes::not_found)
+        .layer(axum::middleware::map_response(envelope_bare_errors))
         .layer(cors(&state.settings.http.cors_origins))
-        .layer(TraceLayer::new_for_http())
+        // Failures are logged where they are understood (internal errors
+        // with their cause); a 503 from a not-ready probe is not an error.
+        .layer(TraceLayer::new_for_http().on_failure(DefaultOnFailure::new().level(Level::DEBUG)))
         .with_state(state)
+}
+
+/// Gives the bare 405 and 408 answers of the router and the timeout layer
+/// the JSON envelope every other answer has.
+async fn envelope_bare_errors(response: Response) -> Response {
+    let message = match response.status() {
+        StatusCode::METHOD_NOT_ALLOWED => "method not allowed on this route",
+        StatusCode::REQUEST_TIMEOUT => "the request took too long and was cancelled",
+        _ => return response,
+    };
+    if response
+        .headers()
+        .contains_key(axum::http::header::CONTENT_TYPE)
+    {
+        return response;
+    }
+    let (mut parts, _) = response.into_parts();
+    let body = Json(Envelope::<()> {
+        success: false,
+        message: message.to_string(),
+        data: None,
+        errors: None,
+    })
+    .into_response();
+    let (body_parts, body) = body.into_parts();
+    parts.headers.extend(body_parts.headers);
+    Response::from_parts(parts, body)
 }
 
 fn cors(origins: &[String]) -> CorsLayer {

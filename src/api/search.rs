@@ -99,14 +99,13 @@ pub async fn submit(State(app): State<AppState>, body: Body) -> Result<Response,
             "the search could not be submitted because the stream broker is unavailable ({e}); try again shortly"
         )));
     }
-    let ttl = jiff::SignedDuration::try_from(app.store.limits().result_ttl).unwrap_or_default();
     let payload = Submitted {
         search_id: id,
         status: "processing",
         providers: cell.request.providers.clone(),
         stream_url: format!("/api/flights/search/{id}/stream"),
         deadline,
-        expires_at: deadline.checked_add(ttl).unwrap_or(deadline),
+        expires_at: cell.expires_at,
     };
     tracing::info!(search_id = %id, from = %cell.request.from, to = %cell.request.to, providers = cell.request.providers.len(), "search accepted");
     let location = format!("/api/flights/search/{id}");
@@ -124,7 +123,7 @@ pub async fn snapshot(
     Path(search_id): Path<String>,
 ) -> Result<Response, ApiError> {
     let cell = find(&app, &search_id)?;
-    let snap = cell.snapshot(app.store.limits().result_ttl);
+    let snap = cell.snapshot();
     Ok(Json(Envelope::ok("Search found", snap)).into_response())
 }
 

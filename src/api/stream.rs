@@ -163,9 +163,9 @@ impl EventStream {
         }
         // Event data is compact JSON, one line; should a line break ever slip
         // in, each line still gets its own `data:` field.
-        for line in event.data.split('\n') {
+        for line in event.data.split(|b| *b == b'\n') {
             buf.put_slice(b"data: ");
-            buf.put_slice(line.trim_end_matches('\r').as_bytes());
+            buf.put_slice(line.strip_suffix(b"\r").unwrap_or(line));
             buf.put_slice(b"\n");
         }
         buf.put_slice(b"\n");

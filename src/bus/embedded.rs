@@ -88,10 +88,20 @@ impl EmbeddedBus {
             s.last_id = id;
             s.entries.push_back((id, data));
             // Approximate trimming, like `MAXLEN ~`: trim in chunks once the
-            // stream is a tenth over its cap.
+            // stream is a tenth over its cap. Unlike Redis, never trim an
+            // entry some group has not been handed yet: in one process a
+            // slow reader must not lose work, and memory stays bounded by
+            // the readers' progress.
             if s.entries.len() > self.max_len + self.max_len / 10 {
+                let floor = s
+                    .groups
+                    .values()
+                    .map(|g| g.last_delivered)
+                    .min()
+                    .unwrap_or(s.last_id);
                 let excess = s.entries.len() - self.max_len;
-                s.entries.drain(..excess);
+                let delivered = s.entries.partition_point(|(id, _)| *id <= floor);
+                s.entries.drain(..excess.min(delivered));
             }
             id
         };
@@ -392,6 +402,23 @@ mod tests {
         }
         let len = bus.len("s");
         assert!((10..=11).contains(&len), "len {len}");
+    }
+
+    #[tokio::test]
+    async fn entries_a_group_has_not_read_are_never_trimmed() {
+        let bus = EmbeddedBus::new(10);
+        bus.ensure_group("s", "slow", StartFrom::Latest);
+        for i in 0..100 {
+            bus.publish("s", data(&i.to_string()));
+        }
+        assert_eq!(bus.len("s"), 100);
+        let got = bus
+            .read_group("s", "slow", "c", 1000, Duration::ZERO)
+            .await
+            .unwrap();
+        assert_eq!(got.len(), 100, "nothing lost");
+        bus.publish("s", data("next"));
+        assert!(bus.len("s") <= 11, "trimmed once delivered");
     }
 
     #[tokio::test]

@@ -173,9 +173,42 @@ impl Settings {
             Some(path) => Some(path),
             None => Some(PathBuf::from("airstream.toml")).filter(|p| p.exists()),
         };
-        Self::figment(path.as_deref(), Env::prefixed("AIRSTREAM_"))
+        let settings: Settings = Self::figment(path.as_deref(), Env::prefixed("AIRSTREAM_"))
             .extract()
-            .map_err(|e| ConfigError::Invalid(describe(e)))
+            .map_err(|e| ConfigError::Invalid(describe(e)))?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Checks values that parse but cannot work, reporting all of them.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let mut problems = Vec::new();
+        let positive = [
+            ("search.default_timeout", self.search.default_timeout),
+            ("search.max_timeout", self.search.max_timeout),
+            ("search.result_ttl", self.search.result_ttl),
+            ("sse.keepalive", self.sse.keepalive),
+            ("http.request_timeout", self.http.request_timeout),
+        ];
+        for (key, value) in positive {
+            if value.get().is_zero() {
+                problems.push(format!("`{key}` must be more than zero"));
+            }
+        }
+        if self.search.max_retained == 0 {
+            problems.push("`search.max_retained` must be at least 1".to_string());
+        }
+        if self.http.body_limit < 256 {
+            problems.push(format!(
+                "`http.body_limit` must be at least 256 bytes, got {}",
+                self.http.body_limit
+            ));
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError::Invalid(problems.join("; ")))
+        }
     }
 
     /// The figment behind [`Settings::load`], with the environment provider
@@ -291,6 +324,25 @@ mod tests {
             assert_eq!(s.search.max_retained, 9);
             Ok(())
         });
+    }
+
+    #[test]
+    fn values_that_cannot_work_are_refused_all_at_once() {
+        let mut s = Settings::default();
+        s.sse.keepalive = Duration::ZERO.into();
+        s.search.max_retained = 0;
+        s.http.body_limit = 10;
+        let err = s.validate().unwrap_err().to_string();
+        assert!(
+            err.contains("`sse.keepalive` must be more than zero"),
+            "{err}"
+        );
+        assert!(
+            err.contains("`search.max_retained` must be at least 1"),
+            "{err}"
+        );
+        assert!(err.contains("`http.body_limit`"), "{err}");
+        assert!(Settings::default().validate().is_ok());
     }
 
     #[test]

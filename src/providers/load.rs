@@ -111,7 +111,11 @@ impl fmt::Display for FileError {
             if i > 0 {
                 writeln!(f)?;
             }
-            write!(f, "{}:{p}", self.path.display())?;
+            if p.line == 0 {
+                write!(f, "{}: {p}", self.path.display())?;
+            } else {
+                write!(f, "{}:{p}", self.path.display())?;
+            }
         }
         Ok(())
     }

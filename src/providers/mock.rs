@@ -156,10 +156,12 @@ impl MockTable {
             let arrive_at = flight.arrival(depart_at);
             out.push(Offer {
                 id: format!(
-                    "{}-{}-{}-{}",
+                    "{}-{}-{:04}{:02}{:02}-{}",
                     quoter.provider,
                     flight.number,
-                    date.strftime("%Y%m%d"),
+                    date.year(),
+                    date.month(),
+                    date.day(),
                     search.cabin
                 ),
                 provider: quoter.provider.to_string(),

@@ -1,5 +1,6 @@
 //! The search store: per search, the airlines' progress and an append-only
-//! log of SSE events, kept until the result TTL runs out. Readers (SSE
+//! log of SSE events, kept until the result TTL after its deadline runs out
+//! (so the `expires_at` promised at submission holds). Readers (SSE
 //! streams, snapshots) read the log at their own pace, so a slow client never
 //! delays another nor the search. Memory is bounded by a cap on searches
 //! retained: when it is reached the oldest finished search is evicted, and
@@ -10,6 +11,7 @@ use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use bytes::Bytes;
 use jiff::Timestamp;
 use serde::Serialize;
 use tokio::sync::{Notify, watch};
@@ -24,7 +26,7 @@ use crate::shutdown::Shutdown;
 /// Store limits.
 #[derive(Clone, Copy, Debug)]
 pub struct StoreLimits {
-    /// How long a finished search stays readable.
+    /// How long a search stays readable after its deadline.
     pub result_ttl: Duration,
     /// Searches kept at most.
     pub max_retained: usize,
@@ -62,7 +64,7 @@ pub struct StoredEvent {
     /// The SSE `event:`.
     pub kind: EventKind,
     /// The JSON `data:` line.
-    pub data: Arc<str>,
+    pub data: Bytes,
 }
 
 /// How a search stands.
@@ -119,8 +121,8 @@ pub struct Snapshot {
     pub offers: Vec<Box<RawValue>>,
     /// When the search finished.
     pub finished_at: Option<Timestamp>,
-    /// When its results stop being available (known once finished).
-    pub expires_at: Option<Timestamp>,
+    /// When its results stop being available: the deadline plus the TTL.
+    pub expires_at: Timestamp,
 }
 
 /// One search: its request, its progress and its event log.
@@ -130,6 +132,9 @@ pub struct SearchCell {
     pub request: SearchRequest,
     started: Instant,
     deadline: Instant,
+    expires: Instant,
+    /// When its results stop being available.
+    pub expires_at: Timestamp,
     state: Mutex<CellState>,
     changed: watch::Sender<u64>,
 }
@@ -168,7 +173,7 @@ impl SearchCell {
     }
 
     /// A snapshot for polling clients.
-    pub fn snapshot(&self, ttl: Duration) -> Snapshot {
+    pub fn snapshot(&self) -> Snapshot {
         let state = self.state.lock().expect("search lock");
         let finished_at = state.finished.map(|(_, t)| t);
         Snapshot {
@@ -179,7 +184,7 @@ impl SearchCell {
             total_offers: state.offers.len(),
             offers: state.offers.iter().map(|(_, raw)| raw.clone()).collect(),
             finished_at,
-            expires_at: finished_at.and_then(|t| t.checked_add(ttl).ok()),
+            expires_at: self.expires_at,
         }
     }
 
@@ -197,7 +202,7 @@ impl SearchCell {
         state.events.push(StoredEvent {
             id,
             kind,
-            data: Arc::from(data),
+            data: Bytes::from(data),
         });
     }
 
@@ -394,8 +399,11 @@ pub struct SearchStore {
 #[derive(Debug, Default)]
 struct Inner {
     searches: HashMap<Uuid, Arc<SearchCell>>,
-    /// Finished searches in finishing order, with their expiry.
-    finished: VecDeque<(Instant, Uuid)>,
+    /// Finished searches in finishing order, for eviction at the cap. Ids
+    /// of searches already expired are skipped when met.
+    finished: VecDeque<Uuid>,
+    /// Expiry of every search, soonest first.
+    expiries: BinaryHeap<Reverse<(Instant, Uuid)>>,
     /// Deadlines of running searches, soonest first.
     deadlines: BinaryHeap<Reverse<(Instant, Uuid)>>,
 }
@@ -425,9 +433,16 @@ impl SearchStore {
             .try_into()
             .unwrap_or(Duration::ZERO);
         let deadline = now + left;
+        let ttl = self.limits.result_ttl;
+        let expires_at = request
+            .deadline
+            .checked_add(jiff::SignedDuration::try_from(ttl).unwrap_or_default())
+            .unwrap_or(request.deadline);
         let cell = Arc::new(SearchCell {
             started: now,
             deadline,
+            expires: deadline + ttl,
+            expires_at,
             state: Mutex::new(CellState {
                 progress: vec![AirlineProgress::pending(); request.providers.len()],
                 offers: Vec::new(),
@@ -442,7 +457,7 @@ impl SearchStore {
         let mut inner = self.inner.lock().expect("store lock");
         while inner.searches.len() >= self.limits.max_retained {
             match inner.finished.pop_front() {
-                Some((_, old)) => {
+                Some(old) => {
                     inner.searches.remove(&old);
                 }
                 None => return Err(StoreError::Full(inner.searches.len())),
@@ -453,6 +468,7 @@ impl SearchStore {
             .peek()
             .is_none_or(|Reverse((first, _))| deadline < *first);
         inner.deadlines.push(Reverse((deadline, id)));
+        inner.expiries.push(Reverse((cell.expires, id)));
         inner.searches.insert(id, cell.clone());
         drop(inner);
         if sooner {
@@ -475,13 +491,7 @@ impl SearchStore {
             .searches
             .get(id)
             .cloned()?;
-        let expired = cell
-            .state
-            .lock()
-            .expect("search lock")
-            .finished
-            .is_some_and(|(at, _)| at.elapsed() >= self.limits.result_ttl);
-        (!expired).then_some(cell)
+        (Instant::now() < cell.expires).then_some(cell)
     }
 
     /// Searches tracked now.
@@ -507,12 +517,11 @@ impl SearchStore {
     }
 
     fn finished(&self, id: Uuid) {
-        let expires = Instant::now() + self.limits.result_ttl;
         self.inner
             .lock()
             .expect("store lock")
             .finished
-            .push_back((expires, id));
+            .push_back(id);
     }
 
     /// Ends searches at their deadlines and drops expired results, until
@@ -532,15 +541,21 @@ impl SearchStore {
                         due.push(cell.clone());
                     }
                 }
-                while let Some((at, id)) = inner.finished.front().copied() {
+                while let Some(Reverse((at, id))) = inner.expiries.peek().copied() {
                     if at > now {
                         break;
                     }
-                    inner.finished.pop_front();
+                    inner.expiries.pop();
                     inner.searches.remove(&id);
                 }
+                while let Some(id) = inner.finished.front() {
+                    if inner.searches.contains_key(id) {
+                        break;
+                    }
+                    inner.finished.pop_front();
+                }
                 let next_deadline = inner.deadlines.peek().map(|Reverse((at, _))| *at);
-                let next_expiry = inner.finished.front().map(|(at, _)| *at);
+                let next_expiry = inner.expiries.peek().map(|Reverse((at, _))| *at);
                 let next = [next_deadline, next_expiry].into_iter().flatten().min();
                 (due, next)
             };

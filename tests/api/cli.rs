@@ -94,3 +94,84 @@ fn unknown_settings_are_named_at_start() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("max_retainedd"), "{stderr}");
 }
+
+/// The real binary, started as a user would, stops cleanly on SIGTERM and
+/// ends its open SSE streams.
+#[tokio::test]
+async fn sigterm_stops_the_binary_and_ends_open_streams() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("slow.yaml"),
+        crate::helpers::mock_airline("slow", "SL", "fixed: 20s", "timeout: 25s"),
+    )
+    .unwrap();
+    let mut child = airstream()
+        .arg("serve")
+        .env("AIRSTREAM_LISTEN", "127.0.0.1:0")
+        .env("AIRSTREAM_PROVIDERS_DIR", dir.path())
+        .env("AIRSTREAM_LOG__FORMAT", "json")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    // The JSON log line announcing the listener carries the real address.
+    let addr = loop {
+        let line = rx
+            .recv_timeout(crate::helpers::WAIT)
+            .expect("the server logs its address");
+        let log: serde_json::Value = serde_json::from_str(&line).expect("JSON log line");
+        if log["fields"]["message"] == "airstream listening" {
+            break log["fields"]["addr"].as_str().unwrap().to_string();
+        }
+    };
+    let base = format!("http://{addr}");
+    let client = reqwest::Client::new();
+    let mut body = crate::helpers::search_body();
+    body["timeout_ms"] = serde_json::json!(30_000);
+    let posted: serde_json::Value = client
+        .post(format!("{base}/api/flights/search"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let stream_url = posted["data"]["stream_url"].as_str().unwrap();
+    let stream = client
+        .get(format!("{base}{stream_url}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    let reader = tokio::spawn(async move { stream.text().await });
+
+    let killed = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let text = tokio::time::timeout(crate::helpers::WAIT, reader)
+        .await
+        .expect("the stream ends on SIGTERM")
+        .unwrap();
+    assert!(!text.unwrap_or_default().contains("event: complete"));
+    let status = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "clean exit on SIGTERM: {status}");
+}

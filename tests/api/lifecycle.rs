@@ -12,13 +12,29 @@ async fn results_expire_after_their_ttl() {
         s.search.result_ttl = Duration::from_millis(300).into()
     })
     .await;
-    let id = app.submit(&search_body()).await;
+    let mut body = search_body();
+    body["timeout_ms"] = json!(400);
+    let (status, posted) = app.post(&body).await;
+    assert_eq!(status, 202);
+    let id = posted["data"]["search_id"].as_str().unwrap().to_string();
     let events = app.stream(&id, "", None).await;
     assert_eq!(events.last().unwrap().event, "complete");
     let path = format!("/api/flights/search/{id}");
     let (status, snap) = app.get(&path).await;
     assert_eq!(status, 200);
-    assert!(snap["data"]["expires_at"].is_string());
+    // The expiry promised at submission is the one kept: deadline plus TTL.
+    assert_eq!(snap["data"]["expires_at"], posted["data"]["expires_at"]);
+    let deadline: jiff::Timestamp = posted["data"]["deadline"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let expires: jiff::Timestamp = posted["data"]["expires_at"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(expires.duration_since(deadline).as_millis(), 300);
     let gone = app.wait_for(&path, |status, _| status == 404).await;
     assert!(
         gone["message"].as_str().unwrap().contains("expired"),

@@ -196,3 +196,24 @@ async fn valid_optional_fields_are_accepted_and_timeouts_capped() {
         "{legs:?}"
     );
 }
+
+#[tokio::test]
+async fn a_wrong_method_is_405_in_the_envelope() {
+    let app = app().await;
+    let response = app
+        .client
+        .delete(app.url("/api/flights/search"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 405);
+    let body: Value = response.json().await.expect("JSON envelope");
+    assert_eq!(body["success"], false);
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("method not allowed"),
+        "{body}"
+    );
+}
