@@ -111,7 +111,7 @@ impl Default for SearchSettings {
             default_timeout: Duration::from_secs(5).into(),
             max_timeout: Duration::from_secs(30).into(),
             result_ttl: Duration::from_secs(300).into(),
-            max_retained: 20_000,
+            max_retained: 10_000,
             complete_top_offers: 10,
         }
     }

@@ -142,8 +142,9 @@ pub struct SearchCell {
 #[derive(Debug)]
 struct CellState {
     progress: Vec<AirlineProgress>,
-    /// Offers so far, cheapest first, each with its JSON.
-    offers: Vec<(OfferKey, Box<RawValue>)>,
+    /// Offers so far, cheapest first: each its ordering key and its JSON, a
+    /// zero-copy slice of the `offers` event that carried it.
+    offers: Vec<(OfferKey, Bytes)>,
     events: Vec<StoredEvent>,
     status: SearchStatus,
     finished: Option<(Instant, Timestamp)>,
@@ -182,7 +183,14 @@ impl SearchCell {
             request: self.request.clone(),
             providers: self.progress_map(&state),
             total_offers: state.offers.len(),
-            offers: state.offers.iter().map(|(_, raw)| raw.clone()).collect(),
+            offers: state
+                .offers
+                .iter()
+                .filter_map(|(_, json)| {
+                    let text = String::from_utf8(json.to_vec()).ok()?;
+                    RawValue::from_string(text).ok()
+                })
+                .collect(),
             finished_at,
             expires_at: self.expires_at,
         }
@@ -198,12 +206,12 @@ impl SearchCell {
     }
 
     fn push(&self, state: &mut CellState, kind: EventKind, data: String) {
+        self.push_bytes(state, kind, Bytes::from(data));
+    }
+
+    fn push_bytes(&self, state: &mut CellState, kind: EventKind, data: Bytes) {
         let id = state.events.len() as u64 + 1;
-        state.events.push(StoredEvent {
-            id,
-            kind,
-            data: Bytes::from(data),
-        });
+        state.events.push(StoredEvent { id, kind, data });
     }
 
     /// Records an airline's answer. Returns whether this finished the search.
@@ -225,14 +233,10 @@ impl SearchCell {
         if state.progress[index].status != "pending" {
             return Applied::Ignored;
         }
-        let mut accepted: Vec<&RawValue> = Vec::with_capacity(answer.offers.len());
+        let mut accepted: Vec<(OfferKey, &RawValue)> = Vec::with_capacity(answer.offers.len());
         for raw in &answer.offers {
             match serde_json::from_str::<OfferKey>(raw.get()) {
-                Ok(key) => {
-                    let at = state.offers.partition_point(|(k, _)| *k <= key);
-                    state.offers.insert(at, (key, (*raw).to_owned()));
-                    accepted.push(raw);
-                }
+                Ok(key) => accepted.push((key, raw)),
                 Err(e) => tracing::warn!(
                     search_id = %self.request.search_id,
                     provider = %answer.provider,
@@ -241,27 +245,46 @@ impl SearchCell {
                 ),
             }
         }
+        let count = accepted.len();
         state.progress[index] = AirlineProgress {
             status: answer.status.as_str(),
-            offers: accepted.len(),
+            offers: count,
             elapsed_ms: Some(answer.elapsed_ms),
             error: answer.error.clone(),
         };
         if !accepted.is_empty() {
-            let data = encode(&OffersEvent {
+            // The event is spliced together from the offers' own JSON, and
+            // the store keeps slices of it instead of copies.
+            let mut data = encode(&OffersHead {
                 kind: "offers",
                 search_id: self.request.search_id,
                 provider: &answer.provider,
-                offers: &accepted,
             });
-            self.push(&mut state, EventKind::Offers, data);
+            data.pop();
+            data.push_str(",\"offers\":[");
+            let mut spans = Vec::with_capacity(accepted.len());
+            for (i, (_, raw)) in accepted.iter().enumerate() {
+                if i > 0 {
+                    data.push(',');
+                }
+                let start = data.len();
+                data.push_str(raw.get());
+                spans.push(start..data.len());
+            }
+            data.push_str("]}");
+            let data = Bytes::from(data);
+            for ((key, _), span) in accepted.drain(..).zip(spans) {
+                let at = state.offers.partition_point(|(k, _)| *k <= key);
+                state.offers.insert(at, (key, data.slice(span)));
+            }
+            self.push_bytes(&mut state, EventKind::Offers, data);
         }
         let data = encode(&ProviderEvent {
             kind: "provider",
             search_id: self.request.search_id,
             provider: &answer.provider,
             status: answer.status.as_str(),
-            offers: accepted.len(),
+            offers: count,
             elapsed_ms: answer.elapsed_ms,
             error: answer.error.as_deref(),
         });
@@ -317,21 +340,25 @@ impl SearchCell {
         let elapsed_ms = self.started.elapsed().as_millis() as u64;
         state.status = status;
         state.finished = Some((Instant::now(), Timestamp::now()));
-        let data = encode(&CompleteEvent {
+        let mut data = encode(&CompleteHead {
             kind: "complete",
             search_id: self.request.search_id,
             status,
             providers: self.progress_map(state),
             total_offers: state.offers.len(),
             elapsed_ms,
-            offers: state
-                .offers
-                .iter()
-                .take(top)
-                .map(|(_, raw)| &**raw)
-                .collect(),
-        });
-        self.push(state, EventKind::Complete, data);
+        })
+        .into_bytes();
+        data.pop();
+        data.extend_from_slice(b",\"offers\":[");
+        for (i, (_, json)) in state.offers.iter().take(top).enumerate() {
+            if i > 0 {
+                data.push(b',');
+            }
+            data.extend_from_slice(json);
+        }
+        data.extend_from_slice(b"]}");
+        self.push_bytes(state, EventKind::Complete, Bytes::from(data));
     }
 }
 
@@ -341,13 +368,13 @@ enum Applied {
     Finished,
 }
 
+/// The `offers` event without its offers, which are spliced in as JSON.
 #[derive(Serialize)]
-struct OffersEvent<'a> {
+struct OffersHead<'a> {
     #[serde(rename = "type")]
     kind: &'static str,
     search_id: Uuid,
     provider: &'a str,
-    offers: &'a [&'a RawValue],
 }
 
 #[derive(Serialize)]
@@ -362,8 +389,9 @@ struct ProviderEvent<'a> {
     error: Option<&'a str>,
 }
 
+/// The `complete` event without its cheapest offers, spliced in as JSON.
 #[derive(Serialize)]
-struct CompleteEvent<'a> {
+struct CompleteHead {
     #[serde(rename = "type")]
     kind: &'static str,
     search_id: Uuid,
@@ -371,7 +399,6 @@ struct CompleteEvent<'a> {
     providers: BTreeMap<String, AirlineProgress>,
     total_offers: usize,
     elapsed_ms: u64,
-    offers: Vec<&'a RawValue>,
 }
 
 fn encode<T: Serialize>(value: &T) -> String {
