@@ -429,8 +429,13 @@ struct Inner {
     /// Finished searches in finishing order, for eviction at the cap. Ids
     /// of searches already expired are skipped when met.
     finished: VecDeque<Uuid>,
-    /// Expiry of every search, soonest first.
-    expiries: BinaryHeap<Reverse<(Instant, Uuid)>>,
+    /// Every search with its expiry, in submission order. Expiry is the
+    /// deadline plus the TTL, so this order is expiry order to within the
+    /// spread of search timeouts; `get` checks each search's own expiry, so
+    /// the order only decides when memory is released. Ids evicted by the
+    /// cap are dropped when they reach the front, which keeps this queue
+    /// about as long as the store itself.
+    expiries: VecDeque<(Instant, Uuid)>,
     /// Deadlines of running searches, soonest first.
     deadlines: BinaryHeap<Reverse<(Instant, Uuid)>>,
 }
@@ -494,8 +499,16 @@ impl SearchStore {
             .deadlines
             .peek()
             .is_none_or(|Reverse((first, _))| deadline < *first);
+        // Drop the ids of evicted searches from the fronts of the queues now,
+        // so they stay about as long as the store under sustained load.
+        while let Some((_, front)) = inner.expiries.front() {
+            if inner.searches.contains_key(front) {
+                break;
+            }
+            inner.expiries.pop_front();
+        }
         inner.deadlines.push(Reverse((deadline, id)));
-        inner.expiries.push(Reverse((cell.expires, id)));
+        inner.expiries.push_back((cell.expires, id));
         inner.searches.insert(id, cell.clone());
         drop(inner);
         if sooner {
@@ -568,12 +581,13 @@ impl SearchStore {
                         due.push(cell.clone());
                     }
                 }
-                while let Some(Reverse((at, id))) = inner.expiries.peek().copied() {
-                    if at > now {
+                while let Some((at, id)) = inner.expiries.front().copied() {
+                    if at <= now {
+                        inner.searches.remove(&id);
+                    } else if inner.searches.contains_key(&id) {
                         break;
                     }
-                    inner.expiries.pop();
-                    inner.searches.remove(&id);
+                    inner.expiries.pop_front();
                 }
                 while let Some(id) = inner.finished.front() {
                     if inner.searches.contains_key(id) {
@@ -582,7 +596,7 @@ impl SearchStore {
                     inner.finished.pop_front();
                 }
                 let next_deadline = inner.deadlines.peek().map(|Reverse((at, _))| *at);
-                let next_expiry = inner.expiries.peek().map(|Reverse((at, _))| *at);
+                let next_expiry = inner.expiries.front().map(|(at, _)| *at);
                 let next = [next_deadline, next_expiry].into_iter().flatten().min();
                 (due, next)
             };
@@ -598,5 +612,96 @@ impl SearchStore {
                 _ = shutdown.wait() => return,
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::search::model::Cabin;
+
+    fn request(timeout: Duration) -> SearchRequest {
+        let now = Timestamp::now();
+        SearchRequest {
+            search_id: Uuid::new_v4(),
+            from: "CGK".into(),
+            to: "DPS".into(),
+            date: "2030-01-01".parse().unwrap(),
+            return_date: None,
+            passengers: 1,
+            cabin: Cabin::Economy,
+            providers: vec!["a".into()],
+            created_at: now,
+            deadline: now
+                .checked_add(jiff::SignedDuration::try_from(timeout).unwrap())
+                .unwrap(),
+        }
+    }
+
+    fn answer(id: Uuid) -> String {
+        format!(
+            r#"{{"search_id":"{id}","provider":"a","status":"ok","offers":[{{"id":"x","price":{{"total":"10","currency":"IDR"}},"depart_at":"2030-01-01T07:00:00"}}],"error":null,"elapsed_ms":1}}"#
+        )
+    }
+
+    fn sizes(store: &SearchStore) -> (usize, usize, usize) {
+        let inner = store.inner.lock().unwrap();
+        (
+            inner.searches.len(),
+            inner.finished.len(),
+            inner.expiries.len(),
+        )
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn bookkeeping_stays_bounded_by_the_cap_under_sustained_load() {
+        let store = Arc::new(SearchStore::new(StoreLimits {
+            result_ttl: Duration::from_secs(300),
+            max_retained: 50,
+            top_offers: 10,
+        }));
+        let shutdown = Shutdown::new();
+        tokio::spawn(store.clone().maintain(shutdown.clone()));
+        for _ in 0..2_000 {
+            let cell = store.insert(request(Duration::from_secs(5))).unwrap();
+            let text = answer(cell.request.search_id);
+            store.apply(&serde_json::from_str(&text).unwrap());
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        let (searches, finished, expiries) = sizes(&store);
+        assert!(searches <= 50, "{searches}");
+        assert!(
+            finished <= 60 && expiries <= 60,
+            "queues follow the cap: {finished} {expiries}"
+        );
+        shutdown.trigger();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn searches_end_at_their_deadline_and_expire_after_the_ttl() {
+        let store = Arc::new(SearchStore::new(StoreLimits {
+            result_ttl: Duration::from_secs(60),
+            max_retained: 50,
+            top_offers: 10,
+        }));
+        let shutdown = Shutdown::new();
+        tokio::spawn(store.clone().maintain(shutdown.clone()));
+        let cell = store.insert(request(Duration::from_secs(2))).unwrap();
+        let id = cell.request.search_id;
+        tokio::time::sleep(Duration::from_millis(2_100)).await;
+        assert_eq!(cell.status(), SearchStatus::Partial);
+        let (events, finished) = cell.events_after(0);
+        assert!(finished);
+        assert_eq!(
+            events.iter().map(|e| e.kind).collect::<Vec<_>>(),
+            [EventKind::Provider, EventKind::Complete]
+        );
+        assert!(store.get(&id).is_some());
+        tokio::time::sleep(Duration::from_secs(59)).await;
+        assert!(store.get(&id).is_some(), "still within deadline + TTL");
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert!(store.get(&id).is_none(), "expired after deadline + TTL");
+        assert_eq!(sizes(&store), (0, 0, 0), "memory released");
+        shutdown.trigger();
     }
 }
