@@ -432,3 +432,124 @@ impl Catalog {
         self.providers.values().filter(|p| p.enabled)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MOCK: &str = "mock:\n  currency: IDR\n  routes:\n    - from: CGK\n      to: DPS\n      flights:\n        - { number: GA1, depart: \"07:00\", duration: 1h, fares: { economy: 1 } }\n";
+
+    fn parse(name: &str, text: &str) -> Result<ProviderDef, Vec<Problem>> {
+        parse_provider(Path::new(name), text)
+    }
+
+    #[test]
+    fn the_id_defaults_to_the_file_stem() {
+        let def = parse(
+            "providers.d/sky-air.yaml",
+            &format!("name: Sky\nairline: SK\n{MOCK}"),
+        )
+        .unwrap();
+        assert_eq!(def.id, "sky-air");
+        assert_eq!(def.timeout, Duration::from_secs(3));
+        assert_eq!(def.concurrency, 64);
+        assert!(def.enabled);
+        let bad = parse("Sky Air.yaml", &format!("name: Sky\nairline: SK\n{MOCK}")).unwrap_err();
+        assert!(bad[0].message.contains("not a valid id"), "{bad:?}");
+    }
+
+    #[test]
+    fn an_unknown_key_is_named_at_its_position() {
+        let problems = parse(
+            "x.yaml",
+            &format!("name: X\nairline: XX\ntimout: 3s\n{MOCK}"),
+        )
+        .unwrap_err();
+        assert_eq!((problems[0].line, problems[0].column), (3, 1));
+        assert!(
+            problems[0].message.contains("unknown field `timout`"),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn a_wrong_type_is_reported_in_plain_words() {
+        let problems = parse(
+            "x.yaml",
+            &format!("name: X\nairline: XX\nconcurrency: lots\n{MOCK}"),
+        )
+        .unwrap_err();
+        assert_eq!(problems[0].line, 3);
+        assert!(problems[0].message.contains("whole number"), "{problems:?}");
+        let problems = parse(
+            "x.yaml",
+            &format!("name: X\nairline: XX\ntimeout: 3\n{MOCK}"),
+        )
+        .unwrap_err();
+        assert!(problems[0].message.contains("no unit"), "{problems:?}");
+    }
+
+    #[test]
+    fn exactly_one_mode_is_required() {
+        let neither = parse("x.yaml", "name: X\nairline: XX\n").unwrap_err();
+        assert!(
+            neither[0]
+                .message
+                .contains("needs a `mock` fare table or an `upstream` API")
+        );
+        let both = parse(
+            "x.yaml",
+            &format!("name: X\nairline: XX\nupstream: {{}}\n{MOCK}"),
+        )
+        .unwrap_err();
+        assert!(
+            both.iter()
+                .any(|p| p.message.contains("not both") && p.line == 3),
+            "{both:?}"
+        );
+        let upstream = parse("x.yaml", "name: X\nairline: XX\nupstream: { url: x }\n").unwrap_err();
+        assert!(
+            upstream[0]
+                .message
+                .contains("not supported by this version"),
+            "{upstream:?}"
+        );
+    }
+
+    #[test]
+    fn problems_are_sorted_and_printed_with_the_path() {
+        let err = load_file(Path::new("/nonexistent/x.yaml")).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("/nonexistent/x.yaml: cannot read"),
+            "{err}"
+        );
+        let problems = parse(
+            "x.yaml",
+            &format!("name: \"\"\nairline: TOOLONG\nconcurrency: 0\n{MOCK}"),
+        )
+        .unwrap_err();
+        let lines: Vec<u64> = problems.iter().map(|p| p.line).collect();
+        assert_eq!(lines, [1, 2, 3]);
+        let shown = FileError {
+            path: "x.yaml".into(),
+            problems,
+        }
+        .to_string();
+        assert!(shown.lines().all(|l| l.starts_with("x.yaml:")), "{shown}");
+        assert!(
+            shown.contains("x.yaml:2:10: `TOOLONG` is not a two-character IATA airline code"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn only_visible_yaml_files_are_provider_files() {
+        assert!(is_provider_file(Path::new("d/a.yaml")));
+        assert!(is_provider_file(Path::new("d/a.yml")));
+        assert!(!is_provider_file(Path::new("d/.a.yaml.swp")));
+        assert!(!is_provider_file(Path::new("d/.#a.yaml")));
+        assert!(!is_provider_file(Path::new("d/a.yaml~")));
+        assert!(!is_provider_file(Path::new("d/notes.txt")));
+    }
+}
