@@ -19,7 +19,7 @@ use super::AppState;
 use super::error::{ApiError, Envelope, FieldError};
 use crate::bus::REQUESTED;
 use crate::providers::load::Catalog;
-use crate::search::model::{Cabin, SearchRequest};
+use crate::search::model::{Cabin, SearchRequest, normalize_code};
 use crate::search::store::{SearchCell, StoreError};
 
 /// Fields a search request may carry.
@@ -264,10 +264,9 @@ fn airport(
         errors.push(FieldError::new(field, "is required"));
         return None;
     };
-    let code = v.as_str().map(|s| s.trim().to_ascii_uppercase());
-    match code {
-        Some(c) if c.len() == 3 && c.bytes().all(|b| b.is_ascii_uppercase()) => Some(c),
-        _ => {
+    match v.as_str().and_then(|s| normalize_code(s, 3, false)) {
+        Some(code) => Some(code),
+        None => {
             errors.push(FieldError::new(
                 field,
                 format!("must be a three-letter IATA airport code such as CGK, got {v}"),

@@ -163,10 +163,7 @@ impl EmbeddedBus {
         } = &mut *s;
         let group = groups
             .get_mut(group_name)
-            .ok_or_else(|| BusError::NoGroup {
-                stream: stream_name.to_string(),
-                group: group_name.to_string(),
-            })?;
+            .ok_or_else(|| no_group(stream_name, group_name))?;
         let start = entries.partition_point(|(id, _)| *id <= group.last_delivered);
         let now = Instant::now();
         let taken: Vec<Entry> = entries
@@ -198,10 +195,10 @@ impl EmbeddedBus {
     pub fn ack(&self, stream: &str, group: &str, ids: &[EntryId]) -> Result<usize, BusError> {
         let stream_ref = self.stream(stream);
         let mut s = stream_ref.state.lock().expect("stream lock");
-        let g = s.groups.get_mut(group).ok_or_else(|| BusError::NoGroup {
-            stream: stream.to_string(),
-            group: group.to_string(),
-        })?;
+        let g = s
+            .groups
+            .get_mut(group)
+            .ok_or_else(|| no_group(stream, group))?;
         Ok(ids
             .iter()
             .filter(|id| g.pending.remove(id).is_some())
@@ -223,10 +220,9 @@ impl EmbeddedBus {
         let StreamState {
             entries, groups, ..
         } = &mut *s;
-        let g = groups.get_mut(group).ok_or_else(|| BusError::NoGroup {
-            stream: stream.to_string(),
-            group: group.to_string(),
-        })?;
+        let g = groups
+            .get_mut(group)
+            .ok_or_else(|| no_group(stream, group))?;
         let now = Instant::now();
         let idle: Vec<EntryId> = g
             .pending
@@ -268,10 +264,7 @@ impl EmbeddedBus {
         s.groups
             .get(group)
             .map(|g| g.pending.len() as u64)
-            .ok_or_else(|| BusError::NoGroup {
-                stream: stream.to_string(),
-                group: group.to_string(),
-            })
+            .ok_or_else(|| no_group(stream, group))
     }
 
     /// Entries in a stream.
@@ -282,6 +275,13 @@ impl EmbeddedBus {
             .expect("stream lock")
             .entries
             .len() as u64
+    }
+}
+
+fn no_group(stream: &str, group: &str) -> BusError {
+    BusError::NoGroup {
+        stream: stream.to_string(),
+        group: group.to_string(),
     }
 }
 

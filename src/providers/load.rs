@@ -15,7 +15,7 @@ use serde_saphyr::Spanned;
 use super::definition::ProviderFile;
 use super::latency::LatencyProfile;
 use super::{ProviderDef, ProviderMode, mock};
-use crate::search::model::AirlineRef;
+use crate::search::model::{AirlineRef, normalize_code};
 
 /// Largest provider file read, in bytes; a larger file is reported, not parsed.
 pub const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
@@ -236,8 +236,7 @@ fn validate(path: &Path, file: ProviderFile, problems: &mut Problems) -> Option<
     if name.is_empty() {
         problems.at(&file.name, "name must not be empty");
     }
-    let code = file.airline.value.trim().to_ascii_uppercase();
-    if code.len() != 2 || !code.bytes().all(|b| b.is_ascii_alphanumeric()) {
+    let code = normalize_code(&file.airline.value, 2, true).unwrap_or_else(|| {
         problems.at(
             &file.airline,
             format!(
@@ -245,7 +244,8 @@ fn validate(path: &Path, file: ProviderFile, problems: &mut Problems) -> Option<
                 file.airline.value
             ),
         );
-    }
+        String::new()
+    });
     let timeout = match &file.timeout {
         Some(t) if t.value.get().is_zero() => {
             problems.at(t, "timeout must be more than zero");

@@ -13,7 +13,7 @@ use serde_saphyr::Spanned;
 
 use super::definition::{FlightSpec, MockSpec, PricingSpec, RouteSpec};
 use super::load::Problems;
-use crate::search::model::{AirlineRef, Cabin, Leg, Offer, Price, SearchRequest};
+use crate::search::model::{AirlineRef, Cabin, Leg, Offer, Price, SearchRequest, normalize_code};
 
 /// A validated mock fare table.
 #[derive(Clone, Debug, PartialEq)]
@@ -251,8 +251,7 @@ const ZERO_DECIMAL_CURRENCIES: [&str; 6] = ["IDR", "JPY", "KRW", "VND", "CLP", "
 pub fn from_spec(spec: &Spanned<MockSpec>, problems: &mut Problems) -> Option<MockTable> {
     let s = &spec.value;
     let before = problems.len();
-    let currency = s.currency.value.trim().to_ascii_uppercase();
-    if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_uppercase()) {
+    let currency = normalize_code(&s.currency.value, 3, false).unwrap_or_else(|| {
         problems.at(
             &s.currency,
             format!(
@@ -260,7 +259,8 @@ pub fn from_spec(spec: &Spanned<MockSpec>, problems: &mut Problems) -> Option<Mo
                 s.currency.value
             ),
         );
-    }
+        String::new()
+    });
     let decimals = match &s.decimals {
         Some(d) if d.value > 4 => {
             problems.at(d, format!("decimals must be 0 to 4, got {}", d.value));
@@ -343,16 +343,14 @@ fn route_from_spec(
 }
 
 fn airport(code: &Spanned<String>, problems: &mut Problems) -> Option<String> {
-    let upper = code.value.trim().to_ascii_uppercase();
-    if upper.len() == 3 && upper.bytes().all(|b| b.is_ascii_uppercase()) {
-        Some(upper)
-    } else {
+    let upper = normalize_code(&code.value, 3, false);
+    if upper.is_none() {
         problems.at(
             code,
             format!("`{}` is not a three-letter IATA airport code", code.value),
         );
-        None
     }
+    upper
 }
 
 fn flight_from_spec(flight: &Spanned<FlightSpec>, problems: &mut Problems) -> Option<Flight> {

@@ -10,6 +10,18 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use uuid::Uuid;
 
+/// A code of fixed length (IATA airport or airline, ISO currency) written in
+/// any case: trimmed and upper-cased, or `None` when it has the wrong length
+/// or characters. Airline codes may contain digits; the others are letters.
+pub fn normalize_code(text: &str, len: usize, digits_allowed: bool) -> Option<String> {
+    let code = text.trim().to_ascii_uppercase();
+    let valid = code.len() == len
+        && code
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || (digits_allowed && b.is_ascii_digit()));
+    valid.then_some(code)
+}
+
 /// A travel class.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
