@@ -43,6 +43,12 @@ pub async fn stream(
 ) -> Result<Response, ApiError> {
     let cell = find(&app, &search_id)?;
     let after = resume_position(&headers, query.last_event_id.as_deref())?;
+    let count = cell.event_count();
+    if after > count {
+        return Err(ApiError::BadRequest(format!(
+            "event id {after} is beyond the last event ({count}) of this search"
+        )));
+    }
     let events = EventStream::new(
         cell,
         after,

@@ -209,6 +209,17 @@ async fn last_event_id_resumes_with_exactly_the_remaining_events() {
     // Resuming after the last event ends the stream at once, with nothing.
     let none = app.stream(&id, "", Some(&all.len().to_string())).await;
     assert!(none.is_empty());
+    // An id beyond the log is not one this client can have seen.
+    let response = app.open_stream(&id, "", Some("999")).await;
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.unwrap();
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("beyond the last event"),
+        "{body}"
+    );
     // A garbage id is a clear 400 naming the header.
     let response = app.open_stream(&id, "", Some("abc")).await;
     assert_eq!(response.status(), 400);
