@@ -102,7 +102,13 @@ impl Consumer {
                         .await
                         .expect("semaphore never closes"),
                 };
-                tokio::spawn(this.clone().handle(entry, search, permit));
+                let draw = Draw::sample(&this.def);
+                if draw.is_instant() {
+                    // Nothing to wait for: answering here saves a task.
+                    this.clone().handle(entry, search, permit, draw).await;
+                } else {
+                    tokio::spawn(this.clone().handle(entry, search, permit, draw));
+                }
             }
         }
         tracing::debug!(provider = %this.def.id, "provider consumer stopped");
@@ -133,9 +139,10 @@ impl Consumer {
         entry: Entry,
         search: SearchRequest,
         _slot: OwnedSemaphorePermit,
+        draw: Draw,
     ) {
         let _in_flight = self.stats.enter();
-        let answer = answer(&self.def, &search).await;
+        let answer = answer(&self.def, &search, draw).await;
         let data = match serde_json::to_vec(&answer) {
             Ok(d) => Bytes::from(d),
             Err(e) => {
@@ -155,9 +162,31 @@ impl Consumer {
     }
 }
 
+/// The fate and delay drawn for one call from the airline's profile.
+#[derive(Clone, Copy, Debug)]
+struct Draw {
+    fate: Fate,
+    delay: Duration,
+}
+
+impl Draw {
+    fn sample(def: &ProviderDef) -> Self {
+        let mut rng = rand::rng();
+        Draw {
+            fate: def.latency.fate(&mut rng),
+            delay: def.latency.distribution.sample(&mut rng),
+        }
+    }
+
+    /// Whether the answer comes without waiting.
+    fn is_instant(&self) -> bool {
+        self.delay.is_zero() && self.fate != Fate::Hang
+    }
+}
+
 /// Answers one search for one airline, within the airline's budget and the
 /// search's deadline.
-pub async fn answer(def: &ProviderDef, search: &SearchRequest) -> ProviderAnswer {
+async fn answer(def: &ProviderDef, search: &SearchRequest, draw: Draw) -> ProviderAnswer {
     let now = Timestamp::now();
     let left = search
         .deadline
@@ -165,7 +194,8 @@ pub async fn answer(def: &ProviderDef, search: &SearchRequest) -> ProviderAnswer
         .try_into()
         .unwrap_or(Duration::ZERO);
     let budget = def.timeout.min(left);
-    let (status, offers, error) = match tokio::time::timeout(budget, call(def, search)).await {
+    let (status, offers, error) = match tokio::time::timeout(budget, call(def, search, draw)).await
+    {
         Ok(Ok(offers)) => (AnswerStatus::Ok, offers, None),
         Ok(Err(reason)) => (AnswerStatus::Error, Vec::new(), Some(reason)),
         Err(_) => (
@@ -185,14 +215,8 @@ pub async fn answer(def: &ProviderDef, search: &SearchRequest) -> ProviderAnswer
     }
 }
 
-async fn call(def: &ProviderDef, search: &SearchRequest) -> Result<Vec<Offer>, String> {
-    let (fate, delay) = {
-        let mut rng = rand::rng();
-        (
-            def.latency.fate(&mut rng),
-            def.latency.distribution.sample(&mut rng),
-        )
-    };
+async fn call(def: &ProviderDef, search: &SearchRequest, draw: Draw) -> Result<Vec<Offer>, String> {
+    let Draw { fate, delay } = draw;
     if fate == Fate::Hang {
         std::future::pending::<()>().await;
     }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::model::AnswerView;
-use super::store::SearchStore;
+use super::store::{SearchCell, SearchStore};
 use crate::bus::{AGGREGATOR_GROUP, Bus, BusError, RESULTS, StartFrom};
 use crate::shutdown::Shutdown;
 
@@ -40,14 +40,23 @@ pub async fn run(bus: Bus, store: Arc<SearchStore>, consumer: String, shutdown: 
             }
         };
         let mut ids = Vec::with_capacity(entries.len());
+        let mut touched: Vec<Arc<SearchCell>> = Vec::new();
         for entry in entries {
             match serde_json::from_slice::<AnswerView<'_>>(&entry.data) {
-                Ok(answer) => store.apply(&answer),
+                Ok(answer) => {
+                    touched.extend(store.apply(&answer));
+                }
                 Err(e) => {
                     tracing::error!(entry = %entry.id, error = %e, "unreadable answer skipped")
                 }
             }
             ids.push(entry.id);
+        }
+        // Readers wake after the whole batch, so each sends every new event
+        // of its search in one write. A search answered twice in the batch
+        // is notified twice; the second finds nothing new.
+        for cell in touched {
+            cell.notify();
         }
         if let Err(e) = bus.ack(RESULTS, AGGREGATOR_GROUP, &ids).await {
             tracing::warn!(error = %e, "acknowledging answers failed");

@@ -163,7 +163,13 @@ impl SearchCell {
         self.state.lock().expect("search lock").events.len() as u64
     }
 
-    /// A receiver that changes whenever an event is appended.
+    /// Wakes this search's readers to read what was appended.
+    pub fn notify(&self) {
+        let count = self.state.lock().expect("search lock").events.len() as u64;
+        self.changed.send_replace(count);
+    }
+
+    /// A receiver that changes whenever events are appended.
     pub fn subscribe(&self) -> watch::Receiver<u64> {
         self.changed.subscribe()
     }
@@ -293,7 +299,7 @@ impl SearchCell {
         if done {
             self.finish(&mut state, SearchStatus::Completed, top);
         }
-        self.changed.send_replace(state.events.len() as u64);
+        // Readers are told by `notify`, once per batch of answers.
         if done {
             Applied::Finished
         } else {
@@ -544,16 +550,22 @@ impl SearchStore {
         self.len() == 0
     }
 
-    /// Records an airline's answer; unknown searches (expired, or answered
-    /// after eviction) are ignored.
-    pub fn apply(&self, answer: &AnswerView<'_>) {
+    /// Records an airline's answer and returns the search it changed; the
+    /// caller wakes its readers with [`SearchCell::notify`] once it has
+    /// applied a whole batch, so a reader gets the batch in one write.
+    /// Unknown searches (expired, or answered after eviction), late answers
+    /// and repeats change nothing.
+    pub fn apply(&self, answer: &AnswerView<'_>) -> Option<Arc<SearchCell>> {
         let Some(cell) = self.get(&answer.search_id) else {
             tracing::debug!(search_id = %answer.search_id, provider = %answer.provider, "answer for an unknown search ignored");
-            return;
+            return None;
         };
-        if let Applied::Finished = cell.apply(answer, self.limits.top_offers) {
-            self.finished(cell.request.search_id);
+        match cell.apply(answer, self.limits.top_offers) {
+            Applied::Ignored => return None,
+            Applied::Recorded => {}
+            Applied::Finished => self.finished(cell.request.search_id),
         }
+        Some(cell)
     }
 
     fn finished(&self, id: Uuid) {
@@ -665,7 +677,10 @@ mod tests {
         for _ in 0..2_000 {
             let cell = store.insert(request(Duration::from_secs(5))).unwrap();
             let text = answer(cell.request.search_id);
-            store.apply(&serde_json::from_str(&text).unwrap());
+            store
+                .apply(&serde_json::from_str(&text).unwrap())
+                .unwrap()
+                .notify();
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
         let (searches, finished, expiries) = sizes(&store);
