@@ -244,6 +244,10 @@ pub async fn run(args: &LoadtestArgs) -> Result<Report, LoadtestError> {
         .tcp_nodelay(true)
         .connect_timeout(Duration::from_secs(10))
         .no_proxy()
+        // A search is one POST and one GET: no redirects to follow, and a
+        // failure must count as an error, not be retried behind our back.
+        .redirect(reqwest::redirect::Policy::none())
+        .retry(reqwest::retry::never())
         .build()
         .map_err(LoadtestError::Client)?;
     preflight(&client, &plan.base).await?;
@@ -818,7 +822,7 @@ impl SseParser {
                 chunk = rest;
             }
         }
-        while let Some(pos) = chunk.iter().position(|&b| b == b'\n' || b == b'\r') {
+        while let Some(pos) = memchr::memchr2(b'\n', b'\r', chunk) {
             let line_end = &chunk[..pos];
             let mut rest = &chunk[pos + 1..];
             if chunk[pos] == b'\r' {
