@@ -23,6 +23,9 @@ apt_need() {
 }
 
 command -v cargo >/dev/null 2>&1 || { echo "cargo is required: install Rust from https://rustup.rs" >&2; exit 1; }
+# Services the suite starts itself: a real redis-server per Redis test.
+apt_need redis-server redis-server
+
 # The toolchain parts the checks use.
 for component in rustfmt clippy; do
   if ! cargo "${component/rustfmt/fmt}" --version >/dev/null 2>&1; then

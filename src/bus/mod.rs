@@ -4,9 +4,11 @@
 //! that stay owned by a consumer until acknowledged, and claiming of entries
 //! left idle by a dead consumer.
 //!
-//! [`Bus`] is the one interface; [`embedded`] implements it in process.
+//! [`Bus`] is the one interface; [`embedded`] implements it in process and
+//! [`redis_streams`] on Redis.
 
 pub mod embedded;
+pub mod redis_streams;
 
 use std::fmt;
 use std::str::FromStr;
@@ -98,6 +100,8 @@ pub enum BusError {
 pub enum Bus {
     /// The in-process bus.
     Embedded(Arc<embedded::EmbeddedBus>),
+    /// Redis Streams.
+    Redis(Arc<redis_streams::RedisBus>),
 }
 
 impl Bus {
@@ -110,6 +114,7 @@ impl Bus {
     pub fn backend(&self) -> &'static str {
         match self {
             Bus::Embedded(_) => "embedded",
+            Bus::Redis(_) => "redis",
         }
     }
 
@@ -117,6 +122,7 @@ impl Bus {
     pub async fn publish(&self, stream: &str, data: Bytes) -> Result<EntryId, BusError> {
         match self {
             Bus::Embedded(bus) => Ok(bus.publish(stream, data)),
+            Bus::Redis(bus) => bus.publish(stream, data).await,
         }
     }
 
@@ -133,6 +139,7 @@ impl Bus {
                 bus.ensure_group(stream, group, start);
                 Ok(())
             }
+            Bus::Redis(bus) => bus.ensure_group(stream, group, start).await,
         }
     }
 
@@ -149,6 +156,7 @@ impl Bus {
     ) -> Result<Vec<Entry>, BusError> {
         match self {
             Bus::Embedded(bus) => bus.read_group(stream, group, consumer, count, block).await,
+            Bus::Redis(bus) => bus.read_group(stream, group, consumer, count, block).await,
         }
     }
 
@@ -156,6 +164,7 @@ impl Bus {
     pub async fn ack(&self, stream: &str, group: &str, ids: &[EntryId]) -> Result<usize, BusError> {
         match self {
             Bus::Embedded(bus) => bus.ack(stream, group, ids),
+            Bus::Redis(bus) => bus.ack(stream, group, ids).await,
         }
     }
 
@@ -171,6 +180,10 @@ impl Bus {
     ) -> Result<Vec<Entry>, BusError> {
         match self {
             Bus::Embedded(bus) => bus.claim_idle(stream, group, consumer, min_idle, count),
+            Bus::Redis(bus) => {
+                bus.claim_idle(stream, group, consumer, min_idle, count)
+                    .await
+            }
         }
     }
 
@@ -178,6 +191,7 @@ impl Bus {
     pub async fn pending(&self, stream: &str, group: &str) -> Result<u64, BusError> {
         match self {
             Bus::Embedded(bus) => bus.pending(stream, group),
+            Bus::Redis(bus) => bus.pending(stream, group).await,
         }
     }
 
@@ -185,6 +199,7 @@ impl Bus {
     pub async fn len(&self, stream: &str) -> Result<u64, BusError> {
         match self {
             Bus::Embedded(bus) => Ok(bus.len(stream)),
+            Bus::Redis(bus) => bus.len(stream).await,
         }
     }
 
@@ -192,6 +207,7 @@ impl Bus {
     pub async fn ping(&self) -> Result<(), BusError> {
         match self {
             Bus::Embedded(_) => Ok(()),
+            Bus::Redis(bus) => bus.ping().await,
         }
     }
 }

@@ -253,3 +253,73 @@ mock:
 pub fn fast_airline(id: &str, code: &str) -> String {
     mock_airline(id, code, "fixed: 0ms", "")
 }
+
+/// A real `redis-server` on a free port, for one test, stopped on drop.
+pub struct RedisServer {
+    pub url: String,
+    child: std::process::Child,
+    _dir: TempDir,
+}
+
+impl RedisServer {
+    /// Starts `redis-server` with no persistence in a temporary directory and
+    /// waits until it answers.
+    pub async fn start() -> RedisServer {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let child = std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .arg("--dir")
+            .arg(dir.path())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server is installed (scripts/test.sh installs it)");
+        let server = RedisServer {
+            url: format!("redis://127.0.0.1:{port}"),
+            child,
+            _dir: dir,
+        };
+        let started = std::time::Instant::now();
+        loop {
+            if let Ok(mut stream) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await {
+                use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                let mut reply = [0u8; 7];
+                if stream.write_all(b"PING\r\n").await.is_ok()
+                    && stream.read_exact(&mut reply).await.is_ok()
+                    && &reply == b"+PONG\r\n"
+                {
+                    return server;
+                }
+            }
+            assert!(
+                started.elapsed() < WAIT,
+                "redis-server did not start on port {port}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Stops the server at once (SIGKILL).
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}

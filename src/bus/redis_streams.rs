@@ -1,0 +1,317 @@
+//! The Redis Streams backend of the bus. Short commands go through a
+//! deadpool pool; each blocking reader (stream, group, consumer) gets its own
+//! connection with no response timeout, because a pooled connection's
+//! default 500 ms response timeout would cut `XREADGROUP ... BLOCK` short and
+//! a blocking command would stall every other command multiplexed on it.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use bytes::Bytes;
+use redis::aio::MultiplexedConnection;
+use redis::streams::{StreamAutoClaimReply, StreamId, StreamPendingCountReply, StreamReadReply};
+use redis::{AsyncConnectionConfig, Value};
+use tokio::sync::Mutex;
+
+use super::{BusError, Entry, EntryId, StartFrom};
+
+/// A Redis Streams bus.
+pub struct RedisBus {
+    client: redis::Client,
+    pool: deadpool_redis::Pool,
+    prefix: String,
+    max_len: usize,
+    /// One connection per blocking reader, opened on first use and dropped
+    /// on error so the next read reconnects.
+    readers: Mutex<HashMap<String, MultiplexedConnection>>,
+}
+
+impl std::fmt::Debug for RedisBus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisBus")
+            .field("prefix", &self.prefix)
+            .field("max_len", &self.max_len)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Maps a Redis error to the bus's: a missing group, a broker that cannot be
+/// reached, or anything else as a protocol error.
+fn bus_error(e: redis::RedisError, stream: &str, group: &str) -> BusError {
+    if e.code() == Some("NOGROUP") {
+        BusError::NoGroup {
+            stream: stream.to_string(),
+            group: group.to_string(),
+        }
+    } else if e.is_io_error()
+        || e.is_connection_dropped()
+        || e.is_connection_refusal()
+        || e.is_timeout()
+    {
+        BusError::Unavailable(e.to_string())
+    } else {
+        BusError::Protocol(e.to_string())
+    }
+}
+
+fn entry_id(text: &str) -> Result<EntryId, BusError> {
+    text.parse()
+}
+
+fn to_entry(id: StreamId, deliveries: u32) -> Result<Entry, BusError> {
+    let data = match id.map.get("data") {
+        Some(Value::BulkString(bytes)) => Bytes::from(bytes.clone()),
+        Some(Value::SimpleString(s)) => Bytes::from(s.clone()),
+        _ => Bytes::new(),
+    };
+    Ok(Entry {
+        id: entry_id(&id.id)?,
+        data,
+        deliveries,
+    })
+}
+
+impl RedisBus {
+    /// Connects to `url` (checking it answers) with stream names prefixed by
+    /// `prefix` and streams trimmed to about `max_len` entries.
+    pub async fn connect(url: &str, prefix: &str, max_len: usize) -> Result<Self, BusError> {
+        let client = redis::Client::open(url)
+            .map_err(|e| BusError::Unavailable(format!("bad Redis URL: {e}")))?;
+        let pool = deadpool_redis::Config::from_url(url)
+            .create_pool(Some(deadpool_redis::Runtime::Tokio1))
+            .map_err(|e| BusError::Unavailable(format!("cannot create the Redis pool: {e}")))?;
+        let bus = Self {
+            client,
+            pool,
+            prefix: prefix.to_string(),
+            max_len: max_len.max(1),
+            readers: Mutex::new(HashMap::new()),
+        };
+        bus.ping().await?;
+        Ok(bus)
+    }
+
+    fn key(&self, stream: &str) -> String {
+        format!("{}{}", self.prefix, stream)
+    }
+
+    async fn conn(&self) -> Result<deadpool_redis::Connection, BusError> {
+        self.pool
+            .get()
+            .await
+            .map_err(|e| BusError::Unavailable(format!("no Redis connection: {e}")))
+    }
+
+    /// `XADD stream MAXLEN ~ n * data ...`.
+    pub async fn publish(&self, stream: &str, data: Bytes) -> Result<EntryId, BusError> {
+        let mut conn = self.conn().await?;
+        let id: String = redis::cmd("XADD")
+            .arg(self.key(stream))
+            .arg("MAXLEN")
+            .arg("~")
+            .arg(self.max_len)
+            .arg("*")
+            .arg("data")
+            .arg(data.as_ref())
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| bus_error(e, stream, ""))?;
+        entry_id(&id)
+    }
+
+    /// `XGROUP CREATE ... MKSTREAM`, where a group that exists is fine.
+    pub async fn ensure_group(
+        &self,
+        stream: &str,
+        group: &str,
+        start: StartFrom,
+    ) -> Result<(), BusError> {
+        let mut conn = self.conn().await?;
+        let from = match start {
+            StartFrom::Beginning => "0",
+            StartFrom::Latest => "$",
+        };
+        let created: Result<(), _> = redis::cmd("XGROUP")
+            .arg("CREATE")
+            .arg(self.key(stream))
+            .arg(group)
+            .arg(from)
+            .arg("MKSTREAM")
+            .query_async(&mut conn)
+            .await;
+        match created {
+            Ok(()) => Ok(()),
+            Err(e) if e.code() == Some("BUSYGROUP") => Ok(()),
+            Err(e) => Err(bus_error(e, stream, group)),
+        }
+    }
+
+    async fn reader(&self, name: &str) -> Result<MultiplexedConnection, BusError> {
+        let mut readers = self.readers.lock().await;
+        if let Some(conn) = readers.get(name) {
+            return Ok(conn.clone());
+        }
+        let config = AsyncConnectionConfig::new()
+            .set_response_timeout(None)
+            .set_connection_timeout(Some(Duration::from_secs(5)));
+        let conn = self
+            .client
+            .get_multiplexed_async_connection_with_config(&config)
+            .await
+            .map_err(|e| BusError::Unavailable(e.to_string()))?;
+        readers.insert(name.to_string(), conn.clone());
+        Ok(conn)
+    }
+
+    /// `XREADGROUP GROUP g c COUNT n BLOCK ms STREAMS s >` on the reader's
+    /// own connection.
+    pub async fn read_group(
+        &self,
+        stream: &str,
+        group: &str,
+        consumer: &str,
+        count: usize,
+        block: Duration,
+    ) -> Result<Vec<Entry>, BusError> {
+        let name = format!("{stream}\u{0}{group}\u{0}{consumer}");
+        let mut conn = self.reader(&name).await?;
+        let reply: Result<Option<StreamReadReply>, _> = redis::cmd("XREADGROUP")
+            .arg("GROUP")
+            .arg(group)
+            .arg(consumer)
+            .arg("COUNT")
+            .arg(count.max(1))
+            .arg("BLOCK")
+            .arg(block.as_millis() as u64)
+            .arg("STREAMS")
+            .arg(self.key(stream))
+            .arg(">")
+            .query_async(&mut conn)
+            .await;
+        let reply = match reply {
+            Ok(r) => r,
+            Err(e) => {
+                let err = bus_error(e, stream, group);
+                if matches!(err, BusError::Unavailable(_)) {
+                    self.readers.lock().await.remove(&name);
+                }
+                return Err(err);
+            }
+        };
+        reply
+            .map(|r| r.keys)
+            .unwrap_or_default()
+            .into_iter()
+            .flat_map(|k| k.ids)
+            .map(|id| to_entry(id, 1))
+            .collect()
+    }
+
+    /// `XACK`.
+    pub async fn ack(&self, stream: &str, group: &str, ids: &[EntryId]) -> Result<usize, BusError> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let mut conn = self.conn().await?;
+        let mut cmd = redis::cmd("XACK");
+        cmd.arg(self.key(stream)).arg(group);
+        for id in ids {
+            cmd.arg(id.to_string());
+        }
+        cmd.query_async(&mut conn)
+            .await
+            .map_err(|e| bus_error(e, stream, group))
+    }
+
+    /// `XAUTOCLAIM`, then `XPENDING` for the claimed entries' delivery counts.
+    pub async fn claim_idle(
+        &self,
+        stream: &str,
+        group: &str,
+        consumer: &str,
+        min_idle: Duration,
+        count: usize,
+    ) -> Result<Vec<Entry>, BusError> {
+        let mut conn = self.conn().await?;
+        let key = self.key(stream);
+        let reply: StreamAutoClaimReply = redis::cmd("XAUTOCLAIM")
+            .arg(&key)
+            .arg(group)
+            .arg(consumer)
+            .arg(min_idle.as_millis() as u64)
+            .arg("0-0")
+            .arg("COUNT")
+            .arg(count.max(1))
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| bus_error(e, stream, group))?;
+        if reply.claimed.is_empty() {
+            return Ok(Vec::new());
+        }
+        let first = reply
+            .claimed
+            .first()
+            .map(|c| c.id.clone())
+            .unwrap_or_default();
+        let last = reply
+            .claimed
+            .last()
+            .map(|c| c.id.clone())
+            .unwrap_or_default();
+        let pending: StreamPendingCountReply = redis::cmd("XPENDING")
+            .arg(&key)
+            .arg(group)
+            .arg(&first)
+            .arg(&last)
+            .arg(reply.claimed.len())
+            .arg(consumer)
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| bus_error(e, stream, group))?;
+        let counts: HashMap<String, usize> = pending
+            .ids
+            .into_iter()
+            .map(|p| (p.id, p.times_delivered))
+            .collect();
+        reply
+            .claimed
+            .into_iter()
+            .map(|id| {
+                let deliveries = counts.get(&id.id).copied().unwrap_or(1) as u32;
+                to_entry(id, deliveries)
+            })
+            .collect()
+    }
+
+    /// Pending entries of a group (`XPENDING` summary).
+    pub async fn pending(&self, stream: &str, group: &str) -> Result<u64, BusError> {
+        let mut conn = self.conn().await?;
+        let reply: redis::streams::StreamPendingReply = redis::cmd("XPENDING")
+            .arg(self.key(stream))
+            .arg(group)
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| bus_error(e, stream, group))?;
+        Ok(reply.count() as u64)
+    }
+
+    /// `XLEN`.
+    pub async fn len(&self, stream: &str) -> Result<u64, BusError> {
+        let mut conn = self.conn().await?;
+        redis::cmd("XLEN")
+            .arg(self.key(stream))
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| bus_error(e, stream, ""))
+    }
+
+    /// `PING`.
+    pub async fn ping(&self) -> Result<(), BusError> {
+        let mut conn = self.conn().await?;
+        let _: String = redis::cmd("PING")
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| BusError::Unavailable(e.to_string()))?;
+        Ok(())
+    }
+}
