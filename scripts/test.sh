@@ -42,3 +42,7 @@ cargo clippy --all-targets --quiet -- -D warnings
 
 log "cargo test"
 cargo test --all-targets --no-fail-fast
+
+# The same end-to-end binary again, every test on its own redis-server.
+log "end-to-end suite on Redis Streams (E2E_BUS=redis)"
+E2E_BUS=redis cargo test --test api --no-fail-fast

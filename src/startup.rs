@@ -13,6 +13,7 @@ use tokio::task::JoinSet;
 
 use crate::api::{self, AppState};
 use crate::bus::Bus;
+use crate::bus::redis_streams::RedisBus;
 use crate::config::Settings;
 use crate::providers::{ProviderRegistry, runtime};
 use crate::search::aggregator;
@@ -29,6 +30,14 @@ pub enum StartupError {
     /// The providers directory could not be read.
     #[error("cannot load providers")]
     Providers(#[from] crate::providers::load::FileError),
+    /// Redis could not be reached at start.
+    #[error("cannot use Redis at {url}")]
+    Redis {
+        /// The URL, without its password.
+        url: String,
+        /// Why.
+        source: crate::bus::BusError,
+    },
     /// The bus refused to set up streams or groups.
     #[error("cannot set up streams")]
     Bus(#[from] crate::bus::BusError),
@@ -59,7 +68,22 @@ impl Application {
     pub async fn build(settings: Settings, shutdown: Shutdown) -> Result<Self, StartupError> {
         let settings = Arc::new(settings);
         let registry = Arc::new(ProviderRegistry::load(settings.providers_dir.clone())?);
-        let bus = Bus::embedded(EMBEDDED_STREAM_MAX_LEN);
+        let bus = match &settings.redis_url {
+            None => Bus::embedded(EMBEDDED_STREAM_MAX_LEN),
+            Some(url) => {
+                let redis = RedisBus::connect(
+                    url,
+                    &settings.redis.key_prefix,
+                    settings.redis.stream_max_len,
+                )
+                .await
+                .map_err(|e| StartupError::Redis {
+                    url: redact(url),
+                    source: e,
+                })?;
+                Bus::Redis(Arc::new(redis))
+            }
+        };
         let store = Arc::new(SearchStore::new(StoreLimits {
             result_ttl: settings.search.result_ttl.get(),
             max_retained: settings.search.max_retained.max(1),
@@ -144,4 +168,32 @@ fn hostname() -> String {
         })
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "airstream".to_string())
+}
+
+/// A Redis URL fit for logs: any password replaced by `***`.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}{}:***{}", &url[..scheme + 3], user, &url[at..])
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn passwords_are_redacted_from_redis_urls() {
+        assert_eq!(
+            super::redact("redis://:secret@host:6379"),
+            "redis://:***@host:6379"
+        );
+        assert_eq!(
+            super::redact("redis://user:pw@host/0"),
+            "redis://user:***@host/0"
+        );
+        assert_eq!(super::redact("redis://host:6379"), "redis://host:6379");
+    }
 }

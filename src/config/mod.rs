@@ -22,6 +22,12 @@ pub struct Settings {
     pub listen: SocketAddr,
     /// Directory holding one YAML file per airline.
     pub providers_dir: PathBuf,
+    /// Redis URL (`redis://host:6379`). When set, Redis Streams carry the
+    /// searches and the answers; unset, the embedded bus does. `REDIS_URL`
+    /// is read too, below `AIRSTREAM_REDIS_URL`.
+    pub redis_url: Option<String>,
+    /// Redis Streams options.
+    pub redis: RedisSettings,
     /// Search lifecycle limits.
     pub search: SearchSettings,
     /// Server-Sent Events tuning.
@@ -30,6 +36,25 @@ pub struct Settings {
     pub http: HttpSettings,
     /// Logging.
     pub log: LogSettings,
+}
+
+/// Redis Streams options (used when `redis_url` is set).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RedisSettings {
+    /// Prefix of every stream key, so several deployments can share a Redis.
+    pub key_prefix: String,
+    /// Entries kept per stream, about (`XADD ... MAXLEN ~`).
+    pub stream_max_len: usize,
+}
+
+impl Default for RedisSettings {
+    fn default() -> Self {
+        Self {
+            key_prefix: String::new(),
+            stream_max_len: 100_000,
+        }
+    }
 }
 
 /// How long searches run and how many are kept.
@@ -97,6 +122,8 @@ impl Default for Settings {
         Self {
             listen: SocketAddr::from(([0, 0, 0, 0], 3000)),
             providers_dir: PathBuf::from("providers.d"),
+            redis_url: None,
+            redis: RedisSettings::default(),
             search: SearchSettings::default(),
             sse: SseSettings::default(),
             http: HttpSettings::default(),
@@ -195,6 +222,19 @@ impl Settings {
                 problems.push(format!("`{key}` must be more than zero"));
             }
         }
+        if let Some(url) = &self.redis_url {
+            if !(url.starts_with("redis://")
+                || url.starts_with("rediss://")
+                || url.starts_with("unix://"))
+            {
+                problems.push(format!(
+                    "`redis_url` must start with redis://, rediss:// or unix://, got `{url}`"
+                ));
+            }
+        }
+        if self.redis.stream_max_len == 0 {
+            problems.push("`redis.stream_max_len` must be at least 1".to_string());
+        }
         if self.search.max_retained == 0 {
             problems.push("`search.max_retained` must be at least 1".to_string());
         }
@@ -218,7 +258,11 @@ impl Settings {
         if let Some(path) = file {
             figment = figment.merge(Toml::file_exact(path));
         }
-        figment.merge(env.ignore(&["config"]).split("__"))
+        // `REDIS_URL` is the conventional name; the prefixed one wins.
+        let redis_url = Env::raw().only(&["REDIS_URL"]).map(|_| "redis_url".into());
+        figment
+            .merge(redis_url)
+            .merge(env.ignore(&["config"]).split("__"))
     }
 
     /// A settings value for tests: port 0 on loopback, the given providers
@@ -294,6 +338,26 @@ mod tests {
         assert_eq!(s.search.result_ttl.get(), Duration::from_secs(600));
         assert_eq!(s.listen.port(), 8080);
         assert_eq!(s.log.format, LogFormat::Json);
+    }
+
+    #[test]
+    fn the_redis_url_comes_from_either_variable_the_prefixed_one_first() {
+        let s = from_env(&[("REDIS_URL", "redis://plain:6379")]).unwrap();
+        assert_eq!(s.redis_url.as_deref(), Some("redis://plain:6379"));
+        let s = from_env(&[
+            ("REDIS_URL", "redis://plain:6379"),
+            ("AIRSTREAM_REDIS_URL", "redis://prefixed:6379"),
+            ("AIRSTREAM_REDIS__KEY_PREFIX", "staging:"),
+        ])
+        .unwrap();
+        assert_eq!(s.redis_url.as_deref(), Some("redis://prefixed:6379"));
+        assert_eq!(s.redis.key_prefix, "staging:");
+        assert_eq!(from_env(&[]).unwrap().redis_url, None);
+        let bad = Settings {
+            redis_url: Some("localhost:6379".into()),
+            ..Settings::default()
+        };
+        assert!(bad.validate().unwrap_err().to_string().contains("redis://"));
     }
 
     #[test]

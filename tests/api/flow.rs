@@ -310,3 +310,61 @@ async fn stalled_clients_do_not_delay_a_reader_or_the_search() {
         &["big".into(), "alpha".into()],
     );
 }
+
+/// The same flow with Redis Streams between the API and the airlines, in
+/// every run of the suite (the whole suite also runs on Redis with
+/// `E2E_BUS=redis`).
+#[tokio::test]
+async fn two_curl_flow_over_redis_streams() {
+    let redis = crate::helpers::RedisServer::start().await;
+    let url = redis.url.clone();
+    let app = TestApp::with_providers(
+        &[
+            ("alpha.yaml", &fast_airline("alpha", "AA")),
+            (
+                "bravo.yaml",
+                &mock_airline("bravo", "BB", "fixed: 20ms", ""),
+            ),
+        ],
+        move |s| {
+            s.redis_url = Some(url);
+            s.redis.key_prefix = "e2e:".into();
+        },
+    )
+    .await;
+    let (_, ready) = app.get("/readyz").await;
+    assert_eq!(ready["data"]["bus_backend"], "redis");
+    let id = app.submit(&search_body()).await;
+    let events = app.stream(&id, "", None).await;
+    let complete = check_stream(&events, &["alpha".into(), "bravo".into()]);
+    assert_eq!(complete["status"], "completed");
+    assert!(complete["total_offers"].as_u64().unwrap() > 0);
+}
+
+#[tokio::test]
+async fn an_unreachable_redis_fails_start_with_a_clear_message() {
+    let mut redis = crate::helpers::RedisServer::start().await;
+    let url = redis.url.replace("redis://", "redis://:hunter2@");
+    redis.kill();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("alpha.yaml"), fast_airline("alpha", "AA")).unwrap();
+    let mut settings = airstream::config::Settings::for_tests(dir.path());
+    settings.redis_url = Some(url);
+    let err =
+        airstream::startup::Application::build(settings, airstream::shutdown::Shutdown::new())
+            .await
+            .err()
+            .expect("start fails");
+    let text = format!(
+        "{err}: {}",
+        std::error::Error::source(&err)
+            .map(|s| s.to_string())
+            .unwrap_or_default()
+    );
+    assert!(
+        text.contains("cannot use Redis at redis://:***@127.0.0.1"),
+        "{text}"
+    );
+    assert!(!text.contains("hunter2"), "{text}");
+    assert!(text.contains("unavailable"), "{text}");
+}

@@ -23,6 +23,14 @@ pub struct TestApp {
     pub shutdown: Shutdown,
     pub server: Option<JoinHandle<Result<(), airstream::startup::StartupError>>>,
     _dir: Option<TempDir>,
+    _redis: Option<RedisServer>,
+}
+
+/// Which bus the suite runs on: `E2E_BUS=redis` runs every
+/// end-to-end test against its own real `redis-server`; anything else (the
+/// default) on the embedded bus. `scripts/test.sh` runs the suite both ways.
+pub fn redis_backend() -> bool {
+    std::env::var("E2E_BUS").is_ok_and(|b| b == "redis")
 }
 
 /// One SSE event as a client sees it.
@@ -60,6 +68,13 @@ impl TestApp {
         tune: impl FnOnce(&mut Settings),
     ) -> TestApp {
         let mut settings = Settings::for_tests(providers_dir);
+        let redis = if redis_backend() {
+            let server = RedisServer::start().await;
+            settings.redis_url = Some(server.url.clone());
+            Some(server)
+        } else {
+            None
+        };
         tune(&mut settings);
         let shutdown = Shutdown::new();
         let app = Application::build(settings, shutdown.clone())
@@ -73,6 +88,7 @@ impl TestApp {
             shutdown,
             server: Some(server),
             _dir: dir,
+            _redis: redis,
         }
     }
 
