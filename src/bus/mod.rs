@@ -118,6 +118,12 @@ impl Bus {
         }
     }
 
+    /// Whether publishing completes without waiting on a broker (the
+    /// embedded bus), so a caller may publish inline instead of in a task.
+    pub fn publishes_in_process(&self) -> bool {
+        matches!(self, Bus::Embedded(_))
+    }
+
     /// Appends an entry (`XADD stream MAXLEN ~ n * data ...`).
     pub async fn publish(&self, stream: &str, data: Bytes) -> Result<EntryId, BusError> {
         match self {

@@ -103,8 +103,9 @@ impl Consumer {
                         .expect("semaphore never closes"),
                 };
                 let draw = Draw::sample(&this.def);
-                if draw.is_instant() {
-                    // Nothing to wait for: answering here saves a task.
+                if draw.is_instant() && this.bus.publishes_in_process() {
+                    // Nothing to wait for, not even the broker: answering
+                    // here saves a task.
                     this.clone().handle(entry, search, permit, draw).await;
                 } else {
                     tokio::spawn(this.clone().handle(entry, search, permit, draw));
