@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
-use airstream::config::{LogFormat, Settings};
+use airstream::config::{LogFormat, Role, Settings};
 use airstream::loadtest::{self, LoadtestArgs};
 use airstream::providers::load::Catalog;
 use airstream::shutdown::Shutdown;
@@ -31,7 +31,12 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Serve the HTTP API and the provider runtime (the default).
-    Serve,
+    Serve {
+        /// What this process runs; overrides the `role` setting. `api` and
+        /// `providers` work together through Redis.
+        #[arg(long, value_enum)]
+        role: Option<Role>,
+    },
     /// Check provider files or directories; exits non-zero on any problem.
     Validate {
         /// Files or directories (default: the providers directory from settings).
@@ -58,9 +63,13 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => {
-            let settings = Settings::load(cli.config.as_deref())?;
+    match cli.command.unwrap_or(Command::Serve { role: None }) {
+        Command::Serve { role } => {
+            let mut settings = Settings::load(cli.config.as_deref())?;
+            if let Some(role) = role {
+                settings.role = role;
+                settings.validate()?;
+            }
             init_logging(&settings);
             let shutdown = Shutdown::new();
             shutdown.trigger_on_signals();

@@ -91,15 +91,19 @@ impl Application {
         }));
         let consumer = format!("{}-{}", hostname(), std::process::id());
         let mut tasks = JoinSet::new();
-        aggregator::prepare(&bus).await?;
-        tasks.spawn(aggregator::run(
-            bus.clone(),
-            store.clone(),
-            consumer.clone(),
-            shutdown.clone(),
-        ));
-        tasks.spawn(store.clone().maintain(shutdown.clone()));
-        runtime::spawn_all(&bus, &registry, &consumer, &shutdown, &mut tasks).await?;
+        if settings.role.runs_api() {
+            aggregator::prepare(&bus).await?;
+            tasks.spawn(aggregator::run(
+                bus.clone(),
+                store.clone(),
+                consumer.clone(),
+                shutdown.clone(),
+            ));
+            tasks.spawn(store.clone().maintain(shutdown.clone()));
+        }
+        if settings.role.runs_providers() {
+            runtime::spawn_all(&bus, &registry, &consumer, &shutdown, &mut tasks).await?;
+        }
         let listener =
             TcpListener::bind(settings.listen)
                 .await
@@ -136,7 +140,7 @@ impl Application {
     /// connections (SSE streams end on the same signal) and background tasks.
     pub async fn run_until_stopped(self) -> Result<(), StartupError> {
         let shutdown = self.state.shutdown.clone();
-        tracing::info!(addr = %self.addr, backend = self.state.bus.backend(), "airstream listening");
+        tracing::info!(addr = %self.addr, backend = self.state.bus.backend(), role = self.state.settings.role.as_str(), "airstream listening");
         let app = api::router(self.state);
         // Without TCP_NODELAY, small SSE writes wait on the peer's delayed
         // ACK (Nagle), adding tens of milliseconds to a live stream.

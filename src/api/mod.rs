@@ -49,9 +49,16 @@ pub fn router(state: AppState) -> Router {
     let timeout = state.settings.http.request_timeout.get();
     // Every route but the SSE stream gets a time limit; an SSE response must
     // stay open as long as its search runs.
-    let timed = Router::new()
-        .route("/api/flights/search", post(search::submit))
-        .route("/api/flights/search/{search_id}", get(search::snapshot))
+    let searches = if state.settings.role.runs_api() {
+        Router::new()
+            .route("/api/flights/search", post(search::submit))
+            .route("/api/flights/search/{search_id}", get(search::snapshot))
+    } else {
+        Router::new()
+            .route("/api/flights/search", post(probes::not_api))
+            .route("/api/flights/search/{search_id}", get(probes::not_api))
+    };
+    let timed = searches
         .route("/api/providers", get(probes::providers))
         .route("/healthz", get(probes::healthz))
         .route("/readyz", get(probes::readyz))
@@ -61,7 +68,11 @@ pub fn router(state: AppState) -> Router {
         ));
     let streaming = Router::new().route(
         "/api/flights/search/{search_id}/stream",
-        get(stream::stream),
+        if state.settings.role.runs_api() {
+            get(stream::stream)
+        } else {
+            get(probes::not_api)
+        },
     );
     timed
         .merge(streaming)

@@ -156,3 +156,10 @@ pub async fn readyz(State(app): State<AppState>) -> Response {
 pub async fn not_found(uri: Uri) -> ApiError {
     ApiError::NotFound(format!("no route for {}", uri.path()))
 }
+
+/// Search routes on a `providers` process.
+pub async fn not_api() -> ApiError {
+    ApiError::NotFound(
+        "this process runs the `providers` role: send searches to an `api` process".into(),
+    )
+}

@@ -20,6 +20,8 @@ use crate::duration::HumanDuration;
 pub struct Settings {
     /// Address the HTTP server binds (`0.0.0.0:3000`). Port 0 picks a free port.
     pub listen: SocketAddr,
+    /// What this process runs: `all` (the default), `api` or `providers`.
+    pub role: Role,
     /// Directory holding one YAML file per airline.
     pub providers_dir: PathBuf,
     /// Redis URL (`redis://host:6379`). When set, Redis Streams carry the
@@ -36,6 +38,42 @@ pub struct Settings {
     pub http: HttpSettings,
     /// Logging.
     pub log: LogSettings,
+}
+
+/// What a process runs. Several processes joined by Redis share the work:
+/// any number of `providers` processes answer searches, an `api` process
+/// takes them and streams the results.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// HTTP API, aggregation and the provider runtime in one process.
+    #[default]
+    All,
+    /// HTTP API, aggregation and SSE only.
+    Api,
+    /// The provider runtime only (plus health probes over HTTP).
+    Providers,
+}
+
+impl Role {
+    /// Whether this role takes searches and streams results.
+    pub fn runs_api(self) -> bool {
+        matches!(self, Role::All | Role::Api)
+    }
+
+    /// Whether this role answers searches for the airlines.
+    pub fn runs_providers(self) -> bool {
+        matches!(self, Role::All | Role::Providers)
+    }
+
+    /// The name used in settings and on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::All => "all",
+            Role::Api => "api",
+            Role::Providers => "providers",
+        }
+    }
 }
 
 /// Redis Streams options (used when `redis_url` is set).
@@ -121,6 +159,7 @@ impl Default for Settings {
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([0, 0, 0, 0], 3000)),
+            role: Role::All,
             providers_dir: PathBuf::from("providers.d"),
             redis_url: None,
             redis: RedisSettings::default(),
@@ -231,6 +270,12 @@ impl Settings {
                     "`redis_url` must start with redis://, rediss:// or unix://, got `{url}`"
                 ));
             }
+        }
+        if self.role != Role::All && self.redis_url.is_none() {
+            problems.push(format!(
+                "role `{}` works with other processes through Redis: set AIRSTREAM_REDIS_URL (or REDIS_URL), or run role `all`",
+                self.role.as_str()
+            ));
         }
         if self.redis.stream_max_len == 0 {
             problems.push("`redis.stream_max_len` must be at least 1".to_string());

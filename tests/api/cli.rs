@@ -95,53 +95,86 @@ fn unknown_settings_are_named_at_start() {
     assert!(stderr.contains("max_retainedd"), "{stderr}");
 }
 
+/// A running `airstream` binary and the address it announced.
+struct Process {
+    child: std::process::Child,
+    base: String,
+}
+
+impl Process {
+    /// Starts `airstream serve ARGS` on a free port with `envs`, and waits
+    /// for the JSON log line that announces the listener's real address.
+    fn spawn(args: &[&str], envs: &[(&str, &std::ffi::OsStr)]) -> Process {
+        use std::io::{BufRead, BufReader};
+        use std::process::Stdio;
+
+        let mut cmd = airstream();
+        cmd.arg("serve")
+            .args(args)
+            .env("AIRSTREAM_LISTEN", "127.0.0.1:0")
+            .env("AIRSTREAM_LOG__FORMAT", "json")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let addr = loop {
+            let line = rx
+                .recv_timeout(crate::helpers::WAIT)
+                .expect("the server logs its address");
+            let log: serde_json::Value = serde_json::from_str(&line).expect("JSON log line");
+            if log["fields"]["message"] == "airstream listening" {
+                break log["fields"]["addr"].as_str().unwrap().to_string();
+            }
+        };
+        Process {
+            child,
+            base: format!("http://{addr}"),
+        }
+    }
+
+    /// Sends SIGTERM and waits for a clean exit.
+    async fn terminate(mut self) {
+        let killed = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let status = tokio::task::spawn_blocking(move || self.child.wait())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(status.success(), "clean exit on SIGTERM: {status}");
+    }
+}
+
 /// The real binary, started as a user would, stops cleanly on SIGTERM and
 /// ends its open SSE streams.
 #[tokio::test]
 async fn sigterm_stops_the_binary_and_ends_open_streams() {
-    use std::io::{BufRead, BufReader};
-    use std::process::Stdio;
-
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("slow.yaml"),
         crate::helpers::mock_airline("slow", "SL", "fixed: 20s", "timeout: 25s"),
     )
     .unwrap();
-    let mut child = airstream()
-        .arg("serve")
-        .env("AIRSTREAM_LISTEN", "127.0.0.1:0")
-        .env("AIRSTREAM_PROVIDERS_DIR", dir.path())
-        .env("AIRSTREAM_LOG__FORMAT", "json")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    // The JSON log line announcing the listener carries the real address.
-    let addr = loop {
-        let line = rx
-            .recv_timeout(crate::helpers::WAIT)
-            .expect("the server logs its address");
-        let log: serde_json::Value = serde_json::from_str(&line).expect("JSON log line");
-        if log["fields"]["message"] == "airstream listening" {
-            break log["fields"]["addr"].as_str().unwrap().to_string();
-        }
-    };
-    let base = format!("http://{addr}");
+    let server = Process::spawn(&[], &[("AIRSTREAM_PROVIDERS_DIR", dir.path().as_os_str())]);
     let client = reqwest::Client::new();
     let mut body = crate::helpers::search_body();
     body["timeout_ms"] = serde_json::json!(30_000);
     let posted: serde_json::Value = client
-        .post(format!("{base}/api/flights/search"))
+        .post(format!("{}/api/flights/search", server.base))
         .json(&body)
         .send()
         .await
@@ -151,27 +184,135 @@ async fn sigterm_stops_the_binary_and_ends_open_streams() {
         .unwrap();
     let stream_url = posted["data"]["stream_url"].as_str().unwrap();
     let stream = client
-        .get(format!("{base}{stream_url}"))
+        .get(format!("{}{stream_url}", server.base))
         .send()
         .await
         .unwrap();
     assert_eq!(stream.status(), 200);
     let reader = tokio::spawn(async move { stream.text().await });
-
-    let killed = Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status()
-        .unwrap();
-    assert!(killed.success());
+    server.terminate().await;
     let text = tokio::time::timeout(crate::helpers::WAIT, reader)
         .await
         .expect("the stream ends on SIGTERM")
         .unwrap();
     assert!(!text.unwrap_or_default().contains("event: complete"));
-    let status = tokio::task::spawn_blocking(move || child.wait())
+}
+
+/// One `api` and two `providers` processes on one Redis: a search posted to
+/// the api process is answered by airlines served in the other processes.
+#[tokio::test]
+async fn an_api_process_and_providers_processes_share_a_redis() {
+    let redis = crate::helpers::RedisServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("alpha.yaml"), fast_airline("alpha", "AA")).unwrap();
+    std::fs::write(
+        dir.path().join("bravo.yaml"),
+        crate::helpers::mock_airline("bravo", "BB", "fixed: 30ms", ""),
+    )
+    .unwrap();
+    let url = std::ffi::OsString::from(&redis.url);
+    let envs = [
+        ("AIRSTREAM_PROVIDERS_DIR", dir.path().as_os_str()),
+        ("AIRSTREAM_REDIS_URL", url.as_os_str()),
+    ];
+    let providers_a = Process::spawn(&["--role", "providers"], &envs);
+    let providers_b = Process::spawn(&["--role", "providers"], &envs);
+    let api = Process::spawn(&["--role", "api"], &envs);
+    let client = reqwest::Client::new();
+
+    let (mut completed, mut offers) = (0, 0);
+    for _ in 0..10 {
+        let posted: serde_json::Value = client
+            .post(format!("{}/api/flights/search", api.base))
+            .json(&crate::helpers::search_body())
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let stream_url = posted["data"]["stream_url"]
+            .as_str()
+            .expect("accepted")
+            .to_string();
+        let events = crate::helpers::read_events(
+            client
+                .get(format!("{}{stream_url}", api.base))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        let complete = &events.last().unwrap().data;
+        if complete["status"] == "completed" {
+            completed += 1;
+        }
+        offers += complete["total_offers"].as_u64().unwrap();
+        assert_eq!(complete["providers"]["alpha"]["status"], "ok");
+        assert_eq!(complete["providers"]["bravo"]["status"], "ok");
+    }
+    assert_eq!(completed, 10);
+    assert!(offers > 0);
+
+    // A providers process takes no searches, and says where they go.
+    let answer = client
+        .post(format!("{}/api/flights/search", providers_a.base))
+        .json(&crate::helpers::search_body())
+        .send()
         .await
-        .unwrap()
         .unwrap();
-    assert!(status.success(), "clean exit on SIGTERM: {status}");
+    assert_eq!(answer.status(), 404);
+    let body: serde_json::Value = answer.json().await.unwrap();
+    assert!(
+        body["message"].as_str().unwrap().contains("`api` process"),
+        "{body}"
+    );
+    // The two providers processes shared the work: between them, each
+    // airline answered every search exactly once.
+    let mut answered = std::collections::BTreeMap::<String, u64>::new();
+    for p in [&providers_a, &providers_b] {
+        assert_eq!(
+            client
+                .get(format!("{}/readyz", p.base))
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            200
+        );
+        let list: serde_json::Value = client
+            .get(format!("{}/api/providers", p.base))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        for airline in list["data"].as_array().unwrap() {
+            *answered
+                .entry(airline["id"].as_str().unwrap().to_string())
+                .or_default() += airline["stats"]["answered"].as_u64().unwrap();
+        }
+    }
+    assert_eq!(answered.get("alpha"), Some(&10), "{answered:?}");
+    assert_eq!(answered.get("bravo"), Some(&10), "{answered:?}");
+    api.terminate().await;
+    providers_a.terminate().await;
+    providers_b.terminate().await;
+}
+
+#[test]
+fn split_roles_without_redis_are_refused_with_the_reason() {
+    let out = airstream()
+        .args(["serve", "--role", "api"])
+        .env_remove("REDIS_URL")
+        .env_remove("AIRSTREAM_REDIS_URL")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("role `api`") && stderr.contains("AIRSTREAM_REDIS_URL"),
+        "{stderr}"
+    );
 }
