@@ -1,6 +1,6 @@
 //! End-to-end tests through the real HTTP API on port 0. One test binary.
 
-mod bus_redis;
+mod bus_contract;
 mod cli;
 mod flow;
 mod helpers;

@@ -1,5 +1,6 @@
-//! The Redis Streams bus against a real `redis-server`: the same semantics
-//! the embedded bus's unit tests pin down.
+//! The streams contract, run against both buses: the embedded one and Redis
+//! Streams on a real `redis-server`. Each scenario is written once against
+//! the `Bus` interface.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,10 +23,38 @@ fn data(s: &str) -> Bytes {
     Bytes::from(s.to_string())
 }
 
-#[tokio::test]
-async fn every_group_sees_every_entry_and_pending_lasts_until_ack() {
-    let redis = RedisServer::start().await;
-    let bus = bus(&redis, 1000).await;
+/// Runs each scenario on the embedded bus and on Redis.
+macro_rules! on_both_buses {
+    ($($name:ident),* $(,)?) => {
+        mod embedded {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(airstream::bus::Bus::embedded(1000)).await;
+                }
+            )*
+        }
+        mod redis {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let server = crate::helpers::RedisServer::start().await;
+                    super::$name(super::bus(&server, 1000).await).await;
+                }
+            )*
+        }
+    };
+}
+
+on_both_buses!(
+    every_group_sees_every_entry_and_pending_lasts_until_ack,
+    consumers_of_one_group_share_the_work,
+    a_long_blocking_read_wakes_on_publish_without_stalling_other_commands,
+    idle_entries_are_claimed_with_their_delivery_count,
+    unknown_groups_are_an_error,
+);
+
+async fn every_group_sees_every_entry_and_pending_lasts_until_ack(bus: Bus) {
     bus.ensure_group("s", "a", StartFrom::Latest).await.unwrap();
     bus.ensure_group("s", "a", StartFrom::Latest)
         .await
@@ -61,10 +90,7 @@ async fn every_group_sees_every_entry_and_pending_lasts_until_ack() {
     assert_eq!(b[0].data, data("two"));
 }
 
-#[tokio::test]
-async fn consumers_of_one_group_share_the_work() {
-    let redis = RedisServer::start().await;
-    let bus = bus(&redis, 1000).await;
+async fn consumers_of_one_group_share_the_work(bus: Bus) {
     bus.ensure_group("s", "g", StartFrom::Beginning)
         .await
         .unwrap();
@@ -86,10 +112,7 @@ async fn consumers_of_one_group_share_the_work() {
 /// A BLOCK longer than the redis client's default 500 ms response timeout
 /// works, because each blocking reader has its own connection without one,
 /// and short commands keep flowing meanwhile.
-#[tokio::test]
-async fn a_long_blocking_read_wakes_on_publish_without_stalling_other_commands() {
-    let redis = RedisServer::start().await;
-    let bus = bus(&redis, 1000).await;
+async fn a_long_blocking_read_wakes_on_publish_without_stalling_other_commands(bus: Bus) {
     bus.ensure_group("s", "g", StartFrom::Latest).await.unwrap();
     let reader = {
         let bus = bus.clone();
@@ -116,10 +139,7 @@ async fn a_long_blocking_read_wakes_on_publish_without_stalling_other_commands()
     assert_eq!(got[0].data, data("x"));
 }
 
-#[tokio::test]
-async fn idle_entries_are_claimed_with_their_delivery_count() {
-    let redis = RedisServer::start().await;
-    let bus = bus(&redis, 1000).await;
+async fn idle_entries_are_claimed_with_their_delivery_count(bus: Bus) {
     bus.ensure_group("s", "g", StartFrom::Beginning)
         .await
         .unwrap();
@@ -156,10 +176,7 @@ async fn streams_are_trimmed_approximately() {
     );
 }
 
-#[tokio::test]
-async fn unknown_groups_and_a_stopped_server_are_clear_errors() {
-    let mut redis = RedisServer::start().await;
-    let bus = bus(&redis, 100).await;
+async fn unknown_groups_are_an_error(bus: Bus) {
     bus.ensure_group("s", "g", StartFrom::Latest).await.unwrap();
     let err = bus
         .read_group("s", "nope", "c", 1, Duration::ZERO)
@@ -167,6 +184,12 @@ async fn unknown_groups_and_a_stopped_server_are_clear_errors() {
         .unwrap_err();
     assert!(matches!(err, BusError::NoGroup { .. }), "{err}");
     assert!(err.to_string().contains("nope"));
+}
+
+#[tokio::test]
+async fn a_stopped_redis_is_a_clear_error() {
+    let mut redis = RedisServer::start().await;
+    let bus = bus(&redis, 100).await;
     redis.kill();
     let err = bus.ping().await.unwrap_err();
     assert!(matches!(err, BusError::Unavailable(_)), "{err}");
