@@ -15,6 +15,7 @@ use crate::api::{self, AppState};
 use crate::bus::Bus;
 use crate::bus::redis_streams::RedisBus;
 use crate::config::Settings;
+use crate::providers::runtime::Redelivery;
 use crate::providers::{ProviderRegistry, runtime};
 use crate::search::aggregator;
 use crate::search::store::{SearchStore, StoreLimits};
@@ -102,7 +103,16 @@ impl Application {
             tasks.spawn(store.clone().maintain(shutdown.clone()));
         }
         if settings.role.runs_providers() {
-            runtime::spawn_all(&bus, &registry, &consumer, &shutdown, &mut tasks).await?;
+            // In one process nothing else could have left work pending; with
+            // Redis, a dead process's searches are taken over.
+            let redelivery = (!bus.publishes_in_process()).then_some(Redelivery {
+                min_idle: settings.redis.claim_idle.get(),
+                max_deliveries: settings.redis.max_deliveries.max(1),
+            });
+            runtime::spawn_all(
+                &bus, &registry, &consumer, redelivery, &shutdown, &mut tasks,
+            )
+            .await?;
         }
         let listener =
             TcpListener::bind(settings.listen)

@@ -24,6 +24,8 @@ use crate::shutdown::Shutdown;
 pub const REQUESTED: &str = "flight.search.requested";
 /// The stream that carries one entry per airline answer.
 pub const RESULTS: &str = "flight.search.results";
+/// Where a search goes after too many deliveries to one airline.
+pub const DEAD_LETTER: &str = "flight.search.dead";
 /// The consumer group of the aggregation on the results stream.
 pub const AGGREGATOR_GROUP: &str = "aggregator";
 

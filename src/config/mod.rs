@@ -84,6 +84,13 @@ pub struct RedisSettings {
     pub key_prefix: String,
     /// Entries kept per stream, about (`XADD ... MAXLEN ~`).
     pub stream_max_len: usize,
+    /// How long a search may sit unacknowledged with a consumer before a
+    /// live process takes it over (`XAUTOCLAIM`). Never less than the
+    /// airline's timeout plus one second, so live work is not taken.
+    pub claim_idle: HumanDuration,
+    /// Deliveries of one search to one airline before it goes to the
+    /// dead-letter stream and that airline answers `error`.
+    pub max_deliveries: u32,
 }
 
 impl Default for RedisSettings {
@@ -91,6 +98,8 @@ impl Default for RedisSettings {
         Self {
             key_prefix: String::new(),
             stream_max_len: 100_000,
+            claim_idle: Duration::from_secs(10).into(),
+            max_deliveries: 3,
         }
     }
 }

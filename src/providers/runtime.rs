@@ -16,7 +16,7 @@ use tokio::task::JoinSet;
 use super::latency::Fate;
 use super::mock::Quoter;
 use super::{ProviderDef, ProviderMode, ProviderRegistry, ProviderStats};
-use crate::bus::{Acker, Bus, Entry, REQUESTED, RESULTS, StartFrom};
+use crate::bus::{Acker, Bus, DEAD_LETTER, Entry, REQUESTED, RESULTS, StartFrom};
 use crate::search::model::{AnswerStatus, Offer, ProviderAnswer, SearchRequest};
 use crate::shutdown::Shutdown;
 
@@ -31,6 +31,7 @@ pub async fn spawn_all(
     bus: &Bus,
     registry: &Arc<ProviderRegistry>,
     consumer: &str,
+    redelivery: Option<Redelivery>,
     shutdown: &Shutdown,
     tasks: &mut JoinSet<()>,
 ) -> Result<(), crate::bus::BusError> {
@@ -43,11 +44,21 @@ pub async fn spawn_all(
             stats: registry.stats(&def.id),
             name: consumer.to_string(),
             acker: Acker::spawn(bus.clone(), REQUESTED, def.id.clone(), shutdown.clone()),
+            redelivery,
             shutdown: shutdown.clone(),
         };
         tasks.spawn(consumer.run());
     }
     Ok(())
+}
+
+/// How searches left pending by a dead process are taken over.
+#[derive(Clone, Copy, Debug)]
+pub struct Redelivery {
+    /// Idle time after which a pending search is claimed.
+    pub min_idle: Duration,
+    /// Deliveries before a search is dead-lettered.
+    pub max_deliveries: u32,
 }
 
 /// One airline's consumer.
@@ -57,6 +68,7 @@ struct Consumer {
     stats: Arc<ProviderStats>,
     name: String,
     acker: Acker,
+    redelivery: Option<Redelivery>,
     shutdown: Shutdown,
 }
 
@@ -65,6 +77,9 @@ impl Consumer {
         let this = Arc::new(self);
         let slots = Arc::new(Semaphore::new(this.def.concurrency as usize));
         tracing::debug!(provider = %this.def.id, "provider consumer started");
+        if let Some(redelivery) = this.redelivery {
+            tokio::spawn(this.clone().claim_loop(slots.clone(), redelivery));
+        }
         loop {
             // Read only while a slot is free: searches beyond the airline's
             // concurrency wait in the stream, not in memory.
@@ -113,6 +128,91 @@ impl Consumer {
             }
         }
         tracing::debug!(provider = %this.def.id, "provider consumer stopped");
+    }
+
+    /// Takes over searches that a dead process left pending, answering
+    /// them like new ones, or dead-lettering those delivered too often.
+    async fn claim_loop(self: Arc<Self>, slots: Arc<Semaphore>, redelivery: Redelivery) {
+        // Live work is never older than the airline's budget; waiting a
+        // second longer keeps a slow but live process's searches its own.
+        let min_idle = redelivery
+            .min_idle
+            .max(self.def.timeout + Duration::from_secs(1));
+        let mut tick = tokio::time::interval(min_idle / 2);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = self.shutdown.wait() => return,
+            }
+            let claimed = match self
+                .bus
+                .claim_idle(REQUESTED, &self.def.id, &self.name, min_idle, 64)
+                .await
+            {
+                Ok(claimed) => claimed,
+                Err(e) => {
+                    tracing::warn!(provider = %self.def.id, error = %e, "claiming idle searches failed");
+                    continue;
+                }
+            };
+            for entry in claimed {
+                tracing::info!(provider = %self.def.id, entry = %entry.id, deliveries = entry.deliveries, "search taken over from a consumer that went silent");
+                if entry.deliveries > redelivery.max_deliveries {
+                    self.dead_letter(entry, redelivery.max_deliveries).await;
+                    continue;
+                }
+                let Some(search) = self.targeted(&entry) else {
+                    self.acker.ack(entry.id);
+                    continue;
+                };
+                let Ok(permit) = slots.clone().acquire_owned().await else {
+                    return;
+                };
+                let draw = Draw::sample(&self.def);
+                tokio::spawn(self.clone().handle(entry, search, permit, draw));
+            }
+        }
+    }
+
+    /// Moves a search delivered too often to the dead-letter stream and
+    /// answers it with an error, so the search still completes.
+    async fn dead_letter(&self, entry: Entry, max: u32) {
+        let record = serde_json::json!({
+            "stream": REQUESTED,
+            "group": self.def.id,
+            "entry_id": entry.id.to_string(),
+            "deliveries": entry.deliveries,
+            "data": String::from_utf8_lossy(&entry.data),
+        });
+        if let Err(e) = self
+            .bus
+            .publish(DEAD_LETTER, Bytes::from(record.to_string()))
+            .await
+        {
+            tracing::warn!(provider = %self.def.id, error = %e, "dead-lettering failed; will retry");
+            return;
+        }
+        tracing::error!(provider = %self.def.id, entry = %entry.id, deliveries = entry.deliveries, "search dead-lettered");
+        if let Ok(search) = serde_json::from_slice::<SearchRequest>(&entry.data) {
+            let elapsed = Timestamp::now().duration_since(search.created_at);
+            let answer = ProviderAnswer {
+                search_id: search.search_id,
+                provider: self.def.id.clone(),
+                status: AnswerStatus::Error,
+                offers: Vec::new(),
+                error: Some(format!(
+                    "gave up after {} deliveries (the limit is {max}); the search is in the dead-letter stream",
+                    entry.deliveries
+                )),
+                elapsed_ms: elapsed.as_millis().max(0) as u64,
+            };
+            if let Ok(data) = serde_json::to_vec(&answer) {
+                if self.bus.publish(RESULTS, Bytes::from(data)).await.is_err() {
+                    return;
+                }
+            }
+        }
+        self.acker.ack(entry.id);
     }
 
     /// The search in an entry, when it targets this airline and is still

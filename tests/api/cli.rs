@@ -1,6 +1,7 @@
 //! The `airstream` binary: `validate` and settings errors.
 
 use std::process::Command;
+use std::time::Duration;
 
 use crate::helpers::{fast_airline, samples_dir};
 
@@ -314,5 +315,100 @@ fn split_roles_without_redis_are_refused_with_the_reason() {
     assert!(
         stderr.contains("role `api`") && stderr.contains("AIRSTREAM_REDIS_URL"),
         "{stderr}"
+    );
+}
+
+/// A providers process killed with SIGKILL mid-search: a live process takes
+/// the search over and answers it, or, past the delivery limit, dead-letters
+/// it and answers `error`, so the search completes either way.
+async fn kill_a_providers_process_mid_search(max_deliveries: &str) -> serde_json::Value {
+    let redis = crate::helpers::RedisServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("slow.yaml"),
+        crate::helpers::mock_airline("slow", "SL", "fixed: 800ms", "timeout: 1s"),
+    )
+    .unwrap();
+    let url = std::ffi::OsString::from(&redis.url);
+    let limit = std::ffi::OsString::from(max_deliveries);
+    let claim = std::ffi::OsString::from("100ms");
+    let envs = [
+        ("AIRSTREAM_PROVIDERS_DIR", dir.path().as_os_str()),
+        ("AIRSTREAM_REDIS_URL", url.as_os_str()),
+        ("AIRSTREAM_REDIS__CLAIM_IDLE", claim.as_os_str()),
+        ("AIRSTREAM_REDIS__MAX_DELIVERIES", limit.as_os_str()),
+    ];
+    let mut doomed = Process::spawn(&["--role", "providers"], &envs);
+    let api = Process::spawn(&["--role", "api"], &envs);
+    let client = reqwest::Client::new();
+    let mut body = crate::helpers::search_body();
+    body["timeout_ms"] = serde_json::json!(20_000);
+    let posted: serde_json::Value = client
+        .post(format!("{}/api/flights/search", api.base))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let stream_url = posted["data"]["stream_url"]
+        .as_str()
+        .expect("accepted")
+        .to_string();
+    // Wait until the doomed process holds the search, then kill it hard.
+    let started = std::time::Instant::now();
+    loop {
+        let list: serde_json::Value = client
+            .get(format!("{}/api/providers", doomed.base))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if list["data"][0]["stats"]["in_flight"] == 1 {
+            break;
+        }
+        assert!(
+            started.elapsed() < crate::helpers::WAIT,
+            "the search never reached the providers process"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    doomed.child.kill().unwrap();
+    doomed.child.wait().unwrap();
+    let rescuer = Process::spawn(&["--role", "providers"], &envs);
+    let events = crate::helpers::read_events(
+        client
+            .get(format!("{}{stream_url}", api.base))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let complete = events.last().unwrap().data.clone();
+    api.terminate().await;
+    rescuer.terminate().await;
+    complete
+}
+
+#[tokio::test]
+async fn a_live_process_takes_over_the_searches_of_a_killed_one() {
+    let complete = kill_a_providers_process_mid_search("3").await;
+    assert_eq!(complete["status"], "completed", "{complete}");
+    assert_eq!(complete["providers"]["slow"]["status"], "ok", "{complete}");
+    assert!(complete["total_offers"].as_u64().unwrap() > 0);
+}
+
+#[tokio::test]
+async fn a_search_delivered_too_often_is_dead_lettered_and_still_completes() {
+    let complete = kill_a_providers_process_mid_search("1").await;
+    assert_eq!(complete["status"], "completed", "{complete}");
+    let slow = &complete["providers"]["slow"];
+    assert_eq!(slow["status"], "error", "{complete}");
+    assert!(
+        slow["error"].as_str().unwrap().contains("dead-letter"),
+        "{complete}"
     );
 }
