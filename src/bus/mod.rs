@@ -220,6 +220,33 @@ impl Bus {
     }
 }
 
+/// Capped exponential backoff with jitter, for readers that lost the
+/// broker: 100 ms doubling to 5 s, each wait drawn from its upper half.
+#[derive(Debug, Default)]
+pub struct Backoff {
+    failures: u32,
+}
+
+impl Backoff {
+    const FIRST: Duration = Duration::from_millis(100);
+    const CAP: Duration = Duration::from_secs(5);
+
+    /// The next wait after one more failure.
+    pub fn next_wait(&mut self) -> Duration {
+        let ceiling = Self::FIRST
+            .saturating_mul(1 << self.failures.min(16))
+            .min(Self::CAP);
+        self.failures = self.failures.saturating_add(1);
+        let jitter: f64 = rand::random_range(0.5..=1.0);
+        ceiling.mul_f64(jitter)
+    }
+
+    /// Back to the first wait after a success.
+    pub fn reset(&mut self) {
+        self.failures = 0;
+    }
+}
+
 /// Acknowledges entries in batches: callers hand over ids as they finish, a
 /// task sends one `XACK` for everything that has piled up meanwhile. No timer
 /// delays an ack; batching comes from load alone.
@@ -272,5 +299,22 @@ impl Acker {
     /// Queues one id for acknowledgement.
     pub fn ack(&self, id: EntryId) {
         let _ = self.tx.send(id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_with_jitter_up_to_its_cap_and_resets() {
+        let mut b = Backoff::default();
+        let waits: Vec<Duration> = (0..10).map(|_| b.next_wait()).collect();
+        assert!(waits[0] >= Duration::from_millis(50) && waits[0] <= Duration::from_millis(100));
+        assert!(waits[3] >= Duration::from_millis(400) && waits[3] <= Duration::from_millis(800));
+        assert!(waits.iter().all(|w| *w <= Duration::from_secs(5)));
+        assert!(waits[9] >= Duration::from_millis(2500));
+        b.reset();
+        assert!(b.next_wait() <= Duration::from_millis(100));
     }
 }

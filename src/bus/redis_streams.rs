@@ -81,11 +81,14 @@ impl RedisBus {
     pub async fn connect(url: &str, prefix: &str, max_len: usize) -> Result<Self, BusError> {
         let client = redis::Client::open(url)
             .map_err(|e| BusError::Unavailable(format!("bad Redis URL: {e}")))?;
+        // Short commands fail within a few seconds while Redis is away (a
+        // search is refused with 503 rather than left hanging); the manager
+        // reconnects on its own when Redis is back.
         let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(5)))
-            .set_response_timeout(Some(Duration::from_secs(5)))
-            .set_number_of_retries(3)
-            .set_max_delay(Duration::from_secs(2));
+            .set_connection_timeout(Some(Duration::from_secs(1)))
+            .set_response_timeout(Some(Duration::from_secs(2)))
+            .set_number_of_retries(2)
+            .set_max_delay(Duration::from_secs(1));
         let shared = ConnectionManager::new_with_config(client.clone(), config)
             .await
             .map_err(|e| BusError::Unavailable(e.to_string()))?;

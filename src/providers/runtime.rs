@@ -16,14 +16,14 @@ use tokio::task::JoinSet;
 use super::latency::Fate;
 use super::mock::Quoter;
 use super::{ProviderDef, ProviderMode, ProviderRegistry, ProviderStats};
-use crate::bus::{Acker, Bus, DEAD_LETTER, Entry, REQUESTED, RESULTS, StartFrom};
+use crate::bus::{
+    Acker, Backoff, Bus, BusError, DEAD_LETTER, Entry, REQUESTED, RESULTS, StartFrom,
+};
 use crate::search::model::{AnswerStatus, Offer, ProviderAnswer, SearchRequest};
 use crate::shutdown::Shutdown;
 
 /// How long one blocking read waits before looking at shutdown again.
 const READ_BLOCK: Duration = Duration::from_secs(5);
-/// Pause after a failed read before trying again.
-const RETRY_PAUSE: Duration = Duration::from_millis(500);
 
 /// Starts one consumer per enabled provider of the registry. The tasks end
 /// when shutdown trips.
@@ -77,6 +77,7 @@ impl Consumer {
         let this = Arc::new(self);
         let slots = Arc::new(Semaphore::new(this.def.concurrency as usize));
         tracing::debug!(provider = %this.def.id, "provider consumer started");
+        let mut backoff = Backoff::default();
         if let Some(redelivery) = this.redelivery {
             tokio::spawn(this.clone().claim_loop(slots.clone(), redelivery));
         }
@@ -93,12 +94,29 @@ impl Consumer {
                 _ = this.shutdown.wait() => break,
             };
             let entries = match read {
-                Ok(entries) => entries,
+                Ok(entries) => {
+                    backoff.reset();
+                    entries
+                }
                 Err(e) => {
-                    tracing::warn!(provider = %this.def.id, error = %e, "reading searches failed; retrying");
                     drop(first);
+                    // A Redis that came back empty has lost the group: make
+                    // it again from the start of the stream, which then holds
+                    // only searches sent since Redis returned.
+                    if matches!(e, BusError::NoGroup { .. })
+                        && this
+                            .bus
+                            .ensure_group(REQUESTED, &this.def.id, StartFrom::Beginning)
+                            .await
+                            .is_ok()
+                    {
+                        tracing::warn!(provider = %this.def.id, "consumer group was missing; created it again");
+                        continue;
+                    }
+                    let wait = backoff.next_wait();
+                    tracing::warn!(provider = %this.def.id, error = %e, retry_in_ms = wait.as_millis() as u64, "reading searches failed");
                     tokio::select! {
-                        _ = tokio::time::sleep(RETRY_PAUSE) => continue,
+                        _ = tokio::time::sleep(wait) => continue,
                         _ = this.shutdown.wait() => break,
                     }
                 }

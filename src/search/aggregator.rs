@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::model::AnswerView;
 use super::store::{SearchCell, SearchStore};
-use crate::bus::{AGGREGATOR_GROUP, Bus, BusError, RESULTS, StartFrom};
+use crate::bus::{AGGREGATOR_GROUP, Backoff, Bus, BusError, RESULTS, StartFrom};
 use crate::shutdown::Shutdown;
 
 /// Answers read per round trip at most.
@@ -24,17 +24,33 @@ pub async fn prepare(bus: &Bus) -> Result<(), BusError> {
 
 /// Feeds the store from the results stream until shutdown.
 pub async fn run(bus: Bus, store: Arc<SearchStore>, consumer: String, shutdown: Shutdown) {
+    let mut backoff = Backoff::default();
     loop {
         let read = tokio::select! {
             r = bus.read_group(RESULTS, AGGREGATOR_GROUP, &consumer, BATCH, READ_BLOCK) => r,
             _ = shutdown.wait() => return,
         };
         let entries = match read {
-            Ok(entries) => entries,
+            Ok(entries) => {
+                backoff.reset();
+                entries
+            }
             Err(e) => {
-                tracing::warn!(error = %e, "reading answers failed; retrying");
+                // A Redis that came back empty has lost the group; its
+                // stream then holds only answers sent since it returned.
+                if matches!(e, BusError::NoGroup { .. })
+                    && bus
+                        .ensure_group(RESULTS, AGGREGATOR_GROUP, StartFrom::Beginning)
+                        .await
+                        .is_ok()
+                {
+                    tracing::warn!("aggregator group was missing; created it again");
+                    continue;
+                }
+                let wait = backoff.next_wait();
+                tracing::warn!(error = %e, retry_in_ms = wait.as_millis() as u64, "reading answers failed");
                 tokio::select! {
-                    _ = tokio::time::sleep(Duration::from_millis(500)) => continue,
+                    _ = tokio::time::sleep(wait) => continue,
                     _ = shutdown.wait() => return,
                 }
             }

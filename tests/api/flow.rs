@@ -368,3 +368,49 @@ async fn an_unreachable_redis_fails_start_with_a_clear_message() {
     assert!(!text.contains("hunter2"), "{text}");
     assert!(text.contains("unavailable"), "{text}");
 }
+
+/// Redis goes away and comes back empty: the process stays up, says it is
+/// not ready and refuses searches with 503 meanwhile, then serves searches
+/// again without a restart.
+#[tokio::test]
+async fn searches_resume_after_a_redis_outage() {
+    let mut redis = crate::helpers::RedisServer::start().await;
+    let url = redis.url.clone();
+    let app = TestApp::with_providers(&[("alpha.yaml", &fast_airline("alpha", "AA"))], move |s| {
+        s.redis_url = Some(url)
+    })
+    .await;
+    let mut body = search_body();
+    body["timeout_ms"] = json!(20_000);
+    let id = app.submit(&body).await;
+    assert_eq!(
+        app.stream(&id, "", None).await.last().unwrap().data["status"],
+        "completed"
+    );
+
+    redis.kill();
+    let (status, ready) = app.get("/readyz").await;
+    assert_eq!(status, 503, "{ready}");
+    assert!(
+        ready["message"].as_str().unwrap().contains("unavailable"),
+        "{ready}"
+    );
+    let (status, refused) = app.post(&body).await;
+    assert_eq!(status, 503, "{refused}");
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap()
+            .contains("broker is unavailable"),
+        "{refused}"
+    );
+    assert_eq!(app.get("/healthz").await.0, 200, "alive throughout");
+
+    redis.restart().await;
+    app.wait_for("/readyz", |status, _| status == 200).await;
+    let id = app.submit(&body).await;
+    let events = app.stream(&id, "", None).await;
+    let complete = &events.last().unwrap().data;
+    assert_eq!(complete["status"], "completed", "{complete}");
+    assert_eq!(complete["providers"]["alpha"]["status"], "ok");
+}

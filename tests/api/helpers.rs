@@ -273,6 +273,7 @@ pub fn fast_airline(id: &str, code: &str) -> String {
 /// A real `redis-server` on a free port, for one test, stopped on drop.
 pub struct RedisServer {
     pub url: String,
+    port: u16,
     child: std::process::Child,
     _dir: TempDir,
 }
@@ -304,27 +305,34 @@ impl RedisServer {
             .expect("redis-server is installed (scripts/test.sh installs it)");
         let server = RedisServer {
             url: format!("redis://127.0.0.1:{port}"),
+            port,
             child,
             _dir: dir,
         };
-        let started = std::time::Instant::now();
-        loop {
-            if let Ok(mut stream) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await {
-                use tokio::io::{AsyncReadExt, AsyncWriteExt};
-                let mut reply = [0u8; 7];
-                if stream.write_all(b"PING\r\n").await.is_ok()
-                    && stream.read_exact(&mut reply).await.is_ok()
-                    && &reply == b"+PONG\r\n"
-                {
-                    return server;
-                }
-            }
-            assert!(
-                started.elapsed() < WAIT,
-                "redis-server did not start on port {port}"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        wait_for_redis(port).await;
+        server
+    }
+
+    /// Starts the server again on the same port, empty (no persistence).
+    pub async fn restart(&mut self) {
+        self.kill();
+        self.child = std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .arg("--dir")
+            .arg(self._dir.path())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server restarts");
+        wait_for_redis(self.port).await;
     }
 
     /// Stops the server at once (SIGKILL).
@@ -337,5 +345,27 @@ impl RedisServer {
 impl Drop for RedisServer {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+/// Waits until a redis-server on `port` answers PING.
+async fn wait_for_redis(port: u16) {
+    let started = std::time::Instant::now();
+    loop {
+        if let Ok(mut stream) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let mut reply = [0u8; 7];
+            if stream.write_all(b"PING\r\n").await.is_ok()
+                && stream.read_exact(&mut reply).await.is_ok()
+                && &reply == b"+PONG\r\n"
+            {
+                return;
+            }
+        }
+        assert!(
+            started.elapsed() < WAIT,
+            "redis-server did not start on port {port}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
