@@ -96,6 +96,23 @@ fn unknown_settings_are_named_at_start() {
     assert!(stderr.contains("max_retainedd"), "{stderr}");
 }
 
+/// POSTs a search to a running process and returns the JSON answer.
+async fn post_search(
+    client: &reqwest::Client,
+    base: &str,
+    body: &serde_json::Value,
+) -> serde_json::Value {
+    client
+        .post(format!("{base}/api/flights/search"))
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 /// A running `airstream` binary and the address it announced.
 struct Process {
     child: std::process::Child,
@@ -174,15 +191,7 @@ async fn sigterm_stops_the_binary_and_ends_open_streams() {
     let client = reqwest::Client::new();
     let mut body = crate::helpers::search_body();
     body["timeout_ms"] = serde_json::json!(30_000);
-    let posted: serde_json::Value = client
-        .post(format!("{}/api/flights/search", server.base))
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let posted = post_search(&client, &server.base, &body).await;
     let stream_url = posted["data"]["stream_url"].as_str().unwrap();
     let stream = client
         .get(format!("{}{stream_url}", server.base))
@@ -223,15 +232,7 @@ async fn an_api_process_and_providers_processes_share_a_redis() {
 
     let (mut completed, mut offers) = (0, 0);
     for _ in 0..10 {
-        let posted: serde_json::Value = client
-            .post(format!("{}/api/flights/search", api.base))
-            .json(&crate::helpers::search_body())
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let posted = post_search(&client, &api.base, &crate::helpers::search_body()).await;
         let stream_url = posted["data"]["stream_url"]
             .as_str()
             .expect("accepted")
@@ -343,15 +344,7 @@ async fn kill_a_providers_process_mid_search(max_deliveries: &str) -> serde_json
     let client = reqwest::Client::new();
     let mut body = crate::helpers::search_body();
     body["timeout_ms"] = serde_json::json!(20_000);
-    let posted: serde_json::Value = client
-        .post(format!("{}/api/flights/search", api.base))
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let posted = post_search(&client, &api.base, &body).await;
     let stream_url = posted["data"]["stream_url"]
         .as_str()
         .expect("accepted")

@@ -287,22 +287,7 @@ impl RedisServer {
             .expect("free port")
             .port();
         let dir = tempfile::tempdir().expect("temp dir");
-        let child = std::process::Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .arg("--dir")
-            .arg(dir.path())
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("redis-server is installed (scripts/test.sh installs it)");
+        let child = spawn_redis(port, dir.path());
         let server = RedisServer {
             url: format!("redis://127.0.0.1:{port}"),
             port,
@@ -316,22 +301,7 @@ impl RedisServer {
     /// Starts the server again on the same port, empty (no persistence).
     pub async fn restart(&mut self) {
         self.kill();
-        self.child = std::process::Command::new("redis-server")
-            .args([
-                "--port",
-                &self.port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .arg("--dir")
-            .arg(self._dir.path())
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("redis-server restarts");
+        self.child = spawn_redis(self.port, self._dir.path());
         wait_for_redis(self.port).await;
     }
 
@@ -368,4 +338,24 @@ async fn wait_for_redis(port: u16) {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// Starts `redis-server` on `port` with no persistence, in `dir`.
+fn spawn_redis(port: u16, dir: &Path) -> std::process::Child {
+    std::process::Command::new("redis-server")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .arg("--dir")
+        .arg(dir)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("redis-server is installed (scripts/test.sh installs it)")
 }
