@@ -113,6 +113,22 @@ async fn post_search(
         .unwrap()
 }
 
+/// Reads a search's SSE stream from a running process to its end.
+async fn stream_events(
+    client: &reqwest::Client,
+    base: &str,
+    stream_url: &str,
+) -> Vec<crate::helpers::SseEvent> {
+    crate::helpers::read_events(
+        client
+            .get(format!("{base}{stream_url}"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
 /// A running `airstream` binary and the address it announced.
 struct Process {
     child: std::process::Child,
@@ -237,14 +253,7 @@ async fn an_api_process_and_providers_processes_share_a_redis() {
             .as_str()
             .expect("accepted")
             .to_string();
-        let events = crate::helpers::read_events(
-            client
-                .get(format!("{}{stream_url}", api.base))
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let events = stream_events(&client, &api.base, &stream_url).await;
         let complete = &events.last().unwrap().data;
         if complete["status"] == "completed" {
             completed += 1;
@@ -372,14 +381,7 @@ async fn kill_a_providers_process_mid_search(max_deliveries: &str) -> serde_json
     doomed.child.kill().unwrap();
     doomed.child.wait().unwrap();
     let rescuer = Process::spawn(&["--role", "providers"], &envs);
-    let events = crate::helpers::read_events(
-        client
-            .get(format!("{}{stream_url}", api.base))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let events = stream_events(&client, &api.base, &stream_url).await;
     let complete = events.last().unwrap().data.clone();
     api.terminate().await;
     rescuer.terminate().await;
