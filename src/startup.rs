@@ -17,7 +17,9 @@ use crate::bus::redis_streams::RedisBus;
 use crate::config::Settings;
 use crate::providers::runtime::Redelivery;
 use crate::providers::{ProviderRegistry, runtime};
+use crate::search::Searches;
 use crate::search::aggregator;
+use crate::search::shared::SharedSearches;
 use crate::search::store::{SearchStore, StoreLimits};
 use crate::shutdown::Shutdown;
 
@@ -69,38 +71,60 @@ impl Application {
     pub async fn build(settings: Settings, shutdown: Shutdown) -> Result<Self, StartupError> {
         let settings = Arc::new(settings);
         let registry = Arc::new(ProviderRegistry::load(settings.providers_dir.clone())?);
-        let bus = match &settings.redis_url {
-            None => Bus::embedded(EMBEDDED_STREAM_MAX_LEN),
-            Some(url) => {
-                let redis = RedisBus::connect(
-                    url,
-                    &settings.redis.key_prefix,
-                    settings.redis.stream_max_len,
-                )
-                .await
-                .map_err(|e| StartupError::Redis {
-                    url: redact(url),
-                    source: e,
-                })?;
-                Bus::Redis(Arc::new(redis))
-            }
-        };
-        let store = Arc::new(SearchStore::new(StoreLimits {
+        let limits = StoreLimits {
             result_ttl: settings.search.result_ttl.get(),
             max_retained: settings.search.max_retained.max(1),
             top_offers: settings.search.complete_top_offers,
-        }));
+        };
         let consumer = format!("{}-{}", hostname(), std::process::id());
         let mut tasks = JoinSet::new();
+        let (bus, searches) = match &settings.redis_url {
+            None => {
+                let store = Arc::new(SearchStore::new(limits));
+                if settings.role.runs_api() {
+                    tasks.spawn(store.clone().maintain(shutdown.clone()));
+                }
+                (
+                    Bus::embedded(EMBEDDED_STREAM_MAX_LEN),
+                    Searches::Local(store),
+                )
+            }
+            Some(url) => {
+                let unreachable = |source| StartupError::Redis {
+                    url: redact(url),
+                    source,
+                };
+                let redis = Arc::new(
+                    RedisBus::connect(
+                        url,
+                        &settings.redis.key_prefix,
+                        settings.redis.stream_max_len,
+                    )
+                    .await
+                    .map_err(unreachable)?,
+                );
+                let shared = Arc::new(
+                    SharedSearches::new(redis.clone(), limits)
+                        .await
+                        .map_err(unreachable)?,
+                );
+                if settings.role.runs_api() {
+                    tasks.spawn(shared.clone().follow(shutdown.clone()));
+                    tasks.spawn(shared.clone().run_deadlines(shutdown.clone()));
+                }
+                (Bus::Redis(redis), Searches::Shared(shared))
+            }
+        };
         if settings.role.runs_api() {
             aggregator::prepare(&bus).await?;
+            let claim_idle = (!bus.publishes_in_process()).then(|| settings.redis.claim_idle.get());
             tasks.spawn(aggregator::run(
                 bus.clone(),
-                store.clone(),
+                searches.clone(),
                 consumer.clone(),
+                claim_idle,
                 shutdown.clone(),
             ));
-            tasks.spawn(store.clone().maintain(shutdown.clone()));
         }
         if settings.role.runs_providers() {
             // In one process nothing else could have left work pending; with
@@ -129,7 +153,7 @@ impl Application {
             settings,
             bus,
             registry,
-            store,
+            searches,
             shutdown,
             started: Instant::now(),
         };

@@ -24,7 +24,7 @@ use tracing::Level;
 use crate::bus::Bus;
 use crate::config::Settings;
 use crate::providers::ProviderRegistry;
-use crate::search::store::SearchStore;
+use crate::search::Searches;
 use crate::shutdown::Shutdown;
 
 /// What every handler shares.
@@ -36,8 +36,8 @@ pub struct AppState {
     pub bus: Bus,
     /// Loaded provider files.
     pub registry: Arc<ProviderRegistry>,
-    /// Searches of this process.
-    pub store: Arc<SearchStore>,
+    /// Where searches are kept.
+    pub searches: Searches,
     /// The shutdown signal, so SSE streams end on shutdown.
     pub shutdown: Shutdown,
     /// When the process started.

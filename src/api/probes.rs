@@ -139,7 +139,7 @@ pub async fn readyz(State(app): State<AppState>) -> Response {
             bus_backend: app.bus.backend(),
             providers_loaded: catalog.providers.len(),
             providers_enabled: enabled,
-            searches_tracked: app.store.len(),
+            searches_tracked: app.searches.in_memory(),
             problems,
         }),
         errors: None,

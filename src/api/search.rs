@@ -17,10 +17,9 @@ use uuid::Uuid;
 
 use super::AppState;
 use super::error::{ApiError, Envelope, FieldError};
-use crate::bus::REQUESTED;
 use crate::providers::load::Catalog;
+use crate::search::SearchError;
 use crate::search::model::{Cabin, SearchRequest, normalize_code};
-use crate::search::store::{SearchCell, StoreError};
 
 /// Fields a search request may carry.
 const FIELDS: [&str; 8] = [
@@ -87,27 +86,33 @@ pub async fn submit(State(app): State<AppState>, body: Body) -> Result<Response,
         created_at,
         deadline,
     };
-    let data = serde_json::to_vec(&request).map_err(|e| ApiError::Internal(e.to_string()))?;
-    let cell = app.store.insert(request).map_err(|e| match e {
-        StoreError::Full(_) => ApiError::Unavailable(e.to_string()),
-    })?;
-    let id = cell.request.search_id;
-    if let Err(e) = app.bus.publish(REQUESTED, Bytes::from(data)).await {
-        app.store.remove(&id);
-        tracing::warn!(error = %e, "search not published");
-        return Err(ApiError::Unavailable(format!(
-            "the search could not be submitted because the stream broker is unavailable ({e}); try again shortly"
-        )));
-    }
+    let id = request.search_id;
+    let (from, to, providers) = (
+        request.from.clone(),
+        request.to.clone(),
+        request.providers.clone(),
+    );
+    let expires_at = app
+        .searches
+        .submit(&app.bus, request)
+        .await
+        .map_err(|e| match e {
+            SearchError::Full(_) => ApiError::Unavailable(e.to_string()),
+            SearchError::Unavailable(_) => {
+                tracing::warn!(error = %e, "search not published");
+                ApiError::Unavailable(format!("the search could not be submitted because {e}"))
+            }
+            SearchError::Internal(m) => ApiError::Internal(m),
+        })?;
+    tracing::info!(search_id = %id, %from, %to, providers = providers.len(), "search accepted");
     let payload = Submitted {
         search_id: id,
         status: "processing",
-        providers: cell.request.providers.clone(),
+        providers,
         stream_url: format!("/api/flights/search/{id}/stream"),
         deadline,
-        expires_at: cell.expires_at,
+        expires_at,
     };
-    tracing::info!(search_id = %id, from = %cell.request.from, to = %cell.request.to, providers = cell.request.providers.len(), "search accepted");
     let location = format!("/api/flights/search/{id}");
     Ok((
         StatusCode::ACCEPTED,
@@ -122,23 +127,33 @@ pub async fn snapshot(
     State(app): State<AppState>,
     Path(search_id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let cell = find(&app, &search_id)?;
-    let snap = cell.snapshot();
+    let id = parse_id(&search_id)?;
+    let snap = found(id, app.searches.snapshot(&id).await)?;
     Ok(Json(Envelope::ok("Search found", snap)).into_response())
 }
 
-/// Looks a search up by its path segment: a malformed or unknown id is 404.
-pub fn find(app: &AppState, search_id: &str) -> Result<std::sync::Arc<SearchCell>, ApiError> {
-    let id = Uuid::parse_str(search_id).map_err(|_| {
+/// Reads a search id from its path segment: a malformed one is 404.
+pub fn parse_id(search_id: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(search_id).map_err(|_| {
         ApiError::NotFound(format!(
             "search `{search_id}` not found: not a valid search id"
         ))
-    })?;
-    app.store.get(&id).ok_or_else(|| {
-        ApiError::NotFound(format!(
-            "search `{id}` not found: it is unknown or its results have expired"
-        ))
     })
+}
+
+/// What a lookup of search `id` found: an unknown or expired search is 404,
+/// an unreachable broker 503.
+pub fn found<T>(id: Uuid, lookup: Result<Option<T>, SearchError>) -> Result<T, ApiError> {
+    match lookup {
+        Ok(Some(found)) => Ok(found),
+        Ok(None) => Err(ApiError::NotFound(format!(
+            "search `{id}` not found: it is unknown or its results have expired"
+        ))),
+        Err(SearchError::Internal(m)) => Err(ApiError::Internal(m)),
+        Err(e) => Err(ApiError::Unavailable(format!(
+            "search `{id}` cannot be read now: {e}"
+        ))),
+    }
 }
 
 /// A search request whose every field is valid.

@@ -22,8 +22,8 @@ use tokio::sync::watch;
 
 use super::AppState;
 use super::error::ApiError;
-use super::search::find;
-use crate::search::store::{SearchCell, StoredEvent};
+use super::search::{found, parse_id};
+use crate::search::store::{EventLog, StoredEvent};
 use crate::shutdown::Shutdown;
 
 /// Query parameters of the stream.
@@ -41,16 +41,17 @@ pub async fn stream(
     Query(query): Query<StreamQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let cell = find(&app, &search_id)?;
+    let id = parse_id(&search_id)?;
     let after = resume_position(&headers, query.last_event_id.as_deref())?;
-    let count = cell.event_count();
+    let log = found(id, app.searches.log(&id).await)?;
+    let count = log.len();
     if after > count {
         return Err(ApiError::BadRequest(format!(
             "event id {after} is beyond the last event ({count}) of this search"
         )));
     }
     let events = EventStream::new(
-        cell,
+        log,
         after,
         app.settings.sse.retry.get(),
         app.shutdown.clone(),
@@ -92,7 +93,7 @@ fn resume_position(headers: &HeaderMap, query: Option<&str>) -> Result<u64, ApiE
 
 /// One client's position in one search's event log.
 struct EventStream {
-    cell: Arc<SearchCell>,
+    log: Arc<EventLog>,
     changed: watch::Receiver<u64>,
     after: u64,
     finished: bool,
@@ -101,11 +102,11 @@ struct EventStream {
 }
 
 impl EventStream {
-    fn new(cell: Arc<SearchCell>, after: u64, retry: Duration, shutdown: Shutdown) -> Self {
+    fn new(log: Arc<EventLog>, after: u64, retry: Duration, shutdown: Shutdown) -> Self {
         // Subscribe before the first read, so no append can fall between.
-        let changed = cell.subscribe();
+        let changed = log.subscribe();
         Self {
-            cell,
+            log,
             changed,
             after,
             finished: false,
@@ -129,7 +130,7 @@ impl EventStream {
             if self.finished {
                 return None;
             }
-            let (events, finished) = self.cell.events_after(self.after);
+            let (events, finished) = self.log.events_after(self.after);
             // Once the log is complete, what was just read is the rest of it.
             self.finished = finished;
             if let Some(last) = events.last() {

@@ -241,6 +241,11 @@ impl Backoff {
         ceiling.mul_f64(jitter)
     }
 
+    /// Failures since the last success.
+    pub fn failures(&self) -> u32 {
+        self.failures
+    }
+
     /// Back to the first wait after a success.
     pub fn reset(&mut self) {
         self.failures = 0;

@@ -41,7 +41,7 @@ impl std::fmt::Debug for RedisBus {
 
 /// Maps a Redis error to the bus's: a missing group, a broker that cannot be
 /// reached, or anything else as a protocol error.
-fn bus_error(e: redis::RedisError, stream: &str, group: &str) -> BusError {
+pub fn bus_error(e: redis::RedisError, stream: &str, group: &str) -> BusError {
     if e.code() == Some("NOGROUP") {
         BusError::NoGroup {
             stream: stream.to_string(),
@@ -103,17 +103,24 @@ impl RedisBus {
         Ok(bus)
     }
 
-    fn key(&self, stream: &str) -> String {
-        format!("{}{}", self.prefix, stream)
+    /// A key's full name, with the configured prefix.
+    pub fn key(&self, name: &str) -> String {
+        format!("{}{}", self.prefix, name)
     }
 
-    async fn conn(&self) -> Result<ConnectionManager, BusError> {
-        Ok(self.shared.clone())
+    /// Entries kept per stream, about.
+    pub fn max_len(&self) -> usize {
+        self.max_len
+    }
+
+    /// The shared connection for short commands.
+    pub fn conn(&self) -> ConnectionManager {
+        self.shared.clone()
     }
 
     /// `XADD stream MAXLEN ~ n * data ...`.
     pub async fn publish(&self, stream: &str, data: Bytes) -> Result<EntryId, BusError> {
-        let mut conn = self.conn().await?;
+        let mut conn = self.conn();
         let id: String = redis::cmd("XADD")
             .arg(self.key(stream))
             .arg("MAXLEN")
@@ -135,7 +142,7 @@ impl RedisBus {
         group: &str,
         start: StartFrom,
     ) -> Result<(), BusError> {
-        let mut conn = self.conn().await?;
+        let mut conn = self.conn();
         let from = match start {
             StartFrom::Beginning => "0",
             StartFrom::Latest => "$",
@@ -155,7 +162,8 @@ impl RedisBus {
         }
     }
 
-    async fn reader(&self, name: &str) -> Result<MultiplexedConnection, BusError> {
+    /// The blocking reader `name`'s own connection, opened on first use.
+    pub async fn reader(&self, name: &str) -> Result<MultiplexedConnection, BusError> {
         let mut readers = self.readers.lock().await;
         if let Some(conn) = readers.get(name) {
             return Ok(conn.clone());
@@ -202,7 +210,7 @@ impl RedisBus {
             Err(e) => {
                 let err = bus_error(e, stream, group);
                 if matches!(err, BusError::Unavailable(_)) {
-                    self.readers.lock().await.remove(&name);
+                    self.drop_reader(&name).await;
                 }
                 return Err(err);
             }
@@ -216,12 +224,18 @@ impl RedisBus {
             .collect()
     }
 
+    /// Forgets a reader's connection after an error, so the next read
+    /// reconnects.
+    pub async fn drop_reader(&self, name: &str) {
+        self.readers.lock().await.remove(name);
+    }
+
     /// `XACK`.
     pub async fn ack(&self, stream: &str, group: &str, ids: &[EntryId]) -> Result<usize, BusError> {
         if ids.is_empty() {
             return Ok(0);
         }
-        let mut conn = self.conn().await?;
+        let mut conn = self.conn();
         let mut cmd = redis::cmd("XACK");
         cmd.arg(self.key(stream)).arg(group);
         for id in ids {
@@ -241,7 +255,7 @@ impl RedisBus {
         min_idle: Duration,
         count: usize,
     ) -> Result<Vec<Entry>, BusError> {
-        let mut conn = self.conn().await?;
+        let mut conn = self.conn();
         let key = self.key(stream);
         let reply: StreamAutoClaimReply = redis::cmd("XAUTOCLAIM")
             .arg(&key)
@@ -294,7 +308,7 @@ impl RedisBus {
 
     /// Pending entries of a group (`XPENDING` summary).
     pub async fn pending(&self, stream: &str, group: &str) -> Result<u64, BusError> {
-        let mut conn = self.conn().await?;
+        let mut conn = self.conn();
         let reply: redis::streams::StreamPendingReply = redis::cmd("XPENDING")
             .arg(self.key(stream))
             .arg(group)
@@ -306,7 +320,7 @@ impl RedisBus {
 
     /// `XLEN`.
     pub async fn len(&self, stream: &str) -> Result<u64, BusError> {
-        let mut conn = self.conn().await?;
+        let mut conn = self.conn();
         redis::cmd("XLEN")
             .arg(self.key(stream))
             .query_async(&mut conn)
@@ -316,7 +330,7 @@ impl RedisBus {
 
     /// `PING`.
     pub async fn ping(&self) -> Result<(), BusError> {
-        let mut conn = self.conn().await?;
+        let mut conn = self.conn();
         let _: String = redis::cmd("PING")
             .query_async(&mut conn)
             .await

@@ -261,7 +261,12 @@ impl Consumer {
         draw: Draw,
     ) {
         let _in_flight = self.stats.enter();
-        let answer = answer(&self.def, &search, draw).await;
+        let Some(answer) = answer(&self.def, &search, draw).await else {
+            // The search's deadline came first: the api ends the search
+            // and reports this airline as timed out.
+            self.acker.ack(entry.id);
+            return;
+        };
         let data = match serde_json::to_vec(&answer) {
             Ok(d) => Bytes::from(d),
             Err(e) => {
@@ -304,8 +309,9 @@ impl Draw {
 }
 
 /// Answers one search for one airline, within the airline's budget and the
-/// search's deadline.
-async fn answer(def: &ProviderDef, search: &SearchRequest, draw: Draw) -> ProviderAnswer {
+/// search's deadline; `None` when the deadline comes first, as nobody then
+/// waits for the answer.
+async fn answer(def: &ProviderDef, search: &SearchRequest, draw: Draw) -> Option<ProviderAnswer> {
     let now = Timestamp::now();
     let left = search
         .deadline
@@ -317,6 +323,7 @@ async fn answer(def: &ProviderDef, search: &SearchRequest, draw: Draw) -> Provid
     {
         Ok(Ok(offers)) => (AnswerStatus::Ok, offers, None),
         Ok(Err(reason)) => (AnswerStatus::Error, Vec::new(), Some(reason)),
+        Err(_) if budget < def.timeout => return None,
         Err(_) => (
             AnswerStatus::Timeout,
             Vec::new(),
@@ -324,14 +331,14 @@ async fn answer(def: &ProviderDef, search: &SearchRequest, draw: Draw) -> Provid
         ),
     };
     let elapsed = Timestamp::now().duration_since(search.created_at);
-    ProviderAnswer {
+    Some(ProviderAnswer {
         search_id: search.search_id,
         provider: def.id.clone(),
         status,
         offers,
         error,
         elapsed_ms: elapsed.as_millis().max(0) as u64,
-    }
+    })
 }
 
 async fn call(def: &ProviderDef, search: &SearchRequest, draw: Draw) -> Result<Vec<Offer>, String> {

@@ -1,13 +1,17 @@
 //! The aggregator: reads airline answers from the results stream in its own
-//! consumer group and records them in the search store, which turns them into
-//! SSE events.
+//! consumer group and records them where searches are kept, which turns
+//! them into SSE events. With Redis, every api process reads in the one
+//! group, so each answer is recorded by one of them; answers left pending
+//! by a process that died are claimed by a live one after the claim idle
+//! time.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::Searches;
 use super::model::AnswerView;
-use super::store::{SearchCell, SearchStore};
-use crate::bus::{AGGREGATOR_GROUP, Backoff, Bus, BusError, RESULTS, StartFrom};
+use super::store::EventLog;
+use crate::bus::{AGGREGATOR_GROUP, Backoff, Bus, BusError, Entry, RESULTS, StartFrom};
 use crate::shutdown::Shutdown;
 
 /// Answers read per round trip at most.
@@ -22,14 +26,39 @@ pub async fn prepare(bus: &Bus) -> Result<(), BusError> {
         .await
 }
 
-/// Feeds the store from the results stream until shutdown.
-pub async fn run(bus: Bus, store: Arc<SearchStore>, consumer: String, shutdown: Shutdown) {
+/// Feeds the searches from the results stream until shutdown. `claim_idle`
+/// is how long an answer may sit unacknowledged with another api process
+/// before this one takes it over (Redis only).
+pub async fn run(
+    bus: Bus,
+    searches: Searches,
+    consumer: String,
+    claim_idle: Option<Duration>,
+    shutdown: Shutdown,
+) {
     let mut backoff = Backoff::default();
+    let mut last_claim = tokio::time::Instant::now();
     loop {
+        let claim = claim_idle.filter(|idle| last_claim.elapsed() >= *idle / 2);
+        let read = async {
+            match claim {
+                Some(idle) => {
+                    bus.claim_idle(RESULTS, AGGREGATOR_GROUP, &consumer, idle, BATCH)
+                        .await
+                }
+                None => {
+                    bus.read_group(RESULTS, AGGREGATOR_GROUP, &consumer, BATCH, READ_BLOCK)
+                        .await
+                }
+            }
+        };
         let read = tokio::select! {
-            r = bus.read_group(RESULTS, AGGREGATOR_GROUP, &consumer, BATCH, READ_BLOCK) => r,
+            r = read => r,
             _ = shutdown.wait() => return,
         };
+        if claim.is_some() {
+            last_claim = tokio::time::Instant::now();
+        }
         let entries = match read {
             Ok(entries) => {
                 backoff.reset();
@@ -55,27 +84,61 @@ pub async fn run(bus: Bus, store: Arc<SearchStore>, consumer: String, shutdown: 
                 }
             }
         };
-        let mut ids = Vec::with_capacity(entries.len());
-        let mut touched: Vec<Arc<SearchCell>> = Vec::new();
-        for entry in entries {
-            match serde_json::from_slice::<AnswerView<'_>>(&entry.data) {
-                Ok(answer) => {
-                    touched.extend(store.apply(&answer));
-                }
-                Err(e) => {
-                    tracing::error!(entry = %entry.id, error = %e, "unreadable answer skipped")
-                }
-            }
-            ids.push(entry.id);
+        if entries.is_empty() {
+            continue;
         }
-        // Readers wake after the whole batch, so each sends every new event
-        // of its search in one write. A search answered twice in the batch
-        // is notified twice; the second finds nothing new.
-        for cell in touched {
-            cell.notify();
+        if !record(&searches, &entries, &shutdown).await {
+            return;
         }
+        let ids: Vec<_> = entries.iter().map(|e| e.id).collect();
         if let Err(e) = bus.ack(RESULTS, AGGREGATOR_GROUP, &ids).await {
             tracing::warn!(error = %e, "acknowledging answers failed");
+        }
+    }
+}
+
+/// Records a batch of answers, retrying while the broker is away: an answer
+/// is acknowledged only once recorded. Returns false on shutdown.
+async fn record(searches: &Searches, entries: &[Entry], shutdown: &Shutdown) -> bool {
+    let answers: Vec<AnswerView<'_>> = entries
+        .iter()
+        .filter_map(|entry| match serde_json::from_slice(&entry.data) {
+            Ok(answer) => Some(answer),
+            Err(e) => {
+                tracing::error!(entry = %entry.id, error = %e, "unreadable answer skipped");
+                None
+            }
+        })
+        .collect();
+    match searches {
+        Searches::Local(store) => {
+            // Readers wake after the whole batch, so each sends every new
+            // event of its search in one write.
+            let touched: Vec<Arc<EventLog>> = answers
+                .iter()
+                .filter_map(|answer| store.apply(answer))
+                .map(|cell| cell.log.clone())
+                .collect();
+            for log in touched {
+                log.notify();
+            }
+            true
+        }
+        Searches::Shared(shared) => {
+            let mut backoff = Backoff::default();
+            loop {
+                match shared.record(&answers).await {
+                    Ok(()) => return true,
+                    Err(e) => {
+                        let wait = backoff.next_wait();
+                        tracing::warn!(error = %e, answers = answers.len(), retry_in_ms = wait.as_millis() as u64, "recording answers failed");
+                        tokio::select! {
+                            _ = tokio::time::sleep(wait) => {}
+                            _ = shutdown.wait() => return false,
+                        }
+                    }
+                }
+            }
         }
     }
 }

@@ -54,6 +54,126 @@ impl EventKind {
             EventKind::Complete => "complete",
         }
     }
+
+    /// One-byte tag that prefixes an event stored in Redis.
+    pub fn tag(self) -> u8 {
+        match self {
+            EventKind::Offers => b'o',
+            EventKind::Provider => b'p',
+            EventKind::Complete => b'c',
+        }
+    }
+
+    /// The kind of a tag written by [`EventKind::tag`].
+    pub fn from_tag(tag: u8) -> Option<Self> {
+        match tag {
+            b'o' => Some(EventKind::Offers),
+            b'p' => Some(EventKind::Provider),
+            b'c' => Some(EventKind::Complete),
+            _ => None,
+        }
+    }
+}
+
+/// A search's append-only event log, which SSE readers read from their own
+/// positions. Readers wait on [`EventLog::subscribe`] and are woken by
+/// [`EventLog::notify`], once per batch of appends.
+#[derive(Debug)]
+pub struct EventLog {
+    state: Mutex<LogState>,
+    changed: watch::Sender<u64>,
+}
+
+#[derive(Debug, Default)]
+struct LogState {
+    events: Vec<StoredEvent>,
+    /// The `complete` event is in; nothing follows it.
+    finished: bool,
+}
+
+/// What [`EventLog::extend`] made of a run of events.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Extended {
+    /// Appended this many events (none if all were already in).
+    Appended(usize),
+    /// The run starts after the log's end: events in between are missing.
+    Gap,
+}
+
+impl Default for EventLog {
+    fn default() -> Self {
+        Self {
+            state: Mutex::new(LogState::default()),
+            changed: watch::Sender::new(0),
+        }
+    }
+}
+
+impl EventLog {
+    /// Events with an id above `after`, and whether the log is complete.
+    pub fn events_after(&self, after: u64) -> (Vec<StoredEvent>, bool) {
+        let state = self.state.lock().expect("log lock");
+        let start = (after as usize).min(state.events.len());
+        (state.events[start..].to_vec(), state.finished)
+    }
+
+    /// Number of events in the log.
+    pub fn len(&self) -> u64 {
+        self.state.lock().expect("log lock").events.len() as u64
+    }
+
+    /// Whether the log holds no event yet.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether the `complete` event is in.
+    pub fn is_finished(&self) -> bool {
+        self.state.lock().expect("log lock").finished
+    }
+
+    /// Wakes this log's readers to read what was appended.
+    pub fn notify(&self) {
+        self.changed.send_replace(self.len());
+    }
+
+    /// A receiver that changes whenever events are appended.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.changed.subscribe()
+    }
+
+    fn push(&self, kind: EventKind, data: Bytes) {
+        let mut state = self.state.lock().expect("log lock");
+        let id = state.events.len() as u64 + 1;
+        state.finished |= kind == EventKind::Complete;
+        state.events.push(StoredEvent { id, kind, data });
+    }
+
+    /// Appends a run of events whose first has id `first`, skipping those
+    /// already in: copies of one log arriving by two paths (a replay and a
+    /// live feed) merge into one, in order, each event once.
+    pub fn extend(
+        &self,
+        first: u64,
+        events: impl IntoIterator<Item = (EventKind, Bytes)>,
+    ) -> Extended {
+        let mut state = self.state.lock().expect("log lock");
+        let len = state.events.len() as u64;
+        if first > len + 1 {
+            return Extended::Gap;
+        }
+        let mut added = 0;
+        for (offset, (kind, data)) in events.into_iter().enumerate() {
+            let id = first + offset as u64;
+            if id <= len || state.finished {
+                continue;
+            }
+            state.finished |= kind == EventKind::Complete;
+            state.events.push(StoredEvent { id, kind, data });
+            added += 1;
+        }
+        Extended::Appended(added)
+    }
 }
 
 /// One event of a search's log, its JSON encoded once for every reader.
@@ -94,7 +214,7 @@ pub struct AirlineProgress {
 }
 
 impl AirlineProgress {
-    fn pending() -> Self {
+    pub(crate) fn pending() -> Self {
         Self {
             status: "pending",
             offers: 0,
@@ -136,7 +256,8 @@ pub struct SearchCell {
     /// When its results stop being available.
     pub expires_at: Timestamp,
     state: Mutex<CellState>,
-    changed: watch::Sender<u64>,
+    /// The SSE events, shared with the readers.
+    pub log: Arc<EventLog>,
 }
 
 #[derive(Debug)]
@@ -145,35 +266,11 @@ struct CellState {
     /// Offers so far, cheapest first: each its ordering key and its JSON, a
     /// zero-copy slice of the `offers` event that carried it.
     offers: Vec<(OfferKey, Bytes)>,
-    events: Vec<StoredEvent>,
     status: SearchStatus,
     finished: Option<(Instant, Timestamp)>,
 }
 
 impl SearchCell {
-    /// Events with an id above `after`, and whether the log is complete.
-    pub fn events_after(&self, after: u64) -> (Vec<StoredEvent>, bool) {
-        let state = self.state.lock().expect("search lock");
-        let start = (after as usize).min(state.events.len());
-        (state.events[start..].to_vec(), state.finished.is_some())
-    }
-
-    /// Number of events in the log.
-    pub fn event_count(&self) -> u64 {
-        self.state.lock().expect("search lock").events.len() as u64
-    }
-
-    /// Wakes this search's readers to read what was appended.
-    pub fn notify(&self) {
-        let count = self.state.lock().expect("search lock").events.len() as u64;
-        self.changed.send_replace(count);
-    }
-
-    /// A receiver that changes whenever events are appended.
-    pub fn subscribe(&self) -> watch::Receiver<u64> {
-        self.changed.subscribe()
-    }
-
     /// The current status.
     pub fn status(&self) -> SearchStatus {
         self.state.lock().expect("search lock").status
@@ -192,10 +289,7 @@ impl SearchCell {
             offers: state
                 .offers
                 .iter()
-                .filter_map(|(_, json)| {
-                    let text = String::from_utf8(json.to_vec()).ok()?;
-                    RawValue::from_string(text).ok()
-                })
+                .filter_map(|(_, json)| raw_json(json))
                 .collect(),
             finished_at,
             expires_at: self.expires_at,
@@ -211,18 +305,8 @@ impl SearchCell {
             .collect()
     }
 
-    fn push(&self, state: &mut CellState, kind: EventKind, data: String) {
-        self.push_bytes(state, kind, Bytes::from(data));
-    }
-
-    fn push_bytes(&self, state: &mut CellState, kind: EventKind, data: Bytes) {
-        let id = state.events.len() as u64 + 1;
-        state.events.push(StoredEvent { id, kind, data });
-    }
-
     /// Records an airline's answer. Returns whether this finished the search.
-    /// Late answers (after the search finished) and repeats are ignored, and
-    /// so are offers whose price or departure cannot be read (logged).
+    /// Late answers (after the search finished) and repeats are ignored.
     fn apply(&self, answer: &AnswerView<'_>, top: usize) -> Applied {
         let mut state = self.state.lock().expect("search lock");
         if state.finished.is_some() {
@@ -239,62 +323,17 @@ impl SearchCell {
         if state.progress[index].status != "pending" {
             return Applied::Ignored;
         }
-        let mut accepted: Vec<(OfferKey, &RawValue)> = Vec::with_capacity(answer.offers.len());
-        for raw in &answer.offers {
-            match serde_json::from_str::<OfferKey>(raw.get()) {
-                Ok(key) => accepted.push((key, raw)),
-                Err(e) => tracing::warn!(
-                    search_id = %self.request.search_id,
-                    provider = %answer.provider,
-                    error = %e,
-                    "offer without a readable price or departure dropped"
-                ),
-            }
-        }
-        let count = accepted.len();
-        state.progress[index] = AirlineProgress {
-            status: answer.status.as_str(),
-            offers: count,
-            elapsed_ms: Some(answer.elapsed_ms),
-            error: answer.error.clone(),
-        };
-        if !accepted.is_empty() {
-            // The event is spliced together from the offers' own JSON, and
-            // the store keeps slices of it instead of copies.
-            let mut data = encode(&OffersHead {
-                kind: "offers",
-                search_id: self.request.search_id,
-                provider: &answer.provider,
-            });
-            data.pop();
-            data.push_str(",\"offers\":[");
-            let mut spans = Vec::with_capacity(accepted.len());
-            for (i, (_, raw)) in accepted.iter().enumerate() {
-                if i > 0 {
-                    data.push(',');
-                }
-                let start = data.len();
-                data.push_str(raw.get());
-                spans.push(start..data.len());
-            }
-            data.push_str("]}");
-            let data = Bytes::from(data);
-            for ((key, _), span) in accepted.drain(..).zip(spans) {
+        let prepared = PreparedAnswer::new(self.request.search_id, answer);
+        if let Some(data) = &prepared.offers_event {
+            for (key, span) in prepared.offers {
                 let at = state.offers.partition_point(|(k, _)| *k <= key);
                 state.offers.insert(at, (key, data.slice(span)));
             }
-            self.push_bytes(&mut state, EventKind::Offers, data);
+            self.log.push(EventKind::Offers, data.clone());
         }
-        let data = encode(&ProviderEvent {
-            kind: "provider",
-            search_id: self.request.search_id,
-            provider: &answer.provider,
-            status: answer.status.as_str(),
-            offers: count,
-            elapsed_ms: answer.elapsed_ms,
-            error: answer.error.as_deref(),
-        });
-        self.push(&mut state, EventKind::Provider, data);
+        state.progress[index] = prepared.progress;
+        self.log
+            .push(EventKind::Provider, Bytes::from(prepared.provider_event));
         let done = state.progress.iter().all(|p| p.status != "pending");
         if done {
             self.finish(&mut state, SearchStatus::Completed, top);
@@ -315,7 +354,6 @@ impl SearchCell {
             return false;
         }
         let elapsed_ms = self.started.elapsed().as_millis() as u64;
-        let error = "no answer before the search deadline";
         for index in 0..state.progress.len() {
             if state.progress[index].status != "pending" {
                 continue;
@@ -324,7 +362,7 @@ impl SearchCell {
                 status: AnswerStatus::Timeout.as_str(),
                 offers: 0,
                 elapsed_ms: Some(elapsed_ms),
-                error: Some(error.to_string()),
+                error: Some(DEADLINE_MISSED.to_string()),
             };
             let data = encode(&ProviderEvent {
                 kind: "provider",
@@ -333,12 +371,12 @@ impl SearchCell {
                 status: AnswerStatus::Timeout.as_str(),
                 offers: 0,
                 elapsed_ms,
-                error: Some(error),
+                error: Some(DEADLINE_MISSED),
             });
-            self.push(&mut state, EventKind::Provider, data);
+            self.log.push(EventKind::Provider, Bytes::from(data));
         }
         self.finish(&mut state, SearchStatus::Partial, top);
-        self.changed.send_replace(state.events.len() as u64);
+        self.log.notify();
         true
     }
 
@@ -346,25 +384,124 @@ impl SearchCell {
         let elapsed_ms = self.started.elapsed().as_millis() as u64;
         state.status = status;
         state.finished = Some((Instant::now(), Timestamp::now()));
-        let mut data = encode(&CompleteHead {
-            kind: "complete",
-            search_id: self.request.search_id,
-            status,
-            providers: self.progress_map(state),
-            total_offers: state.offers.len(),
-            elapsed_ms,
-        })
-        .into_bytes();
-        data.pop();
-        data.extend_from_slice(b",\"offers\":[");
-        for (i, (_, json)) in state.offers.iter().take(top).enumerate() {
-            if i > 0 {
-                data.push(b',');
-            }
-            data.extend_from_slice(json);
+        let data = complete_event(
+            CompleteHead {
+                kind: "complete",
+                search_id: self.request.search_id,
+                status,
+                providers: self.progress_map(state),
+                total_offers: state.offers.len(),
+                elapsed_ms,
+            },
+            state.offers.iter().take(top).map(|(_, json)| json.as_ref()),
+        );
+        self.log.push(EventKind::Complete, data);
+    }
+}
+
+/// The `complete` event: its head, then the cheapest offers spliced in as
+/// they were received.
+pub(crate) fn complete_event<'a>(
+    head: CompleteHead,
+    cheapest: impl Iterator<Item = &'a [u8]>,
+) -> Bytes {
+    let mut data = encode(&head).into_bytes();
+    data.pop();
+    data.extend_from_slice(b",\"offers\":[");
+    for (i, json) in cheapest.enumerate() {
+        if i > 0 {
+            data.push(b',');
         }
-        data.extend_from_slice(b"]}");
-        self.push_bytes(state, EventKind::Complete, Bytes::from(data));
+        data.extend_from_slice(json);
+    }
+    data.extend_from_slice(b"]}");
+    Bytes::from(data)
+}
+
+/// Why an airline gets `timeout` when the search ends before it answers.
+pub const DEADLINE_MISSED: &str = "no answer before the search deadline";
+
+/// An offer's JSON as a raw JSON value.
+pub(crate) fn raw_json(json: &[u8]) -> Option<Box<RawValue>> {
+    let text = String::from_utf8(json.to_vec()).ok()?;
+    RawValue::from_string(text).ok()
+}
+
+/// An airline's answer turned into what its search records: its progress
+/// and its SSE events, encoded once, whichever store keeps them.
+pub struct PreparedAnswer {
+    /// The airline's progress after this answer.
+    pub progress: AirlineProgress,
+    /// The `offers` event, if it made offers that could be read.
+    pub offers_event: Option<Bytes>,
+    /// Each offer's ordering key and where its JSON sits in `offers_event`,
+    /// cheapest first.
+    pub offers: Vec<(OfferKey, std::ops::Range<usize>)>,
+    /// The `provider` event.
+    pub provider_event: String,
+}
+
+impl PreparedAnswer {
+    /// Prepares `answer`; offers whose price or departure cannot be read are
+    /// dropped (and logged).
+    pub fn new(search_id: Uuid, answer: &AnswerView<'_>) -> Self {
+        let mut accepted: Vec<(OfferKey, &RawValue)> = Vec::with_capacity(answer.offers.len());
+        for raw in &answer.offers {
+            match serde_json::from_str::<OfferKey>(raw.get()) {
+                Ok(key) => accepted.push((key, raw)),
+                Err(e) => tracing::warn!(
+                    %search_id,
+                    provider = %answer.provider,
+                    error = %e,
+                    "offer without a readable price or departure dropped"
+                ),
+            }
+        }
+        let count = accepted.len();
+        let progress = AirlineProgress {
+            status: answer.status.as_str(),
+            offers: count,
+            elapsed_ms: Some(answer.elapsed_ms),
+            error: answer.error.clone(),
+        };
+        let mut offers = Vec::with_capacity(count);
+        let offers_event = (!accepted.is_empty()).then(|| {
+            // The event is spliced together from the offers' own JSON, and
+            // stores keep slices of it instead of copies.
+            let mut data = encode(&OffersHead {
+                kind: "offers",
+                search_id,
+                provider: &answer.provider,
+            });
+            data.pop();
+            data.push_str(",\"offers\":[");
+            for (i, (key, raw)) in accepted.into_iter().enumerate() {
+                if i > 0 {
+                    data.push(',');
+                }
+                let start = data.len();
+                data.push_str(raw.get());
+                offers.push((key, start..data.len()));
+            }
+            data.push_str("]}");
+            Bytes::from(data)
+        });
+        offers.sort_by(|a, b| a.0.cmp(&b.0));
+        let provider_event = encode(&ProviderEvent {
+            kind: "provider",
+            search_id,
+            provider: &answer.provider,
+            status: answer.status.as_str(),
+            offers: count,
+            elapsed_ms: answer.elapsed_ms,
+            error: answer.error.as_deref(),
+        });
+        Self {
+            progress,
+            offers_event,
+            offers,
+            provider_event,
+        }
     }
 }
 
@@ -397,17 +534,17 @@ struct ProviderEvent<'a> {
 
 /// The `complete` event without its cheapest offers, spliced in as JSON.
 #[derive(Serialize)]
-struct CompleteHead {
+pub(crate) struct CompleteHead {
     #[serde(rename = "type")]
-    kind: &'static str,
-    search_id: Uuid,
-    status: SearchStatus,
-    providers: BTreeMap<String, AirlineProgress>,
-    total_offers: usize,
-    elapsed_ms: u64,
+    pub kind: &'static str,
+    pub search_id: Uuid,
+    pub status: SearchStatus,
+    pub providers: BTreeMap<String, AirlineProgress>,
+    pub total_offers: usize,
+    pub elapsed_ms: u64,
 }
 
-fn encode<T: Serialize>(value: &T) -> String {
+pub(crate) fn encode<T: Serialize>(value: &T) -> String {
     // Our own structs of strings and numbers always encode.
     serde_json::to_string(value).expect("event encodes as JSON")
 }
@@ -484,11 +621,10 @@ impl SearchStore {
             state: Mutex::new(CellState {
                 progress: vec![AirlineProgress::pending(); request.providers.len()],
                 offers: Vec::new(),
-                events: Vec::new(),
                 status: SearchStatus::Processing,
                 finished: None,
             }),
-            changed: watch::Sender::new(0),
+            log: Arc::new(EventLog::default()),
             request,
         });
         let id = cell.request.search_id;
@@ -680,6 +816,7 @@ mod tests {
             store
                 .apply(&serde_json::from_str(&text).unwrap())
                 .unwrap()
+                .log
                 .notify();
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
@@ -705,7 +842,7 @@ mod tests {
         let id = cell.request.search_id;
         tokio::time::sleep(Duration::from_millis(2_100)).await;
         assert_eq!(cell.status(), SearchStatus::Partial);
-        let (events, finished) = cell.events_after(0);
+        let (events, finished) = cell.log.events_after(0);
         assert!(finished);
         assert_eq!(
             events.iter().map(|e| e.kind).collect::<Vec<_>>(),

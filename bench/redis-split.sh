@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# The Redis benchmark of the split deployment: a fresh redis-server, one
+# `providers` and one `api` process on the given provider set (default
+# bench/zero-latency), then `airstream loadtest` several rounds. Prints each
+# round's throughput, the Redis commands issued per search (INFO
+# commandstats before and after) and redis-benchmark's XADD rate on the same
+# server, so the figure reads as a fraction of what this Redis can do.
+#
+#   bench/redis-split.sh [PROVIDERS_DIR] [ROUNDS] [SEARCHES] [CONCURRENCY]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+dir=${1:-bench/zero-latency} rounds=${2:-3} n=${3:-20000} c=${4:-64}
+rport=${REDIS_PORT:-6391} port=${PORT:-3700}
+cargo build --release --quiet
+bin=./target/release/airstream
+work=$(mktemp -d)
+redis-server --port "$rport" --save "" --appendonly no --dir "$work" >"$work/redis.log" &
+pids=($!)
+trap 'kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
+for _ in $(seq 50); do redis-cli -p "$rport" ping >/dev/null 2>&1 && break; sleep 0.1; done
+export AIRSTREAM_REDIS_URL=redis://127.0.0.1:$rport AIRSTREAM_PROVIDERS_DIR=$dir AIRSTREAM_LOG__FILTER=warn
+AIRSTREAM_LISTEN=127.0.0.1:$((port + 1)) $bin serve --role providers &
+pids+=($!)
+AIRSTREAM_LISTEN=127.0.0.1:$port $bin serve --role api &
+pids+=($!)
+for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
+url=http://127.0.0.1:$port
+$bin loadtest --url "$url" -n 3000 -c "$c" >/dev/null
+calls() { redis-cli -p "$rport" info commandstats | awk -F'[:=,]' '/^cmdstat_/ {sub("cmdstat_", "", $1); print $1, $3}'; }
+calls >"$work/before"
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+cpu() { for p in "${pids[@]}"; do ticks "$p"; done | paste -sd' '; }
+hz=$(getconf CLK_TCK)
+cpu_before=$(cpu)
+for round in $(seq "$rounds"); do
+  out=$($bin loadtest --url "$url" -n "$n" -c "$c" --json)
+  python3 - "$out" "$round" <<'PY'
+import json, sys
+r = json.loads(sys.argv[1])
+print(f"round {sys.argv[2]}: {r['searches_per_sec']:.0f} searches/s, errors {r['errors']}, "
+      f"complete p50 {r['time_to_complete']['p50_ms']:.1f} ms p99 {r['time_to_complete']['p99_ms']:.1f} ms")
+PY
+done
+calls >"$work/after"; redis-cli -p "$rport" info commandstats > /tmp/cmdstats.txt
+python3 - "$cpu_before" "$(cpu)" "$hz" "$((n * rounds))" <<'PY'
+import sys
+b = [float(x) for x in sys.argv[1].split()]
+a = [float(x) for x in sys.argv[2].split()]
+hz, n = float(sys.argv[3]), int(sys.argv[4])
+us = [(y - x) / hz / n * 1e6 for x, y in zip(b, a)]
+print(f"CPU per search: redis-server {us[0]:.0f} us, providers {us[1]:.0f} us, api {us[2]:.0f} us")
+PY
+python3 - "$work/before" "$work/after" "$((n * rounds))" <<'PY'
+import sys
+def read(p):
+    return {k: int(v) for k, v in (l.split() for l in open(p))}
+b, a, n = read(sys.argv[1]), read(sys.argv[2]), int(sys.argv[3])
+d = {k: a[k] - b.get(k, 0) for k in a if a[k] - b.get(k, 0) > 0}
+d.pop("info", None)
+total = sum(d.values())
+print(f"Redis commands per search: {total / n:.2f} (" + ", ".join(
+    f"{k} {v / n:.2f}" for k, v in sorted(d.items(), key=lambda kv: -kv[1])) + ")")
+PY
+redis-benchmark -p "$rport" -n 200000 -c 50 -q xadd bench-stream '*' data 0123456789 | tr '\r' '\n' | grep -i 'xadd' | tail -1

@@ -1,0 +1,40 @@
+-- Accepts a search: makes room under the retention cap (evicting the oldest
+-- finished search, or refusing when every retained one still runs), stores
+-- it with its deadline and publishes it to the requested stream.
+-- KEYS: search hash, deadlines, retained, finished, requested stream.
+-- ARGV: id, request JSON, created ms, deadline ms, expires ms, now ms, cap,
+--       stream max length, search key prefix, pending progress JSON,
+--       expiry as RFC 3339 (exact, for snapshots), provider ids (sorted)...
+-- Returns the searches retained, or minus the count when full.
+local id, now, cap = ARGV[1], tonumber(ARGV[6]), tonumber(ARGV[7])
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
+redis.call('ZREMRANGEBYRANK', KEYS[4], 0, -(2 * cap) - 1)
+local count = redis.call('ZCARD', KEYS[3])
+while count >= cap do
+  local oldest = redis.call('ZPOPMIN', KEYS[4])
+  if #oldest == 0 then
+    return -count
+  end
+  local old = oldest[1]
+  if redis.call('ZREM', KEYS[3], old) == 1 then
+    redis.call('UNLINK', ARGV[9] .. old, ARGV[9] .. old .. ':events')
+    count = count - 1
+  end
+end
+local fields = {'request', ARGV[2], 'status', 'processing', 'events', 0,
+  'total', 0, 'created_ms', ARGV[3], 'expires_ms', ARGV[5],
+  'expires_at', ARGV[11], 'pending', #ARGV - 11}
+local providers = {}
+for i = 12, #ARGV do
+  providers[#providers + 1] = ARGV[i]
+  fields[#fields + 1] = 'p:' .. ARGV[i]
+  fields[#fields + 1] = ARGV[10]
+end
+fields[#fields + 1] = 'providers'
+fields[#fields + 1] = table.concat(providers, ',')
+redis.call('HSET', KEYS[1], unpack(fields))
+redis.call('PEXPIREAT', KEYS[1], ARGV[5])
+redis.call('ZADD', KEYS[2], ARGV[4], id)
+redis.call('ZADD', KEYS[3], ARGV[5], id)
+redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[8], '*', 'data', ARGV[2])
+return count + 1
