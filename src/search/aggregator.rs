@@ -18,6 +18,11 @@ use crate::shutdown::Shutdown;
 const BATCH: usize = 512;
 /// How long one blocking read waits.
 const READ_BLOCK: Duration = Duration::from_secs(5);
+/// Recording an answer takes milliseconds, so an answer left this long
+/// with another api process is taken over, however long the airlines'
+/// claim idle time: its search is waiting. A live but slow process loses
+/// nothing by it, since recording twice changes nothing.
+const ANSWER_CLAIM_IDLE: Duration = Duration::from_secs(1);
 
 /// Creates the aggregator's consumer group so that no answer published from
 /// now on is missed.
@@ -37,6 +42,9 @@ pub async fn run(
     shutdown: Shutdown,
 ) {
     let mut backoff = Backoff::default();
+    let claim_idle = claim_idle.map(|idle| idle.min(ANSWER_CLAIM_IDLE));
+    // Reads return often enough to look for answers to take over.
+    let block = claim_idle.map_or(READ_BLOCK, |idle| idle / 2);
     let mut last_claim = tokio::time::Instant::now();
     loop {
         let claim = claim_idle.filter(|idle| last_claim.elapsed() >= *idle / 2);
@@ -47,7 +55,7 @@ pub async fn run(
                         .await
                 }
                 None => {
-                    bus.read_group(RESULTS, AGGREGATOR_GROUP, &consumer, BATCH, READ_BLOCK)
+                    bus.read_group(RESULTS, AGGREGATOR_GROUP, &consumer, BATCH, block)
                         .await
                 }
             }

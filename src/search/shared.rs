@@ -685,11 +685,7 @@ struct Stored {
 
 impl Stored {
     /// `None` for a search that is not there (unknown or expired).
-    fn parse(
-        id: &Uuid,
-        fields: Fields,
-        items: Vec<Vec<u8>>,
-    ) -> Result<Option<Self>, BusError> {
+    fn parse(id: &Uuid, fields: Fields, items: Vec<Vec<u8>>) -> Result<Option<Self>, BusError> {
         if fields.is_empty() {
             return Ok(None);
         }

@@ -274,6 +274,7 @@ pub fn fast_airline(id: &str, code: &str) -> String {
 pub struct RedisServer {
     pub url: String,
     port: u16,
+    durable: bool,
     child: std::process::Child,
     _dir: TempDir,
 }
@@ -282,15 +283,27 @@ impl RedisServer {
     /// Starts `redis-server` with no persistence in a temporary directory and
     /// waits until it answers.
     pub async fn start() -> RedisServer {
+        Self::start_with(false).await
+    }
+
+    /// Starts `redis-server` with every write in its append-only file before
+    /// it is acknowledged (`appendfsync always`), as production should run,
+    /// so a restart keeps what was acknowledged.
+    pub async fn start_durable() -> RedisServer {
+        Self::start_with(true).await
+    }
+
+    async fn start_with(durable: bool) -> RedisServer {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("free port")
             .port();
         let dir = tempfile::tempdir().expect("temp dir");
-        let child = spawn_redis(port, dir.path());
+        let child = spawn_redis(port, dir.path(), durable);
         let server = RedisServer {
             url: format!("redis://127.0.0.1:{port}"),
             port,
+            durable,
             child,
             _dir: dir,
         };
@@ -298,10 +311,11 @@ impl RedisServer {
         server
     }
 
-    /// Starts the server again on the same port, empty (no persistence).
+    /// Starts the server again on the same port: empty, or with what it
+    /// had acknowledged when durable.
     pub async fn restart(&mut self) {
         self.kill();
-        self.child = spawn_redis(self.port, self._dir.path());
+        self.child = spawn_redis(self.port, self._dir.path(), self.durable);
         wait_for_redis(self.port).await;
     }
 
@@ -340,8 +354,14 @@ async fn wait_for_redis(port: u16) {
     }
 }
 
-/// Starts `redis-server` on `port` with no persistence, in `dir`.
-fn spawn_redis(port: u16, dir: &Path) -> std::process::Child {
+/// Starts `redis-server` on `port` in `dir`, durable or without
+/// persistence.
+fn spawn_redis(port: u16, dir: &Path, durable: bool) -> std::process::Child {
+    let aof: &[&str] = if durable {
+        &["--appendonly", "yes", "--appendfsync", "always"]
+    } else {
+        &["--appendonly", "no"]
+    };
     std::process::Command::new("redis-server")
         .args([
             "--port",
@@ -350,9 +370,8 @@ fn spawn_redis(port: u16, dir: &Path) -> std::process::Child {
             "127.0.0.1",
             "--save",
             "",
-            "--appendonly",
-            "no",
         ])
+        .args(aof)
         .arg("--dir")
         .arg(dir)
         .stdout(std::process::Stdio::null())

@@ -2,8 +2,10 @@
 
 mod bus_contract;
 mod cli;
+mod cluster;
 mod flow;
 mod helpers;
 mod lifecycle;
+mod processes;
 mod providers;
 mod validation;
