@@ -32,6 +32,15 @@ ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 cpu() { for p in "${pids[@]}"; do ticks "$p"; done | paste -sd' '; }
 hz=$(getconf CLK_TCK)
 cpu_before=$(cpu)
+# Pending entries over every group, sampled while the load runs.
+pending() {
+  for g in $(redis-cli -p "$rport" xinfo groups flight.search.requested | awk 'NR % 12 == 2'); do
+    redis-cli -p "$rport" xpending flight.search.requested "$g" | head -1
+  done
+  redis-cli -p "$rport" xpending flight.search.results aggregator | head -1
+}
+( while sleep 0.5; do pending | paste -sd+ | bc; done >"$work/pending" ) &
+sampler=$!
 for round in $(seq "$rounds"); do
   out=$($bin loadtest --url "$url" -n "$n" -c "$c" --json)
   python3 - "$out" "$round" <<'PY'
@@ -41,6 +50,8 @@ print(f"round {sys.argv[2]}: {r['searches_per_sec']:.0f} searches/s, errors {r['
       f"complete p50 {r['time_to_complete']['p50_ms']:.1f} ms p99 {r['time_to_complete']['p99_ms']:.1f} ms")
 PY
 done
+kill $sampler
+echo "pending entries over all groups while loaded: max $(sort -n "$work/pending" | tail -1) in $(wc -l <"$work/pending") samples; after: $(pending | paste -sd+ | bc)"
 calls >"$work/after"; redis-cli -p "$rport" info commandstats > /tmp/cmdstats.txt
 python3 - "$cpu_before" "$(cpu)" "$hz" "$((n * rounds))" <<'PY'
 import sys

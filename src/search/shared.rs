@@ -267,45 +267,81 @@ impl SharedSearches {
         Ok(expires)
     }
 
-    /// Records a batch of answers in one round trip, then completes the
-    /// searches they completed. Repeats and late answers change nothing, so
-    /// a batch may safely be recorded again.
+    /// Records a batch of answers in one round trip (one script call per
+    /// search), then completes the searches they completed. Repeats and
+    /// late answers change nothing, so a batch may safely be recorded
+    /// again.
     pub async fn record(&self, answers: &[AnswerView<'_>]) -> Result<(), BusError> {
         if answers.is_empty() {
             return Ok(());
         }
+        // Answers grouped by search, in order of arrival.
+        let mut searches: Vec<(Uuid, Vec<Vec<Vec<u8>>>)> = Vec::new();
+        let mut index: HashMap<Uuid, usize> = HashMap::new();
+        for answer in answers {
+            let prepared = PreparedAnswer::new(answer.search_id, answer);
+            let mut events = Vec::with_capacity(2);
+            if let Some(offers) = &prepared.offers_event {
+                events.push(tagged(EventKind::Offers, offers));
+            }
+            events.push(tagged(EventKind::Provider, prepared.provider_event.as_bytes()));
+            let mut args = vec![
+                answer.provider.clone().into_bytes(),
+                encode(&prepared.progress).into_bytes(),
+                prepared.offers.len().to_string().into_bytes(),
+                events.len().to_string().into_bytes(),
+            ];
+            args.extend(events);
+            let at = *index.entry(answer.search_id).or_insert_with(|| {
+                searches.push((answer.search_id, Vec::new()));
+                searches.len() - 1
+            });
+            searches[at].1.push(args);
+        }
         let max_len = self.redis.max_len().to_string();
-        let calls = answers
+        let calls = searches
             .iter()
-            .map(|answer| {
-                let keys = self.keys(&answer.search_id);
-                let prepared = PreparedAnswer::new(answer.search_id, answer);
-                let mut args: Vec<Vec<u8>> = vec![
-                    answer.search_id.to_string().into_bytes(),
-                    answer.provider.clone().into_bytes(),
-                    encode(&prepared.progress).into_bytes(),
-                    prepared.offers.len().to_string().into_bytes(),
-                    max_len.clone().into_bytes(),
-                ];
-                if let Some(offers) = &prepared.offers_event {
-                    args.push(tagged(EventKind::Offers, offers));
-                }
-                args.push(tagged(
-                    EventKind::Provider,
-                    prepared.provider_event.as_bytes(),
-                ));
+            .map(|(id, group)| {
+                let keys = self.keys(id);
+                let mut args = vec![id.to_string().into_bytes(), max_len.clone().into_bytes()];
+                args.extend(group.iter().flatten().cloned());
                 self.answer
                     .call(&[&keys.hash, &keys.events, &self.events], args)
             })
             .collect();
         let replies = self.run(calls).await?;
-        let completing: Vec<Uuid> = answers
-            .iter()
-            .zip(&replies)
-            .filter(|(_, reply)| matches!(reply, Value::Int(n) if *n < 0))
-            .map(|(answer, _)| answer.search_id)
-            .collect();
+        let mut completing = Vec::new();
+        for ((id, group), reply) in searches.into_iter().zip(replies) {
+            let flags: Vec<i64> = redis::from_redis_value(reply).unwrap_or_default();
+            let (Some(&first), Some(&done)) = (flags.first(), flags.get(1)) else {
+                continue;
+            };
+            if done == 1 {
+                completing.push(id);
+            }
+            // This process's own readers of the search get the events
+            // now, without reading them back.
+            if first > 0 {
+                let appended = group
+                    .into_iter()
+                    .zip(flags.iter().skip(2))
+                    .filter(|(_, recorded)| **recorded == 1)
+                    .flat_map(|(args, _)| args.into_iter().skip(4));
+                self.feed(&id, first as u64, appended);
+            }
+        }
         self.finish(&completing).await
+    }
+
+    /// Appends events just written to Redis to this process's copy of the
+    /// search's log, if a client here reads it.
+    fn feed(&self, id: &Uuid, first: u64, events: impl Iterator<Item = Vec<u8>>) {
+        if let Some(log) = self.mirror(id)
+            && let Extended::Appended(n) = log.extend(first, events.filter_map(decode))
+            && n > 0
+        {
+            log.notify();
+        }
     }
 
     /// Builds and appends the `complete` event of searches that are owed
@@ -344,7 +380,8 @@ impl SharedSearches {
                     snap.offers.iter().take(top).map(|o| o.get().as_bytes()),
                 );
                 let keys = self.keys(id);
-                Some(self.finish.call(
+                let complete = tagged(EventKind::Complete, &complete);
+                let call = self.finish.call(
                     &[
                         &keys.hash,
                         &keys.events,
@@ -354,17 +391,27 @@ impl SharedSearches {
                     ],
                     vec![
                         id.to_string().into_bytes(),
-                        tagged(EventKind::Complete, &complete),
+                        complete.clone(),
                         ms(now),
                         max_len.clone().into_bytes(),
                     ],
-                ))
+                );
+                Some(((*id, complete), call))
             })
             .collect::<Vec<_>>();
         if calls.is_empty() {
             return Ok(());
         }
-        self.run(calls).await.map(drop)
+        let (completes, calls): (Vec<_>, Vec<_>) = calls.into_iter().unzip();
+        let replies = self.run(calls).await?;
+        for ((id, complete), reply) in completes.into_iter().zip(replies) {
+            if let Value::Int(at) = reply
+                && at > 0
+            {
+                self.feed(&id, at as u64, std::iter::once(complete));
+            }
+        }
+        Ok(())
     }
 
     /// Ends every search whose deadline has passed, whichever process

@@ -2,14 +2,14 @@
 -- (two processes finishing the same search) changes nothing.
 -- KEYS: search hash, events list, deadlines, finished, events stream.
 -- ARGV: id, tagged `complete` event, now ms, stream max length.
--- Returns 1 when appended, else 0.
+-- Returns the id of the `complete` event when appended, else 0.
 local id = ARGV[1]
 local st = redis.call('HMGET', KEYS[1], 'status', 'outcome', 'expires_ms')
 if st[1] ~= 'completing' then
   return 0
 end
 redis.call('HSET', KEYS[1], 'status', st[2], 'finished_ms', ARGV[3])
-append(KEYS[1], KEYS[2], KEYS[5], id, {ARGV[2]}, st[3], ARGV[4])
+local at = append(KEYS[1], KEYS[2], KEYS[5], id, {ARGV[2]}, st[3], ARGV[4])
 redis.call('ZREM', KEYS[3], id)
 redis.call('ZADD', KEYS[4], ARGV[3], id)
-return 1
+return at
