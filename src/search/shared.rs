@@ -284,7 +284,10 @@ impl SharedSearches {
             if let Some(offers) = &prepared.offers_event {
                 events.push(tagged(EventKind::Offers, offers));
             }
-            events.push(tagged(EventKind::Provider, prepared.provider_event.as_bytes()));
+            events.push(tagged(
+                EventKind::Provider,
+                prepared.provider_event.as_bytes(),
+            ));
             let mut args = vec![
                 answer.provider.clone().into_bytes(),
                 encode(&prepared.progress).into_bytes(),
@@ -515,38 +518,8 @@ impl SharedSearches {
         };
         // Registered first, so nothing announced from now on is missed;
         // what was appended before is read from the list.
-        if self.catch_up(id, &log).await? {
-            Ok(Some(log))
-        } else {
-            Ok(None)
-        }
-    }
-
-    /// Reads the events `log` lacks from Redis. Returns whether the search
-    /// exists.
-    async fn catch_up(&self, id: &Uuid, log: &EventLog) -> Result<bool, BusError> {
-        let keys = self.keys(id);
-        let len = log.len();
-        let mut conn = self.redis.conn();
-        let (exists, items): (bool, Vec<Vec<u8>>) = redis::pipe()
-            .cmd("EXISTS")
-            .arg(&keys.hash)
-            .cmd("LRANGE")
-            .arg(&keys.events)
-            .arg(len)
-            .arg(-1)
-            .query_async(&mut conn)
-            .await
-            .map_err(|e| bus_error(e, "", ""))?;
-        if !exists {
-            return Ok(false);
-        }
-        if let Extended::Appended(n) = log.extend(len + 1, items.into_iter().filter_map(decode))
-            && n > 0
-        {
-            log.notify();
-        }
-        Ok(true)
+        let exists = self.catch_up(vec![(*id, log.clone())]).await?;
+        Ok(exists.first().copied().unwrap_or(false).then_some(log))
     }
 
     fn mirror(&self, id: &Uuid) -> Option<Arc<EventLog>> {
@@ -617,7 +590,7 @@ impl SharedSearches {
                     behind.insert(id, log);
                 }
             }
-            if let Err(e) = self.catch_up_many(behind).await {
+            if let Err(e) = self.catch_up(behind).await {
                 tracing::warn!(error = %e, "reading new search events failed");
             }
             if since_sweep >= FOLLOW_BATCH {
@@ -639,42 +612,54 @@ impl SharedSearches {
                 .filter_map(|(id, log)| Some((*id, log.upgrade()?)))
                 .collect()
         };
-        if let Err(e) = self.catch_up_many(logs).await {
+        if let Err(e) = self.catch_up(logs).await {
             tracing::warn!(error = %e, "catching up searches failed");
         }
     }
 
     /// Reads the events each log lacks, in one round trip, and wakes its
-    /// readers.
-    async fn catch_up_many(&self, logs: HashMap<Uuid, Arc<EventLog>>) -> Result<(), BusError> {
-        if logs.is_empty() {
-            return Ok(());
-        }
+    /// readers. A search that is gone (unknown, or Redis came back without
+    /// it) ends its log. Returns whether each search exists.
+    async fn catch_up(
+        &self,
+        logs: impl IntoIterator<Item = (Uuid, Arc<EventLog>)>,
+    ) -> Result<Vec<bool>, BusError> {
         let mut pipe = redis::pipe();
         let logs: Vec<(Arc<EventLog>, u64)> = logs
             .into_iter()
             .map(|(id, log)| {
                 let len = log.len();
-                pipe.cmd("LRANGE")
-                    .arg(self.keys(&id).events)
+                let keys = self.keys(&id);
+                pipe.cmd("EXISTS")
+                    .arg(&keys.hash)
+                    .cmd("LRANGE")
+                    .arg(&keys.events)
                     .arg(len)
                     .arg(-1);
                 (log, len)
             })
             .collect();
+        if logs.is_empty() {
+            return Ok(Vec::new());
+        }
         let mut conn = self.redis.conn();
-        let replies: Vec<Vec<Vec<u8>>> = pipe
+        let replies: Vec<(bool, Vec<Vec<u8>>)> = pipe
             .query_async(&mut conn)
             .await
             .map_err(|e| bus_error(e, "", ""))?;
-        for ((log, len), items) in logs.into_iter().zip(replies) {
-            if let Extended::Appended(n) = log.extend(len + 1, items.into_iter().filter_map(decode))
+        let mut found = Vec::with_capacity(logs.len());
+        for ((log, len), (exists, items)) in logs.into_iter().zip(replies) {
+            found.push(exists);
+            if !exists {
+                log.abandon();
+            } else if let Extended::Appended(n) =
+                log.extend(len + 1, items.into_iter().filter_map(decode))
                 && n > 0
             {
                 log.notify();
             }
         }
-        Ok(())
+        Ok(found)
     }
 
     /// Searches whose events a client of this process reads.

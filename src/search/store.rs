@@ -142,6 +142,14 @@ impl EventLog {
         self.changed.subscribe()
     }
 
+    /// Ends the log where it stands, for a search that is gone (a Redis
+    /// that came back empty): its readers stop instead of waiting for a
+    /// `complete` that will never come.
+    pub fn abandon(&self) {
+        self.state.lock().expect("log lock").finished = true;
+        self.notify();
+    }
+
     fn push(&self, kind: EventKind, data: Bytes) {
         let mut state = self.state.lock().expect("log lock");
         let id = state.events.len() as u64 + 1;

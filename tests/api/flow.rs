@@ -414,3 +414,31 @@ async fn searches_resume_after_a_redis_outage() {
     assert_eq!(complete["status"], "completed", "{complete}");
     assert_eq!(complete["providers"]["alpha"]["status"], "ok");
 }
+
+/// Redis comes back empty (it kept nothing) while a stream is open: the
+/// search is gone, so the stream ends instead of waiting for a `complete`
+/// that cannot come, and the search then answers 404.
+#[tokio::test]
+async fn a_stream_whose_search_redis_lost_ends() {
+    let mut redis = crate::helpers::RedisServer::start().await;
+    let url = redis.url.clone();
+    let app = TestApp::with_providers(
+        &[(
+            "slow.yaml",
+            &mock_airline("slow", "SL", "fixed: 10s", "timeout: 20s"),
+        )],
+        move |s| s.redis_url = Some(url),
+    )
+    .await;
+    let mut body = search_body();
+    body["timeout_ms"] = json!(20_000);
+    let id = app.submit(&body).await;
+    let response = app.open_stream(&id, "", None).await;
+    assert_eq!(response.status(), 200);
+    let reader = tokio::spawn(read_events(response));
+    redis.restart().await;
+    let events = reader.await.unwrap();
+    assert!(events.iter().all(|e| e.event != "complete"), "{events:?}");
+    let (status, _) = app.get(&format!("/api/flights/search/{id}")).await;
+    assert_eq!(status, 404);
+}
