@@ -358,40 +358,41 @@ async fn an_open_stream_rides_out_a_redis_outage() {
     providers.terminate().await;
 }
 
-/// A providers process killed with SIGKILL mid-search: a live process takes
-/// the search over and answers it, or, past the delivery limit, dead-letters
-/// it and answers `error`, so the search completes either way.
-async fn kill_a_providers_process_mid_search(max_deliveries: &str) -> serde_json::Value {
-    let redis = RedisServer::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("slow.yaml"),
-        mock_airline("slow", "SL", "fixed: 800ms", "timeout: 1s"),
+/// Two providers processes share an airline's searches under load (20
+/// searches at once, 5 at a time per process); one is killed with SIGKILL
+/// while it holds some. Returns every search's `complete` event and how many
+/// searches the killed process held.
+async fn kill_a_providers_process_under_load(max_deliveries: &str) -> (Vec<Value>, u64) {
+    let deployment = Deployment::new(
+        &[(
+            "slow.yaml",
+            mock_airline("slow", "SL", "fixed: 800ms", "timeout: 1s\nconcurrency: 5"),
+        )],
+        RedisServer::start().await,
+        &[
+            ("AIRSTREAM_REDIS__CLAIM_IDLE", "100ms"),
+            ("AIRSTREAM_REDIS__MAX_DELIVERIES", max_deliveries),
+        ],
     )
-    .unwrap();
-    let url = std::ffi::OsString::from(&redis.url);
-    let limit = std::ffi::OsString::from(max_deliveries);
-    let claim = std::ffi::OsString::from("100ms");
-    let envs = [
-        ("AIRSTREAM_PROVIDERS_DIR", dir.path().as_os_str()),
-        ("AIRSTREAM_REDIS_URL", url.as_os_str()),
-        ("AIRSTREAM_REDIS__CLAIM_IDLE", claim.as_os_str()),
-        ("AIRSTREAM_REDIS__MAX_DELIVERIES", limit.as_os_str()),
-    ];
-    let mut doomed = Process::spawn(&["--role", "providers"], &envs);
-    let api = Process::spawn(&["--role", "api"], &envs);
+    .await;
+    let mut doomed = deployment.spawn("providers");
+    let survivor = deployment.spawn("providers");
+    let api = deployment.spawn("api");
     let client = reqwest::Client::new();
     let mut body = search_body();
-    body["timeout_ms"] = serde_json::json!(20_000);
-    let posted = post_search(&client, &api.base, &body).await;
-    let stream_url = posted["data"]["stream_url"]
-        .as_str()
-        .expect("accepted")
-        .to_string();
-    // Wait until the doomed process holds the search, then kill it hard.
+    body["timeout_ms"] = json!(20_000);
+    let mut readers = Vec::new();
+    for _ in 0..20 {
+        let url = submit(&client, &api, &body).await;
+        let (client, base) = (client.clone(), api.base.clone());
+        readers.push(tokio::spawn(async move {
+            stream_events(&client, &base, &url).await
+        }));
+    }
+    // Wait until the doomed process holds searches, then kill it hard.
     let started = std::time::Instant::now();
-    loop {
-        let list: serde_json::Value = client
+    let held = loop {
+        let list: Value = client
             .get(format!("{}/api/providers", doomed.base))
             .send()
             .await
@@ -399,41 +400,58 @@ async fn kill_a_providers_process_mid_search(max_deliveries: &str) -> serde_json
             .json()
             .await
             .unwrap();
-        if list["data"][0]["stats"]["in_flight"] == 1 {
-            break;
+        let in_flight = list["data"][0]["stats"]["in_flight"].as_u64().unwrap();
+        if in_flight > 0 {
+            break in_flight;
         }
         assert!(
             started.elapsed() < WAIT,
-            "the search never reached the providers process"
+            "no search reached the doomed process"
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    };
     doomed.child.kill().unwrap();
     doomed.child.wait().unwrap();
-    let rescuer = Process::spawn(&["--role", "providers"], &envs);
-    let events = stream_events(&client, &api.base, &stream_url).await;
-    let complete = events.last().unwrap().data.clone();
+    let mut completes = Vec::new();
+    for reader in readers {
+        let events = reader.await.unwrap();
+        completes.push(check_log(&events, &["slow"]));
+    }
     api.terminate().await;
-    rescuer.terminate().await;
-    complete
+    survivor.terminate().await;
+    (completes, held)
 }
 
 #[tokio::test]
 async fn a_live_process_takes_over_the_searches_of_a_killed_one() {
-    let complete = kill_a_providers_process_mid_search("3").await;
-    assert_eq!(complete["status"], "completed", "{complete}");
-    assert_eq!(complete["providers"]["slow"]["status"], "ok", "{complete}");
-    assert!(complete["total_offers"].as_u64().unwrap() > 0);
+    let (completes, held) = kill_a_providers_process_under_load("3").await;
+    assert!(held > 0);
+    for complete in completes {
+        assert_eq!(complete["status"], "completed", "{complete}");
+        assert_eq!(complete["providers"]["slow"]["status"], "ok", "{complete}");
+        assert!(complete["total_offers"].as_u64().unwrap() > 0);
+    }
 }
 
 #[tokio::test]
 async fn a_search_delivered_too_often_is_dead_lettered_and_still_completes() {
-    let complete = kill_a_providers_process_mid_search("1").await;
-    assert_eq!(complete["status"], "completed", "{complete}");
-    let slow = &complete["providers"]["slow"];
-    assert_eq!(slow["status"], "error", "{complete}");
+    let (completes, held) = kill_a_providers_process_under_load("1").await;
+    let mut dead = 0;
+    for complete in &completes {
+        assert_eq!(complete["status"], "completed", "{complete}");
+        let slow = &complete["providers"]["slow"];
+        if slow["status"] == "error" {
+            assert!(
+                slow["error"].as_str().unwrap().contains("dead-letter"),
+                "{complete}"
+            );
+            dead += 1;
+        } else {
+            assert_eq!(slow["status"], "ok", "{complete}");
+        }
+    }
     assert!(
-        slow["error"].as_str().unwrap().contains("dead-letter"),
-        "{complete}"
+        dead >= 1 && dead <= held,
+        "{dead} dead-lettered, {held} held"
     );
 }
