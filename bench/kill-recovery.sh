@@ -14,13 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=${1:-bench/fixed-50ms} rate=${2:-300} secs=${3:-20} claim=${4:-1s}
 rport=${REDIS_PORT:-6392} port=${PORT:-3710}
-cargo build --release --quiet
-bin=./target/release/airstream
-work=$(mktemp -d)
-redis-server --port "$rport" --save "" --appendonly no --dir "$work" >"$work/redis.log" &
-pids=($!)
-trap 'kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
-for _ in $(seq 50); do redis-cli -p "$rport" ping >/dev/null 2>&1 && break; sleep 0.1; done
+. bench/redis-lib.sh
 export AIRSTREAM_REDIS_URL=redis://127.0.0.1:$rport AIRSTREAM_PROVIDERS_DIR=$dir \
   AIRSTREAM_LOG__FILTER=warn AIRSTREAM_REDIS__CLAIM_IDLE=$claim
 AIRSTREAM_LISTEN=127.0.0.1:$((port + 1)) $bin serve --role providers &

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use tempfile::TempDir;
 
 use crate::helpers::{RedisServer, SseEvent, WAIT, fast_airline, mock_airline, search_body};
-use crate::processes::{Process, post_search, stream_events};
+use crate::processes::{Process, get_json, post_search, stream_events};
 
 /// A Redis, a providers directory and the settings every process shares.
 struct Deployment {
@@ -45,6 +45,14 @@ impl Deployment {
             self.envs.iter().map(|(k, v)| (*k, v.as_os_str())).collect();
         Process::spawn(&["--role", role], &envs)
     }
+}
+
+/// Provider files: `alpha`, which answers at once, and `slow`.
+fn fast_and_slow(latency: &str, timeout: &str) -> [(&'static str, String); 2] {
+    [
+        ("alpha.yaml", fast_airline("alpha", "AA")),
+        ("slow.yaml", mock_airline("slow", "SL", latency, timeout)),
+    ]
 }
 
 /// Posts a search and returns its stream URL.
@@ -170,14 +178,7 @@ async fn api_processes_serve_each_others_searches() {
     // of every search exactly once.
     let mut answered = std::collections::BTreeMap::<String, u64>::new();
     for p in &providers {
-        let list: Value = client
-            .get(format!("{}/api/providers", p.base))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let list = get_json(&client, &format!("{}/api/providers", p.base)).await;
         for airline in list["data"].as_array().unwrap() {
             *answered
                 .entry(airline["id"].as_str().unwrap().to_string())
@@ -198,13 +199,7 @@ async fn api_processes_serve_each_others_searches() {
 #[tokio::test]
 async fn a_search_outlives_the_api_process_that_accepted_it() {
     let deployment = Deployment::new(
-        &[
-            ("alpha.yaml", fast_airline("alpha", "AA")),
-            (
-                "slow.yaml",
-                mock_airline("slow", "SL", "fixed: 10s", "timeout: 20s"),
-            ),
-        ],
+        &fast_and_slow("fixed: 10s", "timeout: 20s"),
         RedisServer::start().await,
         &[],
     )
@@ -279,19 +274,12 @@ impl RawStream {
 /// keepalives, and the search then completes with every event exactly once.
 #[tokio::test]
 async fn an_open_stream_rides_out_a_redis_outage() {
-    let deployment = Deployment::new(
-        &[
-            ("alpha.yaml", fast_airline("alpha", "AA")),
-            (
-                "slow.yaml",
-                mock_airline("slow", "SL", "fixed: 1500ms", "timeout: 2s"),
-            ),
-        ],
+    let mut deployment = Deployment::new(
+        &fast_and_slow("fixed: 1500ms", "timeout: 2s"),
         RedisServer::start_durable().await,
         &[("AIRSTREAM_SSE__KEEPALIVE", "100ms")],
     )
     .await;
-    let mut deployment = deployment;
     let providers = deployment.spawn("providers");
     let api = deployment.spawn("api");
     let client = reqwest::Client::new();
@@ -392,14 +380,7 @@ async fn kill_a_providers_process_under_load(max_deliveries: &str) -> (Vec<Value
     // Wait until the doomed process holds searches, then kill it hard.
     let started = std::time::Instant::now();
     let held = loop {
-        let list: Value = client
-            .get(format!("{}/api/providers", doomed.base))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let list = get_json(&client, &format!("{}/api/providers", doomed.base)).await;
         let in_flight = list["data"][0]["stats"]["in_flight"].as_u64().unwrap();
         if in_flight > 0 {
             break in_flight;

@@ -27,6 +27,11 @@ pub async fn post_search(
         .unwrap()
 }
 
+/// GETs a JSON document from a running process.
+pub async fn get_json(client: &reqwest::Client, url: &str) -> serde_json::Value {
+    client.get(url).send().await.unwrap().json().await.unwrap()
+}
+
 /// Reads a search's SSE stream from a running process to its end.
 pub async fn stream_events(
     client: &reqwest::Client,
