@@ -71,6 +71,25 @@ impl Application {
     pub async fn build(settings: Settings, shutdown: Shutdown) -> Result<Self, StartupError> {
         let settings = Arc::new(settings);
         let registry = Arc::new(ProviderRegistry::load(settings.providers_dir.clone())?);
+        let listener =
+            TcpListener::bind(settings.listen)
+                .await
+                .map_err(|source| StartupError::Bind {
+                    addr: settings.listen,
+                    source,
+                })?;
+        let addr = listener.local_addr().map_err(|source| StartupError::Bind {
+            addr: settings.listen,
+            source,
+        })?;
+        // Templates reach this process (its simulated airline API) here.
+        let self_url = {
+            let mut own = addr;
+            if own.ip().is_unspecified() {
+                own.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+            }
+            format!("http://{own}")
+        };
         let limits = StoreLimits {
             result_ttl: settings.search.result_ttl.get(),
             max_retained: settings.search.max_retained.max(1),
@@ -134,21 +153,10 @@ impl Application {
                 max_deliveries: settings.redis.max_deliveries.max(1),
             });
             runtime::spawn_all(
-                &bus, &registry, &consumer, redelivery, &shutdown, &mut tasks,
+                &bus, &registry, &consumer, redelivery, &self_url, &shutdown, &mut tasks,
             )
             .await?;
         }
-        let listener =
-            TcpListener::bind(settings.listen)
-                .await
-                .map_err(|source| StartupError::Bind {
-                    addr: settings.listen,
-                    source,
-                })?;
-        let addr = listener.local_addr().map_err(|source| StartupError::Bind {
-            addr: settings.listen,
-            source,
-        })?;
         let state = AppState {
             settings,
             bus,

@@ -5,6 +5,7 @@
 pub mod error;
 mod probes;
 mod search;
+mod sim;
 mod stream;
 
 use std::sync::Arc;
@@ -62,6 +63,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/providers", get(probes::providers))
         .route("/healthz", get(probes::healthz))
         .route("/readyz", get(probes::readyz))
+        .route("/sim/{provider}/v1/availability", post(sim::availability))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             timeout,

@@ -9,8 +9,9 @@ use serde::Serialize;
 
 use super::AppState;
 use super::error::{ApiError, Envelope};
-use crate::providers::StatsSnapshot;
 use crate::providers::load::Problem;
+use crate::providers::upstream::UpstreamStatus;
+use crate::providers::{ProviderMode, StatsSnapshot};
 
 /// One provider file as listed by `/api/providers`.
 #[derive(Debug, Serialize)]
@@ -26,6 +27,9 @@ struct ProviderView {
     concurrency: Option<u32>,
     airports: Vec<String>,
     stats: StatsSnapshot,
+    /// The circuit breaker and dropped offers of an `http` provider.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    upstream: Option<UpstreamStatus>,
     error: Option<LoadErrorView>,
 }
 
@@ -58,9 +62,14 @@ pub async fn providers(State(app): State<AppState>) -> Response {
                 concurrency: def.map(|d| d.concurrency),
                 airports: def
                     .map(|d| match &d.mode {
-                        crate::providers::ProviderMode::Mock(table) => table.airports(),
+                        ProviderMode::Mock(table) => table.airports(),
+                        ProviderMode::Upstream(_) => Vec::new(),
                     })
                     .unwrap_or_default(),
+                upstream: def.and_then(|d| match &d.mode {
+                    ProviderMode::Upstream(u) => Some(u.status()),
+                    ProviderMode::Mock(_) => None,
+                }),
                 stats: def
                     .map(|d| app.registry.stats(&d.id).snapshot())
                     .unwrap_or_default(),

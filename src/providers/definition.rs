@@ -37,7 +37,72 @@ pub struct ProviderFile {
     pub mock: Option<Spanned<MockSpec>>,
     /// A templated HTTP call to an airline API. Exactly one of `mock` and
     /// `upstream`.
-    pub upstream: Option<Spanned<serde_json::Value>>,
+    pub upstream: Option<Spanned<UpstreamSpec>>,
+}
+
+/// A templated HTTP call to an airline's API and the mapping of its answer.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamSpec {
+    /// The environment variables the templates may read (as `env.NAME`);
+    /// any other is an error at load.
+    pub env: Option<Spanned<Vec<Spanned<String>>>>,
+    /// The provider's own settings, readable as `settings.*` (API keys
+    /// belong in `env`, not here).
+    pub settings: Option<Spanned<serde_json::Map<String, serde_json::Value>>>,
+    /// HTTP method (default `GET`).
+    pub method: Option<Spanned<String>>,
+    /// URL template; search values in it are escaped as URL components.
+    pub url: Spanned<String>,
+    /// Header templates; search values in them are escaped for header
+    /// values.
+    pub headers: Option<Spanned<BTreeMap<String, Spanned<String>>>>,
+    /// Body template; search values in it are escaped for JSON.
+    pub body: Option<Spanned<String>>,
+    /// Time to open a connection at most (default 1s, and never more than
+    /// the airline's `timeout`).
+    pub connect_timeout: Option<Spanned<HumanDuration>>,
+    /// Retries of connection errors, timeouts and 5xx answers.
+    pub retries: Option<Spanned<RetriesSpec>>,
+    /// The circuit breaker.
+    pub breaker: Option<Spanned<BreakerSpec>>,
+    /// How to read offers out of the answer.
+    pub response: Spanned<ResponseSpec>,
+}
+
+/// Retries of a failed call.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetriesSpec {
+    /// Retries after the first call (default 2); 0 turns retrying off.
+    pub attempts: Option<Spanned<u32>>,
+    /// Wait before the first retry, doubled for each further one, with
+    /// jitter (default `100ms`).
+    pub backoff: Option<Spanned<HumanDuration>>,
+}
+
+/// The circuit breaker: after `failures` failed searches in a row the
+/// airline is not called for `cooldown`; then one trial call decides.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BreakerSpec {
+    /// Failed searches in a row that open the breaker (default 5); 0 turns
+    /// it off.
+    pub failures: Option<Spanned<u32>>,
+    /// How long it stays open before a trial call (default `10s`).
+    pub cooldown: Option<Spanned<HumanDuration>>,
+}
+
+/// Where the offers are in the answer, and how to read each field.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResponseSpec {
+    /// Expression selecting the list of offers, such as
+    /// `body.data.itineraries`.
+    pub offers: Spanned<String>,
+    /// One expression per offer field, over `item` (one element of the
+    /// list), `body`, `search` and `leg`.
+    pub map: Spanned<BTreeMap<String, Spanned<String>>>,
 }
 
 /// A latency profile: at most one distribution, plus error rates.

@@ -286,13 +286,8 @@ fn validate(path: &Path, file: ProviderFile, problems: &mut Problems) -> Option<
             None
         }
         (Some(spec), None) => mock::from_spec(spec, problems).map(ProviderMode::Mock),
-        (None, Some(upstream)) => {
-            problems.at(
-                upstream,
-                "`upstream` providers are not supported by this version of airstream yet; use `mock`",
-            );
-            None
-        }
+        (None, Some(upstream)) => super::upstream::Upstream::from_spec(upstream, problems)
+            .map(|u| ProviderMode::Upstream(Arc::new(u))),
     };
     Some(ProviderDef {
         id,
@@ -497,23 +492,15 @@ mod tests {
                 .message
                 .contains("needs a `mock` fare table or an `upstream` API")
         );
-        let both = parse(
-            "x.yaml",
-            &format!("name: X\nairline: XX\nupstream: {{}}\n{MOCK}"),
-        )
-        .unwrap_err();
+        let upstream = "upstream:\n  url: http://x\n  response:\n    offers: body.offers\n    map: { flight_number: item.f, depart_at: item.d, arrive_at: item.a, price: item.p, currency: item.c }\n";
+        let both = parse("x.yaml", &format!("name: X\nairline: XX\n{upstream}{MOCK}")).unwrap_err();
         assert!(
             both.iter()
-                .any(|p| p.message.contains("not both") && p.line == 3),
+                .any(|p| p.message.contains("not both") && p.line == 4),
             "{both:?}"
         );
-        let upstream = parse("x.yaml", "name: X\nairline: XX\nupstream: { url: x }\n").unwrap_err();
-        assert!(
-            upstream[0]
-                .message
-                .contains("not supported by this version"),
-            "{upstream:?}"
-        );
+        let def = parse("x.yaml", &format!("name: X\nairline: XX\n{upstream}")).unwrap();
+        assert_eq!(def.mode.name(), "http");
     }
 
     #[test]

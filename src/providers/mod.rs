@@ -12,6 +12,7 @@ pub mod latency;
 pub mod load;
 pub mod mock;
 pub mod runtime;
+pub mod upstream;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -54,6 +55,8 @@ pub struct ProviderDef {
 pub enum ProviderMode {
     /// From a mock fare table.
     Mock(MockTable),
+    /// From an airline's HTTP API.
+    Upstream(Arc<upstream::Upstream>),
 }
 
 impl ProviderMode {
@@ -61,6 +64,7 @@ impl ProviderMode {
     pub fn name(&self) -> &'static str {
         match self {
             ProviderMode::Mock(_) => "mock",
+            ProviderMode::Upstream(_) => "http",
         }
     }
 }

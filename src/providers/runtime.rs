@@ -15,6 +15,7 @@ use tokio::task::JoinSet;
 
 use super::latency::Fate;
 use super::mock::Quoter;
+use super::upstream::{Failure, Provider};
 use super::{ProviderDef, ProviderMode, ProviderRegistry, ProviderStats};
 use crate::bus::{
     Acker, Backoff, Bus, BusError, DEAD_LETTER, Entry, REQUESTED, RESULTS, StartFrom,
@@ -32,6 +33,7 @@ pub async fn spawn_all(
     registry: &Arc<ProviderRegistry>,
     consumer: &str,
     redelivery: Option<Redelivery>,
+    self_url: &str,
     shutdown: &Shutdown,
     tasks: &mut JoinSet<()>,
 ) -> Result<(), crate::bus::BusError> {
@@ -45,6 +47,7 @@ pub async fn spawn_all(
             name: consumer.to_string(),
             acker: Acker::spawn(bus.clone(), REQUESTED, def.id.clone(), shutdown.clone()),
             redelivery,
+            self_url: self_url.to_string(),
             shutdown: shutdown.clone(),
         };
         tasks.spawn(consumer.run());
@@ -69,6 +72,8 @@ struct Consumer {
     name: String,
     acker: Acker,
     redelivery: Option<Redelivery>,
+    /// This process's base URL, for templates (`airstream.url`).
+    self_url: String,
     shutdown: Shutdown,
 }
 
@@ -136,7 +141,8 @@ impl Consumer {
                         .expect("semaphore never closes"),
                 };
                 let draw = Draw::sample(&this.def);
-                if draw.is_instant() && this.bus.publishes_in_process() {
+                let local = matches!(this.def.mode, ProviderMode::Mock(_));
+                if local && draw.is_instant() && this.bus.publishes_in_process() {
                     // Nothing to wait for, not even the broker: answering
                     // here saves a task.
                     this.clone().handle(entry, search, permit, draw).await;
@@ -263,7 +269,7 @@ impl Consumer {
         draw: Draw,
     ) {
         let _in_flight = self.stats.enter();
-        let Some(answer) = answer(&self.def, &search, draw).await else {
+        let Some(answer) = answer(&self.def, &search, draw, &self.self_url).await else {
             // The search's deadline came first: the api ends the search
             // and reports this airline as timed out.
             self.acker.ack(entry.id);
@@ -313,7 +319,12 @@ impl Draw {
 /// Answers one search for one airline, within the airline's budget and the
 /// search's deadline; `None` when the deadline comes first, as nobody then
 /// waits for the answer.
-async fn answer(def: &ProviderDef, search: &SearchRequest, draw: Draw) -> Option<ProviderAnswer> {
+async fn answer(
+    def: &ProviderDef,
+    search: &SearchRequest,
+    draw: Draw,
+    self_url: &str,
+) -> Option<ProviderAnswer> {
     let now = Timestamp::now();
     let left = search
         .deadline
@@ -321,17 +332,19 @@ async fn answer(def: &ProviderDef, search: &SearchRequest, draw: Draw) -> Option
         .try_into()
         .unwrap_or(Duration::ZERO);
     let budget = def.timeout.min(left);
-    let (status, offers, error) = match tokio::time::timeout(budget, call(def, search, draw)).await
-    {
-        Ok(Ok(offers)) => (AnswerStatus::Ok, offers, None),
-        Ok(Err(reason)) => (AnswerStatus::Error, Vec::new(), Some(reason)),
-        Err(_) if budget < def.timeout => return None,
-        Err(_) => (
-            AnswerStatus::Timeout,
-            Vec::new(),
-            Some(format!("no answer within {}ms", budget.as_millis())),
-        ),
-    };
+    let deadline = tokio::time::Instant::now() + budget;
+    let (status, offers, error) =
+        match tokio::time::timeout(budget, call(def, search, draw, deadline, self_url)).await {
+            Ok(Ok(offers)) => (AnswerStatus::Ok, offers, None),
+            Ok(Err(Failure::Error(reason))) => (AnswerStatus::Error, Vec::new(), Some(reason)),
+            Ok(Err(Failure::Timeout(_))) | Err(_) if budget < def.timeout => return None,
+            Ok(Err(Failure::Timeout(reason))) => (AnswerStatus::Timeout, Vec::new(), Some(reason)),
+            Err(_) => (
+                AnswerStatus::Timeout,
+                Vec::new(),
+                Some(format!("no answer within {}ms", budget.as_millis())),
+            ),
+        };
     let elapsed = Timestamp::now().duration_since(search.created_at);
     Some(ProviderAnswer {
         search_id: search.search_id,
@@ -343,7 +356,15 @@ async fn answer(def: &ProviderDef, search: &SearchRequest, draw: Draw) -> Option
     })
 }
 
-async fn call(def: &ProviderDef, search: &SearchRequest, draw: Draw) -> Result<Vec<Offer>, String> {
+/// The airline's simulated delay and fate, then its offers: from the mock
+/// table, or from its API (where `latency:` adds to the real call).
+async fn call(
+    def: &ProviderDef,
+    search: &SearchRequest,
+    draw: Draw,
+    deadline: tokio::time::Instant,
+    self_url: &str,
+) -> Result<Vec<Offer>, Failure> {
     let Draw { fate, delay } = draw;
     if fate == Fate::Hang {
         std::future::pending::<()>().await;
@@ -352,7 +373,10 @@ async fn call(def: &ProviderDef, search: &SearchRequest, draw: Draw) -> Result<V
         tokio::time::sleep(delay).await;
     }
     if fate == Fate::Fail {
-        return Err(format!("{} answered with an error (simulated)", def.name));
+        return Err(Failure::Error(format!(
+            "{} answered with an error (simulated)",
+            def.name
+        )));
     }
     match &def.mode {
         ProviderMode::Mock(table) => {
@@ -362,6 +386,14 @@ async fn call(def: &ProviderDef, search: &SearchRequest, draw: Draw) -> Result<V
                 airline: &def.airline,
             };
             Ok(table.offers(&quoter, search, today))
+        }
+        ProviderMode::Upstream(upstream) => {
+            let provider = Provider {
+                id: &def.id,
+                airline: &def.airline,
+                self_url,
+            };
+            upstream.answer(&provider, search, deadline).await
         }
     }
 }

@@ -1,0 +1,189 @@
+//! The simulated airline API: `POST /sim/{provider}/v1/availability` serves
+//! any mock provider (enabled or not) as an airline-style HTTP API, with its
+//! own JSON shape (not airstream's), the provider's latency and its errors.
+//! It lets an `upstream` provider work with no outside network: the sample
+//! `providers.d/transnusa.yaml` calls it.
+//!
+//! Request:
+//! `{"origin": "CGK", "destination": "DPS", "departure_date": "2026-12-20",
+//!   "passengers": {"adults": 2}, "cabin": "economy", "request_id": "..."}`
+//! (`cabin` and `request_id` optional). Answer:
+//! `{"meta": {...}, "data": {"itineraries": [{"offer_ref", "segments":
+//! [{"carrier", "flight", "origin", "destination", "departure", "arrival",
+//! "stops"}], "duration", "cabin", "seats_available", "fare": {"total",
+//! "per_adult", "currency"}}]}}`; errors answer
+//! `{"error": {"code", "message"}}` with 400, 404 or 503.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use jiff::Timestamp;
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+use serde::Deserialize;
+use serde_json::json;
+use uuid::Uuid;
+
+use super::AppState;
+use crate::providers::ProviderMode;
+use crate::providers::latency::Fate;
+use crate::providers::mock::Quoter;
+use crate::search::model::{Cabin, SearchRequest, normalize_code};
+
+/// The request body of the simulated API.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Availability {
+    origin: String,
+    destination: String,
+    departure_date: Date,
+    passengers: Passengers,
+    cabin: Option<String>,
+    request_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Passengers {
+    adults: u8,
+}
+
+fn fail(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
+    (
+        status,
+        Json(json!({"error": {"code": code, "message": message.into()}})),
+    )
+        .into_response()
+}
+
+/// `POST /sim/{provider}/v1/availability`.
+pub async fn availability(
+    State(app): State<AppState>,
+    Path(provider): Path<String>,
+    body: Bytes,
+) -> Response {
+    let Some(def) = app.registry.get(&provider) else {
+        return fail(
+            StatusCode::NOT_FOUND,
+            "UNKNOWN_AIRLINE",
+            format!("no simulated airline `{provider}`"),
+        );
+    };
+    let ProviderMode::Mock(table) = &def.mode else {
+        return fail(
+            StatusCode::NOT_FOUND,
+            "UNKNOWN_AIRLINE",
+            format!("`{provider}` is not a mock airline, so it has no simulated API"),
+        );
+    };
+    let ask: Availability = match serde_json::from_slice(&body) {
+        Ok(a) => a,
+        Err(e) => return fail(StatusCode::BAD_REQUEST, "INVALID_REQUEST", e.to_string()),
+    };
+    let (Some(from), Some(to)) = (
+        normalize_code(&ask.origin, 3, false),
+        normalize_code(&ask.destination, 3, false),
+    ) else {
+        return fail(
+            StatusCode::BAD_REQUEST,
+            "INVALID_REQUEST",
+            "origin and destination must be IATA airport codes",
+        );
+    };
+    if !(1..=9).contains(&ask.passengers.adults) {
+        return fail(
+            StatusCode::BAD_REQUEST,
+            "INVALID_REQUEST",
+            "passengers.adults must be from 1 to 9",
+        );
+    }
+    let cabin = match ask
+        .cabin
+        .as_deref()
+        .map(|c| Cabin::parse(&c.to_ascii_lowercase()))
+    {
+        None => Cabin::Economy,
+        Some(Some(c)) => c,
+        Some(None) => {
+            return fail(
+                StatusCode::BAD_REQUEST,
+                "INVALID_REQUEST",
+                "cabin must be economy, premium_economy, business or first",
+            );
+        }
+    };
+    // The airline's own latency and failures.
+    let (fate, delay) = {
+        let mut rng = rand::rng();
+        (
+            def.latency.fate(&mut rng),
+            def.latency.distribution.sample(&mut rng),
+        )
+    };
+    if fate == Fate::Hang {
+        std::future::pending::<()>().await;
+    }
+    tokio::time::sleep(delay).await;
+    if fate == Fate::Fail {
+        return fail(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "UPSTREAM_UNAVAILABLE",
+            "availability is temporarily unavailable (simulated)",
+        );
+    }
+    let now = Timestamp::now();
+    let search = SearchRequest {
+        search_id: ask
+            .request_id
+            .as_deref()
+            .and_then(|r| Uuid::parse_str(r).ok())
+            .unwrap_or_else(Uuid::nil),
+        from,
+        to,
+        date: ask.departure_date,
+        return_date: None,
+        passengers: ask.passengers.adults,
+        cabin,
+        providers: vec![def.id.clone()],
+        created_at: now,
+        deadline: now,
+    };
+    let quoter = Quoter {
+        provider: &def.id,
+        airline: &def.airline,
+    };
+    let today = now.to_zoned_datetime(TimeZone::UTC).date();
+    let itineraries: Vec<_> = table
+        .offers(&quoter, &search, today)
+        .into_iter()
+        .map(|o| {
+            json!({
+                "offer_ref": o.id,
+                "segments": [{
+                    "carrier": o.airline.code,
+                    "flight": o.flight_number,
+                    "origin": o.from,
+                    "destination": o.to,
+                    "departure": o.depart_at.to_string(),
+                    "arrival": o.arrive_at.to_string(),
+                    "stops": o.stops,
+                }],
+                "duration": format!("PT{}H{}M", o.duration_minutes / 60, o.duration_minutes % 60),
+                "cabin": o.cabin.as_str().to_uppercase(),
+                "seats_available": o.seats_left,
+                "fare": {
+                    "total": o.price.total.to_string(),
+                    "per_adult": o.price.per_passenger.to_string(),
+                    "currency": o.price.currency,
+                },
+            })
+        })
+        .collect();
+    Json(json!({
+        "meta": {"airline": def.airline.code, "results": itineraries.len(), "simulated": true},
+        "data": {"itineraries": itineraries},
+    }))
+    .into_response()
+}

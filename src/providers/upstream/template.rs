@@ -1,0 +1,162 @@
+//! Request templates: minijinja, compiled once at load, strict about
+//! undefined values, and escaping every value that is not trusted for the
+//! place it lands. Trusted values are the ones the platform engineer wrote
+//! or chose (`env`, `settings`, `provider`, `airstream`); everything from a
+//! search is escaped as a URL component in the URL, as a header value in a
+//! header, and for JSON in the body, so no search value can change the
+//! structure of a request. The `safe` filter is removed so a template cannot
+//! opt a search value out of escaping.
+
+use std::fmt::Write as _;
+
+use minijinja::{AutoEscape, Environment, Error, Output, State, UndefinedBehavior, Value};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+
+/// Where a template's output goes, which decides how values are escaped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Place {
+    /// The URL: values become URL components.
+    Url,
+    /// A header value.
+    Header,
+    /// The body: values become JSON string content.
+    Body,
+}
+
+impl Place {
+    fn tag(self) -> &'static str {
+        match self {
+            Place::Url => "url",
+            Place::Header => "header",
+            Place::Body => "json",
+        }
+    }
+
+    /// The template name for this place (`header:<name>` for headers).
+    pub fn template_name(self, header: &str) -> String {
+        match self {
+            Place::Url => "url".to_string(),
+            Place::Header => format!("header:{header}"),
+            Place::Body => "body".to_string(),
+        }
+    }
+}
+
+/// Everything but the URL's unreserved characters is percent-encoded.
+const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// A value as a URL component: `/`, `?`, `&`, `#` and the rest are encoded.
+pub fn escape_url(text: &str) -> String {
+    utf8_percent_encode(text, COMPONENT).to_string()
+}
+
+/// A value for a header: control characters (CR and LF above all) and
+/// non-ASCII bytes are percent-encoded, so a value stays one header.
+pub fn escape_header(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if (' '..='~').contains(&c) {
+            out.push(c);
+        } else {
+            let mut buf = [0u8; 4];
+            for b in c.encode_utf8(&mut buf).bytes() {
+                let _ = write!(out, "%{b:02X}");
+            }
+        }
+    }
+    out
+}
+
+/// A value for JSON: inside a string literal it reads back as itself;
+/// anything that could end the string or start structure (quotes,
+/// backslashes, brackets, braces, commas, colons) is written as `\uXXXX`,
+/// so outside a string literal it can at most make one scalar or invalid
+/// JSON, which is refused before sending.
+pub fn escape_json(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_ascii_alphanumeric() || " -._+@".contains(c) {
+            out.push(c);
+        } else {
+            let mut units = [0u16; 2];
+            for unit in c.encode_utf16(&mut units) {
+                let _ = write!(out, "\\u{unit:04x}");
+            }
+        }
+    }
+    out
+}
+
+fn format(out: &mut Output<'_>, state: &State<'_, '_>, value: &Value) -> Result<(), Error> {
+    let text = value.to_string();
+    let escaped = if value.is_safe() {
+        text
+    } else {
+        match state.auto_escape() {
+            AutoEscape::Custom("url") => escape_url(&text),
+            AutoEscape::Custom("header") => escape_header(&text),
+            AutoEscape::Custom("json") => escape_json(&text),
+            _ => text,
+        }
+    };
+    out.write_str(&escaped)
+        .map_err(|e| Error::new(minijinja::ErrorKind::WriteFailure, e.to_string()))
+}
+
+/// The environment every provider's templates and expressions live in.
+pub fn environment() -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.remove_filter("safe");
+    env.set_auto_escape_callback(|name| {
+        let place = if name == "url" {
+            Place::Url
+        } else if name.starts_with("header:") {
+            Place::Header
+        } else {
+            Place::Body
+        };
+        AutoEscape::Custom(place.tag())
+    });
+    env.set_formatter(format);
+    env
+}
+
+/// A trusted JSON value for templates: its strings are not escaped.
+pub fn trusted(value: &serde_json::Value) -> Value {
+    match value {
+        serde_json::Value::String(s) => Value::from_safe_string(s.clone()),
+        serde_json::Value::Array(items) => {
+            Value::from(items.iter().map(trusted).collect::<Vec<_>>())
+        }
+        serde_json::Value::Object(map) => {
+            Value::from_iter(map.iter().map(|(k, v)| (k.clone(), trusted(v))))
+        }
+        other => Value::from_serialize(other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_keep_each_place_whole() {
+        assert_eq!(
+            escape_url("CGK/../admin?x=1&y#z"),
+            "CGK%2F..%2Fadmin%3Fx%3D1%26y%23z"
+        );
+        assert_eq!(escape_header("a\r\nX-Evil: 1"), "a%0D%0AX-Evil: 1");
+        assert_eq!(
+            escape_json(r#"a","admin":true}"#),
+            r#"a\u0022\u002c\u0022admin\u0022\u003atrue\u007d"#
+        );
+        let parsed: serde_json::Value =
+            serde_json::from_str(&format!("\"{}\"", escape_json("é\u{1F600}\"\\\n"))).unwrap();
+        assert_eq!(parsed, "é\u{1F600}\"\\\n");
+    }
+}
