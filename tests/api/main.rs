@@ -8,4 +8,5 @@ mod helpers;
 mod lifecycle;
 mod processes;
 mod providers;
+mod upstream;
 mod validation;

@@ -106,14 +106,14 @@ fn report<T>(
     offset: usize,
     message: String,
 ) {
-    // A multi-line template is a block scalar that starts on the line after
-    // its key.
+    // A multi-line template is a block scalar, whose position is that of
+    // its first line.
     let before = &source[..offset.min(source.len())];
     let line_in = before.matches('\n').count() as u64;
     let (line, column) = if source.contains('\n') {
         let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) as u64;
         (
-            node.referenced.line() + 1 + line_in,
+            node.referenced.line() + line_in,
             node.referenced.column() + col,
         )
     } else {
@@ -653,7 +653,11 @@ impl Upstream {
                 Failure::Error(format!("`{}` could not be read from the answer: {e}", self.offers_expr))
             })?;
             if list.is_none() || list.is_undefined() {
-                return Ok(Vec::new());
+                return Err(Failure::Error(format!(
+                    "`{}` found nothing in the answer: {}",
+                    self.offers_expr,
+                    snippet(bytes)
+                )));
             }
             let items = list.try_iter().ok().filter(|_| list.kind() == minijinja::value::ValueKind::Seq).ok_or_else(|| {
                 Failure::Error(format!("`{}` is not a list in the answer (found {})", self.offers_expr, list.kind()))
