@@ -129,6 +129,9 @@ async fn the_request_is_what_the_templates_say_and_the_answer_maps() {
     assert_eq!(offers[1]["flight_number"], "SW12");
     assert_eq!(offers[1]["price"]["total"], "1850000");
     assert_eq!(offers[1]["depart_at"], format!("{date}T07:30:00"));
+    assert_eq!(offers[1]["arrive_at"], format!("{date}T10:20:00"));
+    // Offsets on both ends (+07:00 to +08:00): the exact time between.
+    assert_eq!(offers[1]["duration_minutes"], 110);
     assert_eq!(offers[1]["airline"]["code"], "SW");
     assert_eq!(offers[1]["from"], "CGK");
     assert_eq!(offers[1]["to"], "DPS");

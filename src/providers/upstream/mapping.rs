@@ -71,11 +71,29 @@ pub fn offer(values: Values<'_>, d: &Defaults<'_>) -> Result<Offer, String> {
     let duration = values("duration")?
         .map(|v| minutes(&v).map_err(|e| format!("`duration`: {e}")))
         .transpose()?;
-    let arrive_at = values("arrive_at")?
-        .map(|v| date_time(&v).map_err(|e| format!("`arrive_at`: {e}")))
+    let arrive_value = values("arrive_at")?;
+    let arrive_at = arrive_value
+        .as_ref()
+        .map(|v| date_time(v).map_err(|e| format!("`arrive_at`: {e}")))
         .transpose()?;
+    // With an offset on both ends, the time between them is exact even
+    // across time zones.
+    let exact = match (
+        values("depart_at")?.as_ref().and_then(instant),
+        arrive_value.as_ref().and_then(instant),
+    ) {
+        (Some(dep), Some(arr)) => Some(arr.duration_since(dep).as_mins()),
+        _ => None,
+    };
     let (arrive_at, duration_minutes) = match (arrive_at, duration) {
         (Some(arrive), Some(minutes)) => (arrive, minutes),
+        (Some(arrive), None) if exact.is_some() => {
+            let minutes = exact.unwrap_or_default();
+            if minutes < 0 {
+                return Err("`arrive_at` is before `depart_at`".into());
+            }
+            (arrive, minutes as u32)
+        }
         (Some(arrive), None) => {
             let span = depart_at
                 .until(arrive)
@@ -228,6 +246,15 @@ pub fn date_time(value: &Value) -> Result<DateTime, String> {
         .map_or(local, |at| &local[..at]);
     cut.parse::<DateTime>()
         .map_err(|_| format!("`{text}` is not a date-time such as 2026-12-20T07:30:00"))
+}
+
+/// The instant a date-time with an offset or `Z` names.
+fn instant(value: &Value) -> Option<jiff::Timestamp> {
+    scalar_text(value)?
+        .trim()
+        .replacen(' ', "T", 1)
+        .parse()
+        .ok()
 }
 
 /// Minutes from a number of minutes, an ISO 8601 duration (`PT1H50M`) or a
