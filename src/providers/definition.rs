@@ -62,6 +62,9 @@ pub struct UpstreamSpec {
     /// Time to open a connection at most (default 1s, and never more than
     /// the airline's `timeout`).
     pub connect_timeout: Option<Spanned<HumanDuration>>,
+    /// Time one attempt may take before it is given up and retried
+    /// (default: all the time left).
+    pub attempt_timeout: Option<Spanned<HumanDuration>>,
     /// Retries of connection errors, timeouts and 5xx answers.
     pub retries: Option<Spanned<RetriesSpec>>,
     /// The circuit breaker.

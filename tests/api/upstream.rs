@@ -163,6 +163,31 @@ async fn a_slow_upstream_gives_timeout() {
 }
 
 #[tokio::test]
+async fn a_slow_attempt_is_given_up_and_retried() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(5)))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(answer(&date_in(14))))
+        .mount(&server)
+        .await;
+    let yaml = airline(
+        &server.uri(),
+        "  attempt_timeout: 200ms\n  retries: { attempts: 1, backoff: 10ms }\n",
+    );
+    let app = app_with(&[("skyway.yaml", &yaml)]).await;
+    let complete = search_once(&app).await;
+    assert_eq!(
+        complete["providers"]["skyway"]["status"], "ok",
+        "{complete}"
+    );
+    assert_eq!(server.received_requests().await.unwrap().len(), 2);
+}
+
+#[tokio::test]
 async fn server_errors_are_retried_then_reported() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))

@@ -77,6 +77,7 @@ pub struct Upstream {
     client: reqwest::Client,
     retries: u32,
     backoff: Duration,
+    attempt_timeout: Option<Duration>,
     breaker: Breaker,
     dropped: AtomicU64,
     /// The spec as written, so two loads of one file compare equal.
@@ -123,6 +124,40 @@ fn report<T>(
         )
     };
     problems.at_position(line, column, message);
+}
+
+/// A template or expression that does not compile, at the error's place.
+fn compile_problem(
+    problems: &mut Problems,
+    node: &Spanned<String>,
+    what: &str,
+    e: &minijinja::Error,
+) {
+    let offset = e.range().map_or(0, |r| r.start);
+    let reason = e.detail().unwrap_or("syntax error");
+    report(
+        problems,
+        node,
+        &node.value,
+        offset,
+        format!("{what} does not compile: {reason}"),
+    );
+}
+
+/// Reports each name a template or expression reads that does not exist,
+/// where it is first written.
+fn check_source(
+    problems: &mut Problems,
+    node: &Spanned<String>,
+    names: impl IntoIterator<Item = String>,
+    roots: &[&str],
+    env_listed: &[String],
+    settings: &serde_json::Map<String, serde_json::Value>,
+) {
+    for (var, problem) in check_names(names, roots, env_listed, settings) {
+        let offset = node.value.find(&var).unwrap_or(0);
+        report(problems, node, &node.value, offset, problem);
+    }
 }
 
 /// Checks the names a template or expression reads against what exists.
@@ -252,30 +287,19 @@ impl Upstream {
         }
         for (name, node) in &templates {
             if let Err(e) = env.add_template_owned(name.clone(), node.value.clone()) {
-                let offset = e.range().map_or(0, |r| r.start);
-                report(
-                    problems,
-                    node,
-                    &node.value,
-                    offset,
-                    format!(
-                        "template does not compile: {}",
-                        e.detail().unwrap_or("syntax error")
-                    ),
-                );
+                compile_problem(problems, node, "template", &e);
                 continue;
             }
-            let Ok(tmpl) = env.get_template(name) else {
-                continue;
-            };
-            for (var, problem) in check_names(
-                tmpl.undeclared_variables(true),
-                &TEMPLATE_ROOTS,
-                &env_listed,
-                &settings_map,
-            ) {
-                let offset = node.value.find(&var).unwrap_or(0);
-                report(problems, node, &node.value, offset, problem);
+            if let Ok(tmpl) = env.get_template(name) {
+                let names = tmpl.undeclared_variables(true);
+                check_source(
+                    problems,
+                    node,
+                    names,
+                    &TEMPLATE_ROOTS,
+                    &env_listed,
+                    &settings_map,
+                );
             }
         }
         // The response mapping.
@@ -306,29 +330,17 @@ impl Upstream {
         exprs.extend(response.map.value.iter().map(|(k, v)| (k.clone(), v)));
         for (_, node) in &exprs {
             match env.compile_expression(&node.value) {
-                Err(e) => {
-                    let offset = e.range().map_or(0, |r| r.start);
-                    report(
+                Err(e) => compile_problem(problems, node, "expression", &e),
+                Ok(expr) => {
+                    let names = expr.undeclared_variables(true);
+                    check_source(
                         problems,
                         node,
-                        &node.value,
-                        offset,
-                        format!(
-                            "expression does not compile: {}",
-                            e.detail().unwrap_or("syntax error")
-                        ),
-                    );
-                }
-                Ok(expr) => {
-                    for (var, problem) in check_names(
-                        expr.undeclared_variables(true),
+                        names,
                         &EXPRESSION_ROOTS,
                         &env_listed,
                         &settings_map,
-                    ) {
-                        let offset = node.value.find(&var).unwrap_or(0);
-                        report(problems, node, &node.value, offset, problem);
-                    }
+                    );
                 }
             }
         }
@@ -393,7 +405,7 @@ impl Upstream {
         })
         .ok()?;
         let fingerprint = format!(
-            "{method} {} {:?} {:?} {:?} {offers_expr} {field_sources:?} {settings_map:?} {env_listed:?} {connect_timeout:?} {retries:?} {backoff:?} {failures} {cooldown:?}",
+            "{method} {} {:?} {:?} {:?} {offers_expr} {field_sources:?} {settings_map:?} {env_listed:?} {connect_timeout:?} {:?} {retries:?} {backoff:?} {failures} {cooldown:?}",
             s.url.value,
             s.headers.as_ref().map(|h| h
                 .value
@@ -402,6 +414,7 @@ impl Upstream {
                 .collect::<Vec<_>>()),
             s.body.as_ref().map(|b| b.value.clone()),
             content_type,
+            s.attempt_timeout.as_ref().map(|t| t.value.get()),
             retries = retries.map(|r| r.value),
         );
         Some(Upstream {
@@ -416,6 +429,7 @@ impl Upstream {
             offers_expr,
             client,
             retries: retries.map_or(2, |r| r.value),
+            attempt_timeout: s.attempt_timeout.as_ref().map(|t| t.value.get()),
             backoff,
             breaker: Breaker::new(failures, cooldown),
             dropped: AtomicU64::new(0),
@@ -570,7 +584,7 @@ impl Upstream {
                 .client
                 .request(self.method.clone(), request.url.clone())
                 .headers(request.headers.clone())
-                .timeout(left);
+                .timeout(self.attempt_timeout.map_or(left, |t| t.min(left)));
             if let Some(body) = &request.body {
                 builder = builder.body(body.clone());
             }
