@@ -594,7 +594,13 @@ impl Upstream {
                     let status = response.status();
                     if status.is_success() {
                         match read_limited(response).await {
-                            Ok(bytes) => return Ok(bytes),
+                            Ok(Some(bytes)) => return Ok(bytes),
+                            Ok(None) => {
+                                return Err(Failure::Error(format!(
+                                    "the answer is larger than {} MiB",
+                                    MAX_BODY >> 20
+                                )));
+                            }
                             Err(e) if e.is_timeout() => {
                                 Retry::Timeout(format!("the answer did not arrive in time: {e}"))
                             }
@@ -738,15 +744,18 @@ struct Rendered {
     body: Option<String>,
 }
 
-async fn read_limited(mut response: reqwest::Response) -> Result<bytes::Bytes, reqwest::Error> {
+/// The answer's body, or `None` when it is larger than [`MAX_BODY`].
+async fn read_limited(
+    mut response: reqwest::Response,
+) -> Result<Option<bytes::Bytes>, reqwest::Error> {
     let mut buf = bytes::BytesMut::new();
     while let Some(chunk) = response.chunk().await? {
         if buf.len() + chunk.len() > MAX_BODY {
-            break;
+            return Ok(None);
         }
         buf.extend_from_slice(&chunk);
     }
-    Ok(buf.freeze())
+    Ok(Some(buf.freeze()))
 }
 
 fn source_chain(e: &dyn std::error::Error) -> String {
