@@ -15,6 +15,14 @@ impl Shutdown {
         Self::default()
     }
 
+    /// A signal of its own that also trips when this one does (stopping one
+    /// part without stopping the process).
+    pub fn child(&self) -> Shutdown {
+        Shutdown {
+            token: self.token.child_token(),
+        }
+    }
+
     /// Trips the signal; every waiter wakes.
     pub fn trigger(&self) {
         self.token.cancel();

@@ -15,8 +15,9 @@ use crate::api::{self, AppState};
 use crate::bus::Bus;
 use crate::bus::redis_streams::RedisBus;
 use crate::config::Settings;
-use crate::providers::runtime::Redelivery;
-use crate::providers::{ProviderRegistry, runtime};
+use crate::providers::ProviderRegistry;
+use crate::providers::runtime::{Redelivery, Runtime};
+
 use crate::search::Searches;
 use crate::search::aggregator;
 use crate::search::shared::SharedSearches;
@@ -152,11 +153,17 @@ impl Application {
                 min_idle: settings.redis.claim_idle.get(),
                 max_deliveries: settings.redis.max_deliveries.max(1),
             });
-            runtime::spawn_all(
-                &bus, &registry, &consumer, redelivery, &self_url, &shutdown, &mut tasks,
-            )
-            .await?;
+            let runtime =
+                Runtime::start(&bus, &registry, &consumer, redelivery, &self_url, &shutdown)
+                    .await?;
+            tasks.spawn(runtime.run());
         }
+        let groups = settings.role.runs_providers().then(|| bus.clone());
+        tasks.spawn(crate::providers::watch::run(
+            registry.clone(),
+            groups,
+            shutdown.clone(),
+        ));
         let state = AppState {
             settings,
             bus,

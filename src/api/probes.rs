@@ -27,6 +27,9 @@ struct ProviderView {
     concurrency: Option<u32>,
     airports: Vec<String>,
     stats: StatsSnapshot,
+    /// The file is rejected (see `error`) but its last good definition
+    /// still serves.
+    serving_previous: bool,
     /// The circuit breaker and dropped offers of an `http` provider.
     #[serde(skip_serializing_if = "Option::is_none")]
     upstream: Option<UpstreamStatus>,
@@ -46,10 +49,9 @@ pub async fn providers(State(app): State<AppState>) -> Response {
         .files
         .iter()
         .map(|file| {
-            let def = catalog
-                .providers
-                .get(&file.id)
-                .filter(|d| d.source == file.path && file.error.is_none());
+            let def = catalog.providers.get(&file.id).filter(|d| {
+                d.source == file.path && (file.error.is_none() || file.serving_previous)
+            });
             ProviderView {
                 id: file.id.clone(),
                 name: def.map(|d| d.name.clone()),
@@ -73,6 +75,7 @@ pub async fn providers(State(app): State<AppState>) -> Response {
                 stats: def
                     .map(|d| app.registry.stats(&d.id).snapshot())
                     .unwrap_or_default(),
+                serving_previous: file.serving_previous,
                 error: file.error.as_ref().map(|e| LoadErrorView {
                     message: e.to_string(),
                     problems: e.problems.clone(),

@@ -323,10 +323,12 @@ pub struct FileStatus {
     pub path: PathBuf,
     /// The provider id it defines (or would define: its stem when unreadable).
     pub id: String,
-    /// When it was read.
+    /// When the definition in force was read.
     pub loaded_at: Timestamp,
     /// The error, when the file was rejected.
     pub error: Option<FileError>,
+    /// The file was rejected but its last good definition still serves.
+    pub serving_previous: bool,
 }
 
 /// Every provider file of a directory, loaded: the good definitions by id,
@@ -344,6 +346,15 @@ impl Catalog {
     /// read in path order, so with duplicate ids the first file wins and the
     /// later one is rejected naming it.
     pub fn load(paths: &[PathBuf]) -> Result<Catalog, FileError> {
+        Self::reload(paths, None)
+    }
+
+    /// Loads like [`Catalog::load`], keeping what `previous` had where it
+    /// still holds: a definition that did not change is the same `Arc`
+    /// (so its runtime state, such as an upstream's circuit breaker,
+    /// carries on), and a file that became invalid keeps serving its last
+    /// good definition, its error reported alongside.
+    pub fn reload(paths: &[PathBuf], previous: Option<&Catalog>) -> Result<Catalog, FileError> {
         let mut files = Vec::new();
         for path in paths {
             if path.is_dir() {
@@ -377,11 +388,18 @@ impl Catalog {
         files.dedup();
         let mut catalog = Catalog::default();
         for path in files {
-            let loaded_at = Timestamp::now();
+            let mut loaded_at = Timestamp::now();
             let stem = path
                 .file_stem()
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_default();
+            // What this file defined before, if it was good.
+            let before = previous.and_then(|p| {
+                let file = p.files.iter().find(|f| f.path == path)?;
+                let def = p.providers.get(&file.id).filter(|d| d.source == path)?;
+                Some((def.clone(), file.loaded_at))
+            });
+            let mut serving_previous = false;
             let (id, error) = match load_file(&path) {
                 Ok(def) => match catalog.providers.get(&def.id) {
                     Some(first) => (
@@ -401,17 +419,34 @@ impl Catalog {
                     ),
                     None => {
                         let id = def.id.clone();
-                        catalog.providers.insert(id.clone(), Arc::new(def));
+                        let def = match before {
+                            Some((old, at)) if *old == def => {
+                                loaded_at = at;
+                                old
+                            }
+                            _ => Arc::new(def),
+                        };
+                        catalog.providers.insert(id.clone(), def);
                         (id, None)
                     }
                 },
-                Err(e) => (stem, Some(e)),
+                Err(e) => match before {
+                    Some((old, at)) if !catalog.providers.contains_key(&old.id) => {
+                        serving_previous = true;
+                        loaded_at = at;
+                        let id = old.id.clone();
+                        catalog.providers.insert(id.clone(), old);
+                        (id, Some(e))
+                    }
+                    _ => (stem, Some(e)),
+                },
             };
             catalog.files.push(FileStatus {
                 path,
                 id,
                 loaded_at,
                 error,
+                serving_previous,
             });
         }
         Ok(catalog)

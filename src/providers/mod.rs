@@ -13,6 +13,7 @@ pub mod load;
 pub mod mock;
 pub mod runtime;
 pub mod upstream;
+pub mod watch;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -124,6 +125,40 @@ pub struct ProviderRegistry {
     dir: PathBuf,
     catalog: RwLock<Arc<Catalog>>,
     stats: RwLock<HashMap<String, Arc<ProviderStats>>>,
+    /// Bumped each time a new catalog is installed.
+    version: tokio::sync::watch::Sender<u64>,
+    /// Files reloaded, by result.
+    reloads: ReloadCounts,
+}
+
+/// Provider files reloaded since start, by result.
+#[derive(Debug, Default)]
+pub struct ReloadCounts {
+    /// Files that loaded (added or changed).
+    pub ok: AtomicU64,
+    /// Files that were rejected (a changed file that is now invalid).
+    pub error: AtomicU64,
+}
+
+/// What one reload changed.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct ReloadSummary {
+    /// Providers that appeared.
+    pub added: Vec<String>,
+    /// Providers whose definition changed.
+    pub changed: Vec<String>,
+    /// Providers that are gone.
+    pub removed: Vec<String>,
+    /// Files rejected by this reload (with their last good definition
+    /// serving, when they had one).
+    pub rejected: Vec<PathBuf>,
+}
+
+impl ReloadSummary {
+    /// Whether nothing changed.
+    pub fn is_empty(&self) -> bool {
+        self == &ReloadSummary::default()
+    }
 }
 
 impl ProviderRegistry {
@@ -143,7 +178,59 @@ impl ProviderRegistry {
             dir,
             catalog: RwLock::new(Arc::new(catalog)),
             stats: RwLock::new(HashMap::new()),
+            version: tokio::sync::watch::Sender::new(0),
+            reloads: ReloadCounts::default(),
         })
+    }
+
+    /// Reads the directory again: a new catalog (not yet in force) and
+    /// what it changes. Files that did not change keep their definitions;
+    /// a file that became invalid keeps its last good one.
+    pub fn rescan(&self) -> Result<(Catalog, ReloadSummary), load::FileError> {
+        let old = self.catalog();
+        let new = Catalog::reload(std::slice::from_ref(&self.dir), Some(&old))?;
+        let mut summary = ReloadSummary::default();
+        for (id, def) in &new.providers {
+            match old.providers.get(id) {
+                None => summary.added.push(id.clone()),
+                Some(before) if !Arc::ptr_eq(before, def) => summary.changed.push(id.clone()),
+                Some(_) => {}
+            }
+        }
+        summary.removed = old
+            .providers
+            .keys()
+            .filter(|id| !new.providers.contains_key(*id))
+            .cloned()
+            .collect();
+        for file in new.files.iter().filter(|f| f.error.is_some()) {
+            let was = old.files.iter().find(|f| f.path == file.path);
+            if was.is_none_or(|w| w.error != file.error) {
+                summary.rejected.push(file.path.clone());
+            }
+        }
+        Ok((new, summary))
+    }
+
+    /// Puts a catalog in force and wakes whoever follows changes.
+    pub fn install(&self, catalog: Catalog, summary: &ReloadSummary) {
+        let loaded = (summary.added.len() + summary.changed.len()) as u64;
+        self.reloads.ok.fetch_add(loaded, Ordering::Relaxed);
+        self.reloads
+            .error
+            .fetch_add(summary.rejected.len() as u64, Ordering::Relaxed);
+        *self.catalog.write().expect("registry lock") = Arc::new(catalog);
+        self.version.send_modify(|v| *v += 1);
+    }
+
+    /// Changes whenever a new catalog is installed.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.version.subscribe()
+    }
+
+    /// Files reloaded since start, by result.
+    pub fn reloads(&self) -> &ReloadCounts {
+        &self.reloads
     }
 
     /// The directory the files come from.

@@ -4,6 +4,7 @@
 //! airline's budget and the search's deadline, publishes the answer on the
 //! results stream, and only then acknowledges the request.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,7 +12,6 @@ use bytes::Bytes;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use tokio::task::JoinSet;
 
 use super::latency::Fate;
 use super::mock::Quoter;
@@ -26,33 +26,129 @@ use crate::shutdown::Shutdown;
 /// How long one blocking read waits before looking at shutdown again.
 const READ_BLOCK: Duration = Duration::from_secs(5);
 
-/// Starts one consumer per enabled provider of the registry. The tasks end
-/// when shutdown trips.
-pub async fn spawn_all(
-    bus: &Bus,
-    registry: &Arc<ProviderRegistry>,
-    consumer: &str,
+/// Runs one consumer per enabled provider and follows the registry: when
+/// the provider files change, consumers start for added airlines, stop for
+/// removed or disabled ones, and take the new concurrency of changed ones.
+/// Every search uses the definition in force when it is read, and keeps it
+/// to the end.
+pub struct Runtime {
+    bus: Bus,
+    registry: Arc<ProviderRegistry>,
+    name: String,
     redelivery: Option<Redelivery>,
-    self_url: &str,
-    shutdown: &Shutdown,
-    tasks: &mut JoinSet<()>,
-) -> Result<(), crate::bus::BusError> {
-    for def in registry.catalog().enabled() {
-        bus.ensure_group(REQUESTED, &def.id, StartFrom::Latest)
-            .await?;
-        let consumer = Consumer {
+    self_url: String,
+    shutdown: Shutdown,
+    running: HashMap<String, Running>,
+}
+
+/// A consumer that runs.
+struct Running {
+    stop: Shutdown,
+    slots: Arc<Semaphore>,
+    concurrency: u32,
+}
+
+impl Runtime {
+    /// Starts the consumers of the providers enabled now; their consumer
+    /// groups exist when this returns, so no search sent after is missed.
+    pub async fn start(
+        bus: &Bus,
+        registry: &Arc<ProviderRegistry>,
+        name: &str,
+        redelivery: Option<Redelivery>,
+        self_url: &str,
+        shutdown: &Shutdown,
+    ) -> Result<Runtime, BusError> {
+        let mut runtime = Runtime {
             bus: bus.clone(),
-            def: def.clone(),
-            stats: registry.stats(&def.id),
-            name: consumer.to_string(),
-            acker: Acker::spawn(bus.clone(), REQUESTED, def.id.clone(), shutdown.clone()),
+            registry: registry.clone(),
+            name: name.to_string(),
             redelivery,
             self_url: self_url.to_string(),
             shutdown: shutdown.clone(),
+            running: HashMap::new(),
         };
-        tasks.spawn(consumer.run());
+        runtime.sync().await?;
+        Ok(runtime)
     }
-    Ok(())
+
+    /// Follows provider file changes until shutdown.
+    pub async fn run(mut self) {
+        let mut version = self.registry.subscribe();
+        loop {
+            tokio::select! {
+                changed = version.changed() => if changed.is_err() { return },
+                _ = self.shutdown.wait() => return,
+            }
+            if let Err(e) = self.sync().await {
+                tracing::warn!(error = %e, "starting a provider consumer failed; retrying on the next change");
+            }
+        }
+    }
+
+    /// Makes the running consumers match the enabled providers.
+    async fn sync(&mut self) -> Result<(), BusError> {
+        let catalog = self.registry.catalog();
+        let enabled: HashMap<&String, &Arc<ProviderDef>> =
+            catalog.enabled().map(|d| (&d.id, d)).collect();
+        self.running.retain(|id, running| {
+            let keep = enabled.contains_key(id);
+            if !keep {
+                tracing::info!(provider = %id, "provider removed or disabled: its consumer stops");
+                running.stop.trigger();
+            }
+            keep
+        });
+        for (id, def) in enabled {
+            if let Some(running) = self.running.get_mut(id) {
+                if running.concurrency != def.concurrency {
+                    if def.concurrency > running.concurrency {
+                        running
+                            .slots
+                            .add_permits((def.concurrency - running.concurrency) as usize);
+                    } else {
+                        running
+                            .slots
+                            .forget_permits((running.concurrency - def.concurrency) as usize);
+                    }
+                    running.concurrency = def.concurrency;
+                }
+                continue;
+            }
+            self.bus
+                .ensure_group(REQUESTED, id, StartFrom::Latest)
+                .await?;
+            let stop = self.shutdown.child();
+            let slots = Arc::new(Semaphore::new(def.concurrency as usize));
+            let consumer = Consumer {
+                bus: self.bus.clone(),
+                id: id.clone(),
+                registry: self.registry.clone(),
+                stats: self.registry.stats(id),
+                name: self.name.clone(),
+                acker: Acker::spawn(
+                    self.bus.clone(),
+                    REQUESTED,
+                    id.clone(),
+                    self.shutdown.clone(),
+                ),
+                redelivery: self.redelivery,
+                self_url: self.self_url.clone(),
+                shutdown: self.shutdown.clone(),
+                stop: stop.clone(),
+            };
+            tokio::spawn(consumer.run(slots.clone()));
+            self.running.insert(
+                id.clone(),
+                Running {
+                    stop,
+                    slots,
+                    concurrency: def.concurrency,
+                },
+            );
+        }
+        Ok(())
+    }
 }
 
 /// How searches left pending by a dead process are taken over.
@@ -67,7 +163,8 @@ pub struct Redelivery {
 /// One airline's consumer.
 struct Consumer {
     bus: Bus,
-    def: Arc<ProviderDef>,
+    id: String,
+    registry: Arc<ProviderRegistry>,
     stats: Arc<ProviderStats>,
     name: String,
     acker: Acker,
@@ -75,27 +172,40 @@ struct Consumer {
     /// This process's base URL, for templates (`airstream.url`).
     self_url: String,
     shutdown: Shutdown,
+    /// Trips when this airline goes away (or on shutdown).
+    stop: Shutdown,
 }
 
 impl Consumer {
-    async fn run(self) {
+    /// The airline's definition in force, unless it was removed or
+    /// disabled.
+    fn current(&self) -> Option<Arc<ProviderDef>> {
+        self.registry.get(&self.id).filter(|d| d.enabled)
+    }
+
+    async fn run(self, slots: Arc<Semaphore>) {
         let this = Arc::new(self);
-        let slots = Arc::new(Semaphore::new(this.def.concurrency as usize));
-        tracing::debug!(provider = %this.def.id, "provider consumer started");
+        tracing::debug!(provider = %this.id, "provider consumer started");
         let mut backoff = Backoff::default();
         if let Some(redelivery) = this.redelivery {
             tokio::spawn(this.clone().claim_loop(slots.clone(), redelivery));
         }
         loop {
+            // A read in flight is not cancelled when the airline goes away
+            // (Redis would hand its entries to nobody); the loop ends
+            // between reads.
+            if this.stop.is_triggered() {
+                break;
+            }
             // Read only while a slot is free: searches beyond the airline's
             // concurrency wait in the stream, not in memory.
             let first = tokio::select! {
                 permit = slots.clone().acquire_owned() => permit.expect("semaphore never closes"),
-                _ = this.shutdown.wait() => break,
+                _ = this.stop.wait() => break,
             };
             let want = 1 + slots.available_permits().min(255);
             let read = tokio::select! {
-                r = this.bus.read_group(REQUESTED, &this.def.id, &this.name, want, READ_BLOCK) => r,
+                r = this.bus.read_group(REQUESTED, &this.id, &this.name, want, READ_BLOCK) => r,
                 _ = this.shutdown.wait() => break,
             };
             let entries = match read {
@@ -111,15 +221,15 @@ impl Consumer {
                     if matches!(e, BusError::NoGroup { .. })
                         && this
                             .bus
-                            .ensure_group(REQUESTED, &this.def.id, StartFrom::Beginning)
+                            .ensure_group(REQUESTED, &this.id, StartFrom::Beginning)
                             .await
                             .is_ok()
                     {
-                        tracing::warn!(provider = %this.def.id, "consumer group was missing; created it again");
+                        tracing::warn!(provider = %this.id, "consumer group was missing; created it again");
                         continue;
                     }
                     let wait = backoff.next_wait();
-                    tracing::warn!(provider = %this.def.id, error = %e, retry_in_ms = wait.as_millis() as u64, "reading searches failed");
+                    tracing::warn!(provider = %this.id, error = %e, retry_in_ms = wait.as_millis() as u64, "reading searches failed");
                     tokio::select! {
                         _ = tokio::time::sleep(wait) => continue,
                         _ = this.shutdown.wait() => break,
@@ -140,18 +250,21 @@ impl Consumer {
                         .await
                         .expect("semaphore never closes"),
                 };
-                let draw = Draw::sample(&this.def);
-                let local = matches!(this.def.mode, ProviderMode::Mock(_));
-                if local && draw.is_instant() && this.bus.publishes_in_process() {
+                let def = this.current();
+                let draw = def.as_deref().map(Draw::sample);
+                let local = def
+                    .as_deref()
+                    .is_none_or(|d| matches!(d.mode, ProviderMode::Mock(_)));
+                if local && draw.is_none_or(|d| d.is_instant()) && this.bus.publishes_in_process() {
                     // Nothing to wait for, not even the broker: answering
                     // here saves a task.
-                    this.clone().handle(entry, search, permit, draw).await;
+                    this.clone().handle(entry, search, def, permit, draw).await;
                 } else {
-                    tokio::spawn(this.clone().handle(entry, search, permit, draw));
+                    tokio::spawn(this.clone().handle(entry, search, def, permit, draw));
                 }
             }
         }
-        tracing::debug!(provider = %this.def.id, "provider consumer stopped");
+        tracing::debug!(provider = %this.id, "provider consumer stopped");
     }
 
     /// Takes over searches that a dead process left pending, answering
@@ -159,30 +272,33 @@ impl Consumer {
     async fn claim_loop(self: Arc<Self>, slots: Arc<Semaphore>, redelivery: Redelivery) {
         // Live work is never older than the airline's budget; waiting a
         // second longer keeps a slow but live process's searches its own.
+        let Some(def) = self.current() else {
+            return;
+        };
         let min_idle = redelivery
             .min_idle
-            .max(self.def.timeout + Duration::from_secs(1));
+            .max(def.timeout + Duration::from_secs(1));
         // Looking often costs one XAUTOCLAIM; it shortens a crash's stall
         // to the idle time plus at most half a second.
         let mut tick = tokio::time::interval((min_idle / 2).min(Duration::from_millis(500)));
         loop {
             tokio::select! {
                 _ = tick.tick() => {}
-                _ = self.shutdown.wait() => return,
+                _ = self.stop.wait() => return,
             }
             let claimed = match self
                 .bus
-                .claim_idle(REQUESTED, &self.def.id, &self.name, min_idle, 64)
+                .claim_idle(REQUESTED, &self.id, &self.name, min_idle, 64)
                 .await
             {
                 Ok(claimed) => claimed,
                 Err(e) => {
-                    tracing::warn!(provider = %self.def.id, error = %e, "claiming idle searches failed");
+                    tracing::warn!(provider = %self.id, error = %e, "claiming idle searches failed");
                     continue;
                 }
             };
             for entry in claimed {
-                tracing::info!(provider = %self.def.id, entry = %entry.id, deliveries = entry.deliveries, "search taken over from a consumer that went silent");
+                tracing::info!(provider = %self.id, entry = %entry.id, deliveries = entry.deliveries, "search taken over from a consumer that went silent");
                 if entry.deliveries > redelivery.max_deliveries {
                     self.dead_letter(entry, redelivery.max_deliveries).await;
                     continue;
@@ -194,8 +310,9 @@ impl Consumer {
                 let Ok(permit) = slots.clone().acquire_owned().await else {
                     return;
                 };
-                let draw = Draw::sample(&self.def);
-                tokio::spawn(self.clone().handle(entry, search, permit, draw));
+                let def = self.current();
+                let draw = def.as_deref().map(Draw::sample);
+                tokio::spawn(self.clone().handle(entry, search, def, permit, draw));
             }
         }
     }
@@ -205,7 +322,7 @@ impl Consumer {
     async fn dead_letter(&self, entry: Entry, max: u32) {
         let record = serde_json::json!({
             "stream": REQUESTED,
-            "group": self.def.id,
+            "group": self.id,
             "entry_id": entry.id.to_string(),
             "deliveries": entry.deliveries,
             "data": String::from_utf8_lossy(&entry.data),
@@ -215,15 +332,15 @@ impl Consumer {
             .publish(DEAD_LETTER, Bytes::from(record.to_string()))
             .await
         {
-            tracing::warn!(provider = %self.def.id, error = %e, "dead-lettering failed; will retry");
+            tracing::warn!(provider = %self.id, error = %e, "dead-lettering failed; will retry");
             return;
         }
-        tracing::error!(provider = %self.def.id, entry = %entry.id, deliveries = entry.deliveries, "search dead-lettered");
+        tracing::error!(provider = %self.id, entry = %entry.id, deliveries = entry.deliveries, "search dead-lettered");
         if let Ok(search) = serde_json::from_slice::<SearchRequest>(&entry.data) {
             let elapsed = Timestamp::now().duration_since(search.created_at);
             let answer = ProviderAnswer {
                 search_id: search.search_id,
-                provider: self.def.id.clone(),
+                provider: self.id.clone(),
                 status: AnswerStatus::Error,
                 offers: Vec::new(),
                 error: Some(format!(
@@ -247,29 +364,47 @@ impl Consumer {
         let search: SearchRequest = match serde_json::from_slice(&entry.data) {
             Ok(s) => s,
             Err(e) => {
-                tracing::error!(provider = %self.def.id, entry = %entry.id, error = %e, "unreadable search entry skipped");
+                tracing::error!(provider = %self.id, entry = %entry.id, error = %e, "unreadable search entry skipped");
                 return None;
             }
         };
-        if !search.providers.iter().any(|p| p == &self.def.id) {
+        if !search.providers.iter().any(|p| p == &self.id) {
             return None;
         }
         if search.deadline <= Timestamp::now() {
-            tracing::debug!(provider = %self.def.id, search_id = %search.search_id, "search expired before it was read");
+            tracing::debug!(provider = %self.id, search_id = %search.search_id, "search expired before it was read");
             return None;
         }
         Some(search)
     }
 
+    /// Answers one search with `def`, the definition in force when it was
+    /// read (`None`: the airline was removed since the search was sent, and
+    /// says so).
     async fn handle(
         self: Arc<Self>,
         entry: Entry,
         search: SearchRequest,
+        def: Option<Arc<ProviderDef>>,
         _slot: OwnedSemaphorePermit,
-        draw: Draw,
+        draw: Option<Draw>,
     ) {
         let _in_flight = self.stats.enter();
-        let Some(answer) = answer(&self.def, &search, draw, &self.self_url).await else {
+        let answer = match (def, draw) {
+            (Some(def), Some(draw)) => answer(&def, &search, draw, &self.self_url).await,
+            _ => Some(ProviderAnswer {
+                search_id: search.search_id,
+                provider: self.id.clone(),
+                status: AnswerStatus::Error,
+                offers: Vec::new(),
+                error: Some("this airline was removed from the providers directory".into()),
+                elapsed_ms: Timestamp::now()
+                    .duration_since(search.created_at)
+                    .as_millis()
+                    .max(0) as u64,
+            }),
+        };
+        let Some(answer) = answer else {
             // The search's deadline came first: the api ends the search
             // and reports this airline as timed out.
             self.acker.ack(entry.id);
@@ -278,14 +413,14 @@ impl Consumer {
         let data = match serde_json::to_vec(&answer) {
             Ok(d) => Bytes::from(d),
             Err(e) => {
-                tracing::error!(provider = %self.def.id, error = %e, "answer could not be encoded");
+                tracing::error!(provider = %self.id, error = %e, "answer could not be encoded");
                 return;
             }
         };
         match self.bus.publish(RESULTS, data).await {
             Ok(_) => self.acker.ack(entry.id),
             Err(e) => tracing::warn!(
-                provider = %self.def.id,
+                provider = %self.id,
                 search_id = %search.search_id,
                 error = %e,
                 "answer not published; the request stays pending for redelivery"
