@@ -159,7 +159,7 @@ impl Application {
             tasks.spawn(runtime.run());
         }
         let groups = settings.role.runs_providers().then(|| bus.clone());
-        tasks.spawn(crate::providers::watch::run(
+        tasks.spawn(crate::providers::watch::start(
             registry.clone(),
             groups,
             shutdown.clone(),

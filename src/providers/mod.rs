@@ -152,6 +152,8 @@ pub struct ReloadSummary {
     /// Files rejected by this reload (with their last good definition
     /// serving, when they had one).
     pub rejected: Vec<PathBuf>,
+    /// Files rejected before that are good again.
+    pub recovered: Vec<PathBuf>,
 }
 
 impl ReloadSummary {
@@ -203,10 +205,14 @@ impl ProviderRegistry {
             .filter(|id| !new.providers.contains_key(*id))
             .cloned()
             .collect();
-        for file in new.files.iter().filter(|f| f.error.is_some()) {
+        for file in &new.files {
             let was = old.files.iter().find(|f| f.path == file.path);
-            if was.is_none_or(|w| w.error != file.error) {
-                summary.rejected.push(file.path.clone());
+            match (&file.error, was) {
+                (Some(error), was) if was.is_none_or(|w| w.error.as_ref() != Some(error)) => {
+                    summary.rejected.push(file.path.clone())
+                }
+                (None, Some(w)) if w.error.is_some() => summary.recovered.push(file.path.clone()),
+                _ => {}
             }
         }
         Ok((new, summary))
@@ -214,7 +220,7 @@ impl ProviderRegistry {
 
     /// Puts a catalog in force and wakes whoever follows changes.
     pub fn install(&self, catalog: Catalog, summary: &ReloadSummary) {
-        let loaded = (summary.added.len() + summary.changed.len()) as u64;
+        let loaded = (summary.added.len() + summary.changed.len() + summary.recovered.len()) as u64;
         self.reloads.ok.fetch_add(loaded, Ordering::Relaxed);
         self.reloads
             .error

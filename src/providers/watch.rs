@@ -21,11 +21,15 @@ use crate::shutdown::Shutdown;
 /// serves within a second.
 const DEBOUNCE: Duration = Duration::from_millis(150);
 
-/// Watches the registry's directory and reloads on changes and on SIGHUP,
-/// until shutdown. `groups`: the bus on which this process serves airlines,
-/// so consumer groups of added airlines exist before any search can target
-/// them.
-pub async fn run(registry: Arc<ProviderRegistry>, groups: Option<Bus>, shutdown: Shutdown) {
+/// Starts watching the registry's directory now, and returns the task that
+/// reloads on changes and on SIGHUP until shutdown. `groups`: the bus on
+/// which this process serves airlines, so consumer groups of added airlines
+/// exist before any search can target them.
+pub fn start(
+    registry: Arc<ProviderRegistry>,
+    groups: Option<Bus>,
+    shutdown: Shutdown,
+) -> impl std::future::Future<Output = ()> + Send + 'static {
     let (tx, mut rx) = mpsc::unbounded_channel::<()>();
     let dir = registry.dir().to_path_buf();
     let debouncer = new_debouncer(
@@ -64,9 +68,24 @@ pub async fn run(registry: Arc<ProviderRegistry>, groups: Option<Bus>, shutdown:
             None
         }
     };
+    async move {
+        let _debouncer = _debouncer;
+        // Whatever changed between the first load and the watch starting.
+        reload(&registry, groups.as_ref()).await;
+        watch_loop(&registry, groups.as_ref(), &mut rx, &mut hangup, &shutdown).await;
+    }
+}
+
+async fn watch_loop(
+    registry: &ProviderRegistry,
+    groups: Option<&Bus>,
+    rx: &mut mpsc::UnboundedReceiver<()>,
+    hangup: &mut Option<tokio::signal::unix::Signal>,
+    shutdown: &Shutdown,
+) {
     loop {
         let hup = async {
-            match &mut hangup {
+            match hangup {
                 Some(s) => s.recv().await,
                 None => std::future::pending().await,
             }
@@ -77,7 +96,7 @@ pub async fn run(registry: Arc<ProviderRegistry>, groups: Option<Bus>, shutdown:
             _ = shutdown.wait() => return,
         }
         while rx.try_recv().is_ok() {}
-        reload(&registry, groups.as_ref()).await;
+        reload(registry, groups).await;
     }
 }
 

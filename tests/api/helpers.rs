@@ -19,6 +19,8 @@ pub const WAIT: Duration = Duration::from_secs(20);
 /// A running airstream.
 pub struct TestApp {
     pub base: String,
+    /// Its providers directory.
+    pub dir: PathBuf,
     pub client: reqwest::Client,
     pub shutdown: Shutdown,
     pub server: Option<JoinHandle<Result<(), airstream::startup::StartupError>>>,
@@ -67,7 +69,7 @@ impl TestApp {
         dir: Option<TempDir>,
         tune: impl FnOnce(&mut Settings),
     ) -> TestApp {
-        let mut settings = Settings::for_tests(providers_dir);
+        let mut settings = Settings::for_tests(providers_dir.clone());
         let redis = if redis_backend() {
             let server = RedisServer::start().await;
             settings.redis_url = Some(server.url.clone());
@@ -84,6 +86,7 @@ impl TestApp {
         let server = tokio::spawn(app.run_until_stopped());
         TestApp {
             base,
+            dir: providers_dir,
             client: reqwest::Client::new(),
             shutdown,
             server: Some(server),

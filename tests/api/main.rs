@@ -8,5 +8,6 @@ mod helpers;
 mod lifecycle;
 mod processes;
 mod providers;
+mod reload;
 mod upstream;
 mod validation;

@@ -1,0 +1,197 @@
+//! Hot reload of `providers.d/`: files dropped, edited, broken, fixed,
+//! renamed over, deleted, and twenty written at once, each taking effect for
+//! new searches without a restart. Every wait polls with a deadline.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, WAIT, fast_airline, mock_airline, search_body};
+
+/// Polls `/api/providers` until `check` holds for the list.
+async fn until(app: &TestApp, what: &str, check: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+    let started = std::time::Instant::now();
+    loop {
+        let (_, body) = app.get("/api/providers").await;
+        let list = body["data"].as_array().cloned().unwrap_or_default();
+        if check(&list) {
+            return list;
+        }
+        assert!(started.elapsed() < WAIT, "{what}: {list:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn file<'a>(list: &'a [Value], id: &str) -> Option<&'a Value> {
+    list.iter().find(|p| p["id"] == id)
+}
+
+fn serving(list: &[Value], id: &str) -> bool {
+    file(list, id).is_some_and(|p| p["enabled"] == true)
+}
+
+/// Runs a search for one airline and returns its `complete` event.
+async fn search(app: &TestApp, id: &str) -> Value {
+    let mut body = search_body();
+    body["providers"] = json!([id]);
+    let id = app.submit(&body).await;
+    app.stream(&id, "", None).await.last().unwrap().data.clone()
+}
+
+fn cheapest(complete: &Value) -> u64 {
+    complete["offers"][0]["price"]["per_passenger"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_dropped_file_joins_and_an_edited_fare_changes_the_price() {
+    let app =
+        TestApp::with_providers(&[("alpha.yaml", &fast_airline("alpha", "AA"))], |_| {}).await;
+    std::fs::write(app.dir.join("bravo.yaml"), fast_airline("bravo", "BB")).unwrap();
+    until(&app, "bravo joins", |l| serving(l, "bravo")).await;
+    let complete = search(&app, "bravo").await;
+    assert_eq!(complete["providers"]["bravo"]["status"], "ok", "{complete}");
+    let before = cheapest(&complete);
+    assert!(before < 1_500_000, "{before}");
+    // Fares ten times higher.
+    let pricier = fast_airline("bravo", "BB")
+        .replace("economy: 1000000", "economy: 10000000")
+        .replace("economy: 900000", "economy: 9000000");
+    std::fs::write(app.dir.join("bravo.yaml"), pricier).unwrap();
+    let started = std::time::Instant::now();
+    loop {
+        let after = cheapest(&search(&app, "bravo").await);
+        if after > 5_000_000 {
+            break;
+        }
+        assert!(started.elapsed() < WAIT, "the new fare never served");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_broken_file_keeps_its_last_good_version_until_fixed() {
+    let app =
+        TestApp::with_providers(&[("alpha.yaml", &fast_airline("alpha", "AA"))], |_| {}).await;
+    let good = fast_airline("alpha", "AA");
+    std::fs::write(
+        app.dir.join("alpha.yaml"),
+        good.replace("timeout", "tiemout")
+            .replace("name: Test Air AA", "name: Test Air AA\ntimout: 2s"),
+    )
+    .unwrap();
+    let list = until(&app, "the error is reported", |l| {
+        file(l, "alpha").is_some_and(|p| p["error"].is_object())
+    })
+    .await;
+    let alpha = file(&list, "alpha").unwrap();
+    assert_eq!(alpha["serving_previous"], true, "{alpha}");
+    assert_eq!(alpha["enabled"], true, "{alpha}");
+    let problem = &alpha["error"]["problems"][0];
+    assert!(
+        problem["message"].as_str().unwrap().contains("timout"),
+        "{alpha}"
+    );
+    assert!(problem["line"].as_u64().unwrap() > 0, "{alpha}");
+    // The old definition still answers.
+    let complete = search(&app, "alpha").await;
+    assert_eq!(complete["providers"]["alpha"]["status"], "ok", "{complete}");
+    // Fixing the file clears the error.
+    std::fs::write(app.dir.join("alpha.yaml"), good).unwrap();
+    until(&app, "the error clears", |l| {
+        file(l, "alpha").is_some_and(|p| p["error"].is_null() && p["serving_previous"] == false)
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_new_invalid_file_never_joins() {
+    let app =
+        TestApp::with_providers(&[("alpha.yaml", &fast_airline("alpha", "AA"))], |_| {}).await;
+    std::fs::write(app.dir.join("broken.yaml"), "name: Broken\nairline: BR\n").unwrap();
+    let list = until(&app, "the broken file is listed", |l| {
+        file(l, "broken").is_some()
+    })
+    .await;
+    let broken = file(&list, "broken").unwrap();
+    assert_eq!(broken["enabled"], false);
+    assert_eq!(broken["serving_previous"], false);
+    assert!(
+        broken["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("needs a `mock` fare table")
+    );
+    let mut body = search_body();
+    body["providers"] = json!(["broken"]);
+    let (status, answer) = app.post(&body).await;
+    assert_eq!(status, 422, "{answer}");
+}
+
+#[tokio::test]
+async fn a_file_written_then_renamed_over_the_old_one_takes_effect() {
+    let app =
+        TestApp::with_providers(&[("alpha.yaml", &fast_airline("alpha", "AA"))], |_| {}).await;
+    // As editors and `kubectl cp` do: write a temporary file, rename it over.
+    let renamed = mock_airline("alpha", "AA", "fixed: 0ms", "concurrency: 7");
+    let temp = app.dir.join(".alpha.yaml.tmp");
+    std::fs::write(&temp, renamed).unwrap();
+    std::fs::rename(&temp, app.dir.join("alpha.yaml")).unwrap();
+    until(&app, "the renamed file is in force", |l| {
+        file(l, "alpha").is_some_and(|p| p["concurrency"] == 7)
+    })
+    .await;
+    let complete = search(&app, "alpha").await;
+    assert_eq!(complete["providers"]["alpha"]["status"], "ok");
+}
+
+#[tokio::test]
+async fn a_deleted_file_leaves_new_searches() {
+    let app = TestApp::with_providers(
+        &[
+            ("alpha.yaml", &fast_airline("alpha", "AA")),
+            ("bravo.yaml", &fast_airline("bravo", "BB")),
+        ],
+        |_| {},
+    )
+    .await;
+    std::fs::remove_file(app.dir.join("bravo.yaml")).unwrap();
+    until(&app, "bravo leaves", |l| file(l, "bravo").is_none()).await;
+    let id = app.submit(&search_body()).await;
+    let complete = app.stream(&id, "", None).await.last().unwrap().data.clone();
+    assert_eq!(complete["status"], "completed");
+    assert!(complete["providers"].get("bravo").is_none(), "{complete}");
+    let mut body = search_body();
+    body["providers"] = json!(["bravo"]);
+    assert_eq!(app.post(&body).await.0, 422);
+}
+
+#[tokio::test]
+async fn twenty_files_written_at_once_all_join() {
+    let app =
+        TestApp::with_providers(&[("alpha.yaml", &fast_airline("alpha", "AA"))], |_| {}).await;
+    let ids: Vec<String> = (0..20).map(|i| format!("bulk{i:02}")).collect();
+    for (i, id) in ids.iter().enumerate() {
+        std::fs::write(
+            app.dir.join(format!("{id}.yaml")),
+            fast_airline(id, &format!("B{}", (b'A' + i as u8) as char)),
+        )
+        .unwrap();
+    }
+    until(&app, "all twenty join", |l| {
+        ids.iter().all(|id| serving(l, id))
+    })
+    .await;
+    let id = app.submit(&search_body()).await;
+    let complete = app.stream(&id, "", None).await.last().unwrap().data.clone();
+    assert_eq!(complete["status"], "completed", "{complete}");
+    for id in &ids {
+        assert_eq!(
+            complete["providers"][id]["status"], "ok",
+            "{id}: {complete}"
+        );
+    }
+}
