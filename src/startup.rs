@@ -16,6 +16,7 @@ use crate::bus::Bus;
 use crate::bus::redis_streams::RedisBus;
 use crate::config::Settings;
 use crate::providers::ProviderRegistry;
+use crate::providers::live::Live;
 use crate::providers::runtime::{Redelivery, Runtime};
 
 use crate::search::Searches;
@@ -71,7 +72,15 @@ impl Application {
     /// The given shutdown signal stops everything.
     pub async fn build(settings: Settings, shutdown: Shutdown) -> Result<Self, StartupError> {
         let settings = Arc::new(settings);
-        let registry = Arc::new(ProviderRegistry::load(settings.providers_dir.clone())?);
+        // An api process on Redis learns its airlines from the providers
+        // processes, so it may run without a providers directory.
+        let dir = settings.providers_dir.clone();
+        let registry = if !settings.role.runs_providers() && !dir.exists() {
+            tracing::info!(dir = %dir.display(), "no providers directory; airlines come from the providers processes");
+            Arc::new(ProviderRegistry::empty(dir))
+        } else {
+            Arc::new(ProviderRegistry::load(dir)?)
+        };
         let listener =
             TcpListener::bind(settings.listen)
                 .await
@@ -98,6 +107,7 @@ impl Application {
         };
         let consumer = format!("{}-{}", hostname(), std::process::id());
         let mut tasks = JoinSet::new();
+        let mut live = None;
         let (bus, searches) = match &settings.redis_url {
             None => {
                 let store = Arc::new(SearchStore::new(limits));
@@ -132,6 +142,7 @@ impl Application {
                     tasks.spawn(shared.clone().follow(shutdown.clone()));
                     tasks.spawn(shared.clone().run_deadlines(shutdown.clone()));
                 }
+                live = Some(Arc::new(Live::new(redis.clone(), &consumer)));
                 (Bus::Redis(redis), Searches::Shared(shared))
             }
         };
@@ -157,6 +168,19 @@ impl Application {
                 Runtime::start(&bus, &registry, &consumer, redelivery, &self_url, &shutdown)
                     .await?;
             tasks.spawn(runtime.run());
+            // Consumer groups exist: the airlines may be announced.
+            if let Some(live) = &live {
+                live.beat(&registry).await?;
+                tasks.spawn(
+                    live.clone()
+                        .beat_until_stopped(registry.clone(), shutdown.clone()),
+                );
+            }
+        }
+        let live = live.filter(|_| settings.role.runs_api());
+        if let Some(live) = &live {
+            live.refresh().await?;
+            tasks.spawn(live.clone().read_until_stopped(shutdown.clone()));
         }
         let groups = settings.role.runs_providers().then(|| bus.clone());
         tasks.spawn(crate::providers::watch::start(
@@ -168,6 +192,7 @@ impl Application {
             settings,
             bus,
             registry,
+            live,
             searches,
             shutdown,
             started: Instant::now(),

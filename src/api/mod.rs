@@ -37,12 +37,25 @@ pub struct AppState {
     pub bus: Bus,
     /// Loaded provider files.
     pub registry: Arc<ProviderRegistry>,
+    /// On Redis, the airlines live processes serve.
+    pub live: Option<Arc<crate::providers::live::Live>>,
     /// Where searches are kept.
     pub searches: Searches,
     /// The shutdown signal, so SSE streams end on shutdown.
     pub shutdown: Shutdown,
     /// When the process started.
     pub started: Instant,
+}
+
+impl AppState {
+    /// The airlines searches may target now.
+    pub fn airlines(&self) -> crate::providers::Airlines {
+        let catalog = self.registry.catalog();
+        match &self.live {
+            Some(live) => crate::providers::Airlines::from_live(&live.view(), &catalog),
+            None => crate::providers::Airlines::from_catalog(&catalog),
+        }
+    }
 }
 
 /// The full router.

@@ -19,9 +19,13 @@ struct ProviderView {
     id: String,
     name: Option<String>,
     airline: Option<String>,
-    mode: Option<&'static str>,
+    mode: Option<String>,
     enabled: bool,
-    source: String,
+    /// The file, when this process has it.
+    source: Option<String>,
+    /// On an api process with Redis: the live processes serving it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    served_by: Option<Vec<String>>,
     loaded_at: Timestamp,
     timeout_ms: Option<u64>,
     concurrency: Option<u32>,
@@ -45,7 +49,17 @@ struct LoadErrorView {
 /// Every provider file seen, with its load error when it was rejected.
 pub async fn providers(State(app): State<AppState>) -> Response {
     let catalog = app.registry.catalog();
-    let views: Vec<ProviderView> = catalog
+    let live = app.live.as_ref().map(|l| l.view());
+    let serving = |id: &str| -> Option<Vec<String>> {
+        let live = live.as_ref()?;
+        Some(
+            live.airlines
+                .get(id)
+                .map(|(_, p)| p.clone())
+                .unwrap_or_default(),
+        )
+    };
+    let mut views: Vec<ProviderView> = catalog
         .files
         .iter()
         .map(|file| {
@@ -56,9 +70,12 @@ pub async fn providers(State(app): State<AppState>) -> Response {
                 id: file.id.clone(),
                 name: def.map(|d| d.name.clone()),
                 airline: def.map(|d| d.airline.code.clone()),
-                mode: def.map(|d| d.mode.name()),
-                enabled: def.is_some_and(|d| d.enabled),
-                source: file.path.display().to_string(),
+                mode: def.map(|d| d.mode.name().to_string()),
+                // On Redis, an airline is enabled when a live process serves it.
+                enabled: def.is_some_and(|d| d.enabled)
+                    && serving(&file.id).is_none_or(|p| !p.is_empty()),
+                source: Some(file.path.display().to_string()),
+                served_by: serving(&file.id),
                 loaded_at: file.loaded_at,
                 timeout_ms: def.map(|d| d.timeout.as_millis() as u64),
                 concurrency: def.map(|d| d.concurrency),
@@ -83,11 +100,32 @@ pub async fn providers(State(app): State<AppState>) -> Response {
             }
         })
         .collect();
-    Json(Envelope::ok(
-        format!("{} provider files", views.len()),
-        views,
-    ))
-    .into_response()
+    // Airlines that only other processes have files for.
+    if let Some(live) = &live {
+        for (id, (airline, processes)) in &live.airlines {
+            if views.iter().any(|v| &v.id == id) {
+                continue;
+            }
+            views.push(ProviderView {
+                id: id.clone(),
+                name: Some(airline.name.clone()),
+                airline: Some(airline.airline.clone()),
+                mode: Some(airline.mode.clone()),
+                enabled: true,
+                source: None,
+                served_by: Some(processes.clone()),
+                loaded_at: Timestamp::now(),
+                timeout_ms: Some(airline.timeout_ms),
+                concurrency: None,
+                airports: airline.airports.clone(),
+                stats: StatsSnapshot::default(),
+                serving_previous: false,
+                upstream: None,
+                error: None,
+            });
+        }
+    }
+    Json(Envelope::ok(format!("{} providers", views.len()), views)).into_response()
 }
 
 #[derive(Debug, Serialize)]
@@ -130,12 +168,17 @@ pub async fn readyz(State(app): State<AppState>) -> Response {
             format!("error: {e}")
         }
     };
-    let enabled = catalog.enabled().count();
+    let enabled = app.airlines().enabled().len();
     if enabled == 0 {
-        problems.push(format!(
-            "no enabled provider loaded from {}",
-            app.registry.dir().display()
-        ));
+        problems.push(match app.live {
+            Some(_) => {
+                "no enabled provider: no live providers process serves an airline".to_string()
+            }
+            None => format!(
+                "no enabled provider loaded from {}",
+                app.registry.dir().display()
+            ),
+        });
     }
     let ready = problems.is_empty();
     let body = Envelope {

@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use super::AppState;
 use super::error::{ApiError, Envelope, FieldError};
-use crate::providers::load::Catalog;
+use crate::providers::Airlines;
 use crate::search::SearchError;
 use crate::search::model::{Cabin, SearchRequest, normalize_code};
 
@@ -56,9 +56,9 @@ pub async fn submit(State(app): State<AppState>, body: Body) -> Result<Response,
         .map_err(|_| ApiError::PayloadTooLarge(limit))?;
     let value: Value =
         serde_json::from_slice(&bytes).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
-    let catalog = app.registry.catalog();
+    let airlines = app.airlines();
     let today = Timestamp::now().to_zoned_datetime(TimeZone::UTC).date();
-    let fields = validate(&value, &catalog, today)?;
+    let fields = validate(&value, &airlines, today)?;
     if fields.providers.is_empty() {
         return Err(ApiError::Unavailable(
             "no airline is enabled: add a provider file to the providers directory".into(),
@@ -170,7 +170,7 @@ struct ValidSearch {
 }
 
 /// Checks every field and reports every problem at once.
-fn validate(value: &Value, catalog: &Catalog, today: Date) -> Result<ValidSearch, ApiError> {
+fn validate(value: &Value, airlines: &Airlines, today: Date) -> Result<ValidSearch, ApiError> {
     let Some(object) = value.as_object() else {
         return Err(ApiError::Validation(vec![FieldError::new(
             "body",
@@ -229,7 +229,7 @@ fn validate(value: &Value, catalog: &Catalog, today: Date) -> Result<ValidSearch
             }
         },
     };
-    let providers = providers(object, catalog, &mut errors);
+    let providers = providers(object, airlines, &mut errors);
     let timeout_ms = match present(object, "timeout_ms") {
         None => None,
         Some(v) => match v.as_u64() {
@@ -335,11 +335,11 @@ fn date_field(
 /// The providers a search targets: the ones named, or every enabled one.
 fn providers(
     object: &Map<String, Value>,
-    catalog: &Catalog,
+    airlines: &Airlines,
     errors: &mut Vec<FieldError>,
 ) -> Option<Vec<String>> {
     let Some(v) = present(object, "providers") else {
-        return Some(catalog.enabled().map(|p| p.id.clone()).collect());
+        return Some(airlines.enabled().to_vec());
     };
     let Some(list) = v.as_array() else {
         errors.push(FieldError::new(
@@ -367,20 +367,20 @@ fn providers(
             ));
             continue;
         };
-        match catalog.providers.get(id) {
+        match airlines.state(id) {
             None => unknown.push(id.to_string()),
-            Some(p) if !p.enabled => disabled.push(id.to_string()),
-            Some(_) if ids.iter().any(|i| i == id) => {
+            Some(false) => disabled.push(id.to_string()),
+            Some(true) if ids.iter().any(|i| i == id) => {
                 errors.push(FieldError::new(
                     "providers",
                     format!("`{id}` is listed twice"),
                 ));
             }
-            Some(_) => ids.push(id.to_string()),
+            Some(true) => ids.push(id.to_string()),
         }
     }
     if !unknown.is_empty() {
-        let known: Vec<&str> = catalog.enabled().map(|p| p.id.as_str()).collect();
+        let known: Vec<&str> = airlines.enabled().iter().map(String::as_str).collect();
         errors.push(FieldError::new(
             "providers",
             format!(

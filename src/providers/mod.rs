@@ -9,6 +9,7 @@
 
 pub mod definition;
 pub mod latency;
+pub mod live;
 pub mod load;
 pub mod mock;
 pub mod runtime;
@@ -66,6 +67,60 @@ impl ProviderMode {
         match self {
             ProviderMode::Mock(_) => "mock",
             ProviderMode::Upstream(_) => "http",
+        }
+    }
+}
+
+/// The airlines a search may target, as an api process sees them: the
+/// enabled providers of its own files, or on Redis those that some live
+/// process serves.
+#[derive(Clone, Debug, Default)]
+pub struct Airlines {
+    enabled: Vec<String>,
+    disabled: std::collections::BTreeSet<String>,
+}
+
+impl Airlines {
+    /// The enabled and disabled providers of a catalog.
+    pub fn from_catalog(catalog: &Catalog) -> Self {
+        Self {
+            enabled: catalog.enabled().map(|d| d.id.clone()).collect(),
+            disabled: catalog
+                .providers
+                .values()
+                .filter(|d| !d.enabled)
+                .map(|d| d.id.clone())
+                .collect(),
+        }
+    }
+
+    /// The airlines live processes serve; local files that are disabled
+    /// (and not served elsewhere) are known as disabled.
+    pub fn from_live(live: &live::LiveSet, local: &Catalog) -> Self {
+        let enabled: Vec<String> = live.airlines.keys().cloned().collect();
+        let disabled = local
+            .providers
+            .values()
+            .filter(|d| !d.enabled && !live.airlines.contains_key(&d.id))
+            .map(|d| d.id.clone())
+            .collect();
+        Self { enabled, disabled }
+    }
+
+    /// Ids that searches may target, sorted.
+    pub fn enabled(&self) -> &[String] {
+        &self.enabled
+    }
+
+    /// `Some(true)` for a targetable airline, `Some(false)` for a known but
+    /// disabled one, `None` for an unknown id.
+    pub fn state(&self, id: &str) -> Option<bool> {
+        if self.enabled.iter().any(|e| e == id) {
+            Some(true)
+        } else if self.disabled.contains(id) {
+            Some(false)
+        } else {
+            None
         }
     }
 }
@@ -164,6 +219,19 @@ impl ReloadSummary {
 }
 
 impl ProviderRegistry {
+    /// A registry with no provider files, for an api process on Redis
+    /// without a providers directory (its airlines come from the providers
+    /// processes).
+    pub fn empty(dir: PathBuf) -> Self {
+        Self {
+            dir,
+            catalog: RwLock::new(Arc::new(Catalog::default())),
+            stats: RwLock::new(HashMap::new()),
+            version: tokio::sync::watch::Sender::new(0),
+            reloads: ReloadCounts::default(),
+        }
+    }
+
     /// Loads every provider file in `dir`, logging each rejected file.
     pub fn load(dir: PathBuf) -> Result<Self, load::FileError> {
         let catalog = Catalog::load(std::slice::from_ref(&dir))?;
