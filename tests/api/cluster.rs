@@ -436,3 +436,150 @@ async fn a_search_delivered_too_often_is_dead_lettered_and_still_completes() {
         "{dead} dead-lettered, {held} held"
     );
 }
+
+/// Lists the airlines an api process would target now.
+async fn targeted(client: &reqwest::Client, api: &Process) -> Vec<String> {
+    let list = get_json(client, &format!("{}/api/providers", api.base)).await;
+    let mut ids: Vec<String> = list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["enabled"] == true)
+        .map(|p| p["id"].as_str().unwrap().to_string())
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// Polls until the api process targets exactly `want`; returns how long it
+/// took.
+async fn until_targeted(client: &reqwest::Client, api: &Process, want: &[&str]) -> Duration {
+    let started = std::time::Instant::now();
+    loop {
+        if targeted(client, api).await == want {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < WAIT,
+            "never targeted {want:?}: {:?}",
+            targeted(client, api).await
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// An api process with no providers directory targets what the providers
+/// processes serve: a file dropped into their directory joins, a deleted
+/// one leaves, and the airlines of a providers process killed with SIGKILL
+/// stop being targeted, so searches do not wait for them.
+#[tokio::test]
+async fn api_processes_follow_the_airlines_live_providers_processes_serve() {
+    let shared = Deployment::new(
+        &[("alpha.yaml", fast_airline("alpha", "AA"))],
+        RedisServer::start().await,
+        &[],
+    )
+    .await;
+    let other = tempfile::tempdir().unwrap();
+    std::fs::write(other.path().join("bravo.yaml"), fast_airline("bravo", "BB")).unwrap();
+    let nowhere = shared._dir.path().join("no-such-dir");
+    let api_envs: Vec<(&str, &std::ffi::OsStr)> = shared
+        .envs
+        .iter()
+        .map(|(k, v)| {
+            if *k == "AIRSTREAM_PROVIDERS_DIR" {
+                (*k, nowhere.as_os_str())
+            } else {
+                (*k, v.as_os_str())
+            }
+        })
+        .collect();
+    let providers = [shared.spawn("providers"), shared.spawn("providers")];
+    let bravo_envs: Vec<(&str, &std::ffi::OsStr)> = api_envs
+        .iter()
+        .map(|(k, v)| {
+            if *k == "AIRSTREAM_PROVIDERS_DIR" {
+                (*k, other.path().as_os_str())
+            } else {
+                (*k, *v)
+            }
+        })
+        .collect();
+    let mut bravo = Process::spawn(&["--role", "providers"], &bravo_envs);
+    let api = Process::spawn(&["--role", "api"], &api_envs);
+    let client = reqwest::Client::new();
+    until_targeted(&client, &api, &["alpha", "bravo"]).await;
+
+    // Dropped into the providers processes' directory: targeted and answered.
+    std::fs::write(
+        shared._dir.path().join("charlie.yaml"),
+        fast_airline("charlie", "CC"),
+    )
+    .unwrap();
+    let took = until_targeted(&client, &api, &["alpha", "bravo", "charlie"]).await;
+    assert!(took < WAIT);
+    let stream_url = submit(&client, &api, &search_body()).await;
+    let events = stream_events(&client, &api.base, &stream_url).await;
+    let complete = check_log(&events, &["alpha", "bravo", "charlie"]);
+    assert_eq!(
+        complete["providers"]["charlie"]["status"], "ok",
+        "{complete}"
+    );
+
+    // Deleted: no longer targeted.
+    std::fs::remove_file(shared._dir.path().join("charlie.yaml")).unwrap();
+    until_targeted(&client, &api, &["alpha", "bravo"]).await;
+
+    // Every process serving bravo dies: bravo leaves new searches.
+    bravo.child.kill().unwrap();
+    bravo.child.wait().unwrap();
+    until_targeted(&client, &api, &["alpha"]).await;
+    let mut body = search_body();
+    body["timeout_ms"] = json!(20_000);
+    let stream_url = submit(&client, &api, &body).await;
+    let started = std::time::Instant::now();
+    let events = stream_events(&client, &api.base, &stream_url).await;
+    let complete = check_log(&events, &["alpha"]);
+    assert_eq!(complete["status"], "completed", "{complete}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "did not wait for the dead airline"
+    );
+    api.terminate().await;
+    for p in providers {
+        p.terminate().await;
+    }
+}
+
+/// SIGHUP (which reloads every provider file) does not stop the process,
+/// and the files changed meanwhile are in force after it.
+#[tokio::test]
+async fn sighup_does_not_stop_the_process() {
+    let deployment = Deployment::new(
+        &[("alpha.yaml", fast_airline("alpha", "AA"))],
+        RedisServer::start().await,
+        &[],
+    )
+    .await;
+    let server = deployment.spawn("all");
+    let client = reqwest::Client::new();
+    std::fs::write(
+        deployment._dir.path().join("bravo.yaml"),
+        fast_airline("bravo", "BB"),
+    )
+    .unwrap();
+    let killed = std::process::Command::new("kill")
+        .arg("-HUP")
+        .arg(server.child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    until_targeted(&client, &server, &["alpha", "bravo"]).await;
+    let health = client
+        .get(format!("{}/healthz", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200, "alive after SIGHUP");
+    server.terminate().await;
+}
