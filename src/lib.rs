@@ -34,6 +34,7 @@ pub mod bus;
 pub mod config;
 pub mod duration;
 pub mod loadtest;
+pub mod metrics;
 pub mod providers;
 pub mod search;
 pub mod shutdown;

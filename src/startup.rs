@@ -5,7 +5,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
@@ -72,6 +72,8 @@ impl Application {
     /// The given shutdown signal stops everything.
     pub async fn build(settings: Settings, shutdown: Shutdown) -> Result<Self, StartupError> {
         let settings = Arc::new(settings);
+        // First, so that everything recorded from here on is kept.
+        let metrics = crate::metrics::install();
         // An api process on Redis learns its airlines from the providers
         // processes, so it may run without a providers directory.
         let dir = settings.providers_dir.clone();
@@ -182,6 +184,11 @@ impl Application {
             live.refresh().await?;
             tasks.spawn(live.clone().read_until_stopped(shutdown.clone()));
         }
+        tasks.spawn(crate::bus::sample_streams(
+            bus.clone(),
+            Duration::from_secs(5),
+            shutdown.clone(),
+        ));
         let groups = settings.role.runs_providers().then(|| bus.clone());
         tasks.spawn(crate::providers::watch::start(
             registry.clone(),
@@ -192,6 +199,7 @@ impl Application {
             settings,
             bus,
             registry,
+            metrics,
             live,
             searches,
             shutdown,

@@ -37,6 +37,8 @@ pub struct AppState {
     pub bus: Bus,
     /// Loaded provider files.
     pub registry: Arc<ProviderRegistry>,
+    /// Renders `/metrics`.
+    pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     /// On Redis, the airlines live processes serve.
     pub live: Option<Arc<crate::providers::live::Live>>,
     /// Where searches are kept.
@@ -76,6 +78,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/providers", get(probes::providers))
         .route("/healthz", get(probes::healthz))
         .route("/readyz", get(probes::readyz))
+        .route("/metrics", get(probes::metrics))
         .route("/sim/{provider}/v1/availability", post(sim::availability))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
@@ -91,6 +94,7 @@ pub fn router(state: AppState) -> Router {
     );
     timed
         .merge(streaming)
+        .route_layer(axum::middleware::from_fn(track_http))
         .fallback(probes::not_found)
         .layer(axum::middleware::map_response(envelope_bare_errors))
         .layer(cors(&state.settings.http.cors_origins))
@@ -98,6 +102,31 @@ pub fn router(state: AppState) -> Router {
         // with their cause); a 503 from a not-ready probe is not an error.
         .layer(TraceLayer::new_for_http().on_failure(DefaultOnFailure::new().level(Level::DEBUG)))
         .with_state(state)
+}
+
+/// Counts each request by route pattern, method and status class, and times
+/// it to the response head.
+async fn track_http(
+    matched: Option<axum::extract::MatchedPath>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let route = matched.map_or_else(|| "unmatched".to_string(), |m| m.as_str().to_string());
+    let method = request.method().as_str().to_string();
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    let class = match response.status().as_u16() / 100 {
+        1 => "1xx",
+        2 => "2xx",
+        3 => "3xx",
+        4 => "4xx",
+        _ => "5xx",
+    };
+    metrics::counter!(crate::metrics::HTTP_REQUESTS, "route" => route.clone(), "method" => method, "status" => class)
+        .increment(1);
+    metrics::histogram!(crate::metrics::HTTP_DURATION, "route" => route)
+        .record(started.elapsed().as_secs_f64());
+    response
 }
 
 /// Gives the bare 405 and 408 answers of the router and the timeout layer

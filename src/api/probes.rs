@@ -207,6 +207,26 @@ pub async fn readyz(State(app): State<AppState>) -> Response {
     (status, Json(body)).into_response()
 }
 
+/// `GET /metrics`: every metric in the Prometheus text format.
+pub async fn metrics(State(app): State<AppState>) -> Response {
+    match &app.metrics {
+        Some(handle) => {
+            handle.run_upkeep();
+            (
+                [(
+                    axum::http::header::CONTENT_TYPE,
+                    "text/plain; version=0.0.4; charset=utf-8",
+                )],
+                handle.render(),
+            )
+                .into_response()
+        }
+        None => {
+            ApiError::Unavailable("metrics are not recorded in this process".into()).into_response()
+        }
+    }
+}
+
 /// Unknown routes answer in the envelope too.
 pub async fn not_found(uri: Uri) -> ApiError {
     ApiError::NotFound(format!("no route for {}", uri.path()))

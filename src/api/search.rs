@@ -49,7 +49,20 @@ struct Submitted {
 
 /// Accepts a search, publishes it to the requested stream and answers 202
 /// with where to stream its results.
-pub async fn submit(State(app): State<AppState>, body: Body) -> Result<Response, ApiError> {
+pub async fn submit(state: State<AppState>, body: Body) -> Result<Response, ApiError> {
+    let result = accept(state, body).await;
+    if let Err(e) = &result {
+        let reason = match e {
+            ApiError::Unavailable(_) => "unavailable",
+            ApiError::Internal(_) => "error",
+            _ => "invalid",
+        };
+        metrics::counter!(crate::metrics::SEARCHES_REFUSED, "reason" => reason).increment(1);
+    }
+    result
+}
+
+async fn accept(State(app): State<AppState>, body: Body) -> Result<Response, ApiError> {
     let limit = app.settings.http.body_limit;
     let bytes: Bytes = axum::body::to_bytes(body, limit)
         .await

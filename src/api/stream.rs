@@ -91,6 +91,12 @@ fn resume_position(headers: &HeaderMap, query: Option<&str>) -> Result<u64, ApiE
     })
 }
 
+impl Drop for EventStream {
+    fn drop(&mut self) {
+        metrics::gauge!(crate::metrics::SSE_CONNECTIONS).decrement(1.0);
+    }
+}
+
 /// One client's position in one search's event log.
 struct EventStream {
     log: Arc<EventLog>,
@@ -105,6 +111,7 @@ impl EventStream {
     fn new(log: Arc<EventLog>, after: u64, retry: Duration, shutdown: Shutdown) -> Self {
         // Subscribe before the first read, so no append can fall between.
         let changed = log.subscribe();
+        metrics::gauge!(crate::metrics::SSE_CONNECTIONS).increment(1.0);
         Self {
             log,
             changed,

@@ -267,6 +267,25 @@ impl EmbeddedBus {
             .ok_or_else(|| no_group(stream, group))
     }
 
+    /// Each group of a stream with its pending entries and its lag.
+    pub fn groups(&self, stream: &str) -> Vec<super::GroupInfo> {
+        let stream_ref = self.stream(stream);
+        let s = stream_ref.state.lock().expect("stream lock");
+        let mut groups: Vec<super::GroupInfo> = s
+            .groups
+            .iter()
+            .map(|(name, g)| super::GroupInfo {
+                name: name.clone(),
+                pending: g.pending.len() as u64,
+                lag: (s.entries.len()
+                    - s.entries.partition_point(|(id, _)| *id <= g.last_delivered))
+                    as u64,
+            })
+            .collect();
+        groups.sort_by(|a, b| a.name.cmp(&b.name));
+        groups
+    }
+
     /// Entries in a stream.
     pub fn len(&self, stream: &str) -> u64 {
         self.stream(stream)

@@ -203,6 +203,15 @@ impl Bus {
         }
     }
 
+    /// Each group of a stream with its pending entries and lag
+    /// (`XINFO GROUPS`).
+    pub async fn groups(&self, stream: &str) -> Result<Vec<GroupInfo>, BusError> {
+        match self {
+            Bus::Embedded(bus) => Ok(bus.groups(stream)),
+            Bus::Redis(bus) => bus.groups(stream).await,
+        }
+    }
+
     /// Entries in the stream (`XLEN`).
     pub async fn len(&self, stream: &str) -> Result<u64, BusError> {
         match self {
@@ -249,6 +258,41 @@ impl Backoff {
     /// Back to the first wait after a success.
     pub fn reset(&mut self) {
         self.failures = 0;
+    }
+}
+
+/// A consumer group's state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GroupInfo {
+    /// Group name.
+    pub name: String,
+    /// Entries delivered and not yet acknowledged.
+    pub pending: u64,
+    /// Entries not yet delivered to the group.
+    pub lag: u64,
+}
+
+/// Samples stream length, pending entries and lag per group into the
+/// metrics every `every`, until shutdown.
+pub async fn sample_streams(bus: Bus, every: std::time::Duration, shutdown: Shutdown) {
+    loop {
+        for stream in [REQUESTED, RESULTS, DEAD_LETTER] {
+            if let Ok(len) = bus.len(stream).await {
+                metrics::gauge!(crate::metrics::STREAM_LENGTH, "stream" => stream).set(len as f64);
+            }
+            if let Ok(groups) = bus.groups(stream).await {
+                for g in groups {
+                    metrics::gauge!(crate::metrics::STREAM_PENDING, "stream" => stream, "group" => g.name.clone())
+                        .set(g.pending as f64);
+                    metrics::gauge!(crate::metrics::STREAM_LAG, "stream" => stream, "group" => g.name)
+                        .set(g.lag as f64);
+                }
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = shutdown.wait() => return,
+        }
     }
 }
 

@@ -318,6 +318,41 @@ impl RedisBus {
         Ok(reply.count() as u64)
     }
 
+    /// `XINFO GROUPS`: each group with its pending entries and its lag.
+    pub async fn groups(&self, stream: &str) -> Result<Vec<super::GroupInfo>, BusError> {
+        let mut conn = self.conn();
+        let reply: Vec<HashMap<String, Value>> = match redis::cmd("XINFO")
+            .arg("GROUPS")
+            .arg(self.key(stream))
+            .query_async(&mut conn)
+            .await
+        {
+            Ok(r) => r,
+            // No stream yet: no groups.
+            Err(e) if e.code() == Some("ERR") => return Ok(Vec::new()),
+            Err(e) => return Err(bus_error(e, stream, "")),
+        };
+        let number = |v: Option<&Value>| match v {
+            Some(Value::Int(n)) => (*n).max(0) as u64,
+            _ => 0,
+        };
+        Ok(reply
+            .into_iter()
+            .filter_map(|g| {
+                let name = match g.get("name")? {
+                    Value::BulkString(b) => String::from_utf8_lossy(b).into_owned(),
+                    Value::SimpleString(s) => s.clone(),
+                    _ => return None,
+                };
+                Some(super::GroupInfo {
+                    name,
+                    pending: number(g.get("pending")),
+                    lag: number(g.get("lag")),
+                })
+            })
+            .collect())
+    }
+
     /// `XLEN`.
     pub async fn len(&self, stream: &str) -> Result<u64, BusError> {
         let mut conn = self.conn();

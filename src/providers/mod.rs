@@ -234,6 +234,10 @@ impl ProviderRegistry {
 
     /// Loads every provider file in `dir`, logging each rejected file.
     pub fn load(dir: PathBuf) -> Result<Self, load::FileError> {
+        // Both series exist from the start, so a dashboard shows zeros.
+        for result in ["ok", "error"] {
+            metrics::counter!(crate::metrics::PROVIDER_RELOADS, "result" => result).increment(0);
+        }
         let catalog = Catalog::load(std::slice::from_ref(&dir))?;
         for error in catalog.errors() {
             tracing::error!("provider file rejected:\n{error}");
@@ -289,6 +293,9 @@ impl ProviderRegistry {
     /// Puts a catalog in force and wakes whoever follows changes.
     pub fn install(&self, catalog: Catalog, summary: &ReloadSummary) {
         let loaded = (summary.added.len() + summary.changed.len() + summary.recovered.len()) as u64;
+        metrics::counter!(crate::metrics::PROVIDER_RELOADS, "result" => "ok").increment(loaded);
+        metrics::counter!(crate::metrics::PROVIDER_RELOADS, "result" => "error")
+            .increment(summary.rejected.len() as u64);
         self.reloads.ok.fetch_add(loaded, Ordering::Relaxed);
         self.reloads
             .error

@@ -390,6 +390,8 @@ impl Consumer {
         draw: Option<Draw>,
     ) {
         let _in_flight = self.stats.enter();
+        let _gauge = InFlightGauge::new(&self.id);
+        let started = tokio::time::Instant::now();
         let answer = match (def, draw) {
             (Some(def), Some(draw)) => answer(&def, &search, draw, &self.self_url).await,
             _ => Some(ProviderAnswer {
@@ -404,6 +406,15 @@ impl Consumer {
                     .max(0) as u64,
             }),
         };
+        let outcome = answer.as_ref().map_or("timeout", |a| a.status.as_str());
+        let provider = self.id.clone();
+        metrics::counter!(crate::metrics::PROVIDER_REQUESTS, "provider" => provider.clone(), "outcome" => outcome).increment(1);
+        metrics::histogram!(crate::metrics::PROVIDER_LATENCY, "provider" => provider.clone())
+            .record(started.elapsed().as_secs_f64());
+        if let Some(a) = &answer {
+            metrics::counter!(crate::metrics::PROVIDER_OFFERS, "provider" => provider)
+                .increment(a.offers.len() as u64);
+        }
         let Some(answer) = answer else {
             // The search's deadline came first: the api ends the search
             // and reports this airline as timed out.
@@ -426,6 +437,24 @@ impl Consumer {
                 "answer not published; the request stays pending for redelivery"
             ),
         }
+    }
+}
+
+/// Counts a search in the in-flight gauge of its airline while it lives.
+struct InFlightGauge(String);
+
+impl InFlightGauge {
+    fn new(provider: &str) -> Self {
+        metrics::gauge!(crate::metrics::PROVIDER_IN_FLIGHT, "provider" => provider.to_string())
+            .increment(1.0);
+        Self(provider.to_string())
+    }
+}
+
+impl Drop for InFlightGauge {
+    fn drop(&mut self) {
+        metrics::gauge!(crate::metrics::PROVIDER_IN_FLIGHT, "provider" => self.0.clone())
+            .decrement(1.0);
     }
 }
 

@@ -33,7 +33,7 @@ use uuid::Uuid;
 use super::model::{AnswerView, OfferKey, SearchRequest};
 use super::store::{
     AirlineProgress, CompleteHead, DEADLINE_MISSED, EventKind, EventLog, Extended, PreparedAnswer,
-    SearchStatus, Snapshot, StoreLimits, complete_event, encode, raw_json,
+    SearchStatus, Snapshot, StoreLimits, complete_event, encode, first_offer_ms, raw_json,
 };
 use super::{SearchError, expires_at};
 use crate::bus::redis_streams::{RedisBus, bus_error};
@@ -371,6 +371,11 @@ impl SharedSearches {
                 };
                 let snap = stored.snapshot;
                 let elapsed_ms = (now.as_millisecond() - stored.created_ms).max(0) as u64;
+                let figures = (
+                    outcome == SearchStatus::Partial,
+                    elapsed_ms,
+                    first_offer_ms(snap.providers.values()),
+                );
                 let complete = complete_event(
                     CompleteHead {
                         kind: "complete",
@@ -399,7 +404,7 @@ impl SharedSearches {
                         max_len.clone().into_bytes(),
                     ],
                 );
-                Some(((*id, complete), call))
+                Some(((*id, complete, figures), call))
             })
             .collect::<Vec<_>>();
         if calls.is_empty() {
@@ -407,10 +412,12 @@ impl SharedSearches {
         }
         let (completes, calls): (Vec<_>, Vec<_>) = calls.into_iter().unzip();
         let replies = self.run(calls).await?;
-        for ((id, complete), reply) in completes.into_iter().zip(replies) {
+        for ((id, complete, (partial, elapsed, first)), reply) in completes.into_iter().zip(replies)
+        {
             if let Value::Int(at) = reply
                 && at > 0
             {
+                crate::metrics::search_finished(partial, elapsed, first);
                 self.feed(&id, at as u64, std::iter::once(complete));
             }
         }

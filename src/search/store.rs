@@ -390,6 +390,11 @@ impl SearchCell {
 
     fn finish(&self, state: &mut CellState, status: SearchStatus, top: usize) {
         let elapsed_ms = self.started.elapsed().as_millis() as u64;
+        crate::metrics::search_finished(
+            status == SearchStatus::Partial,
+            elapsed_ms,
+            first_offer_ms(state.progress.iter()),
+        );
         state.status = status;
         state.finished = Some((Instant::now(), Timestamp::now()));
         let data = complete_event(
@@ -424,6 +429,16 @@ pub(crate) fn complete_event<'a>(
     }
     data.extend_from_slice(b"]}");
     Bytes::from(data)
+}
+
+/// When the first offer came: the earliest answer that had offers.
+pub(crate) fn first_offer_ms<'a>(
+    progress: impl Iterator<Item = &'a AirlineProgress>,
+) -> Option<u64> {
+    progress
+        .filter(|p| p.offers > 0)
+        .filter_map(|p| p.elapsed_ms)
+        .min()
 }
 
 /// Why an airline gets `timeout` when the search ends before it answers.

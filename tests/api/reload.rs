@@ -195,3 +195,38 @@ async fn twenty_files_written_at_once_all_join() {
         );
     }
 }
+
+/// A counter's value in `/metrics` (0 when absent).
+async fn counter(app: &TestApp, series: &str) -> f64 {
+    let text = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+#[tokio::test]
+async fn reloads_are_counted_by_result() {
+    let app =
+        TestApp::with_providers(&[("alpha.yaml", &fast_airline("alpha", "AA"))], |_| {}).await;
+    let ok = r#"airstream_provider_reloads_total{result="ok"}"#;
+    let error = r#"airstream_provider_reloads_total{result="error"}"#;
+    // The recorder is shared by every test in this binary: compare growth.
+    let (ok_before, error_before) = (counter(&app, ok).await, counter(&app, error).await);
+    std::fs::write(app.dir.join("bravo.yaml"), fast_airline("bravo", "BB")).unwrap();
+    until(&app, "bravo joins", |l| serving(l, "bravo")).await;
+    std::fs::write(app.dir.join("charlie.yaml"), "name: Charlie\n").unwrap();
+    until(&app, "charlie is rejected", |l| {
+        file(l, "charlie").is_some()
+    })
+    .await;
+    assert!(counter(&app, ok).await >= ok_before + 1.0);
+    assert!(counter(&app, error).await >= error_before + 1.0);
+}

@@ -521,7 +521,7 @@ impl Upstream {
         };
         let request = self.render(&ctx).map_err(Failure::Error)?;
         let guard = self.breaker.allow().map_err(Failure::Error)?;
-        let result = self.send(request, deadline).await;
+        let result = self.send(provider.id, request, deadline).await;
         let result = match result {
             Ok(bytes) => self.map(&bytes, &ctx, provider, search, leg, from, to),
             Err(f) => Err(f),
@@ -571,7 +571,12 @@ impl Upstream {
 
     /// Sends with retries (connection errors, timeouts, 5xx), never past
     /// the deadline; returns the answer's body.
-    async fn send(&self, request: Rendered, deadline: Instant) -> Result<bytes::Bytes, Failure> {
+    async fn send(
+        &self,
+        provider: &str,
+        request: Rendered,
+        deadline: Instant,
+    ) -> Result<bytes::Bytes, Failure> {
         let mut attempt = 0u32;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -589,7 +594,15 @@ impl Upstream {
                 builder = builder.body(body.clone());
             }
             attempt += 1;
-            let outcome = match builder.send().await {
+            let sent = builder.send().await;
+            let label = match &sent {
+                Ok(r) => r.status().as_u16().to_string(),
+                Err(e) if e.is_timeout() => "timeout".to_string(),
+                Err(e) if e.is_connect() => "connect_error".to_string(),
+                Err(_) => "error".to_string(),
+            };
+            metrics::counter!(crate::metrics::UPSTREAM_CALLS, "provider" => provider.to_string(), "status" => label).increment(1);
+            let outcome = match sent {
                 Ok(response) => {
                     let status = response.status();
                     if status.is_success() {

@@ -1,0 +1,132 @@
+//! Every metric airstream exports (SPEC section 7), declared in one place:
+//! names carry their unit, histograms are in seconds with buckets from 1 ms
+//! to 30 s, and labels come from small fixed sets (route pattern, provider
+//! id, outcome, status class, stream and group). `GET /metrics` renders
+//! them in the Prometheus text format, on every role's listener.
+
+use std::sync::OnceLock;
+
+use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+/// Searches finished, by `outcome` (`completed`, `partial`).
+pub const SEARCHES: &str = "airstream_searches_total";
+/// Searches refused at submission, by `reason` (`invalid`, `unavailable`).
+pub const SEARCHES_REFUSED: &str = "airstream_searches_refused_total";
+/// From submission to the first offer, seconds.
+pub const SEARCH_FIRST_OFFER: &str = "airstream_search_first_offer_seconds";
+/// From submission to `complete`, seconds.
+pub const SEARCH_COMPLETE: &str = "airstream_search_complete_seconds";
+/// Airline answers, by `provider` and `outcome` (`ok`, `error`, `timeout`).
+pub const PROVIDER_REQUESTS: &str = "airstream_provider_requests_total";
+/// Time an airline took to answer, by `provider`, seconds.
+pub const PROVIDER_LATENCY: &str = "airstream_provider_latency_seconds";
+/// Offers made, by `provider`.
+pub const PROVIDER_OFFERS: &str = "airstream_provider_offers_total";
+/// Searches an airline is answering now, by `provider`.
+pub const PROVIDER_IN_FLIGHT: &str = "airstream_provider_in_flight";
+/// Provider files reloaded, by `result` (`ok`, `error`).
+pub const PROVIDER_RELOADS: &str = "airstream_provider_reloads_total";
+/// Calls to upstream airline APIs, by `provider` and `status` (the HTTP
+/// status code, or `timeout`, `connect_error`, `error`).
+pub const UPSTREAM_CALLS: &str = "airstream_upstream_calls_total";
+/// Open SSE streams.
+pub const SSE_CONNECTIONS: &str = "airstream_sse_connections";
+/// HTTP requests, by `route` (the pattern), `method` and `status` class
+/// (`2xx` ...).
+pub const HTTP_REQUESTS: &str = "airstream_http_requests_total";
+/// HTTP request duration to the response head, by `route`, seconds.
+pub const HTTP_DURATION: &str = "airstream_http_request_duration_seconds";
+/// Entries in a stream, by `stream`.
+pub const STREAM_LENGTH: &str = "airstream_stream_length";
+/// Entries delivered and not yet acknowledged, by `stream` and `group`.
+pub const STREAM_PENDING: &str = "airstream_stream_pending";
+/// Entries not yet delivered to a group, by `stream` and `group`.
+pub const STREAM_LAG: &str = "airstream_stream_lag";
+
+/// Histogram buckets, seconds: 1 ms to 30 s.
+pub const BUCKETS: [f64; 17] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 10.0,
+    20.0, 30.0,
+];
+
+static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+/// Installs the process-wide recorder once (later calls reuse it) and
+/// returns the handle that renders `/metrics`; `None` when another recorder
+/// was installed first.
+pub fn install() -> Option<PrometheusHandle> {
+    HANDLE
+        .get_or_init(|| {
+            let handle = PrometheusBuilder::new()
+                .set_buckets(&BUCKETS)
+                .ok()?
+                .install_recorder()
+                .ok()?;
+            describe();
+            Some(handle)
+        })
+        .clone()
+}
+
+fn describe() {
+    describe_counter!(SEARCHES, "Searches finished, by outcome");
+    describe_counter!(
+        SEARCHES_REFUSED,
+        "Searches refused at submission, by reason"
+    );
+    describe_histogram!(
+        SEARCH_FIRST_OFFER,
+        Unit::Seconds,
+        "From submission to the first offer"
+    );
+    describe_histogram!(
+        SEARCH_COMPLETE,
+        Unit::Seconds,
+        "From submission to complete"
+    );
+    describe_counter!(
+        PROVIDER_REQUESTS,
+        "Airline answers, by provider and outcome"
+    );
+    describe_histogram!(
+        PROVIDER_LATENCY,
+        Unit::Seconds,
+        "Time an airline took to answer"
+    );
+    describe_counter!(PROVIDER_OFFERS, "Offers made, by provider");
+    describe_gauge!(PROVIDER_IN_FLIGHT, "Searches an airline is answering now");
+    describe_counter!(PROVIDER_RELOADS, "Provider files reloaded, by result");
+    describe_counter!(
+        UPSTREAM_CALLS,
+        "Calls to upstream airline APIs, by provider and status"
+    );
+    describe_gauge!(SSE_CONNECTIONS, "Open SSE streams");
+    describe_counter!(
+        HTTP_REQUESTS,
+        "HTTP requests, by route, method and status class"
+    );
+    describe_histogram!(
+        HTTP_DURATION,
+        Unit::Seconds,
+        "HTTP request duration to the response head"
+    );
+    describe_gauge!(STREAM_LENGTH, "Entries in a stream");
+    describe_gauge!(
+        STREAM_PENDING,
+        "Entries delivered to a group and not yet acknowledged"
+    );
+    describe_gauge!(STREAM_LAG, "Entries not yet delivered to a group");
+}
+
+/// Records a finished search from its `complete` event's figures: its
+/// outcome, its time to complete, and its time to the first offer (the
+/// earliest answer that had offers).
+pub fn search_finished(partial: bool, elapsed_ms: u64, first_offer_ms: Option<u64>) {
+    let outcome = if partial { "partial" } else { "completed" };
+    metrics::counter!(SEARCHES, "outcome" => outcome).increment(1);
+    metrics::histogram!(SEARCH_COMPLETE).record(elapsed_ms as f64 / 1000.0);
+    if let Some(ms) = first_offer_ms {
+        metrics::histogram!(SEARCH_FIRST_OFFER).record(ms as f64 / 1000.0);
+    }
+}
