@@ -8,7 +8,9 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
-use crate::helpers::{RedisServer, SseEvent, WAIT, fast_airline, mock_airline, search_body};
+use crate::helpers::{
+    RedisServer, SseEvent, WAIT, fast_airline, mock_airline, pricier_airline, search_body,
+};
 use crate::processes::{Process, get_json, post_search, stream_events};
 
 /// A Redis, a providers directory and the settings every process shares.
@@ -38,6 +40,24 @@ impl Deployment {
             _dir: dir,
             envs,
         }
+    }
+
+    /// The shared settings, with another providers directory.
+    fn envs_with_dir<'a>(
+        &'a self,
+        dir: &'a std::path::Path,
+    ) -> Vec<(&'static str, &'a std::ffi::OsStr)> {
+        self.envs
+            .iter()
+            .map(|(k, v)| {
+                let v = if *k == "AIRSTREAM_PROVIDERS_DIR" {
+                    dir.as_os_str()
+                } else {
+                    v.as_os_str()
+                };
+                (*k, v)
+            })
+            .collect()
     }
 
     fn spawn(&self, role: &str) -> Process {
@@ -483,30 +503,12 @@ async fn api_processes_follow_the_airlines_live_providers_processes_serve() {
     let other = tempfile::tempdir().unwrap();
     std::fs::write(other.path().join("bravo.yaml"), fast_airline("bravo", "BB")).unwrap();
     let nowhere = shared._dir.path().join("no-such-dir");
-    let api_envs: Vec<(&str, &std::ffi::OsStr)> = shared
-        .envs
-        .iter()
-        .map(|(k, v)| {
-            if *k == "AIRSTREAM_PROVIDERS_DIR" {
-                (*k, nowhere.as_os_str())
-            } else {
-                (*k, v.as_os_str())
-            }
-        })
-        .collect();
     let providers = [shared.spawn("providers"), shared.spawn("providers")];
-    let bravo_envs: Vec<(&str, &std::ffi::OsStr)> = api_envs
-        .iter()
-        .map(|(k, v)| {
-            if *k == "AIRSTREAM_PROVIDERS_DIR" {
-                (*k, other.path().as_os_str())
-            } else {
-                (*k, *v)
-            }
-        })
-        .collect();
-    let mut bravo = Process::spawn(&["--role", "providers"], &bravo_envs);
-    let api = Process::spawn(&["--role", "api"], &api_envs);
+    let mut bravo = Process::spawn(
+        &["--role", "providers"],
+        &shared.envs_with_dir(other.path()),
+    );
+    let api = Process::spawn(&["--role", "api"], &shared.envs_with_dir(&nowhere));
     let client = reqwest::Client::new();
     until_targeted(&client, &api, &["alpha", "bravo"]).await;
 
@@ -582,4 +584,84 @@ async fn sighup_does_not_stop_the_process() {
         .unwrap();
     assert_eq!(health.status(), 200, "alive after SIGHUP");
     server.terminate().await;
+}
+
+/// The cheapest per-passenger fare a search for `airline` gets through `api`.
+async fn fare_through(client: &reqwest::Client, api: &Process, airline: &str) -> u64 {
+    let mut body = search_body();
+    body["providers"] = json!([airline]);
+    let stream_url = submit(client, api, &body).await;
+    let events = stream_events(client, &api.base, &stream_url).await;
+    let complete = check_log(&events, &[airline]);
+    assert_eq!(complete["providers"][airline]["status"], "ok", "{complete}");
+    crate::helpers::cheapest_fare(&complete)
+}
+
+/// Reloads across processes: an edited fare, a broken file (its last good
+/// version keeps answering, the error shown by the providers process), a
+/// file renamed over, and twenty files at once, all seen through an api
+/// process that has no providers directory.
+#[tokio::test]
+async fn provider_files_reload_across_processes() {
+    let deployment = Deployment::new(
+        &[("alpha.yaml", fast_airline("alpha", "AA"))],
+        RedisServer::start().await,
+        &[],
+    )
+    .await;
+    let dir = deployment._dir.path().to_path_buf();
+    let providers = deployment.spawn("providers");
+    let nowhere = dir.join("none");
+    let api = Process::spawn(&["--role", "api"], &deployment.envs_with_dir(&nowhere));
+    let client = reqwest::Client::new();
+    until_targeted(&client, &api, &["alpha"]).await;
+    assert!(fare_through(&client, &api, "alpha").await < 1_500_000);
+
+    // Edit a fare (written to a temp file, renamed over).
+    let pricier = pricier_airline("alpha", "AA");
+    std::fs::write(dir.join(".alpha.tmp"), &pricier).unwrap();
+    std::fs::rename(dir.join(".alpha.tmp"), dir.join("alpha.yaml")).unwrap();
+    let started = std::time::Instant::now();
+    while fare_through(&client, &api, "alpha").await < 5_000_000 {
+        assert!(started.elapsed() < WAIT, "the new fare never served");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    // Break it: the last good version keeps answering, the error is shown.
+    std::fs::write(
+        dir.join("alpha.yaml"),
+        "name: Alpha\nairline: AA\nmock: {}\n",
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    loop {
+        let list = get_json(&client, &format!("{}/api/providers", providers.base)).await;
+        let alpha = &list["data"][0];
+        if alpha["serving_previous"] == true {
+            assert!(
+                alpha["error"]["problems"][0]["line"].as_u64().unwrap() > 0,
+                "{alpha}"
+            );
+            break;
+        }
+        assert!(started.elapsed() < WAIT, "the error never showed: {list}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(fare_through(&client, &api, "alpha").await > 5_000_000);
+
+    // Twenty files at once.
+    let ids: Vec<String> = (0..20).map(|i| format!("bulk{i:02}")).collect();
+    for (i, id) in ids.iter().enumerate() {
+        let code = format!("B{}", (b'A' + i as u8) as char);
+        std::fs::write(dir.join(format!("{id}.yaml")), fast_airline(id, &code)).unwrap();
+    }
+    let mut want: Vec<&str> = ids.iter().map(String::as_str).collect();
+    want.insert(0, "alpha");
+    until_targeted(&client, &api, &want).await;
+    let stream_url = submit(&client, &api, &search_body()).await;
+    let events = stream_events(&client, &api.base, &stream_url).await;
+    let complete = check_log(&events, &want);
+    assert_eq!(complete["status"], "completed", "{complete}");
+    api.terminate().await;
+    providers.terminate().await;
 }

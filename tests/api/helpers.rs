@@ -273,6 +273,22 @@ pub fn fast_airline(id: &str, code: &str) -> String {
     mock_airline(id, code, "fixed: 0ms", "")
 }
 
+/// `fast_airline` with fares ten times higher.
+pub fn pricier_airline(id: &str, code: &str) -> String {
+    fast_airline(id, code)
+        .replace("economy: 1000000", "economy: 10000000")
+        .replace("economy: 900000", "economy: 9000000")
+}
+
+/// The cheapest per-passenger fare of a `complete` event.
+pub fn cheapest_fare(complete: &Value) -> u64 {
+    complete["offers"][0]["price"]["per_passenger"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
 /// A real `redis-server` on a free port, for one test, stopped on drop.
 pub struct RedisServer {
     pub url: String,

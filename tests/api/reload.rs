@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, WAIT, fast_airline, mock_airline, search_body};
+use crate::helpers::{
+    TestApp, WAIT, cheapest_fare, fast_airline, mock_airline, pricier_airline, search_body,
+};
 
 /// Polls `/api/providers` until `check` holds for the list.
 async fn until(app: &TestApp, what: &str, check: impl Fn(&[Value]) -> bool) -> Vec<Value> {
@@ -38,14 +40,6 @@ async fn search(app: &TestApp, id: &str) -> Value {
     app.stream(&id, "", None).await.last().unwrap().data.clone()
 }
 
-fn cheapest(complete: &Value) -> u64 {
-    complete["offers"][0]["price"]["per_passenger"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap()
-}
-
 #[tokio::test]
 async fn a_dropped_file_joins_and_an_edited_fare_changes_the_price() {
     let app =
@@ -54,16 +48,14 @@ async fn a_dropped_file_joins_and_an_edited_fare_changes_the_price() {
     until(&app, "bravo joins", |l| serving(l, "bravo")).await;
     let complete = search(&app, "bravo").await;
     assert_eq!(complete["providers"]["bravo"]["status"], "ok", "{complete}");
-    let before = cheapest(&complete);
+    let before = cheapest_fare(&complete);
     assert!(before < 1_500_000, "{before}");
     // Fares ten times higher.
-    let pricier = fast_airline("bravo", "BB")
-        .replace("economy: 1000000", "economy: 10000000")
-        .replace("economy: 900000", "economy: 9000000");
+    let pricier = pricier_airline("bravo", "BB");
     std::fs::write(app.dir.join("bravo.yaml"), pricier).unwrap();
     let started = std::time::Instant::now();
     loop {
-        let after = cheapest(&search(&app, "bravo").await);
+        let after = cheapest_fare(&search(&app, "bravo").await);
         if after > 5_000_000 {
             break;
         }
