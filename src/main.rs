@@ -44,6 +44,9 @@ enum Command {
     },
     /// Drive a running server with searches and report throughput and latency.
     Loadtest(LoadtestArgs),
+    /// Print the settings in force (defaults, file, environment) as JSON;
+    /// fails naming any unknown or invalid setting.
+    Settings,
 }
 
 fn main() -> ExitCode {
@@ -84,6 +87,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 paths
             };
             validate(&paths)
+        }
+        Command::Settings => {
+            let settings = Settings::load(cli.config.as_deref())?;
+            println!("{}", serde_json::to_string_pretty(&settings)?);
+            Ok(ExitCode::SUCCESS)
         }
         Command::Loadtest(args) => {
             let report = loadtest::run(&args).await?;

@@ -73,7 +73,11 @@ impl Application {
     pub async fn build(settings: Settings, shutdown: Shutdown) -> Result<Self, StartupError> {
         let settings = Arc::new(settings);
         // First, so that everything recorded from here on is kept.
-        let metrics = crate::metrics::install();
+        let metrics = settings
+            .metrics
+            .enabled
+            .then(crate::metrics::install)
+            .flatten();
         // An api process on Redis learns its airlines from the providers
         // processes, so it may run without a providers directory.
         let dir = settings.providers_dir.clone();

@@ -38,6 +38,8 @@ pub struct Settings {
     pub http: HttpSettings,
     /// Logging.
     pub log: LogSettings,
+    /// Prometheus metrics.
+    pub metrics: MetricsSettings,
 }
 
 /// What a process runs. Several processes joined by Redis share the work:
@@ -176,7 +178,22 @@ impl Default for Settings {
             sse: SseSettings::default(),
             http: HttpSettings::default(),
             log: LogSettings::default(),
+            metrics: MetricsSettings::default(),
         }
+    }
+}
+
+/// Prometheus metrics.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsSettings {
+    /// Whether metrics are recorded and served on `/metrics`.
+    pub enabled: bool,
+}
+
+impl Default for MetricsSettings {
+    fn default() -> Self {
+        Self { enabled: true }
     }
 }
 

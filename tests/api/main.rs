@@ -6,6 +6,7 @@ mod cluster;
 mod flow;
 mod helpers;
 mod lifecycle;
+mod observability;
 mod processes;
 mod providers;
 mod reload;
