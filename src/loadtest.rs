@@ -530,10 +530,10 @@ async fn open_loop(
         let due = Duration::try_from_secs_f64(i as f64 / rate)
             .ok()
             .and_then(|offset| t0.checked_add(offset));
-        if let Some(due) = due {
-            if due > Instant::now() {
-                tokio::time::sleep_until(due).await;
-            }
+        if let Some(due) = due
+            && due > Instant::now()
+        {
+            tokio::time::sleep_until(due).await;
         }
         let shard = usize::try_from(i).unwrap_or(0);
         match Arc::clone(&semaphore).try_acquire_owned() {

@@ -201,17 +201,17 @@ fn validate(value: &Value, airlines: &Airlines, today: Date) -> Result<ValidSear
     }
     let from = airport(object, "from", &mut errors);
     let to = airport(object, "to", &mut errors);
-    if let (Some(f), Some(t)) = (&from, &to) {
-        if f == t {
-            errors.push(FieldError::new("to", "must differ from `from`"));
-        }
+    if let (Some(f), Some(t)) = (&from, &to)
+        && f == t
+    {
+        errors.push(FieldError::new("to", "must differ from `from`"));
     }
     let date = date_field(object, "date", true, today, &mut errors);
     let return_date = date_field(object, "return_date", false, today, &mut errors);
-    if let (Some(out), Some(back)) = (date, return_date) {
-        if back < out {
-            errors.push(FieldError::new("return_date", "must not be before `date`"));
-        }
+    if let (Some(out), Some(back)) = (date, return_date)
+        && back < out
+    {
+        errors.push(FieldError::new("return_date", "must not be before `date`"));
     }
     let passengers = match present(object, "passengers") {
         None => {

@@ -287,15 +287,14 @@ impl Settings {
                 problems.push(format!("`{key}` must be more than zero"));
             }
         }
-        if let Some(url) = &self.redis_url {
-            if !(url.starts_with("redis://")
+        if let Some(url) = &self.redis_url
+            && !(url.starts_with("redis://")
                 || url.starts_with("rediss://")
                 || url.starts_with("unix://"))
-            {
-                problems.push(format!(
-                    "`redis_url` must start with redis://, rediss:// or unix://, got `{url}`"
-                ));
-            }
+        {
+            problems.push(format!(
+                "`redis_url` must start with redis://, rediss:// or unix://, got `{url}`"
+            ));
         }
         if self.role != Role::All && self.redis_url.is_none() {
             problems.push(format!(

@@ -313,10 +313,10 @@ fn route_from_spec(
     let r = &route.value;
     let from = airport(&r.from, problems);
     let to = airport(&r.to, problems);
-    if let (Some(f), Some(t)) = (&from, &to) {
-        if f == t {
-            problems.at(&r.to, format!("route goes from {f} to itself"));
-        }
+    if let (Some(f), Some(t)) = (&from, &to)
+        && f == t
+    {
+        problems.at(&r.to, format!("route goes from {f} to itself"));
     }
     if r.flights.value.is_empty() {
         problems.at(&r.flights, "a route needs at least one flight");

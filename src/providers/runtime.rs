@@ -349,10 +349,10 @@ impl Consumer {
                 )),
                 elapsed_ms: elapsed.as_millis().max(0) as u64,
             };
-            if let Ok(data) = serde_json::to_vec(&answer) {
-                if self.bus.publish(RESULTS, Bytes::from(data)).await.is_err() {
-                    return;
-                }
+            if let Ok(data) = serde_json::to_vec(&answer)
+                && self.bus.publish(RESULTS, Bytes::from(data)).await.is_err()
+            {
+                return;
             }
         }
         self.acker.ack(entry.id);
