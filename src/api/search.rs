@@ -13,6 +13,7 @@ use jiff::tz::TimeZone;
 use jiff::{Timestamp, ToSpan};
 use serde::Serialize;
 use serde_json::{Map, Value};
+use tracing::Instrument;
 use uuid::Uuid;
 
 use super::AppState;
@@ -100,6 +101,7 @@ async fn accept(State(app): State<AppState>, body: Body) -> Result<Response, Api
         deadline,
     };
     let id = request.search_id;
+    let span = tracing::info_span!("search", search_id = %id);
     let (from, to, providers) = (
         request.from.clone(),
         request.to.clone(),
@@ -108,16 +110,17 @@ async fn accept(State(app): State<AppState>, body: Body) -> Result<Response, Api
     let expires_at = app
         .searches
         .submit(&app.bus, request)
+        .instrument(span.clone())
         .await
         .map_err(|e| match e {
             SearchError::Full(_) => ApiError::Unavailable(e.to_string()),
             SearchError::Unavailable(_) => {
-                tracing::warn!(error = %e, "search not published");
+                span.in_scope(|| tracing::warn!(error = %e, "search not published"));
                 ApiError::Unavailable(format!("the search could not be submitted because {e}"))
             }
             SearchError::Internal(m) => ApiError::Internal(m),
         })?;
-    tracing::info!(search_id = %id, %from, %to, providers = providers.len(), "search accepted");
+    span.in_scope(|| tracing::info!(%from, %to, providers = providers.len(), "search accepted"));
     let payload = Submitted {
         search_id: id,
         status: "processing",

@@ -5,8 +5,10 @@
 //! results stream, and only then acknowledges the request.
 
 use std::collections::HashMap;
+
 use std::sync::Arc;
 use std::time::Duration;
+use tracing::Instrument;
 
 use bytes::Bytes;
 use jiff::Timestamp;
@@ -258,9 +260,18 @@ impl Consumer {
                 if local && draw.is_none_or(|d| d.is_instant()) && this.bus.publishes_in_process() {
                     // Nothing to wait for, not even the broker: answering
                     // here saves a task.
-                    this.clone().handle(entry, search, def, permit, draw).await;
+                    let span = search_span(&search, &this.id);
+                    this.clone()
+                        .handle(entry, search, def, permit, draw)
+                        .instrument(span)
+                        .await;
                 } else {
-                    tokio::spawn(this.clone().handle(entry, search, def, permit, draw));
+                    let span = search_span(&search, &this.id);
+                    tokio::spawn(
+                        this.clone()
+                            .handle(entry, search, def, permit, draw)
+                            .instrument(span),
+                    );
                 }
             }
         }
@@ -312,7 +323,12 @@ impl Consumer {
                 };
                 let def = self.current();
                 let draw = def.as_deref().map(Draw::sample);
-                tokio::spawn(self.clone().handle(entry, search, def, permit, draw));
+                let span = search_span(&search, &self.id);
+                tokio::spawn(
+                    self.clone()
+                        .handle(entry, search, def, permit, draw)
+                        .instrument(span),
+                );
             }
         }
     }
@@ -438,6 +454,12 @@ impl Consumer {
             ),
         }
     }
+}
+
+/// The span of one airline's work on one search: every log line inside
+/// carries the search id and the provider.
+fn search_span(search: &SearchRequest, provider: &str) -> tracing::Span {
+    tracing::info_span!("search", search_id = %search.search_id, provider = %provider)
 }
 
 /// Counts a search in the in-flight gauge of its airline while it lives.

@@ -134,3 +134,30 @@ fn split_roles_without_redis_are_refused_with_the_reason() {
         "{stderr}"
     );
 }
+
+/// With `log.format = json`, every line is JSON, and what happens for one
+/// search is logged inside a span carrying its id.
+#[tokio::test]
+async fn json_logs_carry_the_search_id_in_a_span() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("alpha.yaml"), fast_airline("alpha", "AA")).unwrap();
+    let server = Process::spawn(&[], &[("AIRSTREAM_PROVIDERS_DIR", dir.path().as_os_str())]);
+    let client = reqwest::Client::new();
+    let posted = post_search(&client, &server.base, &crate::helpers::search_body()).await;
+    let id = posted["data"]["search_id"].as_str().unwrap().to_string();
+    let started = std::time::Instant::now();
+    loop {
+        let left = crate::helpers::WAIT.saturating_sub(started.elapsed());
+        let line = server
+            .logs
+            .recv_timeout(left)
+            .expect("the search is logged");
+        let log: serde_json::Value = serde_json::from_str(&line).expect("JSON log line");
+        if log["fields"]["message"] == "search accepted" {
+            assert_eq!(log["span"]["name"], "search", "{log}");
+            assert_eq!(log["span"]["search_id"], id.as_str(), "{log}");
+            break;
+        }
+    }
+    server.terminate().await;
+}

@@ -52,6 +52,8 @@ pub async fn stream_events(
 pub struct Process {
     pub child: std::process::Child,
     pub base: String,
+    /// The process's log lines after the one announcing its address.
+    pub logs: std::sync::mpsc::Receiver<String>,
 }
 
 impl Process {
@@ -93,6 +95,7 @@ impl Process {
         Process {
             child,
             base: format!("http://{addr}"),
+            logs: rx,
         }
     }
 
