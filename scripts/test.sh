@@ -29,6 +29,15 @@ apt_need redis-server redis-server
 # deployment files.
 apt_need prometheus prometheus
 apt_need docker-compose docker-compose
+# The search page's test: a real headless Chromium driven by playwright-core
+# (never `npx playwright install`: it uses Debian's chromium).
+apt_need chromium chromium
+apt_need node nodejs
+apt_need npm npm
+if [ ! -d tests/browser/node_modules/playwright-core ]; then
+  log "npm install (tests/browser: playwright-core)"
+  (cd tests/browser && npm install --no-audit --no-fund --loglevel=error)
+fi
 
 # The toolchain parts the checks use.
 for component in rustfmt clippy; do
@@ -51,4 +60,4 @@ cargo test --all-targets --no-fail-fast
 # tests of separate processes (cli, cluster), of the bus itself and of the
 # deployment files already chose their backend in the first run.
 log "end-to-end suite on Redis Streams (E2E_BUS=redis)"
-E2E_BUS=redis cargo test --test api --no-fail-fast -- --skip cli:: --skip cluster:: --skip bus_contract:: --skip observability::
+E2E_BUS=redis cargo test --test api --no-fail-fast -- --skip cli:: --skip cluster:: --skip bus_contract:: --skip observability:: --skip browser::

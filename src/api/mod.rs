@@ -3,6 +3,7 @@
 //! envelope kept from the Go system.
 
 pub mod error;
+mod page;
 mod probes;
 mod search;
 mod sim;
@@ -76,6 +77,10 @@ pub fn router(state: AppState) -> Router {
     };
     let timed = searches
         .route("/api/providers", get(probes::providers))
+        .route("/api/airports", get(probes::airports))
+        .route("/", get(page::index))
+        .route("/assets/app.js", get(page::script))
+        .route("/assets/style.css", get(page::style))
         .route("/healthz", get(probes::healthz))
         .route("/readyz", get(probes::readyz))
         .route("/metrics", get(probes::metrics))

@@ -207,6 +207,47 @@ pub async fn readyz(State(app): State<AppState>) -> Response {
     (status, Json(body)).into_response()
 }
 
+/// One airport that some targetable airline serves.
+#[derive(Debug, Serialize)]
+struct AirportView {
+    code: String,
+    providers: Vec<String>,
+}
+
+/// `GET /api/airports`: the airports the targetable airlines serve, for
+/// the search form's suggestions (upstream airlines do not list theirs).
+pub async fn airports(State(app): State<AppState>) -> Response {
+    let airlines = app.airlines();
+    let mut found: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> =
+        Default::default();
+    let catalog = app.registry.catalog();
+    for def in catalog.enabled() {
+        if airlines.state(&def.id) != Some(true) {
+            continue;
+        }
+        if let ProviderMode::Mock(table) = &def.mode {
+            for code in table.airports() {
+                found.entry(code).or_default().insert(def.id.clone());
+            }
+        }
+    }
+    if let Some(live) = &app.live {
+        for (id, (airline, _)) in &live.view().airlines {
+            for code in &airline.airports {
+                found.entry(code.clone()).or_default().insert(id.clone());
+            }
+        }
+    }
+    let views: Vec<AirportView> = found
+        .into_iter()
+        .map(|(code, providers)| AirportView {
+            code,
+            providers: providers.into_iter().collect(),
+        })
+        .collect();
+    Json(Envelope::ok(format!("{} airports", views.len()), views)).into_response()
+}
+
 /// `GET /metrics`: every metric in the Prometheus text format.
 pub async fn metrics(State(app): State<AppState>) -> Response {
     match &app.metrics {

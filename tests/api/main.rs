@@ -1,5 +1,6 @@
 //! End-to-end tests through the real HTTP API on port 0. One test binary.
 
+mod browser;
 mod bus_contract;
 mod cli;
 mod cluster;

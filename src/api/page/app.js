@@ -1,0 +1,286 @@
+// airstream's search page: posts a search, reads its Server-Sent Events,
+// keeps offers sorted by price and every airline's status up to date, and
+// resumes the stream (Last-Event-ID) if the connection drops.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const FIELDS = ["from", "to", "date", "passengers", "cabin"];
+
+// The search on screen; a new search replaces it whole.
+let current = null;
+
+function isoDateIn(days) {
+  const d = new Date();
+  d.setDate(d.getDate() + days);
+  const pad = (n) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
+}
+
+async function loadAirports() {
+  try {
+    const res = await fetch("/api/airports");
+    if (!res.ok) return;
+    const body = await res.json();
+    const list = $("airports");
+    list.replaceChildren(
+      ...body.data.map((a) => {
+        const o = document.createElement("option");
+        o.value = a.code;
+        o.label = `${a.code} (${a.providers.join(", ")})`;
+        return o;
+      }),
+    );
+  } catch (_) {
+    // Suggestions are a convenience; typing a code still works.
+  }
+}
+
+function clearErrors() {
+  for (const f of FIELDS) {
+    $(`${f}-error`).textContent = "";
+    $(f).removeAttribute("aria-invalid");
+  }
+  $("form-error").textContent = "";
+}
+
+function showErrors(body) {
+  const errors = body.errors || [];
+  let first = null;
+  for (const e of errors) {
+    const field = FIELDS.includes(e.field) ? e.field : null;
+    if (field) {
+      const slot = $(`${field}-error`);
+      slot.textContent = slot.textContent ? `${slot.textContent} ${e.message}` : e.message;
+      $(field).setAttribute("aria-invalid", "true");
+      first = first || $(field);
+    } else {
+      $("form-error").textContent += `${e.field}: ${e.message} `;
+    }
+  }
+  if (!errors.length) $("form-error").textContent = body.message || "The search was refused.";
+  if (first) first.focus();
+}
+
+function money(price) {
+  const amount = Number(price.total);
+  try {
+    return new Intl.NumberFormat(undefined, { style: "currency", currency: price.currency }).format(amount);
+  } catch (_) {
+    return `${price.currency} ${price.total}`;
+  }
+}
+
+function time(dt) {
+  return dt.slice(11, 16);
+}
+
+function duration(minutes) {
+  const h = Math.floor(minutes / 60);
+  const m = minutes % 60;
+  return h ? `${h}h ${String(m).padStart(2, "0")}m` : `${m}m`;
+}
+
+// Cheapest first, as the API orders them: currency, total, departure, id.
+function byPrice(a, b) {
+  if (a.price.currency !== b.price.currency) return a.price.currency < b.price.currency ? -1 : 1;
+  const d = Number(a.price.total) - Number(b.price.total);
+  if (d) return d;
+  if (a.depart_at !== b.depart_at) return a.depart_at < b.depart_at ? -1 : 1;
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
+function cell(text, label, cls) {
+  const td = document.createElement("td");
+  td.textContent = text;
+  td.dataset.label = label;
+  if (cls) td.className = cls;
+  return td;
+}
+
+// A local time, with its date below.
+function when(dt, label) {
+  const td = cell(time(dt), label);
+  const date = document.createElement("span");
+  date.className = "sub";
+  date.textContent = dt.slice(0, 10);
+  td.append(date);
+  return td;
+}
+
+function renderOffers(search) {
+  const rows = search.offers.map((o) => {
+    const tr = document.createElement("tr");
+    tr.dataset.id = o.id;
+    tr.dataset.total = o.price.total;
+    tr.dataset.currency = o.price.currency;
+    const airline = cell(o.airline.name, "Airline");
+    const leg = document.createElement("span");
+    leg.className = "sub";
+    leg.textContent = `${o.from} → ${o.to}${o.leg === "inbound" ? " (return)" : ""}`;
+    airline.append(leg);
+    tr.append(
+      airline,
+      cell(o.flight_number, "Flight"),
+      when(o.depart_at, "Departs"),
+      when(o.arrive_at, "Arrives"),
+      cell(duration(o.duration_minutes), "Duration"),
+      cell(o.stops === 0 ? "Direct" : `${o.stops} stop${o.stops > 1 ? "s" : ""}`, "Stops"),
+      cell(String(o.seats_left), "Seats"),
+    );
+    const price = cell(money(o.price), "Price", "num price-cell");
+    price.classList.add("price");
+    const per = document.createElement("span");
+    per.className = "sub";
+    per.textContent = `${money({ total: o.price.per_passenger, currency: o.price.currency })} each`;
+    price.append(per);
+    tr.append(price);
+    return tr;
+  });
+  $("offer-rows").replaceChildren(...rows);
+}
+
+function renderAirlines(search) {
+  const items = search.providers.map((id) => {
+    const st = search.status.get(id);
+    const li = document.createElement("li");
+    li.dataset.provider = id;
+    li.dataset.status = st.status;
+    const name = document.createElement("span");
+    name.textContent = id;
+    const state = document.createElement("span");
+    state.className = "state";
+    state.textContent =
+      st.status === "waiting" ? "waiting…"
+        : st.status === "ok" ? `ok · ${st.offers} · ${st.elapsed_ms} ms`
+          : st.status === "timeout" ? `timeout · ${st.elapsed_ms} ms`
+            : `error · ${st.elapsed_ms} ms`;
+    if (st.error) li.title = st.error;
+    li.append(name, state);
+    return li;
+  });
+  $("airlines").replaceChildren(...items);
+  const answered = search.providers.filter((id) => search.status.get(id).status !== "waiting").length;
+  const progress = $("progress");
+  progress.setAttribute("aria-valuemax", String(search.providers.length));
+  progress.setAttribute("aria-valuenow", String(answered));
+  $("progress-bar").style.width = `${search.providers.length ? (100 * answered) / search.providers.length : 0}%`;
+}
+
+function summary(text) {
+  $("summary").textContent = text;
+}
+
+function listen(search) {
+  const url = search.lastId ? `${search.streamUrl}?last_event_id=${search.lastId}` : search.streamUrl;
+  const source = new EventSource(url);
+  search.source = source;
+  // Each event once: a resumed stream starts after the last one seen.
+  const fresh = (e) => {
+    if (current !== search) return false;
+    const id = Number(e.lastEventId);
+    if (id && id <= search.lastId) return false;
+    if (id) search.lastId = id;
+    return true;
+  };
+  source.addEventListener("offers", (e) => {
+    if (!fresh(e)) return;
+    const data = JSON.parse(e.data);
+    search.offers.push(...data.offers);
+    search.offers.sort(byPrice);
+    renderOffers(search);
+    summary(`${search.offers.length} offers so far…`);
+  });
+  source.addEventListener("provider", (e) => {
+    if (!fresh(e)) return;
+    const data = JSON.parse(e.data);
+    search.status.set(data.provider, data);
+    renderAirlines(search);
+  });
+  source.addEventListener("complete", (e) => {
+    if (!fresh(e)) return;
+    const data = JSON.parse(e.data);
+    search.done = true;
+    source.close();
+    for (const [id, p] of Object.entries(data.providers)) search.status.set(id, p);
+    renderAirlines(search);
+    $("results").dataset.state = "complete";
+    $("results").dataset.status = data.status;
+    summary(
+      `${data.status === "completed" ? "Complete" : "Partial (some airlines did not answer in time)"}: ` +
+        `${data.total_offers} offers from ${search.providers.length} airlines in ${data.elapsed_ms} ms.`,
+    );
+  });
+  source.onopen = () => {
+    if (current === search && search.reconnecting) {
+      search.reconnecting = false;
+      summary(`Reconnected; ${search.offers.length} offers so far…`);
+    }
+  };
+  source.onerror = () => {
+    if (current !== search || search.done) return;
+    search.reconnecting = true;
+    summary(`Connection lost; resuming after event ${search.lastId}…`);
+    // The browser retries on its own with Last-Event-ID; when it gives up
+    // (the stream answered an error), start again from the last event seen.
+    if (source.readyState === EventSource.CLOSED) {
+      setTimeout(() => current === search && !search.done && listen(search), 1000);
+    }
+  };
+}
+
+async function submit(event) {
+  event.preventDefault();
+  clearErrors();
+  const body = {
+    from: $("from").value.trim().toUpperCase(),
+    to: $("to").value.trim().toUpperCase(),
+    date: $("date").value,
+    passengers: Number($("passengers").value),
+    cabin: $("cabin").value,
+  };
+  const button = $("submit");
+  button.disabled = true;
+  try {
+    const res = await fetch("/api/flights/search", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    const answer = await res.json().catch(() => ({ message: `HTTP ${res.status}` }));
+    if (res.status !== 202) {
+      showErrors(answer);
+      return;
+    }
+    start(answer.data);
+  } catch (e) {
+    $("form-error").textContent = `The search could not be sent: ${e.message}`;
+  } finally {
+    button.disabled = false;
+  }
+}
+
+function start(data) {
+  if (current && current.source) current.source.close();
+  const search = {
+    id: data.search_id,
+    streamUrl: data.stream_url,
+    providers: data.providers,
+    status: new Map(data.providers.map((p) => [p, { status: "waiting" }])),
+    offers: [],
+    lastId: 0,
+    done: false,
+  };
+  current = search;
+  const results = $("results");
+  results.dataset.state = "running";
+  results.dataset.searchId = search.id;
+  delete results.dataset.status;
+  renderOffers(search);
+  renderAirlines(search);
+  summary(`Searching ${search.providers.length} airlines…`);
+  listen(search);
+}
+
+$("date").value = isoDateIn(14);
+$("search").addEventListener("submit", submit);
+loadAirports();

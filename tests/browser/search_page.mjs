@@ -1,0 +1,101 @@
+// Drives airstream's search page in a real headless Chromium (Debian's
+// /usr/bin/chromium through playwright-core) against a running server.
+// Run by the Rust test `browser::the_search_page_works_in_a_real_browser`:
+//
+//   node tests/browser/search_page.mjs <base url> <artifacts dir>
+//
+// Exits non-zero, saying what failed, when an expectation does not hold.
+import { chromium } from "playwright-core";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+
+const [base, artifacts] = process.argv.slice(2);
+if (!base || !artifacts) {
+  console.error("usage: search_page.mjs <base url> <artifacts dir>");
+  process.exit(2);
+}
+mkdirSync(artifacts, { recursive: true });
+
+function check(ok, what) {
+  if (!ok) throw new Error(what);
+  console.log(`ok: ${what}`);
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--no-first-run"],
+});
+try {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  page.on("pageerror", (e) => { throw new Error(`page error: ${e.message}`); });
+  await page.goto(base + "/");
+
+  // Suggestions come from the airports the airlines serve.
+  await page.waitForFunction(() => document.querySelectorAll("#airports option").length > 0);
+  const airports = await page.$$eval("#airports option", (os) => os.map((o) => o.value));
+  check(airports.includes("CGK") && airports.includes("DPS"), `airport suggestions include CGK and DPS (${airports.length} airports)`);
+
+  // Every field has a label.
+  for (const id of ["from", "to", "date", "passengers", "cabin"]) {
+    const label = await page.$(`label[for="${id}"]`);
+    check(label !== null, `field ${id} has a label`);
+  }
+
+  // An invalid search shows the field's error next to it.
+  await page.fill("#from", "CGK");
+  await page.fill("#to", "CGK");
+  await page.click("#submit");
+  await page.waitForFunction(() => document.getElementById("to-error").textContent.length > 0);
+  const toError = await page.textContent("#to-error");
+  check(/differ/.test(toError), `a 422 puts its message next to the field: "${toError}"`);
+  check(await page.getAttribute("#to", "aria-invalid") === "true", "the invalid field is marked aria-invalid");
+
+  // A real search, submitted from the keyboard.
+  await page.fill("#to", "DPS");
+  await page.focus("#passengers");
+  await page.fill("#passengers", "2");
+  await page.keyboard.press("Enter");
+  await page.waitForFunction(() => document.getElementById("results").dataset.state === "running");
+  const heightRunning = await page.$eval("#results", (el) => el.getBoundingClientRect().top);
+  await page.waitForFunction(() => document.getElementById("results").dataset.state === "complete", null, { timeout: 20000 });
+  const heightDone = await page.$eval("#results", (el) => el.getBoundingClientRect().top);
+  check(heightRunning === heightDone, "the results do not move while offers stream in");
+  const searchId = await page.$eval("#results", (el) => el.dataset.searchId);
+
+  // Every airline's status is shown, none still waiting.
+  const statuses = await page.$$eval("#airlines li", (lis) => lis.map((li) => [li.dataset.provider, li.dataset.status]));
+  check(statuses.length > 0 && statuses.every(([, s]) => ["ok", "error", "timeout"].includes(s)),
+    `every airline has a final status: ${JSON.stringify(statuses)}`);
+
+  // Offers sorted by price, and as many as the API's snapshot holds.
+  const rows = await page.$$eval("#offer-rows tr", (trs) => trs.map((tr) => [tr.dataset.currency, Number(tr.dataset.total)]));
+  const sorted = rows.every((r, i) => i === 0 || rows[i - 1][0] < r[0] || (rows[i - 1][0] === r[0] && rows[i - 1][1] <= r[1]));
+  check(rows.length > 0 && sorted, `${rows.length} offers, sorted by price`);
+  const snapshot = await (await fetch(`${base}/api/flights/search/${searchId}`)).json();
+  check(snapshot.data.total_offers === rows.length, `the page shows the snapshot's ${snapshot.data.total_offers} offers`);
+  const summary = await page.textContent("#summary");
+  check(/offers from/.test(summary), `a summary: "${summary}"`);
+  await page.screenshot({ path: join(artifacts, "search-desktop.png"), fullPage: true });
+
+  // A second search replaces the first cleanly.
+  await page.selectOption("#cabin", "business");
+  await page.click("#submit");
+  await page.waitForFunction((old) => document.getElementById("results").dataset.searchId !== old, searchId);
+  await page.waitForFunction(() => document.getElementById("results").dataset.state === "complete", null, { timeout: 20000 });
+  const secondId = await page.$eval("#results", (el) => el.dataset.searchId);
+  const second = await (await fetch(`${base}/api/flights/search/${secondId}`)).json();
+  const secondRows = await page.$$eval("#offer-rows tr", (trs) => trs.length);
+  check(secondRows === second.data.total_offers, `the second search replaced the first (${secondRows} offers)`);
+
+  // Phone width: the form and the offers fit without sideways scrolling.
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.screenshot({ path: join(artifacts, "search-phone.png"), fullPage: true });
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  const wide = await page.evaluate(() => [...document.querySelectorAll("body *")]
+    .filter((el) => el.getBoundingClientRect().right > window.innerWidth + 1)
+    .slice(0, 5).map((el) => `${el.tagName.toLowerCase()}#${el.id}.${el.className}`));
+  check(overflow <= 1, `no sideways scrolling at phone width (overflow ${overflow}px; too wide: ${wide.join(", ")})`);
+} finally {
+  await browser.close();
+}
