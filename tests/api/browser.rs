@@ -12,7 +12,8 @@ use crate::helpers::TestApp;
 async fn the_search_page_works_in_a_real_browser() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     assert!(
-        root.join("tests/browser/node_modules/playwright-core").exists(),
+        root.join("tests/browser/node_modules/playwright-core")
+            .exists(),
         "playwright-core is not installed: run ./scripts/test.sh, which installs it"
     );
     let app = TestApp::with_samples().await;
@@ -57,5 +58,8 @@ async fn the_page_and_its_assets_are_served() {
         .iter()
         .map(|a| a["code"].as_str().unwrap())
         .collect();
-    assert!(codes.contains(&"CGK") && codes.contains(&"SIN"), "{codes:?}");
+    assert!(
+        codes.contains(&"CGK") && codes.contains(&"SIN"),
+        "{codes:?}"
+    );
 }
