@@ -88,6 +88,35 @@ try {
   const secondRows = await page.$$eval("#offer-rows tr", (trs) => trs.length);
   check(secondRows === second.data.total_offers, `the second search replaced the first (${secondRows} offers)`);
 
+  // The stream drops after two events: the page reconnects and ends with
+  // every offer exactly once (events it already has are skipped by id,
+  // whether or not the reconnection names the last one).
+  const streamCalls = [];
+  await page.route("**/stream*", async (route) => {
+    const request = route.request();
+    // The browser resumes with the Last-Event-ID header; the page itself,
+    // when the browser gives up, with the last_event_id parameter.
+    const resumeAt = request.headers()["last-event-id"]
+      || new URL(request.url()).searchParams.get("last_event_id");
+    streamCalls.push(resumeAt || null);
+    if (streamCalls.length > 1) return route.continue();
+    const full = await route.fetch();
+    const text = await full.text();
+    const cut = text.split("\n\n").slice(0, 2).join("\n\n") + "\n\n";
+    await route.fulfill({ status: 200, headers: { "content-type": "text/event-stream" }, body: cut });
+  });
+  await page.selectOption("#cabin", "economy");
+  await page.click("#submit");
+  await page.waitForFunction((old) => document.getElementById("results").dataset.searchId !== old, secondId);
+  await page.waitForFunction(() => document.getElementById("results").dataset.state === "complete", null, { timeout: 20000 });
+  await page.unroute("**/stream*");
+  check(streamCalls.length === 2, `the dropped stream was opened again (resume position per call: ${JSON.stringify(streamCalls)})`);
+  const thirdId = await page.$eval("#results", (el) => el.dataset.searchId);
+  const third = await (await fetch(`${base}/api/flights/search/${thirdId}`)).json();
+  const thirdRows = await page.$$eval("#offer-rows tr", (trs) => trs.map((tr) => tr.dataset.id));
+  check(thirdRows.length === third.data.total_offers && new Set(thirdRows).size === thirdRows.length,
+    `after the resume, every offer once (${thirdRows.length} of ${third.data.total_offers})`);
+
   // Phone width: the form and the offers fit without sideways scrolling.
   await page.setViewportSize({ width: 390, height: 844 });
   await page.screenshot({ path: join(artifacts, "search-phone.png"), fullPage: true });
