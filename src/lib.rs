@@ -5,22 +5,27 @@
 //! A search travels through the modules in this order:
 //!
 //! ```text
-//! HTTP (api/) -> bus (bus/: embedded) -> provider runtime (providers/)
-//!    -> bus -> aggregation (search/) -> SSE (api/)
+//! HTTP (api/) -> bus (bus/: embedded | redis) -> provider runtime (providers/)
+//!    -> bus -> aggregation (search/: in memory | in Redis) -> SSE (api/)
 //! ```
 //!
 //! - [`api`]: the axum router: search submission, the SSE stream, snapshots,
-//!   the provider list, health probes, and the one error type that becomes the
-//!   JSON envelope.
+//!   the provider and airport lists, health probes, `/metrics`, the search
+//!   page, the simulated airline API, and the one error type that becomes
+//!   the JSON envelope.
 //! - [`bus`]: the streams contract (requested and results streams, consumer
 //!   groups, pending entries, acknowledgements) and its embedded in-process
-//!   implementation.
+//!   and Redis Streams implementations.
 //! - [`providers`]: provider files (`providers.d/*.yaml`): parsing, validation
-//!   with positions, latency and error profiles, the mock fare engine, and the
-//!   runtime that consumes search requests for each airline.
-//! - [`search`]: the search model (request, normalized offer, airline answer),
-//!   and the store that turns airline answers into an ordered, replayable event
-//!   log per search with deadlines, TTL and a retention cap.
+//!   with positions, latency and error profiles, the mock fare engine,
+//!   templated upstream HTTP calls, hot reload, the live set of airlines
+//!   across processes, and the runtime that consumes search requests for
+//!   each airline.
+//! - [`search`]: the search model (request, normalized offer, airline
+//!   answer), and where searches are kept: an in-memory store, or Redis
+//!   (shared by every api process), each an ordered, replayable event log
+//!   per search with deadlines, TTL and a retention cap.
+//! - [`metrics`]: every metric name, the Prometheus recorder and `/metrics`.
 //! - [`config`]: settings from `airstream.toml` and `AIRSTREAM_*` variables.
 //! - [`shutdown`]: the one shutdown signal every long-running task selects on.
 //! - [`startup`]: [`startup::Application`], which wires the parts together;

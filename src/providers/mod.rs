@@ -5,7 +5,12 @@
 //!   of a directory.
 //! - [`latency`]: delay distributions and failure rates.
 //! - [`mock`]: the mock fare engine.
-//! - [`runtime`]: one stream consumer per enabled airline.
+//! - [`upstream`]: templated HTTP calls to airline APIs and the mapping of
+//!   their answers.
+//! - [`runtime`]: one stream consumer per enabled airline, following file
+//!   changes.
+//! - [`watch`]: hot reload of the directory (and SIGHUP).
+//! - [`live`]: the airlines live processes serve, through Redis heartbeats.
 
 pub mod definition;
 pub mod latency;
