@@ -710,7 +710,7 @@ impl SearchStore {
     }
 
     /// Records an airline's answer and returns the search it changed; the
-    /// caller wakes its readers with [`SearchCell::notify`] once it has
+    /// caller wakes its readers with [`EventLog::notify`] once it has
     /// applied a whole batch, so a reader gets the batch in one write.
     /// Unknown searches (expired, or answered after eviction), late answers
     /// and repeats change nothing.
