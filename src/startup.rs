@@ -193,12 +193,15 @@ impl Application {
             Duration::from_secs(5),
             shutdown.clone(),
         ));
-        let groups = settings.role.runs_providers().then(|| bus.clone());
-        tasks.spawn(crate::providers::watch::start(
-            registry.clone(),
-            groups,
-            shutdown.clone(),
-        ));
+        // An api process without a directory has nothing to watch.
+        if registry.dir().exists() {
+            let groups = settings.role.runs_providers().then(|| bus.clone());
+            tasks.spawn(crate::providers::watch::start(
+                registry.clone(),
+                groups,
+                shutdown.clone(),
+            ));
+        }
         let state = AppState {
             settings,
             bus,
