@@ -665,3 +665,60 @@ async fn provider_files_reload_across_processes() {
     api.terminate().await;
     providers.terminate().await;
 }
+
+/// Redis connections of an api process do not grow with its SSE clients:
+/// one reader of the events stream fans out to all of them.
+#[tokio::test]
+async fn redis_connections_do_not_grow_with_sse_clients() {
+    let deployment = Deployment::new(
+        &[(
+            "slow.yaml",
+            mock_airline("slow", "SL", "fixed: 3s", "timeout: 5s"),
+        )],
+        RedisServer::start().await,
+        &[],
+    )
+    .await;
+    let server = deployment.spawn("all");
+    let client = reqwest::Client::new();
+    let mut body = search_body();
+    body["timeout_ms"] = json!(10_000);
+    let redis = redis::Client::open(deployment.redis.url.as_str()).unwrap();
+    let mut conn = redis.get_multiplexed_async_connection().await.unwrap();
+    let mut clients = async || -> usize {
+        let list: String = redis::cmd("CLIENT")
+            .arg("LIST")
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        list.lines().count()
+    };
+    // One stream first, so every reader connection of the process exists.
+    let first = submit(&client, &server, &body).await;
+    let mut open = vec![
+        client
+            .get(format!("{}{first}", server.base))
+            .send()
+            .await
+            .unwrap(),
+    ];
+    let before = clients().await;
+    for _ in 0..40 {
+        let url = submit(&client, &server, &body).await;
+        open.push(
+            client
+                .get(format!("{}{url}", server.base))
+                .send()
+                .await
+                .unwrap(),
+        );
+    }
+    assert!(open.iter().all(|r| r.status() == 200));
+    let after = clients().await;
+    assert_eq!(
+        after, before,
+        "41 open streams, Redis clients {before} then {after}"
+    );
+    drop(open);
+    server.terminate().await;
+}
