@@ -207,6 +207,27 @@ async fn server_errors_are_retried_then_reported() {
     );
 }
 
+/// A retry whose backoff would end past the airline's budget is not made.
+#[tokio::test]
+async fn retries_never_run_past_the_deadline() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(503))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let yaml = airline(&server.uri(), "  retries: { attempts: 5, backoff: 5s }\n")
+        .replace("timeout: 1500ms", "timeout: 800ms");
+    let app = app_with(&[("skyway.yaml", &yaml)]).await;
+    let complete = search_once(&app).await;
+    let skyway = &complete["providers"]["skyway"];
+    assert_eq!(skyway["status"], "error", "{complete}");
+    assert!(
+        skyway["error"].as_str().unwrap().contains("HTTP 503"),
+        "{skyway}"
+    );
+}
+
 #[tokio::test]
 async fn a_client_error_is_not_retried() {
     let server = MockServer::start().await;
