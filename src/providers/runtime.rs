@@ -511,13 +511,7 @@ async fn answer(
     draw: Draw,
     self_url: &str,
 ) -> Option<ProviderAnswer> {
-    let now = Timestamp::now();
-    let left = search
-        .deadline
-        .duration_since(now)
-        .try_into()
-        .unwrap_or(Duration::ZERO);
-    let budget = def.timeout.min(left);
+    let budget = def.timeout.min(crate::search::time_left(search.deadline));
     let deadline = tokio::time::Instant::now() + budget;
     let (status, offers, error) =
         match tokio::time::timeout(budget, call(def, search, draw, deadline, self_url)).await {

@@ -51,6 +51,13 @@ impl From<BusError> for SearchError {
     }
 }
 
+/// Time from now until `at`; zero once it has passed.
+pub fn time_left(at: Timestamp) -> Duration {
+    at.duration_since(Timestamp::now())
+        .try_into()
+        .unwrap_or(Duration::ZERO)
+}
+
 /// When a search's results stop being available: its deadline plus the
 /// result TTL.
 pub fn expires_at(request: &SearchRequest, ttl: Duration) -> Timestamp {

@@ -32,7 +32,7 @@ use uuid::Uuid;
 
 use super::model::{AnswerView, OfferKey, SearchRequest};
 use super::store::{
-    AirlineProgress, CompleteHead, DEADLINE_MISSED, EventKind, EventLog, Extended, PreparedAnswer,
+    AirlineProgress, CompleteHead, DEADLINE_MISSED, EventKind, EventLog, PreparedAnswer,
     SearchStatus, Snapshot, StoreLimits, complete_event, encode, first_offer_ms, raw_json,
 };
 use super::{SearchError, expires_at};
@@ -249,12 +249,7 @@ impl SharedSearches {
                 )));
             }
         }
-        let left = request
-            .deadline
-            .duration_since(Timestamp::now())
-            .try_into()
-            .unwrap_or(Duration::ZERO);
-        let deadline = Instant::now() + left;
+        let deadline = Instant::now() + super::time_left(request.deadline);
         let sooner = {
             let mut local = self.local_deadlines.lock().expect("deadlines lock");
             let sooner = local.peek().is_none_or(|Reverse(first)| deadline < *first);
@@ -339,11 +334,8 @@ impl SharedSearches {
     /// Appends events just written to Redis to this process's copy of the
     /// search's log, if a client here reads it.
     fn feed(&self, id: &Uuid, first: u64, events: impl Iterator<Item = Vec<u8>>) {
-        if let Some(log) = self.mirror(id)
-            && let Extended::Appended(n) = log.extend(first, events.filter_map(decode))
-            && n > 0
-        {
-            log.notify();
+        if let Some(log) = self.mirror(id) {
+            log.extend(first, events.filter_map(decode));
         }
     }
 
@@ -657,13 +649,10 @@ impl SharedSearches {
         let mut found = Vec::with_capacity(logs.len());
         for ((log, len), (exists, items)) in logs.into_iter().zip(replies) {
             found.push(exists);
-            if !exists {
+            if exists {
+                log.extend(len + 1, items.into_iter().filter_map(decode));
+            } else {
                 log.abandon();
-            } else if let Extended::Appended(n) =
-                log.extend(len + 1, items.into_iter().filter_map(decode))
-                && n > 0
-            {
-                log.notify();
             }
         }
         Ok(found)

@@ -91,15 +91,6 @@ struct LogState {
     finished: bool,
 }
 
-/// What [`EventLog::extend`] made of a run of events.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Extended {
-    /// Appended this many events (none if all were already in).
-    Appended(usize),
-    /// The run starts after the log's end: events in between are missing.
-    Gap,
-}
-
 impl Default for EventLog {
     fn default() -> Self {
         Self {
@@ -125,11 +116,6 @@ impl EventLog {
     /// Whether the log holds no event yet.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
-    }
-
-    /// Whether the `complete` event is in.
-    pub fn is_finished(&self) -> bool {
-        self.state.lock().expect("log lock").finished
     }
 
     /// Wakes this log's readers to read what was appended.
@@ -158,29 +144,33 @@ impl EventLog {
     }
 
     /// Appends a run of events whose first has id `first`, skipping those
-    /// already in: copies of one log arriving by two paths (a replay and a
-    /// live feed) merge into one, in order, each event once.
-    pub fn extend(
-        &self,
-        first: u64,
-        events: impl IntoIterator<Item = (EventKind, Bytes)>,
-    ) -> Extended {
-        let mut state = self.state.lock().expect("log lock");
-        let len = state.events.len() as u64;
-        if first > len + 1 {
-            return Extended::Gap;
-        }
-        let mut added = 0;
-        for (offset, (kind, data)) in events.into_iter().enumerate() {
-            let id = first + offset as u64;
-            if id <= len || state.finished {
-                continue;
+    /// already in, and wakes the readers when something was appended:
+    /// copies of one log arriving by two paths (a replay and a live feed)
+    /// merge into one, in order, each event once. A run that starts after
+    /// the log's end (events in between missing) is left out; the caller's
+    /// catch-up from the full log brings it.
+    pub fn extend(&self, first: u64, events: impl IntoIterator<Item = (EventKind, Bytes)>) {
+        let appended = {
+            let mut state = self.state.lock().expect("log lock");
+            let len = state.events.len() as u64;
+            if first > len + 1 {
+                return;
             }
-            state.finished |= kind == EventKind::Complete;
-            state.events.push(StoredEvent { id, kind, data });
-            added += 1;
+            let mut appended = false;
+            for (offset, (kind, data)) in events.into_iter().enumerate() {
+                let id = first + offset as u64;
+                if id <= len || state.finished {
+                    continue;
+                }
+                state.finished |= kind == EventKind::Complete;
+                state.events.push(StoredEvent { id, kind, data });
+                appended = true;
+            }
+            appended
+        };
+        if appended {
+            self.notify();
         }
-        Extended::Appended(added)
     }
 }
 
@@ -625,17 +615,9 @@ impl SearchStore {
     /// search is evicted; with none finished the search is refused.
     pub fn insert(&self, request: SearchRequest) -> Result<Arc<SearchCell>, StoreError> {
         let now = Instant::now();
-        let left: Duration = request
-            .deadline
-            .duration_since(Timestamp::now())
-            .try_into()
-            .unwrap_or(Duration::ZERO);
-        let deadline = now + left;
+        let deadline = now + super::time_left(request.deadline);
         let ttl = self.limits.result_ttl;
-        let expires_at = request
-            .deadline
-            .checked_add(jiff::SignedDuration::try_from(ttl).unwrap_or_default())
-            .unwrap_or(request.deadline);
+        let expires_at = super::expires_at(&request, ttl);
         let cell = Arc::new(SearchCell {
             started: now,
             deadline,
