@@ -79,12 +79,7 @@ pub async fn providers(State(app): State<AppState>) -> Response {
                 loaded_at: file.loaded_at,
                 timeout_ms: def.map(|d| d.timeout.as_millis() as u64),
                 concurrency: def.map(|d| d.concurrency),
-                airports: def
-                    .map(|d| match &d.mode {
-                        ProviderMode::Mock(table) => table.airports(),
-                        ProviderMode::Upstream(_) => Vec::new(),
-                    })
-                    .unwrap_or_default(),
+                airports: def.map(|d| d.airports()).unwrap_or_default(),
                 upstream: def.and_then(|d| match &d.mode {
                     ProviderMode::Upstream(u) => Some(u.status()),
                     ProviderMode::Mock(_) => None,
@@ -225,10 +220,8 @@ pub async fn airports(State(app): State<AppState>) -> Response {
         if airlines.state(&def.id) != Some(true) {
             continue;
         }
-        if let ProviderMode::Mock(table) = &def.mode {
-            for code in table.airports() {
-                found.entry(code).or_default().insert(def.id.clone());
-            }
+        for code in def.airports() {
+            found.entry(code).or_default().insert(def.id.clone());
         }
     }
     if let Some(live) = &app.live {

@@ -15,7 +15,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use super::{ProviderMode, ProviderRegistry};
+use super::ProviderRegistry;
 use crate::bus::BusError;
 use crate::bus::redis_streams::{RedisBus, bus_error};
 use crate::shutdown::Shutdown;
@@ -103,10 +103,7 @@ impl Live {
                 airline: d.airline.code.clone(),
                 mode: d.mode.name().to_string(),
                 timeout_ms: d.timeout.as_millis() as u64,
-                airports: match &d.mode {
-                    ProviderMode::Mock(table) => table.airports(),
-                    ProviderMode::Upstream(_) => Vec::new(),
-                },
+                airports: d.airports(),
             })
             .collect();
         let beat = Beat {

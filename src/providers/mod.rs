@@ -66,6 +66,17 @@ pub enum ProviderMode {
     Upstream(Arc<upstream::Upstream>),
 }
 
+impl ProviderDef {
+    /// The airports this airline serves, when known: a mock airline's
+    /// routes; an upstream airline's are unknown until asked (empty).
+    pub fn airports(&self) -> Vec<String> {
+        match &self.mode {
+            ProviderMode::Mock(table) => table.airports(),
+            ProviderMode::Upstream(_) => Vec::new(),
+        }
+    }
+}
+
 impl ProviderMode {
     /// `mock` or `http`, as shown in `/api/providers`.
     pub fn name(&self) -> &'static str {
@@ -130,9 +141,11 @@ impl Airlines {
     }
 }
 
-/// Live counters of one airline's runtime.
+/// Live counters of one airline's runtime, shown in `/api/providers` and,
+/// for searches in flight, exported as a metric.
 #[derive(Debug, Default)]
 pub struct ProviderStats {
+    provider: String,
     in_flight: AtomicU64,
     peak_in_flight: AtomicU64,
     answered: AtomicU64,
@@ -150,11 +163,24 @@ pub struct StatsSnapshot {
 }
 
 impl ProviderStats {
+    /// Counters of provider `provider`, all zero.
+    pub fn new(provider: &str) -> Self {
+        Self {
+            provider: provider.to_string(),
+            ..Self::default()
+        }
+    }
+
     /// Counts a search entering; the guard counts it leaving.
     pub fn enter(self: &Arc<Self>) -> InFlightGuard {
         let now = self.in_flight.fetch_add(1, Ordering::AcqRel) + 1;
         self.peak_in_flight.fetch_max(now, Ordering::AcqRel);
+        self.in_flight_gauge().increment(1.0);
         InFlightGuard(self.clone())
+    }
+
+    fn in_flight_gauge(&self) -> metrics::Gauge {
+        metrics::gauge!(crate::metrics::PROVIDER_IN_FLIGHT, "provider" => self.provider.clone())
     }
 
     /// The counters now.
@@ -175,6 +201,7 @@ impl Drop for InFlightGuard {
     fn drop(&mut self) {
         self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
         self.0.answered.fetch_add(1, Ordering::AcqRel);
+        self.0.in_flight_gauge().decrement(1.0);
     }
 }
 
@@ -343,7 +370,7 @@ impl ProviderRegistry {
             .write()
             .expect("stats lock")
             .entry(id.to_string())
-            .or_default()
+            .or_insert_with(|| Arc::new(ProviderStats::new(id)))
             .clone()
     }
 }

@@ -406,7 +406,6 @@ impl Consumer {
         draw: Option<Draw>,
     ) {
         let _in_flight = self.stats.enter();
-        let _gauge = InFlightGauge::new(&self.id);
         let started = tokio::time::Instant::now();
         let answer = match (def, draw) {
             (Some(def), Some(draw)) => answer(&def, &search, draw, &self.self_url).await,
@@ -460,24 +459,6 @@ impl Consumer {
 /// carries the search id and the provider.
 fn search_span(search: &SearchRequest, provider: &str) -> tracing::Span {
     tracing::info_span!("search", search_id = %search.search_id, provider = %provider)
-}
-
-/// Counts a search in the in-flight gauge of its airline while it lives.
-struct InFlightGauge(String);
-
-impl InFlightGauge {
-    fn new(provider: &str) -> Self {
-        metrics::gauge!(crate::metrics::PROVIDER_IN_FLIGHT, "provider" => provider.to_string())
-            .increment(1.0);
-        Self(provider.to_string())
-    }
-}
-
-impl Drop for InFlightGauge {
-    fn drop(&mut self) {
-        metrics::gauge!(crate::metrics::PROVIDER_IN_FLIGHT, "provider" => self.0.clone())
-            .decrement(1.0);
-    }
 }
 
 /// The fate and delay drawn for one call from the airline's profile.
