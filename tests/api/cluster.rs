@@ -16,7 +16,7 @@ use crate::processes::{Process, get_json, post_search, stream_events};
 /// A Redis, a providers directory and the settings every process shares.
 struct Deployment {
     redis: RedisServer,
-    _dir: TempDir,
+    dir: TempDir,
     envs: Vec<(&'static str, OsString)>,
 }
 
@@ -35,11 +35,7 @@ impl Deployment {
             ("AIRSTREAM_REDIS_URL", OsString::from(&redis.url)),
         ];
         envs.extend(extra.iter().map(|(k, v)| (*k, OsString::from(v))));
-        Self {
-            redis,
-            _dir: dir,
-            envs,
-        }
+        Self { redis, dir, envs }
     }
 
     /// The shared settings, with another providers directory.
@@ -163,18 +159,11 @@ async fn api_processes_serve_each_others_searches() {
         );
         assert_eq!(rest, full[seen..], "resumed after event {seen}");
     }
-    let snapshot: Value = client
-        .get(format!(
-            "{}{}",
-            apis[1].base,
-            last.trim_end_matches("/stream")
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let snapshot = get_json(
+        &client,
+        &format!("{}{}", apis[1].base, last.trim_end_matches("/stream")),
+    )
+    .await;
     assert_eq!(snapshot["data"]["status"], "completed", "{snapshot}");
     assert_eq!(
         snapshot["data"]["total_offers"],
@@ -502,7 +491,7 @@ async fn api_processes_follow_the_airlines_live_providers_processes_serve() {
     .await;
     let other = tempfile::tempdir().unwrap();
     std::fs::write(other.path().join("bravo.yaml"), fast_airline("bravo", "BB")).unwrap();
-    let nowhere = shared._dir.path().join("no-such-dir");
+    let nowhere = shared.dir.path().join("no-such-dir");
     let providers = [shared.spawn("providers"), shared.spawn("providers")];
     let mut bravo = Process::spawn(
         &["--role", "providers"],
@@ -514,7 +503,7 @@ async fn api_processes_follow_the_airlines_live_providers_processes_serve() {
 
     // Dropped into the providers processes' directory: targeted and answered.
     std::fs::write(
-        shared._dir.path().join("charlie.yaml"),
+        shared.dir.path().join("charlie.yaml"),
         fast_airline("charlie", "CC"),
     )
     .unwrap();
@@ -529,7 +518,7 @@ async fn api_processes_follow_the_airlines_live_providers_processes_serve() {
     );
 
     // Deleted: no longer targeted.
-    std::fs::remove_file(shared._dir.path().join("charlie.yaml")).unwrap();
+    std::fs::remove_file(shared.dir.path().join("charlie.yaml")).unwrap();
     until_targeted(&client, &api, &["alpha", "bravo"]).await;
 
     // Every process serving bravo dies: bravo leaves new searches.
@@ -566,7 +555,7 @@ async fn sighup_does_not_stop_the_process() {
     let server = deployment.spawn("all");
     let client = reqwest::Client::new();
     std::fs::write(
-        deployment._dir.path().join("bravo.yaml"),
+        deployment.dir.path().join("bravo.yaml"),
         fast_airline("bravo", "BB"),
     )
     .unwrap();
@@ -609,7 +598,7 @@ async fn provider_files_reload_across_processes() {
         &[],
     )
     .await;
-    let dir = deployment._dir.path().to_path_buf();
+    let dir = deployment.dir.path().to_path_buf();
     let providers = deployment.spawn("providers");
     let nowhere = dir.join("none");
     let api = Process::spawn(&["--role", "api"], &deployment.envs_with_dir(&nowhere));

@@ -13,7 +13,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, WAIT, search_body};
-use crate::processes::airstream;
+use crate::processes::{airstream, post_search, stream_events};
 
 fn repo(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
@@ -121,20 +121,9 @@ async fn every_dashboard_query_returns_data_from_a_real_prometheus() {
         let base = app.base.clone();
         tokio::spawn(async move {
             loop {
-                let posted: Value = client
-                    .post(format!("{base}/api/flights/search"))
-                    .json(&search_body())
-                    .send()
-                    .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap();
-                let url = posted["data"]["stream_url"].as_str().unwrap().to_string();
-                crate::helpers::read_events(
-                    client.get(format!("{base}{url}")).send().await.unwrap(),
-                )
-                .await;
+                let posted = post_search(&client, &base, &search_body()).await;
+                let url = posted["data"]["stream_url"].as_str().unwrap();
+                stream_events(&client, &base, url).await;
                 let _ = client
                     .post(format!("{base}/api/flights/search"))
                     .json(&json!({"from": "CGK"}))
