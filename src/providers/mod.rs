@@ -214,17 +214,6 @@ pub struct ProviderRegistry {
     stats: RwLock<HashMap<String, Arc<ProviderStats>>>,
     /// Bumped each time a new catalog is installed.
     version: tokio::sync::watch::Sender<u64>,
-    /// Files reloaded, by result.
-    reloads: ReloadCounts,
-}
-
-/// Provider files reloaded since start, by result.
-#[derive(Debug, Default)]
-pub struct ReloadCounts {
-    /// Files that loaded (added or changed).
-    pub ok: AtomicU64,
-    /// Files that were rejected (a changed file that is now invalid).
-    pub error: AtomicU64,
 }
 
 /// What one reload changed.
@@ -255,12 +244,15 @@ impl ProviderRegistry {
     /// without a providers directory (its airlines come from the providers
     /// processes).
     pub fn empty(dir: PathBuf) -> Self {
+        Self::with_catalog(dir, Catalog::default())
+    }
+
+    fn with_catalog(dir: PathBuf, catalog: Catalog) -> Self {
         Self {
             dir,
-            catalog: RwLock::new(Arc::new(Catalog::default())),
+            catalog: RwLock::new(Arc::new(catalog)),
             stats: RwLock::new(HashMap::new()),
             version: tokio::sync::watch::Sender::new(0),
-            reloads: ReloadCounts::default(),
         }
     }
 
@@ -280,13 +272,7 @@ impl ProviderRegistry {
             rejected = catalog.errors().count(),
             "provider files loaded"
         );
-        Ok(Self {
-            dir,
-            catalog: RwLock::new(Arc::new(catalog)),
-            stats: RwLock::new(HashMap::new()),
-            version: tokio::sync::watch::Sender::new(0),
-            reloads: ReloadCounts::default(),
-        })
+        Ok(Self::with_catalog(dir, catalog))
     }
 
     /// Reads the directory again: a new catalog (not yet in force) and
@@ -328,10 +314,6 @@ impl ProviderRegistry {
         metrics::counter!(crate::metrics::PROVIDER_RELOADS, "result" => "ok").increment(loaded);
         metrics::counter!(crate::metrics::PROVIDER_RELOADS, "result" => "error")
             .increment(summary.rejected.len() as u64);
-        self.reloads.ok.fetch_add(loaded, Ordering::Relaxed);
-        self.reloads
-            .error
-            .fetch_add(summary.rejected.len() as u64, Ordering::Relaxed);
         *self.catalog.write().expect("registry lock") = Arc::new(catalog);
         self.version.send_modify(|v| *v += 1);
     }
@@ -339,11 +321,6 @@ impl ProviderRegistry {
     /// Changes whenever a new catalog is installed.
     pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
         self.version.subscribe()
-    }
-
-    /// Files reloaded since start, by result.
-    pub fn reloads(&self) -> &ReloadCounts {
-        &self.reloads
     }
 
     /// The directory the files come from.
