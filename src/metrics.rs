@@ -27,6 +27,9 @@ pub const PROVIDER_OFFERS: &str = "airstream_provider_offers_total";
 pub const PROVIDER_IN_FLIGHT: &str = "airstream_provider_in_flight";
 /// Provider files reloaded, by `result` (`ok`, `error`).
 pub const PROVIDER_RELOADS: &str = "airstream_provider_reloads_total";
+/// Reads of the whole providers directory (start, file changes, SIGHUP);
+/// flat while no file changes.
+pub const PROVIDER_SCANS: &str = "airstream_provider_scans_total";
 /// Calls to upstream airline APIs, by `provider` and `status` (the HTTP
 /// status code, or `timeout`, `connect_error`, `error`).
 pub const UPSTREAM_CALLS: &str = "airstream_upstream_calls_total";
@@ -97,6 +100,10 @@ fn describe() {
     describe_counter!(PROVIDER_OFFERS, "Offers made, by provider");
     describe_gauge!(PROVIDER_IN_FLIGHT, "Searches an airline is answering now");
     describe_counter!(PROVIDER_RELOADS, "Provider files reloaded, by result");
+    describe_counter!(
+        PROVIDER_SCANS,
+        "Reads of the whole providers directory; flat while no file changes"
+    );
     describe_counter!(
         UPSTREAM_CALLS,
         "Calls to upstream airline APIs, by provider and status"

@@ -123,8 +123,8 @@ impl fmt::Display for FileError {
 
 impl std::error::Error for FileError {}
 
-/// Reads and validates one provider file.
-pub fn load_file(path: &Path) -> Result<ProviderDef, FileError> {
+/// Reads one provider file's text, refusing one over the size limit.
+fn read_file(path: &Path) -> Result<String, FileError> {
     let fail = |message: String| FileError {
         path: path.to_path_buf(),
         problems: vec![Problem {
@@ -140,11 +140,29 @@ pub fn load_file(path: &Path) -> Result<ProviderDef, FileError> {
             meta.len()
         )));
     }
-    let text = std::fs::read_to_string(path).map_err(|e| fail(format!("cannot read: {e}")))?;
-    parse_provider(path, &text).map_err(|problems| FileError {
+    std::fs::read_to_string(path).map_err(|e| fail(format!("cannot read: {e}")))
+}
+
+/// Reads and validates one provider file.
+pub fn load_file(path: &Path) -> Result<ProviderDef, FileError> {
+    let text = read_file(path)?;
+    parse_text(path, &text)
+}
+
+fn parse_text(path: &Path, text: &str) -> Result<ProviderDef, FileError> {
+    parse_provider(path, text).map_err(|problems| FileError {
         path: path.to_path_buf(),
         problems,
     })
+}
+
+/// What identifies a file's content between two reads.
+fn fingerprint(text: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    // SipHash with fixed keys: the same text gives the same value.
+    let mut hasher = std::hash::DefaultHasher::new();
+    text.hash(&mut hasher);
+    hasher.finish()
 }
 
 /// Parses and validates provider YAML. `path` gives the default id (the file
@@ -329,6 +347,9 @@ pub struct FileStatus {
     pub error: Option<FileError>,
     /// The file was rejected but its last good definition still serves.
     pub serving_previous: bool,
+    /// The content last read, when it could be read: a reload that finds
+    /// the same content keeps the definition without parsing it again.
+    pub fingerprint: Option<u64>,
 }
 
 /// Every provider file of a directory, loaded: the good definitions by id,
@@ -400,7 +421,28 @@ impl Catalog {
                 Some((def.clone(), file.loaded_at))
             });
             let mut serving_previous = false;
-            let (id, error) = match load_file(&path) {
+            let read = read_file(&path);
+            let fingerprint = read.as_deref().ok().map(fingerprint);
+            // The same content as a good definition in force: nothing to do
+            // (its HTTP client and runtime state carry on).
+            if let (Some(fp), Some((old, at))) = (fingerprint, &before)
+                && previous
+                    .and_then(|p| p.files.iter().find(|f| f.path == path))
+                    .is_some_and(|f| f.fingerprint == Some(fp) && f.error.is_none())
+                && !catalog.providers.contains_key(&old.id)
+            {
+                catalog.providers.insert(old.id.clone(), old.clone());
+                catalog.files.push(FileStatus {
+                    path,
+                    id: old.id.clone(),
+                    loaded_at: *at,
+                    error: None,
+                    serving_previous: false,
+                    fingerprint,
+                });
+                continue;
+            }
+            let (id, error) = match read.and_then(|text| parse_text(&path, &text)) {
                 Ok(def) => match catalog.providers.get(&def.id) {
                     Some(first) => (
                         def.id.clone(),
@@ -447,6 +489,7 @@ impl Catalog {
                 loaded_at,
                 error,
                 serving_previous,
+                fingerprint,
             });
         }
         Ok(catalog)

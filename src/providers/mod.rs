@@ -262,6 +262,7 @@ impl ProviderRegistry {
         for result in ["ok", "error"] {
             metrics::counter!(crate::metrics::PROVIDER_RELOADS, "result" => result).increment(0);
         }
+        metrics::counter!(crate::metrics::PROVIDER_SCANS).increment(1);
         let catalog = Catalog::load(std::slice::from_ref(&dir))?;
         for error in catalog.errors() {
             tracing::error!("provider file rejected:\n{error}");

@@ -36,10 +36,11 @@ pub fn start(
         DEBOUNCE,
         None,
         move |result: DebounceEventResult| match result {
-            Ok(events) if !events.is_empty() => {
-                let _ = tx.send(());
+            Ok(events) => {
+                if events.iter().any(|e| is_change(&e.event.kind)) {
+                    let _ = tx.send(());
+                }
             }
-            Ok(_) => {}
             Err(errors) => {
                 for e in errors {
                     tracing::warn!(error = %e, "watching the providers directory");
@@ -76,6 +77,20 @@ pub fn start(
     }
 }
 
+/// Whether an event can mean a file's content or presence changed. Linux
+/// also reports every open and read of a watched file (inotify `IN_OPEN`),
+/// and a reload opens every file: reacting to those made an idle server
+/// reload its own reads, several times a second, for ever.
+fn is_change(kind: &notify::EventKind) -> bool {
+    use notify::EventKind;
+    use notify::event::{AccessKind, AccessMode};
+    match kind {
+        EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
+        EventKind::Access(_) => false,
+        _ => true,
+    }
+}
+
 async fn watch_loop(
     registry: &ProviderRegistry,
     groups: Option<&Bus>,
@@ -102,6 +117,7 @@ async fn watch_loop(
 
 /// Reads the providers directory again and puts the result in force.
 pub async fn reload(registry: &ProviderRegistry, groups: Option<&Bus>) {
+    metrics::counter!(crate::metrics::PROVIDER_SCANS).increment(1);
     let (catalog, summary) = match registry.rescan() {
         Ok(found) => found,
         Err(e) => {
@@ -142,4 +158,30 @@ pub async fn reload(registry: &ProviderRegistry, groups: Option<&Bus>) {
         rejected = summary.rejected.len(),
         "provider files reloaded"
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use notify::EventKind;
+    use notify::event::{AccessKind, AccessMode, CreateKind, ModifyKind, RemoveKind, RenameMode};
+
+    #[test]
+    fn opening_or_reading_a_file_is_not_a_change() {
+        assert!(!super::is_change(&EventKind::Access(AccessKind::Open(
+            AccessMode::Any
+        ))));
+        assert!(!super::is_change(&EventKind::Access(AccessKind::Read)));
+        assert!(!super::is_change(&EventKind::Access(AccessKind::Close(
+            AccessMode::Read
+        ))));
+        for kind in [
+            EventKind::Access(AccessKind::Close(AccessMode::Write)),
+            EventKind::Create(CreateKind::File),
+            EventKind::Modify(ModifyKind::Any),
+            EventKind::Modify(ModifyKind::Name(RenameMode::Both)),
+            EventKind::Remove(RemoveKind::File),
+        ] {
+            assert!(super::is_change(&kind), "{kind:?}");
+        }
+    }
 }

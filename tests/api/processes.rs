@@ -32,6 +32,11 @@ pub async fn get_json(client: &reqwest::Client, url: &str) -> serde_json::Value 
     client.get(url).send().await.unwrap().json().await.unwrap()
 }
 
+/// GETs a text document (such as `/metrics`) from a running process.
+pub async fn get_text(client: &reqwest::Client, url: &str) -> String {
+    client.get(url).send().await.unwrap().text().await.unwrap()
+}
+
 /// Reads a search's SSE stream from a running process to its end.
 pub async fn stream_events(
     client: &reqwest::Client,
