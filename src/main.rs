@@ -90,15 +90,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Settings => {
             let settings = Settings::load(cli.config.as_deref())?;
-            println!("{}", serde_json::to_string_pretty(&settings)?);
+            print_out(&format!("{}\n", serde_json::to_string_pretty(&settings)?));
             Ok(ExitCode::SUCCESS)
         }
         Command::Loadtest(args) => {
             let report = loadtest::run(&args).await?;
             if args.json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
+                print_out(&format!("{}\n", serde_json::to_string_pretty(&report)?));
             } else {
-                println!("{report}");
+                print_out(&format!("{report}\n"));
             }
             Ok(if report.errors == 0 {
                 ExitCode::SUCCESS
@@ -118,22 +118,28 @@ fn validate(paths: &[PathBuf]) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::FAILURE);
         }
     };
+    use std::fmt::Write as _;
     let mut bad = 0;
+    let mut out = String::new();
     for file in &catalog.files {
         match &file.error {
             Some(e) => {
                 bad += 1;
-                println!("{e}");
+                let _ = writeln!(out, "{e}");
             }
-            None => println!("{}: ok ({})", file.path.display(), file.id),
+            None => {
+                let _ = writeln!(out, "{}: ok ({})", file.path.display(), file.id);
+            }
         }
     }
-    println!(
+    let _ = writeln!(
+        out,
         "{} file(s) checked, {} valid, {} with problems",
         catalog.files.len(),
         catalog.files.len() - bad,
         bad
     );
+    print_out(&out);
     Ok(if bad == 0 && !catalog.files.is_empty() {
         ExitCode::SUCCESS
     } else {
@@ -142,6 +148,20 @@ fn validate(paths: &[PathBuf]) -> anyhow::Result<ExitCode> {
         }
         ExitCode::FAILURE
     })
+}
+
+/// Writes to standard output. A reader that went away (`airstream
+/// validate | head -1`) ends the output quietly; `println!` would panic.
+fn print_out(text: &str) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        eprintln!("airstream: cannot write the output: {e}");
+    }
 }
 
 fn init_logging(settings: &Settings) {

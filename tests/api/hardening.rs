@@ -57,3 +57,23 @@ async fn an_idle_server_does_not_reread_its_providers_directory() {
     assert!(counter(&client, &process.base, scans).await > idle);
     process.terminate().await;
 }
+
+#[test]
+fn validate_into_a_closed_pipe_ends_quietly() {
+    for args in [&["validate"][..], &["settings"][..]] {
+        // A pipe whose reader is gone before anything is written, as with
+        // `airstream validate | head -1` once head has its line.
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = crate::processes::airstream()
+            .args(args)
+            .env("AIRSTREAM_PROVIDERS_DIR", crate::helpers::samples_dir())
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+    }
+}
