@@ -6,34 +6,35 @@ cd "$(dirname "$0")/.."
 
 log() { printf '\n==> %s\n' "$*"; }
 
-# apt_need COMMAND PACKAGE: installs PACKAGE with apt when COMMAND is missing.
-apt_updated=0
-apt_need() {
-  local cmd=$1 pkg=$2
-  command -v "$cmd" >/dev/null 2>&1 && return 0
-  local sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  if [ "$apt_updated" -eq 0 ]; then
-    log "apt-get update"
-    $sudo apt-get update -qq
-    apt_updated=1
-  fi
-  log "installing $pkg (for $cmd)"
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$pkg" >/dev/null
-}
-
 command -v cargo >/dev/null 2>&1 || { echo "cargo is required: install Rust from https://rustup.rs" >&2; exit 1; }
-# Services the suite starts itself: a real redis-server per Redis test.
-apt_need redis-server redis-server
-# A real Prometheus for the dashboard test, and the parsers of the
-# deployment files.
-apt_need prometheus prometheus
-apt_need docker-compose docker-compose
-# The search page's test: a real headless Chromium driven by playwright-core
-# (never `npx playwright install`: it uses Debian's chromium).
-apt_need chromium chromium
-apt_need node nodejs
-apt_need npm npm
+
+# What the suite needs from Debian, as "command:package": each package is
+# installed only when its command is missing, in one `apt-get install
+# --no-install-recommends` (so docker-compose, which only parses the compose
+# file here, brings no Docker engine), and the list is printed first.
+needs=(
+  redis-server:redis-server   # a real redis-server per Redis test
+  prometheus:prometheus       # the dashboard test queries a real Prometheus
+  promtool:prometheus         # checks the Prometheus config
+  docker-compose:docker-compose  # parses docker-compose.yml (no engine)
+  chromium:chromium           # the search page test's headless browser
+  node:nodejs                 # runs playwright-core
+  npm:npm                     # installs playwright-core
+)
+missing=()
+for need in "${needs[@]}"; do
+  cmd=${need%%:*} pkg=${need#*:}
+  command -v "$cmd" >/dev/null 2>&1 && continue
+  [[ " ${missing[*]} " == *" $pkg "* ]] || missing+=("$pkg")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  log "installing with apt-get (--no-install-recommends): ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
 if [ ! -d tests/browser/node_modules/playwright-core ]; then
   log "npm install (tests/browser: playwright-core)"
   (cd tests/browser && npm install --no-audit --no-fund --loglevel=error)

@@ -77,3 +77,22 @@ fn validate_into_a_closed_pipe_ends_quietly() {
         assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
     }
 }
+
+#[test]
+fn the_test_command_installs_without_recommended_packages() {
+    // Debian's docker-compose recommends docker.io: a Docker engine,
+    // containerd and iptables for a tool that only parses a file here.
+    let script = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/test.sh"),
+    )
+    .unwrap();
+    let installs: Vec<&str> = script
+        .lines()
+        .filter(|l| l.contains("apt-get install"))
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .collect();
+    assert!(!installs.is_empty(), "the script installs nothing?");
+    for line in installs {
+        assert!(line.contains("--no-install-recommends"), "{line}");
+    }
+}
