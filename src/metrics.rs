@@ -35,6 +35,11 @@ pub const PROVIDER_SCANS: &str = "airstream_provider_scans_total";
 pub const UPSTREAM_CALLS: &str = "airstream_upstream_calls_total";
 /// Open SSE streams.
 pub const SSE_CONNECTIONS: &str = "airstream_sse_connections";
+/// Open client connections (every protocol, including SSE streams whose
+/// events wait in the kernel for a slow reader).
+pub const HTTP_CONNECTIONS: &str = "airstream_http_connections";
+/// Connections refused because `http.max_connections` were open.
+pub const HTTP_CONNECTIONS_REFUSED: &str = "airstream_http_connections_refused_total";
 /// HTTP requests, by `route` (the pattern), `method` and `status` class
 /// (`2xx` ...).
 pub const HTTP_REQUESTS: &str = "airstream_http_requests_total";
@@ -109,6 +114,11 @@ fn describe() {
         "Calls to upstream airline APIs, by provider and status"
     );
     describe_gauge!(SSE_CONNECTIONS, "Open SSE streams");
+    describe_gauge!(HTTP_CONNECTIONS, "Open client connections");
+    describe_counter!(
+        HTTP_CONNECTIONS_REFUSED,
+        "Connections refused because http.max_connections were open"
+    );
     describe_counter!(
         HTTP_REQUESTS,
         "HTTP requests, by route, method and status class"

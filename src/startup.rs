@@ -7,7 +7,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
@@ -54,9 +53,6 @@ pub enum StartupError {
         /// Why.
         source: std::io::Error,
     },
-    /// The server failed while serving.
-    #[error("server error")]
-    Serve(#[source] std::io::Error),
 }
 
 /// A built, bound, not yet serving airstream.
@@ -230,27 +226,54 @@ impl Application {
     pub async fn run_until_stopped(self) -> Result<(), StartupError> {
         let shutdown = self.state.shutdown.clone();
         tracing::info!(addr = %self.addr, backend = self.state.bus.backend(), role = self.state.settings.role.as_str(), "airstream listening");
+        let limits = self.connection_limits();
         let app = api::router(self.state);
-        // Without TCP_NODELAY, small SSE writes wait on the peer's delayed
-        // ACK (Nagle), adding tens of milliseconds to a live stream.
-        let listener = self.listener.tap_io(|tcp| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::debug!(error = %e, "TCP_NODELAY not set");
-            }
-        });
-        // `into_make_service` hands each connection a clone of the router (a
-        // reference count); serving the `Router` itself rebuilds every route
-        // for each connection, which an idle SSE stream then keeps: about
-        // 14 KiB per connection with this router (heaptrack).
-        let served = axum::serve(listener, app.into_make_service())
-            .with_graceful_shutdown(shutdown.wait_owned())
-            .await;
+        api::server::serve(self.listener, app, limits, shutdown.clone()).await;
         // The server may also stop on its own error; make sure the rest stops.
         shutdown.trigger();
         let mut tasks = self.tasks;
         while tasks.join_next().await.is_some() {}
         tracing::info!("airstream stopped");
-        served.map_err(StartupError::Serve)
+        Ok(())
+    }
+
+    /// The connection limits from the settings, the connection cap derived
+    /// from the descriptor limit (raised to its hard limit first) when not
+    /// set.
+    fn connection_limits(&self) -> api::server::ConnectionLimits {
+        let http = &self.state.settings.http;
+        let max_connections = match api::server::raise_descriptor_limit() {
+            Ok((before, now, hard)) => {
+                let derived = now - api::server::descriptor_reserve(now);
+                let max = if http.max_connections == 0 {
+                    derived as usize
+                } else {
+                    http.max_connections
+                };
+                tracing::info!(
+                    soft_before = before,
+                    soft = now,
+                    hard,
+                    max_connections = max,
+                    "open descriptor limit"
+                );
+                max
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "the open descriptor limit is unknown");
+                if http.max_connections == 0 {
+                    1024
+                } else {
+                    http.max_connections
+                }
+            }
+        };
+        api::server::ConnectionLimits {
+            header_read_timeout: http.header_read_timeout.get(),
+            idle_timeout: http.idle_timeout.get(),
+            max_connections,
+            max_unsent_bytes: http.max_unsent_bytes,
+        }
     }
 }
 

@@ -6,6 +6,7 @@ pub mod error;
 mod page;
 mod probes;
 mod search;
+pub mod server;
 mod sim;
 mod stream;
 

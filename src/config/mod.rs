@@ -143,6 +143,19 @@ pub struct HttpSettings {
     pub request_timeout: HumanDuration,
     /// Origins allowed by CORS; `["*"]` allows any.
     pub cors_origins: Vec<String>,
+    /// Time for a request's header to arrive; also how long a kept-alive
+    /// connection may wait before its next request.
+    pub header_read_timeout: HumanDuration,
+    /// A connection that moves no byte either way for this long is closed
+    /// (longer than `sse.keepalive`, which keeps a waiting stream busy).
+    pub idle_timeout: HumanDuration,
+    /// Client connections open at once, at most; beyond it a new one gets
+    /// a `503` and is closed. 0: the descriptor limit less a reserve.
+    pub max_connections: usize,
+    /// Bytes the kernel queues for a client at most (the socket's send
+    /// buffer); a client that then reads nothing for `idle_timeout` is
+    /// closed, and an SSE client resumes with Last-Event-ID.
+    pub max_unsent_bytes: usize,
 }
 
 /// Log output.
@@ -224,6 +237,10 @@ impl Default for HttpSettings {
             body_limit: 16 * 1024,
             request_timeout: Duration::from_secs(10).into(),
             cors_origins: vec!["*".to_string()],
+            header_read_timeout: Duration::from_secs(10).into(),
+            idle_timeout: Duration::from_secs(60).into(),
+            max_connections: 0,
+            max_unsent_bytes: 256 * 1024,
         }
     }
 }
@@ -281,6 +298,7 @@ impl Settings {
             ("search.result_ttl", self.search.result_ttl),
             ("sse.keepalive", self.sse.keepalive),
             ("http.request_timeout", self.http.request_timeout),
+            ("http.header_read_timeout", self.http.header_read_timeout),
         ];
         for (key, value) in positive {
             if value.get().is_zero() {
@@ -307,6 +325,18 @@ impl Settings {
         }
         if self.search.max_retained == 0 {
             problems.push("`search.max_retained` must be at least 1".to_string());
+        }
+        if self.http.idle_timeout <= self.sse.keepalive {
+            problems.push(format!(
+                "`http.idle_timeout` ({}) must be longer than `sse.keepalive` ({}), or waiting streams are cut",
+                self.http.idle_timeout, self.sse.keepalive
+            ));
+        }
+        if self.http.max_unsent_bytes < 16 * 1024 {
+            problems.push(format!(
+                "`http.max_unsent_bytes` must be at least 16384, got {}",
+                self.http.max_unsent_bytes
+            ));
         }
         if self.http.body_limit < 256 {
             problems.push(format!(

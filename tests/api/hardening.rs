@@ -96,3 +96,222 @@ fn the_test_command_installs_without_recommended_packages() {
         assert!(line.contains("--no-install-recommends"), "{line}");
     }
 }
+
+/// Opens `n` connections to `base` that each send half a request header
+/// and then nothing.
+async fn half_open(base: &str, n: usize) -> Vec<tokio::net::TcpStream> {
+    use tokio::io::AsyncWriteExt;
+    let addr = base.trim_start_matches("http://").to_string();
+    let mut conns = Vec::with_capacity(n);
+    for _ in 0..n {
+        let mut tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        tcp.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+            .await
+            .unwrap();
+        conns.push(tcp);
+    }
+    conns
+}
+
+/// Reads until the peer closes (end of file or reset); false if it is
+/// still open at the deadline.
+async fn closed_by_peer(tcp: &mut tokio::net::TcpStream, within: Duration) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut buf = [0u8; 4096];
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        match tokio::time::timeout_at(deadline, tcp.read(&mut buf)).await {
+            Err(_) => return false,
+            Ok(Ok(0)) | Ok(Err(_)) => return true,
+            Ok(Ok(_)) => {}
+        }
+    }
+}
+
+/// One search for every airline, read to its `complete` event.
+async fn one_search(client: &reqwest::Client, base: &str) -> serde_json::Value {
+    let body = json!({"from": "CGK", "to": "DPS", "date": date_in(14), "passengers": 1});
+    let accepted = post_search(client, base, &body).await;
+    let url = accepted["data"]["stream_url"].as_str().unwrap().to_string();
+    let events = stream_events(client, base, &url).await;
+    events.last().unwrap().data.clone()
+}
+
+#[tokio::test]
+async fn half_open_connections_neither_starve_probes_nor_stay_open() {
+    airstream::api::server::raise_descriptor_limit().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("alpha.yaml"), fast_airline("alpha", "AA")).unwrap();
+    let process = Process::spawn(
+        &[],
+        &[
+            ("AIRSTREAM_PROVIDERS_DIR", dir.path().as_os_str()),
+            ("AIRSTREAM_HTTP__HEADER_READ_TIMEOUT", "2s".as_ref()),
+        ],
+    );
+    let mut conns = half_open(&process.base, 3000).await;
+    // Fresh clients are served while the half-open ones wait.
+    let client = reqwest::Client::builder().timeout(WAIT).build().unwrap();
+    let health = client
+        .get(format!("{}/healthz", process.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    let complete = one_search(&client, &process.base).await;
+    assert_eq!(complete["type"], "complete", "{complete}");
+    // Every half-open connection is closed once its header is overdue.
+    for tcp in &mut conns {
+        assert!(
+            closed_by_peer(tcp, WAIT).await,
+            "a half-open connection stayed open"
+        );
+    }
+    process.terminate().await;
+}
+
+#[tokio::test]
+async fn beyond_the_connection_cap_a_new_connection_is_refused_at_once() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("alpha.yaml"), fast_airline("alpha", "AA")).unwrap();
+    let process = Process::spawn(
+        &[],
+        &[
+            ("AIRSTREAM_PROVIDERS_DIR", dir.path().as_os_str()),
+            ("AIRSTREAM_HTTP__MAX_CONNECTIONS", "40".as_ref()),
+            ("AIRSTREAM_HTTP__HEADER_READ_TIMEOUT", "3s".as_ref()),
+        ],
+    );
+    let conns = half_open(&process.base, 40).await;
+    let addr = process.base.trim_start_matches("http://");
+    let mut probe = tokio::net::TcpStream::connect(addr).await.unwrap();
+    probe
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(WAIT, probe.read_to_end(&mut answer))
+        .await
+        .expect("the refusal comes at once, not after a wait")
+        .ok();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(answer.contains("\"success\":false"), "{answer}");
+    // Once the half-open ones are closed, probes answer again.
+    drop(conns);
+    let client = reqwest::Client::builder().timeout(WAIT).build().unwrap();
+    let started = std::time::Instant::now();
+    loop {
+        let health = client.get(format!("{}/healthz", process.base)).send().await;
+        if health.is_ok_and(|r| r.status() == 200) {
+            break;
+        }
+        assert!(started.elapsed() < WAIT, "probes never answer again");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let metrics = get_text(&client, &format!("{}/metrics", process.base)).await;
+    assert!(
+        metrics.contains("airstream_http_connections_refused_total 1"),
+        "{metrics}"
+    );
+    process.terminate().await;
+}
+
+/// An airline with `n` flights CGK-DPS, so one answer is a large event.
+fn wide_airline(n: usize) -> String {
+    let flights: String = (0..n)
+        .map(|i| {
+            format!(
+                "        - {{ number: WD{i}, depart: \"{:02}:{:02}\", duration: 1h50m, fares: {{ economy: {} }}, seats: 9 }}\n",
+                i % 24,
+                i % 60,
+                1_000_000 + i
+            )
+        })
+        .collect();
+    format!(
+        "id: wide\nname: Wide Air\nairline: WD\nlatency:\n  fixed: 300ms\nmock:\n  currency: IDR\n  routes:\n    - from: CGK\n      to: DPS\n      flights:\n{flights}"
+    )
+}
+
+/// Bytes the kernel queues on the server's side of the connection from
+/// local port `client`, read from `/proc/net/tcp` (`tx_queue`).
+fn server_send_queue(server: u16, client: u16) -> Option<u64> {
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap();
+    table.lines().skip(1).find_map(|line| {
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        let port = |addr: &str| u16::from_str_radix(addr.rsplit(':').next()?, 16).ok();
+        if port(cols[1])? != server || port(cols[2])? != client {
+            return None;
+        }
+        u64::from_str_radix(cols[4].split(':').next()?, 16).ok()
+    })
+}
+
+#[tokio::test]
+async fn a_reader_that_never_reads_holds_a_bounded_queue_and_is_closed() {
+    use tokio::io::AsyncWriteExt;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("wide.yaml"), wide_airline(600)).unwrap();
+    let process = Process::spawn(
+        &[],
+        &[
+            ("AIRSTREAM_PROVIDERS_DIR", dir.path().as_os_str()),
+            ("AIRSTREAM_HTTP__MAX_UNSENT_BYTES", "16384".as_ref()),
+            ("AIRSTREAM_HTTP__IDLE_TIMEOUT", "3s".as_ref()),
+            ("AIRSTREAM_SSE__KEEPALIVE", "1s".as_ref()),
+        ],
+    );
+    let client = reqwest::Client::builder().timeout(WAIT).build().unwrap();
+    let body = json!({"from": "CGK", "to": "DPS", "date": date_in(14), "passengers": 1});
+    let accepted = post_search(&client, &process.base, &body).await;
+    let url = accepted["data"]["stream_url"].as_str().unwrap().to_string();
+    // A client with a small receive buffer that asks and never reads.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let addr: std::net::SocketAddr = process.base.trim_start_matches("http://").parse().unwrap();
+    let mut slow = socket.connect(addr).await.unwrap();
+    let slow_port = slow.local_addr().unwrap().port();
+    slow.write_all(format!("GET {url} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    // The stream (over 200 KB) goes on for a fast client.
+    let events = stream_events(&client, &process.base, &url).await;
+    assert_eq!(events.last().unwrap().event, "complete");
+    // The slow one's queue in the kernel stays near the bound (the kernel
+    // doubles a send buffer for its bookkeeping), not the whole stream.
+    let queued = server_send_queue(addr.port(), slow_port).expect("the connection is open");
+    assert!(
+        queued <= 2 * 16384,
+        "{queued} bytes queued for a reader that never reads"
+    );
+    // It is counted while open, and closed once nothing moved for the idle
+    // timeout.
+    let gauge = |text: &str| {
+        text.lines()
+            .find_map(|l| {
+                l.strip_prefix("airstream_http_connections ")?
+                    .parse::<f64>()
+                    .ok()
+            })
+            .unwrap_or(-1.0)
+    };
+    let open = gauge(&get_text(&client, &format!("{}/metrics", process.base)).await);
+    assert!(open >= 2.0, "the slow reader is not counted ({open} open)");
+    let started = std::time::Instant::now();
+    loop {
+        // This request's own connection is the only one left.
+        let open = gauge(&get_text(&client, &format!("{}/metrics", process.base)).await);
+        if open == 1.0 {
+            break;
+        }
+        assert!(
+            started.elapsed() < WAIT,
+            "the slow reader's connection stays open ({open} open)"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(closed_by_peer(&mut slow, WAIT).await);
+    process.terminate().await;
+}
