@@ -17,13 +17,37 @@ pub struct FieldError {
 }
 
 impl FieldError {
-    /// A field error.
+    /// A field error. A field name the client made up (an unknown field) is
+    /// shown as an excerpt.
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
         Self {
-            field: field.into(),
+            field: excerpt(&field.into()),
             message: message.into(),
         }
     }
+}
+
+/// Characters of a client's input that an answer quotes back, at most.
+pub const EXCERPT_CHARS: usize = 100;
+
+/// Client input fit to quote in an answer: at most [`EXCERPT_CHARS`]
+/// characters (then `…`), control characters replaced, so a long or
+/// hostile value is never echoed whole.
+pub fn excerpt(text: &str) -> String {
+    let mut shown: String = text
+        .chars()
+        .take(EXCERPT_CHARS)
+        .map(|c| if c.is_control() { '\u{fffd}' } else { c })
+        .collect();
+    if text.chars().nth(EXCERPT_CHARS).is_some() {
+        shown.push('…');
+    }
+    shown
+}
+
+/// A JSON value of the client's, as an [`excerpt`] of its JSON text.
+pub fn shown(value: &serde_json::Value) -> String {
+    excerpt(&value.to_string())
 }
 
 /// Everything a handler can fail with.
@@ -118,5 +142,18 @@ impl IntoResponse for ApiError {
             );
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn long_and_hostile_input_is_quoted_as_a_short_excerpt() {
+        assert_eq!(super::excerpt("CGK"), "CGK");
+        let long = "x".repeat(6000);
+        let shown = super::excerpt(&long);
+        assert_eq!(shown.chars().count(), super::EXCERPT_CHARS + 1);
+        assert!(shown.ends_with('…'));
+        assert_eq!(super::excerpt("a\r\nb"), "a\u{fffd}\u{fffd}b");
     }
 }

@@ -13,6 +13,7 @@ mod stream;
 use std::sync::Arc;
 use std::time::Instant;
 
+use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -102,6 +103,10 @@ pub fn router(state: AppState) -> Router {
         .merge(streaming)
         .route_layer(axum::middleware::from_fn(track_http))
         .fallback(probes::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.settings.http.body_limit,
+            refuse_declared_oversize,
+        ))
         .layer(axum::middleware::map_response(envelope_bare_errors))
         .layer(cors(&state.settings.http.cors_origins))
         // Failures are logged where they are understood (internal errors
@@ -135,24 +140,59 @@ async fn track_http(
     response
 }
 
-/// Gives the bare 405 and 408 answers of the router and the timeout layer
-/// the JSON envelope every other answer has.
-async fn envelope_bare_errors(response: Response) -> Response {
-    let message = match response.status() {
-        StatusCode::METHOD_NOT_ALLOWED => "method not allowed on this route",
-        StatusCode::REQUEST_TIMEOUT => "the request took too long and was cancelled",
-        _ => return response,
-    };
-    if response
+/// A body whose declared length is over the limit is refused before a
+/// byte of it is read: `413` at once, rather than waiting for the body
+/// (which may never come) until the request times out.
+async fn refuse_declared_oversize(
+    State(limit): State<usize>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let declared = request
         .headers()
-        .contains_key(axum::http::header::CONTENT_TYPE)
-    {
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return error::ApiError::PayloadTooLarge(limit).into_response();
+    }
+    next.run(request).await
+}
+
+/// Gives the bare answers of the router, the timeout layer and axum's
+/// extractors (405, 408, and the plain-text rejections of a bad query
+/// string or path) the JSON envelope every other answer has.
+async fn envelope_bare_errors(response: Response) -> Response {
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
         return response;
     }
-    let (mut parts, _) = response.into_parts();
+    let content_type = response.headers().get(axum::http::header::CONTENT_TYPE);
+    let plain = content_type
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/plain"));
+    if content_type.is_some() && !plain {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let message = match status {
+        StatusCode::METHOD_NOT_ALLOWED => "method not allowed on this route".to_string(),
+        StatusCode::REQUEST_TIMEOUT => "the request took too long and was cancelled".to_string(),
+        _ => {
+            // An extractor's rejection, such as a repeated query parameter:
+            // its own words, shortened.
+            let text = axum::body::to_bytes(body, 4096).await.unwrap_or_default();
+            let text = String::from_utf8_lossy(&text);
+            match text.trim() {
+                "" => status.canonical_reason().unwrap_or("error").to_lowercase(),
+                text => error::excerpt(text),
+            }
+        }
+    };
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
     let body = Json(Envelope::<()> {
         success: false,
-        message: message.to_string(),
+        message,
         data: None,
         errors: None,
     })

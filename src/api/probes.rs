@@ -263,7 +263,10 @@ pub async fn metrics(State(app): State<AppState>) -> Response {
 
 /// Unknown routes answer in the envelope too.
 pub async fn not_found(uri: Uri) -> ApiError {
-    ApiError::NotFound(format!("no route for {}", uri.path()))
+    ApiError::NotFound(format!(
+        "no route for {}",
+        super::error::excerpt(uri.path())
+    ))
 }
 
 /// Search routes on a `providers` process.

@@ -17,7 +17,7 @@ use tracing::Instrument;
 use uuid::Uuid;
 
 use super::AppState;
-use super::error::{ApiError, Envelope, FieldError};
+use super::error::{ApiError, Envelope, FieldError, excerpt, shown};
 use crate::providers::Airlines;
 use crate::search::SearchError;
 use crate::search::model::{Cabin, SearchRequest, normalize_code};
@@ -152,7 +152,8 @@ pub async fn snapshot(
 pub fn parse_id(search_id: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(search_id).map_err(|_| {
         ApiError::NotFound(format!(
-            "search `{search_id}` not found: not a valid search id"
+            "search `{}` not found: not a valid search id",
+            excerpt(search_id)
         ))
     })
 }
@@ -226,7 +227,7 @@ fn validate(value: &Value, airlines: &Airlines, today: Date) -> Result<ValidSear
             _ => {
                 errors.push(FieldError::new(
                     "passengers",
-                    format!("must be a whole number from 1 to 9, got {v}"),
+                    format!("must be a whole number from 1 to 9, got {}", shown(v)),
                 ));
                 None
             }
@@ -239,7 +240,10 @@ fn validate(value: &Value, airlines: &Airlines, today: Date) -> Result<ValidSear
             None => {
                 errors.push(FieldError::new(
                     "cabin",
-                    format!("must be one of economy, premium_economy, business, first; got {v}"),
+                    format!(
+                        "must be one of economy, premium_economy, business, first; got {}",
+                        shown(v)
+                    ),
                 ));
                 None
             }
@@ -253,7 +257,10 @@ fn validate(value: &Value, airlines: &Airlines, today: Date) -> Result<ValidSear
             _ => {
                 errors.push(FieldError::new(
                     "timeout_ms",
-                    format!("must be a whole number of milliseconds of 1 or more, got {v}"),
+                    format!(
+                        "must be a whole number of milliseconds of 1 or more, got {}",
+                        shown(v)
+                    ),
                 ));
                 None
             }
@@ -300,7 +307,10 @@ fn airport(
         None => {
             errors.push(FieldError::new(
                 field,
-                format!("must be a three-letter IATA airport code such as CGK, got {v}"),
+                format!(
+                    "must be a three-letter IATA airport code such as CGK, got {}",
+                    shown(v)
+                ),
             ));
             None
         }
@@ -327,7 +337,7 @@ fn date_field(
     let Some(date) = parsed else {
         errors.push(FieldError::new(
             field,
-            format!("must be a date written YYYY-MM-DD, got {v}"),
+            format!("must be a date written YYYY-MM-DD, got {}", shown(v)),
         ));
         return None;
     };
@@ -360,7 +370,7 @@ fn providers(
     let Some(list) = v.as_array() else {
         errors.push(FieldError::new(
             "providers",
-            format!("must be a list of provider ids, got {v}"),
+            format!("must be a list of provider ids, got {}", shown(v)),
         ));
         return None;
     };
@@ -379,7 +389,7 @@ fn providers(
         let Some(id) = item.as_str() else {
             errors.push(FieldError::new(
                 "providers",
-                format!("provider ids are strings, got {item}"),
+                format!("provider ids are strings, got {}", shown(item)),
             ));
             continue;
         };
@@ -389,7 +399,7 @@ fn providers(
             Some(true) if ids.iter().any(|i| i == id) => {
                 errors.push(FieldError::new(
                     "providers",
-                    format!("`{id}` is listed twice"),
+                    format!("`{}` is listed twice", excerpt(id)),
                 ));
             }
             Some(true) => ids.push(id.to_string()),
@@ -415,9 +425,17 @@ fn providers(
     (errors.len() == before).then_some(ids)
 }
 
+/// Ids the client sent, quoted: the first ten as excerpts, then how many
+/// more.
 fn quote_list(ids: &[String]) -> String {
-    ids.iter()
-        .map(|i| format!("`{i}`"))
+    let mut text = ids
+        .iter()
+        .take(10)
+        .map(|i| format!("`{}`", excerpt(i)))
         .collect::<Vec<_>>()
-        .join(", ")
+        .join(", ");
+    if ids.len() > 10 {
+        text.push_str(&format!(" and {} more", ids.len() - 10));
+    }
+    text
 }

@@ -15,7 +15,7 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, header};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use bytes::{BufMut, Bytes, BytesMut};
 use serde::Deserialize;
 use tokio::sync::watch;
@@ -49,6 +49,12 @@ pub async fn stream(
         return Err(ApiError::BadRequest(format!(
             "event id {after} is beyond the last event ({count}) of this search"
         )));
+    }
+    // Resuming after the last event of a finished search: nothing can
+    // follow. 204 is what stops an EventSource from reconnecting (WHATWG);
+    // an empty 200 would have it retry until the results expire.
+    if after == count && log.events_after(after).1 {
+        return Ok(axum::http::StatusCode::NO_CONTENT.into_response());
     }
     let events = EventStream::new(
         log,
@@ -86,7 +92,8 @@ fn resume_position(headers: &HeaderMap, query: Option<&str>) -> Result<u64, ApiE
     }
     raw.parse::<u64>().map_err(|_| {
         ApiError::BadRequest(format!(
-            "{source} `{raw}` is not an event id of this stream (event ids are whole numbers)"
+            "{source} `{}` is not an event id of this stream (event ids are whole numbers)",
+            super::error::excerpt(raw)
         ))
     })
 }

@@ -7,6 +7,7 @@ mod cluster;
 mod flow;
 mod hardening;
 mod helpers;
+mod hostile;
 mod lifecycle;
 mod observability;
 mod processes;

@@ -614,15 +614,21 @@ impl Upstream {
                                     MAX_BODY >> 20
                                 )));
                             }
-                            Err(e) if e.is_timeout() => {
-                                Retry::Timeout(format!("the answer did not arrive in time: {e}"))
-                            }
-                            Err(e) => Retry::Yes(format!("reading the answer failed: {e}")),
+                            Err(e) if e.is_timeout() => Retry::Timeout(format!(
+                                "the answer did not arrive in time: {}",
+                                e.without_url()
+                            )),
+                            Err(e) => Retry::Yes(format!(
+                                "reading the answer failed: {}",
+                                e.without_url()
+                            )),
                         }
                     } else {
-                        let snippet = snippet(&response.bytes().await.unwrap_or_default());
-                        let reason =
-                            format!("HTTP {} from the airline: {snippet}", status.as_u16());
+                        // The airline's own words stay in our log: passed on,
+                        // they could tell a client anything the airline says.
+                        let body = snippet(&response.bytes().await.unwrap_or_default());
+                        tracing::warn!(provider, status = status.as_u16(), %body, "the airline answered with an error");
+                        let reason = format!("HTTP {} from the airline", status.as_u16());
                         if status.is_server_error() {
                             Retry::Yes(reason)
                         } else {
@@ -633,10 +639,15 @@ impl Upstream {
                 Err(e) if e.is_timeout() => {
                     Retry::Timeout(format!("no answer in time ({attempt} attempt(s))"))
                 }
-                Err(e) if e.is_connect() => {
-                    Retry::Yes(format!("cannot connect: {}", source_chain(&e)))
-                }
-                Err(e) => Retry::Yes(format!("request failed: {}", source_chain(&e))),
+                // Without the URL: its query may carry a key.
+                Err(e) if e.is_connect() => Retry::Yes(format!(
+                    "cannot connect: {}",
+                    source_chain(&e.without_url())
+                )),
+                Err(e) => Retry::Yes(format!(
+                    "request failed: {}",
+                    source_chain(&e.without_url())
+                )),
             };
             let wait = self
                 .backoff
@@ -677,7 +688,8 @@ impl Upstream {
         to: &str,
     ) -> Result<Vec<Offer>, Failure> {
         let json: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
-            Failure::Error(format!("the answer is not JSON ({e}): {}", snippet(bytes)))
+            tracing::warn!(provider = provider.id, body = %snippet(bytes), "the airline's answer is not JSON");
+            Failure::Error(format!("the answer is not JSON ({e})"))
         })?;
         let body = Value::from_serialize(&json);
         let base = context! { body => body, ..ctx.clone() };
@@ -686,10 +698,10 @@ impl Upstream {
                 Failure::Error(format!("`{}` could not be read from the answer: {e}", self.offers_expr))
             })?;
             if list.is_none() || list.is_undefined() {
+                tracing::warn!(provider = provider.id, body = %snippet(bytes), "the airline's answer has no offers list");
                 return Err(Failure::Error(format!(
-                    "`{}` found nothing in the answer: {}",
+                    "`{}` found nothing in the answer",
                     self.offers_expr,
-                    snippet(bytes)
                 )));
             }
             let items = list.try_iter().ok().filter(|_| list.kind() == minijinja::value::ValueKind::Seq).ok_or_else(|| {
