@@ -199,6 +199,9 @@ impl Application {
             ));
         }
         let state = AppState {
+            sim_slots: Arc::new(tokio::sync::Semaphore::new(
+                settings.search.max_retained.max(1),
+            )),
             settings,
             bus,
             registry,

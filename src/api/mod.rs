@@ -50,6 +50,8 @@ pub struct AppState {
     pub shutdown: Shutdown,
     /// When the process started.
     pub started: Instant,
+    /// Requests the simulated airline API may have in flight.
+    pub sim_slots: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
@@ -77,6 +79,11 @@ pub fn router(state: AppState) -> Router {
             .route("/api/flights/search", post(probes::not_api))
             .route("/api/flights/search/{search_id}", get(probes::not_api))
     };
+    let searches = if state.settings.sim.enabled {
+        searches.route("/sim/{provider}/v1/availability", post(sim::availability))
+    } else {
+        searches
+    };
     let timed = searches
         .route("/api/providers", get(probes::providers))
         .route("/api/airports", get(probes::airports))
@@ -86,7 +93,6 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(probes::healthz))
         .route("/readyz", get(probes::readyz))
         .route("/metrics", get(probes::metrics))
-        .route("/sim/{provider}/v1/availability", post(sim::availability))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             timeout,

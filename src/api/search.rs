@@ -341,21 +341,27 @@ fn date_field(
         ));
         return None;
     };
-    // Somewhere on Earth it is still yesterday (UTC), so yesterday is allowed.
+    match check_travel_date(date, today) {
+        Ok(()) => Some(date),
+        Err(message) => {
+            errors.push(FieldError::new(field, message));
+            None
+        }
+    }
+}
+
+/// Whether a travel date can be searched: from yesterday (somewhere on
+/// Earth it is still yesterday, UTC) to [`MAX_DAYS_AHEAD`] days ahead.
+pub fn check_travel_date(date: Date, today: Date) -> Result<(), String> {
     let earliest = today.checked_sub(1.day()).unwrap_or(today);
     let latest = today.checked_add(MAX_DAYS_AHEAD.days()).unwrap_or(today);
     if date < earliest {
-        errors.push(FieldError::new(field, format!("{date} is in the past")));
-        return None;
+        return Err(format!("{date} is in the past"));
     }
     if date > latest {
-        errors.push(FieldError::new(
-            field,
-            format!("{date} is more than {MAX_DAYS_AHEAD} days ahead"),
-        ));
-        return None;
+        return Err(format!("{date} is more than {MAX_DAYS_AHEAD} days ahead"));
     }
-    Some(date)
+    Ok(())
 }
 
 /// The providers a search targets: the ones named, or every enabled one.

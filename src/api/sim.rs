@@ -13,6 +13,11 @@
 //! "stops"}], "duration", "cabin", "seats_available", "fare": {"total",
 //! "per_adult", "currency"}}]}}`; errors answer
 //! `{"error": {"code", "message"}}` with 400, 404 or 503.
+//!
+//! It answers only where `sim.enabled` is on (the default, for the quick
+//! start; off for a public listener in production), with a search's checks
+//! (airports, passengers, a travel date from yesterday to a year ahead) and
+//! at most `search.max_retained` requests in flight, like the store's cap.
 
 use axum::Json;
 use axum::body::Bytes;
@@ -68,19 +73,41 @@ pub async fn availability(
         return fail(
             StatusCode::NOT_FOUND,
             "UNKNOWN_AIRLINE",
-            format!("no simulated airline `{provider}`"),
+            format!(
+                "no simulated airline `{}`",
+                super::error::excerpt(&provider)
+            ),
         );
     };
     let ProviderMode::Mock(table) = &def.mode else {
         return fail(
             StatusCode::NOT_FOUND,
             "UNKNOWN_AIRLINE",
-            format!("`{provider}` is not a mock airline, so it has no simulated API"),
+            format!(
+                "`{}` is not a mock airline, so it has no simulated API",
+                super::error::excerpt(&provider)
+            ),
         );
     };
     let ask: Availability = match serde_json::from_slice(&body) {
         Ok(a) => a,
         Err(e) => return fail(StatusCode::BAD_REQUEST, "INVALID_REQUEST", e.to_string()),
+    };
+    let today = Timestamp::now().to_zoned_datetime(TimeZone::UTC).date();
+    if let Err(reason) = super::search::check_travel_date(ask.departure_date, today) {
+        return fail(
+            StatusCode::BAD_REQUEST,
+            "INVALID_REQUEST",
+            format!("departure_date: {reason}"),
+        );
+    }
+    // As many in flight as the store keeps searches, at most.
+    let Ok(_slot) = app.sim_slots.try_acquire() else {
+        return fail(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "TOO_MANY_REQUESTS",
+            "too many availability requests in flight; retry shortly",
+        );
     };
     let (Some(from), Some(to)) = (
         normalize_code(&ask.origin, 3, false),
@@ -154,7 +181,6 @@ pub async fn availability(
         provider: &def.id,
         airline: &def.airline,
     };
-    let today = now.to_zoned_datetime(TimeZone::UTC).date();
     let itineraries: Vec<_> = table
         .offers(&quoter, &search, today)
         .into_iter()

@@ -40,6 +40,23 @@ pub struct Settings {
     pub log: LogSettings,
     /// Prometheus metrics.
     pub metrics: MetricsSettings,
+    /// The simulated airline API.
+    pub sim: SimSettings,
+}
+
+/// The simulated airline API (`POST /sim/{provider}/v1/availability`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SimSettings {
+    /// Whether this process serves it. On by default so that an upstream
+    /// sample works out of the box; turn it off on a public listener.
+    pub enabled: bool,
+}
+
+impl Default for SimSettings {
+    fn default() -> Self {
+        Self { enabled: true }
+    }
 }
 
 /// What a process runs. Several processes joined by Redis share the work:
@@ -192,6 +209,7 @@ impl Default for Settings {
             http: HttpSettings::default(),
             log: LogSettings::default(),
             metrics: MetricsSettings::default(),
+            sim: SimSettings::default(),
         }
     }
 }

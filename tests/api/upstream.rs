@@ -202,7 +202,9 @@ async fn server_errors_are_retried_then_reported() {
     assert_eq!(skyway["status"], "error", "{complete}");
     let error = skyway["error"].as_str().unwrap();
     assert!(
-        error.contains("HTTP 503") && !error.contains("maintenance") && error.contains("3 attempts"),
+        error.contains("HTTP 503")
+            && !error.contains("maintenance")
+            && error.contains("3 attempts"),
         "{error}"
     );
 }
