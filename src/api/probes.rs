@@ -217,7 +217,7 @@ pub async fn airports(State(app): State<AppState>) -> Response {
         Default::default();
     let catalog = app.registry.catalog();
     for def in catalog.enabled() {
-        if airlines.state(&def.id) != Some(true) {
+        if airlines.state(&def.id) != crate::providers::AirlineState::Targetable {
             continue;
         }
         for code in def.airports() {

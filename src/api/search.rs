@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use super::AppState;
 use super::error::{ApiError, Envelope, FieldError, excerpt, shown};
-use crate::providers::Airlines;
+use crate::providers::{AirlineState, Airlines};
 use crate::search::SearchError;
 use crate::search::model::{Cabin, SearchRequest, normalize_code};
 
@@ -74,9 +74,12 @@ async fn accept(State(app): State<AppState>, body: Body) -> Result<Response, Api
     let today = Timestamp::now().to_zoned_datetime(TimeZone::UTC).date();
     let fields = validate(&value, &airlines, today)?;
     if fields.providers.is_empty() {
-        return Err(ApiError::Unavailable(
-            "no airline is enabled: add a provider file to the providers directory".into(),
-        ));
+        return Err(ApiError::Unavailable(if airlines.any_away() {
+            "no airline is served by a running providers process at the moment; retry shortly"
+                .into()
+        } else {
+            "no airline is enabled: add a provider file to the providers directory".into()
+        }));
     }
     let search = &app.settings.search;
     let timeout = fields
@@ -249,7 +252,8 @@ fn validate(value: &Value, airlines: &Airlines, today: Date) -> Result<ValidSear
             }
         },
     };
-    let providers = providers(object, airlines, &mut errors);
+    let mut away = Vec::new();
+    let providers = providers(object, airlines, &mut errors, &mut away);
     let timeout_ms = match present(object, "timeout_ms") {
         None => None,
         Some(v) => match v.as_u64() {
@@ -268,6 +272,12 @@ fn validate(value: &Value, airlines: &Airlines, today: Date) -> Result<ValidSear
     };
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
+    }
+    if !away.is_empty() {
+        return Err(ApiError::Unavailable(format!(
+            "provider {} is not served by any running providers process at the moment; retry shortly",
+            quote_list(&away)
+        )));
     }
     match (from, to, date, passengers, cabin, providers) {
         (Some(from), Some(to), Some(date), Some(passengers), Some(cabin), Some(providers)) => {
@@ -369,6 +379,7 @@ fn providers(
     object: &Map<String, Value>,
     airlines: &Airlines,
     errors: &mut Vec<FieldError>,
+    away: &mut Vec<String>,
 ) -> Option<Vec<String>> {
     let Some(v) = present(object, "providers") else {
         return Some(airlines.enabled().to_vec());
@@ -400,15 +411,16 @@ fn providers(
             continue;
         };
         match airlines.state(id) {
-            None => unknown.push(id.to_string()),
-            Some(false) => disabled.push(id.to_string()),
-            Some(true) if ids.iter().any(|i| i == id) => {
+            AirlineState::Unknown => unknown.push(id.to_string()),
+            AirlineState::Disabled => disabled.push(id.to_string()),
+            AirlineState::Away => away.push(id.to_string()),
+            AirlineState::Targetable if ids.iter().any(|i| i == id) => {
                 errors.push(FieldError::new(
                     "providers",
                     format!("`{}` is listed twice", excerpt(id)),
                 ));
             }
-            Some(true) => ids.push(id.to_string()),
+            AirlineState::Targetable => ids.push(id.to_string()),
         }
     }
     if !unknown.is_empty() {

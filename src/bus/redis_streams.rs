@@ -53,9 +53,36 @@ pub fn bus_error(e: redis::RedisError, stream: &str, group: &str) -> BusError {
         || e.is_timeout()
     {
         BusError::Unavailable(e.to_string())
+    } else if let Some(reason) = server_code(&e).as_deref().and_then(refusal) {
+        // Redis is there but refuses the write for now: the broker's
+        // trouble, never the client's.
+        BusError::Unavailable(reason.to_string())
     } else {
         BusError::Protocol(e.to_string())
     }
+}
+
+/// The error code Redis answered with, also inside a pipeline's failure.
+fn server_code(e: &redis::RedisError) -> Option<String> {
+    e.code().map(str::to_string).or_else(|| {
+        let items = e.clone().into_server_errors()?;
+        items.first().map(|(_, error)| error.code().to_string())
+    })
+}
+
+/// Plain words for the error codes of a Redis that refuses a command for
+/// now, and will take it again once it recovers.
+fn refusal(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "OOM" => "Redis is out of memory and refuses writes (maxmemory reached)",
+        "READONLY" => "Redis is a read-only replica (failing over?)",
+        "MASTERDOWN" => "Redis has lost its master",
+        "LOADING" => "Redis is loading its data set",
+        "BUSY" => "Redis is busy running a script",
+        "TRYAGAIN" | "CLUSTERDOWN" => "the Redis cluster is not ready",
+        "MISCONF" => "Redis cannot persist its data and refuses writes",
+        _ => return None,
+    })
 }
 
 fn entry_id(text: &str) -> Result<EntryId, BusError> {

@@ -28,6 +28,13 @@ pub const BEAT_EVERY: Duration = Duration::from_secs(1);
 pub const LIFETIME: Duration = Duration::from_secs(3);
 /// How often an api process reads the beats.
 pub const READ_EVERY: Duration = Duration::from_millis(250);
+/// How long an airline stays known after the beats of every process
+/// serving it ran out: a search naming it meanwhile is refused as
+/// unavailable (503), not as an unknown provider (422). Beats run out when
+/// those processes die, or when Redis refuses writes (out of memory,
+/// read-only); a process that stops serving an airline on purpose (its
+/// file removed, or a clean shutdown) makes it unknown at once.
+pub const AWAY_FOR: Duration = Duration::from_secs(600);
 
 /// An airline as a serving process describes it.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -58,6 +65,8 @@ struct Beat {
 pub struct LiveSet {
     /// By id: the airline and the processes serving it.
     pub airlines: BTreeMap<String, (LiveAirline, Vec<String>)>,
+    /// Airlines live within [`AWAY_FOR`] that no process serves now.
+    pub away: std::collections::BTreeSet<String>,
 }
 
 /// One process's part in the live set.
@@ -66,6 +75,8 @@ pub struct Live {
     key: String,
     process: String,
     view: RwLock<Arc<LiveSet>>,
+    /// Airlines whose every serving process went silent, and since when.
+    away: std::sync::Mutex<HashMap<String, std::time::Instant>>,
 }
 
 impl std::fmt::Debug for Live {
@@ -84,6 +95,7 @@ impl Live {
             redis,
             process: process.to_string(),
             view: RwLock::new(Arc::new(LiveSet::default())),
+            away: std::sync::Mutex::new(HashMap::new()),
         }
     }
 
@@ -142,6 +154,7 @@ impl Live {
         let now = Timestamp::now().as_millisecond();
         let mut set = LiveSet::default();
         let mut dead = Vec::new();
+        let mut silent = Vec::new();
         for (process, json) in beats {
             let Ok(beat) = serde_json::from_str::<Beat>(&json) else {
                 dead.push(process);
@@ -149,6 +162,7 @@ impl Live {
             };
             if beat.expires_ms <= now {
                 dead.push(process);
+                silent.extend(beat.airlines.into_iter().map(|a| a.id));
                 continue;
             }
             for airline in beat.airlines {
@@ -161,6 +175,20 @@ impl Live {
         }
         for (_, processes) in set.airlines.values_mut() {
             processes.sort();
+        }
+        {
+            // Airlines of processes that went silent stay known for a
+            // while; an airline a beating process no longer lists was
+            // removed on purpose and is forgotten at once.
+            let mut away = self.away.lock().expect("away lock");
+            let now = std::time::Instant::now();
+            for id in silent {
+                away.entry(id).or_insert(now);
+            }
+            away.retain(|id, since| {
+                !set.airlines.contains_key(id) && now.duration_since(*since) < AWAY_FOR
+            });
+            set.away = away.keys().cloned().collect();
         }
         *self.view.write().expect("live lock") = Arc::new(set);
         if !dead.is_empty() {

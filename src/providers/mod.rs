@@ -94,6 +94,22 @@ impl ProviderMode {
 pub struct Airlines {
     enabled: Vec<String>,
     disabled: std::collections::BTreeSet<String>,
+    away: std::collections::BTreeSet<String>,
+}
+
+/// What an api process knows of an airline id a search names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AirlineState {
+    /// Searches may target it.
+    Targetable,
+    /// Its file disables it.
+    Disabled,
+    /// Served by live processes until lately, by none now (their
+    /// heartbeats stopped: a deploy, or a Redis refusing writes). Not the
+    /// client's mistake: a search naming it is refused as unavailable.
+    Away,
+    /// Never seen.
+    Unknown,
 }
 
 impl Airlines {
@@ -107,6 +123,7 @@ impl Airlines {
                 .filter(|d| !d.enabled)
                 .map(|d| d.id.clone())
                 .collect(),
+            away: Default::default(),
         }
     }
 
@@ -120,7 +137,11 @@ impl Airlines {
             .filter(|d| !d.enabled && !live.airlines.contains_key(&d.id))
             .map(|d| d.id.clone())
             .collect();
-        Self { enabled, disabled }
+        Self {
+            enabled,
+            disabled,
+            away: live.away.clone(),
+        }
     }
 
     /// Ids that searches may target, sorted.
@@ -128,15 +149,21 @@ impl Airlines {
         &self.enabled
     }
 
-    /// `Some(true)` for a targetable airline, `Some(false)` for a known but
-    /// disabled one, `None` for an unknown id.
-    pub fn state(&self, id: &str) -> Option<bool> {
+    /// Whether some airline is away (see [`AirlineState::Away`]).
+    pub fn any_away(&self) -> bool {
+        !self.away.is_empty()
+    }
+
+    /// What is known of an id.
+    pub fn state(&self, id: &str) -> AirlineState {
         if self.enabled.iter().any(|e| e == id) {
-            Some(true)
+            AirlineState::Targetable
         } else if self.disabled.contains(id) {
-            Some(false)
+            AirlineState::Disabled
+        } else if self.away.contains(id) {
+            AirlineState::Away
         } else {
-            None
+            AirlineState::Unknown
         }
     }
 }

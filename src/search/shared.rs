@@ -34,6 +34,7 @@ use super::model::{AnswerView, OfferKey, SearchRequest};
 use super::store::{
     AirlineProgress, CompleteHead, DEADLINE_MISSED, EventKind, EventLog, PreparedAnswer,
     SearchStatus, Snapshot, StoreLimits, complete_event, encode, first_offer_ms, raw_json,
+    timeout_event,
 };
 use super::{SearchError, expires_at};
 use crate::bus::redis_streams::{RedisBus, bus_error};
@@ -52,6 +53,9 @@ const SEARCH: &str = "search:";
 const SWEEP_EVERY: Duration = Duration::from_millis(250);
 /// How long after a local deadline its sweep runs.
 const DEADLINE_SLACK: Duration = Duration::from_millis(2);
+/// How long after its deadline a search that cannot be ended in Redis is
+/// ended for this process's own clients.
+const END_HERE_AFTER: Duration = Duration::from_secs(1);
 /// Deadlines ended per sweep round trip at most.
 const SWEEP_BATCH: usize = 256;
 /// Announcements read per round trip at most.
@@ -478,6 +482,7 @@ impl SharedSearches {
                 Err(e) => {
                     let wait = backoff.next_wait();
                     tracing::warn!(error = %e, retry_in_ms = wait.as_millis() as u64, "ending searches at their deadlines failed");
+                    self.end_overdue_here().await;
                     wait
                 }
             };
@@ -497,6 +502,79 @@ impl SharedSearches {
                 _ = self.wake.notified() => {}
                 _ = shutdown.wait() => return,
             }
+        }
+    }
+
+    /// While Redis refuses writes (out of memory, read-only) no search can
+    /// be ended in Redis: the searches this process's clients follow whose
+    /// deadline passed more than [`END_HERE_AFTER`] ago are ended for those
+    /// clients, from what Redis still lets us read (each silent airline a
+    /// `timeout`, then a partial `complete`), so no stream waits for ever.
+    /// The sweep keeps trying, and ends them in Redis once it can.
+    async fn end_overdue_here(&self) {
+        let logs: Vec<(Uuid, Arc<EventLog>)> = {
+            let mirrors = self.mirrors.lock().expect("mirrors lock");
+            mirrors
+                .iter()
+                .filter_map(|(id, log)| Some((*id, log.upgrade()?)))
+                .filter(|(_, log)| !log.is_finished())
+                .collect()
+        };
+        if logs.is_empty() {
+            return;
+        }
+        let ids: Vec<Uuid> = logs.iter().map(|(id, _)| *id).collect();
+        // What Redis has that these logs lack, then the searches themselves.
+        if self.catch_up(logs.clone()).await.is_err() {
+            return;
+        }
+        let Ok(stored) = self.read(&ids).await else {
+            return;
+        };
+        let now = Timestamp::now();
+        for ((id, log), stored) in logs.into_iter().zip(stored) {
+            let Some(stored) = stored else { continue };
+            let overdue = super::time_left(stored.snapshot.request.deadline).is_zero()
+                && now.duration_since(stored.snapshot.request.deadline)
+                    > jiff::SignedDuration::try_from(END_HERE_AFTER).unwrap_or_default();
+            if log.is_finished() || !overdue {
+                continue;
+            }
+            let elapsed_ms = (now.as_millisecond() - stored.created_ms).max(0) as u64;
+            let mut snap = stored.snapshot;
+            let mut events = Vec::new();
+            for (provider, progress) in snap.providers.iter_mut() {
+                if progress.status != "pending" {
+                    continue;
+                }
+                *progress = AirlineProgress {
+                    status: "timeout",
+                    offers: 0,
+                    elapsed_ms: Some(elapsed_ms),
+                    error: Some(DEADLINE_MISSED.to_string()),
+                };
+                events.push((
+                    EventKind::Provider,
+                    Bytes::from(timeout_event(id, provider, elapsed_ms)),
+                ));
+            }
+            let complete = complete_event(
+                CompleteHead {
+                    kind: "complete",
+                    search_id: id,
+                    status: SearchStatus::Partial,
+                    providers: snap.providers,
+                    total_offers: snap.total_offers,
+                    elapsed_ms,
+                },
+                snap.offers
+                    .iter()
+                    .take(self.limits.top_offers)
+                    .map(|o| o.get().as_bytes()),
+            );
+            events.push((EventKind::Complete, complete));
+            log.extend(log.len() + 1, events);
+            tracing::warn!(search_id = %id, "Redis refuses writes: this search's clients here were given a partial `complete`");
         }
     }
 

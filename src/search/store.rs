@@ -108,6 +108,11 @@ impl EventLog {
         (state.events[start..].to_vec(), state.finished)
     }
 
+    /// Whether the `complete` event is in (or the log was abandoned).
+    pub fn is_finished(&self) -> bool {
+        self.state.lock().expect("log lock").finished
+    }
+
     /// Number of events in the log.
     pub fn len(&self) -> u64 {
         self.state.lock().expect("log lock").events.len() as u64
@@ -362,15 +367,11 @@ impl SearchCell {
                 elapsed_ms: Some(elapsed_ms),
                 error: Some(DEADLINE_MISSED.to_string()),
             };
-            let data = encode(&ProviderEvent {
-                kind: "provider",
-                search_id: self.request.search_id,
-                provider: &self.request.providers[index],
-                status: AnswerStatus::Timeout.as_str(),
-                offers: 0,
+            let data = timeout_event(
+                self.request.search_id,
+                &self.request.providers[index],
                 elapsed_ms,
-                error: Some(DEADLINE_MISSED),
-            });
+            );
             self.log.push(EventKind::Provider, Bytes::from(data));
         }
         self.finish(&mut state, SearchStatus::Partial, top);
@@ -433,6 +434,20 @@ pub(crate) fn first_offer_ms<'a>(
 
 /// Why an airline gets `timeout` when the search ends before it answers.
 pub const DEADLINE_MISSED: &str = "no answer before the search deadline";
+
+/// The `provider` event of an airline still silent at the deadline, and
+/// its progress from then on.
+pub(crate) fn timeout_event(search_id: Uuid, provider: &str, elapsed_ms: u64) -> String {
+    encode(&ProviderEvent {
+        kind: "provider",
+        search_id,
+        provider,
+        status: AnswerStatus::Timeout.as_str(),
+        offers: 0,
+        elapsed_ms,
+        error: Some(DEADLINE_MISSED),
+    })
+}
 
 /// An offer's JSON as a raw JSON value.
 pub(crate) fn raw_json(json: &[u8]) -> Option<Box<RawValue>> {

@@ -14,14 +14,14 @@ use crate::helpers::{
 use crate::processes::{Process, get_json, post_search, stream_events};
 
 /// A Redis, a providers directory and the settings every process shares.
-struct Deployment {
-    redis: RedisServer,
+pub(crate) struct Deployment {
+    pub(crate) redis: RedisServer,
     dir: TempDir,
     envs: Vec<(&'static str, OsString)>,
 }
 
 impl Deployment {
-    async fn new(
+    pub(crate) async fn new(
         files: &[(&str, String)],
         redis: RedisServer,
         extra: &[(&'static str, &str)],
@@ -56,7 +56,7 @@ impl Deployment {
             .collect()
     }
 
-    fn spawn(&self, role: &str) -> Process {
+    pub(crate) fn spawn(&self, role: &str) -> Process {
         let envs: Vec<(&str, &std::ffi::OsStr)> =
             self.envs.iter().map(|(k, v)| (*k, v.as_os_str())).collect();
         Process::spawn(&["--role", role], &envs)

@@ -12,6 +12,7 @@ mod lifecycle;
 mod observability;
 mod processes;
 mod providers;
+mod redis_full;
 mod reload;
 mod upstream;
 mod validation;

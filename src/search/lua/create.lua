@@ -7,12 +7,17 @@
 --       expiry as RFC 3339 (exact, for snapshots), provider ids (sorted)...
 -- Returns the searches retained, or minus the count when full.
 local id, now, cap = ARGV[1], tonumber(ARGV[6]), tonumber(ARGV[7])
+-- The first write is one that a full Redis (maxmemory, noeviction) refuses:
+-- a script that has written once runs to its end, so starting with the
+-- removals below would store searches whose answers Redis then refuses.
+redis.call('HSET', KEYS[1], 'status', 'creating')
 redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
 redis.call('ZREMRANGEBYRANK', KEYS[4], 0, -(2 * cap) - 1)
 local count = redis.call('ZCARD', KEYS[3])
 while count >= cap do
   local oldest = redis.call('ZPOPMIN', KEYS[4])
   if #oldest == 0 then
+    redis.call('DEL', KEYS[1])
     return -count
   end
   local old = oldest[1]
