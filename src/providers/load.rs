@@ -31,6 +31,18 @@ pub struct Problem {
     pub message: String,
 }
 
+impl Problem {
+    /// A problem at a position, its message capped so that no quoted part
+    /// of a file (or of anything else) is echoed whole.
+    pub fn new(line: u64, column: u64, message: impl AsRef<str>) -> Self {
+        Problem {
+            line,
+            column,
+            message: crate::text::cap_quotes(message.as_ref()),
+        }
+    }
+}
+
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.line == 0 {
@@ -47,21 +59,17 @@ pub struct Problems(Vec<Problem>);
 
 impl Problems {
     /// Records a problem at the position of a YAML node.
-    pub fn at<T>(&mut self, node: &Spanned<T>, message: impl Into<String>) {
-        self.0.push(Problem {
-            line: node.referenced.line(),
-            column: node.referenced.column(),
-            message: message.into(),
-        });
+    pub fn at<T>(&mut self, node: &Spanned<T>, message: impl AsRef<str>) {
+        self.0.push(Problem::new(
+            node.referenced.line(),
+            node.referenced.column(),
+            message,
+        ));
     }
 
     /// Records a problem at a known position.
-    pub fn at_position(&mut self, line: u64, column: u64, message: impl Into<String>) {
-        self.0.push(Problem {
-            line,
-            column,
-            message: message.into(),
-        });
+    pub fn at_position(&mut self, line: u64, column: u64, message: impl AsRef<str>) {
+        self.0.push(Problem::new(line, column, message));
     }
 
     /// How many problems so far.
@@ -171,11 +179,7 @@ fn yaml_problem(error: &serde_saphyr::Error) -> Problem {
         Some((head, _)) => head.to_string(),
         None => raw,
     };
-    Problem {
-        line,
-        column,
-        message: plain_words(&message),
-    }
+    Problem::new(line, column, plain_words(&message))
 }
 
 fn plain_words(message: &str) -> String {
