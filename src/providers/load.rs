@@ -129,10 +129,33 @@ impl fmt::Display for FileError {
     }
 }
 
+impl FileError {
+    /// The same error with its path shown relative to `dir` (the providers
+    /// directory), as `/api/providers` lists it: the server's own layout is
+    /// nobody else's business.
+    pub fn relative_to(&self, dir: &Path) -> FileError {
+        FileError {
+            path: shown_path(&self.path, dir).to_path_buf(),
+            problems: self.problems.clone(),
+        }
+    }
+}
+
+/// `path` relative to `dir` when it is inside it, else as it is.
+pub fn shown_path<'a>(path: &'a Path, dir: &Path) -> &'a Path {
+    path.strip_prefix(dir).unwrap_or(path)
+}
+
 impl std::error::Error for FileError {}
 
 /// Reads and validates one provider file.
 pub fn load_file(path: &Path) -> Result<ProviderDef, FileError> {
+    read_file(path, path)
+}
+
+/// Reads and validates the provider file listed as `path`, its text read
+/// from `contents` (a link's checked target, or the path itself).
+fn read_file(path: &Path, contents: &Path) -> Result<ProviderDef, FileError> {
     let fail = |message: String| FileError {
         path: path.to_path_buf(),
         problems: vec![Problem {
@@ -141,14 +164,14 @@ pub fn load_file(path: &Path) -> Result<ProviderDef, FileError> {
             message,
         }],
     };
-    let meta = std::fs::metadata(path).map_err(|e| fail(format!("cannot read: {e}")))?;
+    let meta = std::fs::metadata(contents).map_err(|e| fail(format!("cannot read: {e}")))?;
     if meta.len() > MAX_FILE_BYTES {
         return Err(fail(format!(
             "file is {} bytes; provider files are limited to {MAX_FILE_BYTES}",
             meta.len()
         )));
     }
-    let text = std::fs::read_to_string(path).map_err(|e| fail(format!("cannot read: {e}")))?;
+    let text = std::fs::read_to_string(contents).map_err(|e| fail(format!("cannot read: {e}")))?;
     parse_provider(path, &text).map_err(|problems| FileError {
         path: path.to_path_buf(),
         problems,
@@ -306,18 +329,15 @@ fn validate(path: &Path, file: ProviderFile, problems: &mut Problems) -> Option<
     })
 }
 
-/// Whether a directory entry is a provider file: `*.yaml` or `*.yml`, not
-/// hidden (editors' swap and temp files start with a dot).
-pub fn is_provider_file(path: &Path) -> bool {
-    let hidden = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .is_none_or(|n| n.starts_with('.'));
-    let yaml = matches!(
-        path.extension().and_then(|e| e.to_str()),
-        Some("yaml") | Some("yml")
-    );
-    !hidden && yaml
+pub use super::files::is_provider_file;
+
+/// `other` as seen from `path`: its file name when both are in the same
+/// directory, else its whole path.
+fn sibling_name<'a>(other: &'a Path, path: &Path) -> &'a Path {
+    match (other.parent(), other.file_name()) {
+        (Some(dir), Some(name)) if path.parent() == Some(dir) => Path::new(name),
+        _ => other,
+    }
 }
 
 /// The outcome of loading one file.
@@ -359,39 +379,10 @@ impl Catalog {
     /// carries on), and a file that became invalid keeps serving its last
     /// good definition, its error reported alongside.
     pub fn reload(paths: &[PathBuf], previous: Option<&Catalog>) -> Result<Catalog, FileError> {
-        let mut files = Vec::new();
-        for path in paths {
-            if path.is_dir() {
-                let entries = std::fs::read_dir(path).map_err(|e| FileError {
-                    path: path.clone(),
-                    problems: vec![Problem {
-                        line: 0,
-                        column: 0,
-                        message: format!("cannot read directory: {e}"),
-                    }],
-                })?;
-                files.extend(
-                    entries
-                        .filter_map(|e| e.ok().map(|e| e.path()))
-                        .filter(|p| p.is_file() && is_provider_file(p)),
-                );
-            } else if path.exists() {
-                files.push(path.clone());
-            } else {
-                return Err(FileError {
-                    path: path.clone(),
-                    problems: vec![Problem {
-                        line: 0,
-                        column: 0,
-                        message: "no such file or directory".into(),
-                    }],
-                });
-            }
-        }
-        files.sort();
-        files.dedup();
+        let files = super::files::list(paths)?;
         let mut catalog = Catalog::default();
-        for path in files {
+        for listed in files {
+            let path = listed.path.clone();
             let mut loaded_at = Timestamp::now();
             let stem = path
                 .file_stem()
@@ -404,7 +395,11 @@ impl Catalog {
                 Some((def.clone(), file.loaded_at))
             });
             let mut serving_previous = false;
-            let (id, error) = match load_file(&path) {
+            let loaded = match listed.refusal() {
+                Some(refused) => Err(refused),
+                None => read_file(&path, listed.read_from.as_deref().unwrap_or(&path)),
+            };
+            let (id, error) = match loaded {
                 Ok(def) => match catalog.providers.get(&def.id) {
                     Some(first) => (
                         def.id.clone(),
@@ -416,7 +411,7 @@ impl Catalog {
                                 message: format!(
                                     "provider id `{}` is already defined by {}",
                                     def.id,
-                                    first.source.display()
+                                    sibling_name(&first.source, &path).display()
                                 ),
                             }],
                         }),
@@ -567,15 +562,5 @@ mod tests {
             shown.contains("x.yaml:2:10: `TOOLONG` is not a two-character IATA airline code"),
             "{shown}"
         );
-    }
-
-    #[test]
-    fn only_visible_yaml_files_are_provider_files() {
-        assert!(is_provider_file(Path::new("d/a.yaml")));
-        assert!(is_provider_file(Path::new("d/a.yml")));
-        assert!(!is_provider_file(Path::new("d/.a.yaml.swp")));
-        assert!(!is_provider_file(Path::new("d/.#a.yaml")));
-        assert!(!is_provider_file(Path::new("d/a.yaml~")));
-        assert!(!is_provider_file(Path::new("d/notes.txt")));
     }
 }

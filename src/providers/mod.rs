@@ -1,6 +1,7 @@
 //! Provider files and the runtime that answers searches for each airline.
 //!
 //! - [`definition`]: the YAML shape of a provider file.
+//! - [`files`]: which files of the directory are read (and which links).
 //! - [`load`]: parsing and validation with positions; the [`load::Catalog`]
 //!   of a directory.
 //! - [`latency`]: delay distributions and failure rates.
@@ -13,6 +14,7 @@
 //! - [`live`]: the airlines live processes serve, through Redis heartbeats.
 
 pub mod definition;
+pub mod files;
 pub mod latency;
 pub mod live;
 pub mod load;
