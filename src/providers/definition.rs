@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
-use crate::duration::HumanDuration;
+use crate::duration::{HumanDuration, WrittenDuration};
 
 /// One airline, one file.
 #[derive(Debug, Deserialize)]
@@ -206,8 +206,8 @@ pub struct FlightSpec {
     pub number: Spanned<String>,
     /// Local departure time, `HH:MM`.
     pub depart: Spanned<String>,
-    /// Block time, such as `1h50m`.
-    pub duration: Spanned<HumanDuration>,
+    /// Block time, such as `1h50m`; kept as written for messages.
+    pub duration: Spanned<WrittenDuration>,
     /// Local arrival time, `HH:MM`, with `+1` (or `+2`) for a later day.
     /// Default: departure plus duration (same time zone).
     pub arrive: Option<Spanned<String>>,

@@ -161,3 +161,74 @@ async fn json_logs_carry_the_search_id_in_a_span() {
     }
     server.terminate().await;
 }
+
+/// Every duration form the docs do not list is refused by `validate`, at
+/// the flight's line, in plain words that quote what was written.
+#[test]
+fn validate_refuses_undocumented_duration_forms() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        ("minutes", "5 minutes", "`minutes` is not a unit"),
+        ("mins", "5 mins", "`mins` is not a unit"),
+        ("min", "5min", "`min` is not a unit"),
+        ("iso", "PT1H45M", "ISO 8601"),
+        ("words", "1 hour 45 minutes", "`hour` is not a unit"),
+        ("bare", "150", "`150` has no unit"),
+        ("order", "45m1h", "larger units first"),
+        ("long", "25h", "duration must be from 1m to 24h, got `25h`"),
+    ];
+    for (name, form, _) in cases {
+        let yaml = fast_airline(name, "DU").replace(
+            "duration: 1h50m, fares: { economy: 900000 }",
+            &format!("duration: {form}, fares: {{ economy: 900000 }}"),
+        );
+        std::fs::write(dir.path().join(format!("{name}.yaml")), yaml).unwrap();
+    }
+    let out = airstream()
+        .arg("validate")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{stdout}");
+    for (name, _, reason) in cases {
+        let prefix = format!("{}:15:", dir.path().join(format!("{name}.yaml")).display());
+        let line = stdout
+            .lines()
+            .find(|l| l.starts_with(&prefix))
+            .unwrap_or_else(|| panic!("{name}: no problem at line 15 in:\n{stdout}"));
+        assert!(line.contains(reason), "{name}: {line}");
+        for jargon in ["jiff", "Span", "friendly", "unparsed", "90000s"] {
+            assert!(!line.contains(jargon), "{name}: {line}");
+        }
+    }
+    assert!(
+        stdout.contains(&format!(
+            "{} file(s) checked, 0 valid, {} with problems",
+            cases.len(),
+            cases.len()
+        )),
+        "{stdout}"
+    );
+}
+
+/// Settings take the same grammar as provider files.
+#[test]
+fn a_setting_in_an_undocumented_duration_form_is_refused() {
+    let out = airstream()
+        .arg("settings")
+        .env("AIRSTREAM_SEARCH__RESULT_TTL", "5 minutes")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("`minutes` is not a unit"), "{stderr}");
+    let ok = airstream()
+        .arg("settings")
+        .env("AIRSTREAM_SEARCH__RESULT_TTL", "1h30m")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&ok.stdout);
+    assert!(ok.status.success(), "{stdout}");
+    assert!(stdout.contains("\"result_ttl\": \"1h30m\""), "{stdout}");
+}

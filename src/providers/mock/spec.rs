@@ -139,14 +139,14 @@ fn flight_from_spec(flight: &Spanned<FlightSpec>, problems: &mut Problems) -> Op
         );
     }
     let depart = parse_time(&f.depart, problems);
-    let duration = f.duration.value.get();
+    let duration = f.duration.value.value.get();
     let duration_minutes = (duration.as_secs() / 60) as u32;
     if duration_minutes == 0 || duration_minutes > 24 * 60 {
         problems.at(
             &f.duration,
             format!(
-                "duration must be between 1m and 24h, got {}",
-                f.duration.value
+                "duration must be from 1m to 24h, got `{}`",
+                f.duration.value.text
             ),
         );
     }
