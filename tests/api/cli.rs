@@ -232,3 +232,47 @@ fn a_setting_in_an_undocumented_duration_form_is_refused() {
     assert!(ok.status.success(), "{stdout}");
     assert!(stdout.contains("\"result_ttl\": \"1h30m\""), "{stdout}");
 }
+
+/// A mock flight whose `arrive` its `duration` and no time zone explain is
+/// reported at the flight's line.
+#[test]
+fn validate_checks_arrival_against_duration() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("clock.yaml");
+    std::fs::write(
+        &bad,
+        fast_airline("clock", "CL").replace(
+            "depart: \"12:15\", duration: 1h50m,",
+            "depart: \"06:00\", duration: 5 minutes, arrive: \"08:45\",",
+        ),
+    )
+    .unwrap();
+    let out = airstream().arg("validate").arg(&bad).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains(":15:") && stdout.contains("`minutes` is not a unit"),
+        "{stdout}"
+    );
+    std::fs::write(
+        &bad,
+        fast_airline("clock", "CL").replace(
+            "depart: \"12:15\", duration: 1h50m,",
+            "depart: \"06:00\", duration: 5m, arrive: \"08:45\",",
+        ),
+    )
+    .unwrap();
+    let out = airstream().arg("validate").arg(&bad).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{stdout}");
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with(&format!("{}:15:", bad.display())))
+        .unwrap_or_else(|| panic!("no problem at line 15:\n{stdout}"));
+    assert!(
+        line.contains(
+            "departs 06:00 and arrives `08:45`, 2h45m later by the clocks, but its duration is `5m`"
+        ),
+        "{line}"
+    );
+}

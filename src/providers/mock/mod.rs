@@ -1,6 +1,7 @@
 //! The mock fare engine: a fare table per route, pricing rules, and a seeded
 //! RNG so that the same search with the same seed gives the same offers.
 
+mod clock;
 mod spec;
 
 use std::collections::HashMap;
@@ -297,7 +298,7 @@ routes:
     to: DPS
     flights:
       - { number: GA404, depart: "07:30", duration: 1h50m, days: [mon, wed, fri, sat], fares: { economy: 1000000, business: 4000000 }, seats: 9 }
-      - { number: GA406, depart: "22:30", duration: 1h50m, arrive: "01:20+1", fares: { economy: 800000 } }
+      - { number: GA406, depart: "22:30", duration: 1h50m, arrive: "00:20+1", fares: { economy: 800000 } }
   - from: DPS
     to: CGK
     flights:
@@ -369,7 +370,7 @@ pricing: { weekend: 1.5, advance: { 0d: 2.0, 7d: 1.25, 30d: 1.0 } }
             "2026-10-01",
         );
         let late = got.iter().find(|o| o.flight_number == "GA406").unwrap();
-        assert_eq!(late.arrive_at.to_string(), "2026-12-03T01:20:00");
+        assert_eq!(late.arrive_at.to_string(), "2026-12-03T00:20:00");
         assert_eq!(late.duration_minutes, 110);
         let early = got.iter().find(|o| o.flight_number == "GA404").unwrap();
         assert_eq!(early.arrive_at.to_string(), "2026-12-02T09:20:00");

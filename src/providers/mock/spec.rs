@@ -8,6 +8,7 @@ use jiff::civil::Time;
 use rust_decimal::Decimal;
 use serde_saphyr::Spanned;
 
+use super::clock::{self, Shift};
 use super::{Flight, MockTable, Pricing};
 use crate::providers::definition::{FlightSpec, MockSpec, PricingSpec, RouteSpec};
 use crate::providers::load::Problems;
@@ -42,12 +43,13 @@ pub fn from_spec(spec: &Spanned<MockSpec>, problems: &mut Problems) -> Option<Mo
         None => 2,
     };
     let mut routes: HashMap<(String, String), Vec<Flight>> = HashMap::new();
+    let mut shifts: HashMap<(String, String), Shift> = HashMap::new();
     let mut route_lines: HashMap<(String, String), u64> = HashMap::new();
     if s.routes.value.is_empty() {
         problems.at(&s.routes, "a mock table needs at least one route");
     }
     for route in &s.routes.value {
-        let Some((key, flights)) = route_from_spec(route, problems) else {
+        let Some((key, flights, shift)) = route_from_spec(route, problems) else {
             continue;
         };
         if let Some(line) = route_lines.get(&key) {
@@ -61,8 +63,12 @@ pub fn from_spec(spec: &Spanned<MockSpec>, problems: &mut Problems) -> Option<Mo
             continue;
         }
         route_lines.insert(key.clone(), route.referenced.line());
+        if let Some(shift) = shift {
+            shifts.insert(key.clone(), shift);
+        }
         routes.insert(key, flights);
     }
+    clock::reverse_shifts(&shifts, problems);
     let pricing = s
         .pricing
         .as_ref()
@@ -77,10 +83,10 @@ pub fn from_spec(spec: &Spanned<MockSpec>, problems: &mut Problems) -> Option<Mo
     })
 }
 
-fn route_from_spec(
-    route: &Spanned<RouteSpec>,
-    problems: &mut Problems,
-) -> Option<((String, String), Vec<Flight>)> {
+/// A route's key, its flights, and the time difference they agree on.
+type RouteParts = ((String, String), Vec<Flight>, Option<Shift>);
+
+fn route_from_spec(route: &Spanned<RouteSpec>, problems: &mut Problems) -> Option<RouteParts> {
     let r = &route.value;
     let from = airport(&r.from, problems);
     let to = airport(&r.to, problems);
@@ -93,9 +99,10 @@ fn route_from_spec(
         problems.at(&r.flights, "a route needs at least one flight");
     }
     let mut flights = Vec::new();
+    let mut implied = Vec::new();
     let mut seen: HashMap<String, u64> = HashMap::new();
     for flight in &r.flights.value {
-        if let Some(f) = flight_from_spec(flight, problems) {
+        if let Some((f, shift)) = flight_from_spec(flight, problems) {
             if let Some(line) = seen.get(&f.number) {
                 problems.at(
                     &flight.value.number,
@@ -108,9 +115,12 @@ fn route_from_spec(
             }
             seen.insert(f.number.clone(), flight.value.number.referenced.line());
             flights.push(f);
+            implied.push((flight, shift));
         }
     }
-    Some(((from?, to?), flights))
+    let (from, to) = (from?, to?);
+    let shift = clock::route_shift(&from, &to, &implied, problems);
+    Some(((from, to), flights, shift))
 }
 
 fn airport(code: &Spanned<String>, problems: &mut Problems) -> Option<String> {
@@ -124,7 +134,12 @@ fn airport(code: &Spanned<String>, problems: &mut Problems) -> Option<String> {
     upper
 }
 
-fn flight_from_spec(flight: &Spanned<FlightSpec>, problems: &mut Problems) -> Option<Flight> {
+/// A flight and the time difference between its airports that its times
+/// imply (see [`clock`]).
+fn flight_from_spec(
+    flight: &Spanned<FlightSpec>,
+    problems: &mut Problems,
+) -> Option<(Flight, i64)> {
     let f = &flight.value;
     let before = problems.len();
     let number = f.number.value.trim().to_ascii_uppercase();
@@ -213,16 +228,21 @@ fn flight_from_spec(flight: &Spanned<FlightSpec>, problems: &mut Problems) -> Op
     if problems.len() != before {
         return None;
     }
-    Some(Flight {
-        number,
-        depart: depart?,
-        duration_minutes,
-        arrive,
-        days,
-        fares,
-        seats,
-        stops,
-    })
+    let depart = depart?;
+    let shift = clock::flight_shift(f, depart, arrive, duration_minutes, problems)?;
+    Some((
+        Flight {
+            number,
+            depart,
+            duration_minutes,
+            arrive,
+            days,
+            fares,
+            seats,
+            stops,
+        },
+        shift,
+    ))
 }
 
 fn parse_time(text: &Spanned<String>, problems: &mut Problems) -> Option<Time> {
@@ -353,5 +373,65 @@ mod tests {
         ] {
             assert!(text.contains(needle), "{needle} missing in:\n{text}");
         }
+    }
+}
+
+#[cfg(test)]
+mod clock_tests {
+    use super::*;
+
+    fn problems_of(routes: &str) -> String {
+        let yaml = format!("currency: IDR\nroutes:\n{routes}");
+        let spec: Spanned<MockSpec> = serde_saphyr::from_str(&yaml).expect("yaml");
+        let mut problems = Problems::default();
+        from_spec(&spec, &mut problems);
+        problems.to_string()
+    }
+
+    const CGK_DPS: &str = "  - from: CGK\n    to: DPS\n    flights:\n";
+
+    #[test]
+    fn consistent_times_pass() {
+        let text = problems_of(&format!(
+            "{CGK_DPS}      - {{ number: GA1, depart: \"05:35\", duration: 1h50m, arrive: \"08:25\", fares: {{ economy: 1 }} }}\n      - {{ number: GA3, depart: \"23:10\", duration: 1h50m, arrive: \"02:00+1\", fares: {{ economy: 1 }} }}\n  - from: DPS\n    to: CGK\n    flights:\n      - {{ number: GA2, depart: \"06:10\", duration: 1h55m, arrive: \"07:05\", fares: {{ economy: 1 }} }}\n"
+        ));
+        assert_eq!(text, "");
+    }
+
+    #[test]
+    fn an_arrival_that_no_time_zone_explains_is_reported_at_the_flight() {
+        let text = problems_of(&format!(
+            "{CGK_DPS}      - {{ number: GA1, depart: \"06:00\", duration: 5m, arrive: \"08:45\", fares: {{ economy: 1 }} }}\n"
+        ));
+        assert!(
+            text.starts_with("6:63: GA1 departs 06:00 and arrives `08:45`, 2h45m later by the clocks, but its duration is `5m`: the 2h40m between them cannot be a difference of time zones"),
+            "{text}"
+        );
+        let text = problems_of(&format!(
+            "{CGK_DPS}      - {{ number: GA1, depart: \"00:10\", duration: 1h, arrive: \"23:40+2\", fares: {{ economy: 1 }} }}\n"
+        ));
+        assert!(
+            text.contains("more than any two time zones differ"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn flights_of_a_route_and_its_reverse_must_agree() {
+        let text = problems_of(&format!(
+            "{CGK_DPS}      - {{ number: GA1, depart: \"05:35\", duration: 1h50m, arrive: \"08:25\", fares: {{ economy: 1 }} }}\n      - {{ number: GA3, depart: \"09:00\", duration: 1h50m, fares: {{ economy: 1 }} }}\n"
+        ));
+        assert!(
+            text.starts_with("7:51: GA3 implies DPS keeps the same time as CGK, but GA1 (line 6) implies DPS clocks are 1h ahead of CGK"),
+            "{text}"
+        );
+        assert!(text.contains("without `arrive`"), "{text}");
+        let text = problems_of(&format!(
+            "{CGK_DPS}      - {{ number: GA1, depart: \"05:35\", duration: 1h50m, arrive: \"08:25\", fares: {{ economy: 1 }} }}\n  - from: DPS\n    to: CGK\n    flights:\n      - {{ number: GA2, depart: \"06:10\", duration: 1h55m, arrive: \"08:05\", fares: {{ economy: 1 }} }}\n"
+        ));
+        assert!(
+            text.starts_with("10:19: GA2 implies CGK keeps the same time as DPS, but GA1 (line 6) on the way back implies CGK clocks are 1h behind DPS"),
+            "{text}"
+        );
     }
 }
