@@ -181,45 +181,14 @@ fn read_file(path: &Path, contents: &Path) -> Result<ProviderDef, FileError> {
 /// Parses and validates provider YAML. `path` gives the default id (the file
 /// stem) and is recorded as the source.
 pub fn parse_provider(path: &Path, text: &str) -> Result<ProviderDef, Vec<Problem>> {
-    let file: ProviderFile = serde_saphyr::from_str(text).map_err(|e| vec![yaml_problem(&e)])?;
+    let file: ProviderFile = serde_saphyr::from_str(text)
+        .map_err(|e| vec![super::yaml_errors::yaml_problem(&e, text)])?;
     let mut problems = Problems::default();
     let def = validate(path, file, &mut problems);
     match def {
         Some(def) if problems.is_empty() => Ok(def),
         _ => Err(problems.into_sorted()),
     }
-}
-
-/// A parse error as a problem: serde-saphyr's position, its message without
-/// the position suffix and the snippet, in plainer words where we can.
-fn yaml_problem(error: &serde_saphyr::Error) -> Problem {
-    let (line, column) = error
-        .location()
-        .map(|l| (l.line(), l.column()))
-        .unwrap_or((0, 0));
-    let raw = error.without_snippet().to_string();
-    let message = match raw.rsplit_once(" at line ") {
-        Some((head, _)) => head.to_string(),
-        None => raw,
-    };
-    Problem::new(line, column, plain_words(&message))
-}
-
-fn plain_words(message: &str) -> String {
-    let rewrites = [
-        ("invalid u8", "expected a whole number from 0 to 255"),
-        ("invalid u16", "expected a whole number from 0 to 65535"),
-        ("invalid u32", "expected a whole number of 0 or more"),
-        ("invalid u64", "expected a whole number of 0 or more"),
-        ("invalid f64", "expected a number"),
-        ("invalid bool", "expected true or false"),
-    ];
-    for (from, to) in rewrites {
-        if message == from {
-            return to.to_string();
-        }
-    }
-    message.to_string()
 }
 
 fn is_valid_id(id: &str) -> bool {

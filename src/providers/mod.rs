@@ -4,6 +4,8 @@
 //! - [`files`]: which files of the directory are read (and which links).
 //! - [`load`]: parsing and validation with positions; the [`load::Catalog`]
 //!   of a directory.
+//! - [`yaml_errors`]: the YAML parser's errors in plain words, at the line
+//!   to edit.
 //! - [`latency`]: delay distributions and failure rates.
 //! - [`mock`]: the mock fare engine.
 //! - [`upstream`]: templated HTTP calls to airline APIs and the mapping of
@@ -22,6 +24,7 @@ pub mod mock;
 pub mod runtime;
 pub mod upstream;
 pub mod watch;
+pub mod yaml_errors;
 
 use std::collections::HashMap;
 use std::path::PathBuf;

@@ -276,3 +276,83 @@ fn validate_checks_arrival_against_duration() {
         "{line}"
     );
 }
+
+/// The sample `garuda.yaml` with one line changed by `edit`, validated by
+/// the real binary: the first problem line printed.
+fn validate_garuda_with(edit: impl Fn(usize, &str) -> String) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(samples_dir().join("garuda.yaml")).unwrap();
+    let broken: Vec<String> = text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| edit(i + 1, l))
+        .collect();
+    let path = dir.path().join("garuda.yaml");
+    std::fs::write(&path, broken.join("\n") + "\n").unwrap();
+    let out = airstream().arg("validate").arg(&path).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(!out.status.success(), "{stdout}");
+    let first = stdout.lines().next().unwrap_or_default();
+    first
+        .strip_prefix(&format!("{}:", path.display()))
+        .unwrap_or_else(|| panic!("{stdout}"))
+        .to_string()
+}
+
+/// Indentation mistakes are reported at the line to edit, in plain words
+/// that say it is the indentation.
+#[test]
+fn validate_explains_indentation_mistakes_at_the_line_to_edit() {
+    // `pricing:` (line 18) indented too far under `seed: 4040`: the parser
+    // said "expected a whole number of 0 or more" at line 17.
+    let got = validate_garuda_with(|n, l| if n == 18 { format!("  {l}") } else { l.into() });
+    assert!(
+        got.starts_with("18:5: `pricing:` is indented more than `seed:` on line 17, so YAML reads this line as the rest of that value: line it up with `seed:`"),
+        "{got}"
+    );
+    // `routes:` (line 22) indented too far, into `pricing:`.
+    let got = validate_garuda_with(|n, l| if n == 22 { format!("  {l}") } else { l.into() });
+    assert!(
+        got.starts_with(
+            "22:5: unknown field `routes`: it is not expected under `pricing:` (line 18)"
+        ) && got.contains("check its indentation"),
+        "{got}"
+    );
+    // `to:` (line 24) short by a space: the parser said "missing field `to`"
+    // at line 23.
+    let got = validate_garuda_with(|n, l| {
+        if n == 24 {
+            l[1..].to_string()
+        } else {
+            l.into()
+        }
+    });
+    assert!(
+        got.starts_with("24:6: `to:` is indented 5 spaces, but the keys beside it (such as `from:` on line 23) are indented 6 spaces"),
+        "{got}"
+    );
+    // Two keys on one line: "mapping values are not allowed in this context".
+    let got = validate_garuda_with(|n, l| {
+        if n == 7 {
+            format!("{l} airline: GA")
+        } else if n == 8 {
+            String::new()
+        } else {
+            l.into()
+        }
+    });
+    assert!(
+        got.starts_with(
+            "7:31: a second `key: value` on the line of `name:`: start a new line for it"
+        ),
+        "{got}"
+    );
+    // A key indented under a line that has its value (the parser said
+    // "expected true or false" at line 9).
+    let got = validate_garuda_with(|n, l| if n == 10 { format!(" {l}") } else { l.into() });
+    assert!(
+        got.starts_with("10:2: `timeout:` is indented more than `enabled:` on line 9, so YAML reads this line as the rest of that value"),
+        "{got}"
+    );
+    assert!(!got.contains("mapping values are not allowed"), "{got}");
+}
