@@ -175,8 +175,9 @@ pub struct ErrorsSpec {
 pub struct MockSpec {
     /// ISO 4217 currency of every fare, such as `IDR`.
     pub currency: Spanned<String>,
-    /// Decimal places of amounts. Default: 0 for IDR, JPY, KRW and VND, 2
-    /// otherwise.
+    /// Decimal places of amounts: always the currency's ISO 4217 digits
+    /// (IDR 0, SGD 2, KWD 3; 2 for a code not in the table). Optional; when
+    /// written it must say the same.
     pub decimals: Option<Spanned<u32>>,
     /// RNG seed: the same search with the same seed gives the same offers.
     pub seed: Option<u64>,

@@ -7,6 +7,7 @@ mod cluster;
 mod flow;
 mod helpers;
 mod lifecycle;
+mod money;
 mod observability;
 mod processes;
 mod providers;

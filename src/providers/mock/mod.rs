@@ -10,9 +10,10 @@ use jiff::ToSpan;
 use jiff::civil::{Date, DateTime, Time, Weekday};
 use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
-use rust_decimal::{Decimal, RoundingStrategy};
+use rust_decimal::Decimal;
 
 use crate::search::model::{AirlineRef, Cabin, Leg, Offer, Price, SearchRequest};
+use crate::search::money;
 pub use spec::from_spec;
 
 /// A validated mock fare table.
@@ -20,7 +21,7 @@ pub use spec::from_spec;
 pub struct MockTable {
     /// ISO 4217 currency of every amount.
     pub currency: String,
-    /// Decimal places amounts are rounded to.
+    /// Decimal places of every amount: the currency's (see [`money`]).
     pub decimals: u32,
     /// RNG seed.
     pub seed: u64,
@@ -149,9 +150,11 @@ impl MockTable {
                 0.0
             };
             let jitter = Decimal::from_f64_retain(1.0 + jitter).unwrap_or(Decimal::ONE);
-            let per_passenger = (base * factor * jitter)
-                .round_dp_with_strategy(self.decimals, RoundingStrategy::MidpointAwayFromZero);
-            let total = per_passenger * Decimal::from(search.passengers);
+            let per_passenger = money::with_digits(base * factor * jitter, self.decimals);
+            let total = money::with_digits(
+                per_passenger * Decimal::from(search.passengers),
+                self.decimals,
+            );
             let depart_at = date.to_datetime(flight.depart);
             let arrive_at = flight.arrival(depart_at);
             out.push(Offer {
@@ -434,6 +437,81 @@ pricing: { weekend: 1.5, advance: { 0d: 2.0, 7d: 1.25, 30d: 1.0 } }
         );
         assert!(got.iter().all(|o| o.flight_number != "GA404"));
         assert!(got.iter().all(|o| o.seats_left >= 2));
+    }
+
+    #[test]
+    fn amounts_carry_the_currencys_digits_rounded_half_even() {
+        let sgd = table(
+            &TABLE
+                .replace("IDR", "SGD")
+                .replace("1000000", "89.9")
+                .replace("4000000", "119")
+                .replace(
+                    "pricing: { weekend: 1.5, advance: { 0d: 2.0, 7d: 1.25, 30d: 1.0 } }",
+                    "",
+                ),
+        );
+        let got = offers(
+            &sgd,
+            &search("2026-12-02", 2, Cabin::Economy, None),
+            "2026-10-01",
+        );
+        let ga404 = got.iter().find(|o| o.flight_number == "GA404").unwrap();
+        assert_eq!(ga404.price.per_passenger.to_string(), "89.90");
+        assert_eq!(ga404.price.total.to_string(), "179.80");
+        let got = offers(
+            &sgd,
+            &search("2026-12-02", 1, Cabin::Business, None),
+            "2026-10-01",
+        );
+        assert_eq!(got[0].price.per_passenger.to_string(), "119.00");
+        // 0.125 x 1 is a midpoint: half to even gives 0.12 (away from zero
+        // would give 0.13); 0.135 gives 0.14.
+        let even = table(
+            &TABLE
+                .replace("IDR", "EUR")
+                .replace("1000000", "0.125")
+                .replace("800000", "0.135")
+                .replace(
+                    "pricing: { weekend: 1.5, advance: { 0d: 2.0, 7d: 1.25, 30d: 1.0 } }",
+                    "",
+                ),
+        );
+        let got = offers(
+            &even,
+            &search("2026-12-02", 1, Cabin::Economy, None),
+            "2026-10-01",
+        );
+        let price = |n: &str| {
+            got.iter()
+                .find(|o| o.flight_number == n)
+                .unwrap()
+                .price
+                .per_passenger
+                .to_string()
+        };
+        assert_eq!(
+            (price("GA404"), price("GA406")),
+            ("0.12".into(), "0.14".into())
+        );
+        let kwd = table(&TABLE.replace("IDR", "KWD").replace("1000000", "1.2"));
+        assert_eq!(kwd.decimals, 3);
+        let jpy = table(
+            &TABLE
+                .replace("IDR", "JPY")
+                .replace("1000000", "1234.5")
+                .replace(
+                    "pricing: { weekend: 1.5, advance: { 0d: 2.0, 7d: 1.25, 30d: 1.0 } }",
+                    "",
+                ),
+        );
+        let got = offers(
+            &jpy,
+            &search("2026-12-02", 1, Cabin::Economy, None),
+            "2026-10-01",
+        );
+        let ga404 = got.iter().find(|o| o.flight_number == "GA404").unwrap();
+        assert_eq!(ga404.price.per_passenger.to_string(), "1234");
     }
 
     #[test]

@@ -13,11 +13,9 @@ use super::{Flight, MockTable, Pricing};
 use crate::providers::definition::{FlightSpec, MockSpec, PricingSpec, RouteSpec};
 use crate::providers::load::Problems;
 use crate::search::model::{Cabin, normalize_code};
+use crate::search::money;
 
 const DAY_NAMES: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
-
-/// Currencies whose amounts are quoted without decimals.
-const ZERO_DECIMAL_CURRENCIES: [&str; 6] = ["IDR", "JPY", "KRW", "VND", "CLP", "ISK"];
 
 /// Builds a mock table from its YAML, recording every problem.
 pub fn from_spec(spec: &Spanned<MockSpec>, problems: &mut Problems) -> Option<MockTable> {
@@ -33,15 +31,21 @@ pub fn from_spec(spec: &Spanned<MockSpec>, problems: &mut Problems) -> Option<Mo
         );
         String::new()
     });
-    let decimals = match &s.decimals {
-        Some(d) if d.value > 4 => {
-            problems.at(d, format!("decimals must be 0 to 4, got {}", d.value));
-            2
-        }
-        Some(d) => d.value,
-        None if ZERO_DECIMAL_CURRENCIES.contains(&currency.as_str()) => 0,
-        None => 2,
-    };
+    // Amounts carry their currency's digits; `decimals` may only repeat them.
+    let decimals = money::digits(&currency);
+    if let Some(d) = &s.decimals
+        && d.value != decimals
+        && !currency.is_empty()
+    {
+        problems.at(
+            d,
+            format!(
+                "{currency} amounts have {decimals} decimal places (ISO 4217), so `decimals` \
+                 cannot be {}: remove it",
+                d.value
+            ),
+        );
+    }
     let mut routes: HashMap<(String, String), Vec<Flight>> = HashMap::new();
     let mut shifts: HashMap<(String, String), Shift> = HashMap::new();
     let mut route_lines: HashMap<(String, String), u64> = HashMap::new();
@@ -431,6 +435,37 @@ mod clock_tests {
         ));
         assert!(
             text.starts_with("10:19: GA2 implies CGK keeps the same time as DPS, but GA1 (line 6) on the way back implies CGK clocks are 1h behind DPS"),
+            "{text}"
+        );
+    }
+}
+
+#[cfg(test)]
+mod decimals_tests {
+    use super::*;
+
+    fn problems_of(mock: &str) -> String {
+        let spec: Spanned<MockSpec> = serde_saphyr::from_str(mock).expect("yaml");
+        let mut problems = Problems::default();
+        from_spec(&spec, &mut problems);
+        problems.to_string()
+    }
+
+    const ROUTES: &str = "routes:\n  - from: CGK\n    to: DPS\n    flights:\n      - { number: GA1, depart: \"07:00\", duration: 1h, fares: { economy: 1 } }\n";
+
+    #[test]
+    fn decimals_may_only_repeat_the_currencys_digits() {
+        assert_eq!(
+            problems_of(&format!("currency: IDR\ndecimals: 0\n{ROUTES}")),
+            ""
+        );
+        assert_eq!(
+            problems_of(&format!("currency: KWD\ndecimals: 3\n{ROUTES}")),
+            ""
+        );
+        let text = problems_of(&format!("currency: SGD\ndecimals: 0\n{ROUTES}"));
+        assert!(
+            text.starts_with("2:11: SGD amounts have 2 decimal places (ISO 4217), so `decimals` cannot be 0: remove it"),
             "{text}"
         );
     }
