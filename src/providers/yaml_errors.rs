@@ -290,10 +290,13 @@ fn missing_field(lines: &Lines, line: usize, column: usize, field: &str) -> Prob
         None => Problem::new(
             line as u64,
             column as u64,
-            format!(
-                "`{field}` is required in the mapping with `{sibling}:` but missing \
-                 (if it is written, check its indentation)"
-            ),
+            match here.key {
+                Some(key) => format!(
+                    "`{field}` is required in the mapping with `{key}:` but missing \
+                     (if it is written, check its indentation)"
+                ),
+                None => format!("`{field}` is required here but missing"),
+            },
         ),
     }
 }
@@ -420,6 +423,14 @@ mod tests {
         assert!(p.message.contains("spaces only"), "{p}");
         let p = problem("name: X\nairline: XX\nmock: { currency: IDR\n");
         assert!(p.message.contains("never closed with `}`"), "{p}");
+        let p = problem(&format!(
+            "{HEAD}  routes:\n    - from: CGK\n      to: DPS\n      flights:\n        - {{ number: GA1, depart: \"07:00\", fares: {{ economy: 1 }} }}\n"
+        ));
+        assert!(
+            p.message
+                .starts_with("`duration` is required here but missing"),
+            "{p}"
+        );
         let p = problem("name: X\nairline: XX\nmock:\ncurrency: IDR\n");
         assert!(
             p.message
