@@ -33,6 +33,7 @@
 //! - [`loadtest`]: the `airstream loadtest` driver.
 //! - [`duration`]: human-friendly durations (`150ms`, `1h50m`) for settings and
 //!   provider files.
+//! - [`text`]: short excerpts of what a user wrote, for messages.
 
 pub mod api;
 pub mod bus;
@@ -44,3 +45,4 @@ pub mod providers;
 pub mod search;
 pub mod shutdown;
 pub mod startup;
+pub mod text;

@@ -27,23 +27,9 @@ impl FieldError {
     }
 }
 
-/// Characters of a client's input that an answer quotes back, at most.
-pub const EXCERPT_CHARS: usize = 100;
-
-/// Client input fit to quote in an answer: at most [`EXCERPT_CHARS`]
-/// characters (then `…`), control characters replaced, so a long or
-/// hostile value is never echoed whole.
-pub fn excerpt(text: &str) -> String {
-    let mut shown: String = text
-        .chars()
-        .take(EXCERPT_CHARS)
-        .map(|c| if c.is_control() { '\u{fffd}' } else { c })
-        .collect();
-    if text.chars().nth(EXCERPT_CHARS).is_some() {
-        shown.push('…');
-    }
-    shown
-}
+/// Client input fit to quote in an answer (one rule for the whole crate):
+/// a long or hostile value is never echoed whole.
+pub use crate::text::excerpt;
 
 /// A JSON value of the client's, as an [`excerpt`] of its JSON text.
 pub fn shown(value: &serde_json::Value) -> String {
@@ -142,18 +128,5 @@ impl IntoResponse for ApiError {
             );
         }
         response
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn long_and_hostile_input_is_quoted_as_a_short_excerpt() {
-        assert_eq!(super::excerpt("CGK"), "CGK");
-        let long = "x".repeat(6000);
-        let shown = super::excerpt(&long);
-        assert_eq!(shown.chars().count(), super::EXCERPT_CHARS + 1);
-        assert!(shown.ends_with('…'));
-        assert_eq!(super::excerpt("a\r\nb"), "a\u{fffd}\u{fffd}b");
     }
 }

@@ -191,7 +191,7 @@ async fn envelope_bare_errors(response: Response) -> Response {
             let text = String::from_utf8_lossy(&text);
             match text.trim() {
                 "" => status.canonical_reason().unwrap_or("error").to_lowercase(),
-                text => error::excerpt(text),
+                text => crate::text::cap_quotes(text),
             }
         }
     };

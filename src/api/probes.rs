@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::AppState;
 use super::error::{ApiError, Envelope};
-use crate::providers::load::Problem;
+use crate::providers::load::{Problem, shown_path};
 use crate::providers::upstream::UpstreamStatus;
 use crate::providers::{ProviderMode, StatsSnapshot};
 
@@ -49,6 +49,8 @@ struct LoadErrorView {
 /// Every provider file seen, with its load error when it was rejected.
 pub async fn providers(State(app): State<AppState>) -> Response {
     let catalog = app.registry.catalog();
+    // Paths relative to the providers directory, never the server's layout.
+    let dir = app.registry.dir();
     let live = app.live.as_ref().map(|l| l.view());
     let serving = |id: &str| -> Option<Vec<String>> {
         let live = live.as_ref()?;
@@ -74,7 +76,7 @@ pub async fn providers(State(app): State<AppState>) -> Response {
                 // On Redis, an airline is enabled when a live process serves it.
                 enabled: def.is_some_and(|d| d.enabled)
                     && serving(&file.id).is_none_or(|p| !p.is_empty()),
-                source: Some(file.path.display().to_string()),
+                source: Some(shown_path(&file.path, dir).display().to_string()),
                 served_by: serving(&file.id),
                 loaded_at: file.loaded_at,
                 timeout_ms: def.map(|d| d.timeout.as_millis() as u64),
@@ -89,7 +91,7 @@ pub async fn providers(State(app): State<AppState>) -> Response {
                     .unwrap_or_default(),
                 serving_previous: file.serving_previous,
                 error: file.error.as_ref().map(|e| LoadErrorView {
-                    message: e.to_string(),
+                    message: e.relative_to(dir).to_string(),
                     problems: e.problems.clone(),
                 }),
             }

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
-use crate::duration::HumanDuration;
+use crate::duration::{HumanDuration, WrittenDuration};
 
 /// One airline, one file.
 #[derive(Debug, Deserialize)]
@@ -175,8 +175,9 @@ pub struct ErrorsSpec {
 pub struct MockSpec {
     /// ISO 4217 currency of every fare, such as `IDR`.
     pub currency: Spanned<String>,
-    /// Decimal places of amounts. Default: 0 for IDR, JPY, KRW and VND, 2
-    /// otherwise.
+    /// Decimal places of amounts: always the currency's ISO 4217 digits
+    /// (IDR 0, SGD 2, KWD 3; 2 for a code not in the table). Optional; when
+    /// written it must say the same.
     pub decimals: Option<Spanned<u32>>,
     /// RNG seed: the same search with the same seed gives the same offers.
     pub seed: Option<u64>,
@@ -206,8 +207,8 @@ pub struct FlightSpec {
     pub number: Spanned<String>,
     /// Local departure time, `HH:MM`.
     pub depart: Spanned<String>,
-    /// Block time, such as `1h50m`.
-    pub duration: Spanned<HumanDuration>,
+    /// Block time, such as `1h50m`; kept as written for messages.
+    pub duration: Spanned<WrittenDuration>,
     /// Local arrival time, `HH:MM`, with `+1` (or `+2`) for a later day.
     /// Default: departure plus duration (same time zone).
     pub arrive: Option<Spanned<String>>,

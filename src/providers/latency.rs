@@ -288,10 +288,7 @@ impl LatencyProfile {
             profile.error_rate = rate(&errors.value.rate, "rate");
             profile.timeout_rate = rate(&errors.value.timeout_rate, "timeout_rate");
             if profile.error_rate + profile.timeout_rate > 1.0 {
-                problems.at(
-                    errors,
-                    "`rate` and `timeout_rate` add up to more than 1".to_string(),
-                );
+                problems.at(errors, "`rate` and `timeout_rate` add up to more than 1");
             }
         }
         valid.then_some(profile)
@@ -326,7 +323,7 @@ fn percentile_points(
     if points.is_empty() && ok {
         problems.at(
             table,
-            "percentiles needs at least one point such as `p50: 100ms`".to_string(),
+            "percentiles needs at least one point such as `p50: 100ms`",
         );
         return None;
     }

@@ -31,6 +31,18 @@ pub struct Problem {
     pub message: String,
 }
 
+impl Problem {
+    /// A problem at a position, its message capped so that no quoted part
+    /// of a file (or of anything else) is echoed whole.
+    pub fn new(line: u64, column: u64, message: impl AsRef<str>) -> Self {
+        Problem {
+            line,
+            column,
+            message: crate::text::cap_quotes(message.as_ref()),
+        }
+    }
+}
+
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.line == 0 {
@@ -47,21 +59,17 @@ pub struct Problems(Vec<Problem>);
 
 impl Problems {
     /// Records a problem at the position of a YAML node.
-    pub fn at<T>(&mut self, node: &Spanned<T>, message: impl Into<String>) {
-        self.0.push(Problem {
-            line: node.referenced.line(),
-            column: node.referenced.column(),
-            message: message.into(),
-        });
+    pub fn at<T>(&mut self, node: &Spanned<T>, message: impl AsRef<str>) {
+        self.0.push(Problem::new(
+            node.referenced.line(),
+            node.referenced.column(),
+            message,
+        ));
     }
 
     /// Records a problem at a known position.
-    pub fn at_position(&mut self, line: u64, column: u64, message: impl Into<String>) {
-        self.0.push(Problem {
-            line,
-            column,
-            message: message.into(),
-        });
+    pub fn at_position(&mut self, line: u64, column: u64, message: impl AsRef<str>) {
+        self.0.push(Problem::new(line, column, message));
     }
 
     /// How many problems so far.
@@ -121,10 +129,35 @@ impl fmt::Display for FileError {
     }
 }
 
+impl FileError {
+    /// The same error with its path shown relative to `dir` (the providers
+    /// directory), as `/api/providers` lists it: the server's own layout is
+    /// nobody else's business.
+    pub fn relative_to(&self, dir: &Path) -> FileError {
+        FileError {
+            path: shown_path(&self.path, dir).to_path_buf(),
+            problems: self.problems.clone(),
+        }
+    }
+}
+
+/// `path` relative to `dir` when it is inside it, else as it is.
+pub fn shown_path<'a>(path: &'a Path, dir: &Path) -> &'a Path {
+    path.strip_prefix(dir).unwrap_or(path)
+}
+
 impl std::error::Error for FileError {}
 
-/// Reads one provider file's text, refusing one over the size limit.
-fn read_file(path: &Path) -> Result<String, FileError> {
+/// Reads and validates one provider file.
+pub fn load_file(path: &Path) -> Result<ProviderDef, FileError> {
+    let text = read_file(path, path)?;
+    parse_text(path, &text)
+}
+
+/// Reads the text of the provider file listed as `path` from `contents` (a
+/// link's checked target, or the path itself), refusing one over the size
+/// limit.
+fn read_file(path: &Path, contents: &Path) -> Result<String, FileError> {
     let fail = |message: String| FileError {
         path: path.to_path_buf(),
         problems: vec![Problem {
@@ -133,20 +166,14 @@ fn read_file(path: &Path) -> Result<String, FileError> {
             message,
         }],
     };
-    let meta = std::fs::metadata(path).map_err(|e| fail(format!("cannot read: {e}")))?;
+    let meta = std::fs::metadata(contents).map_err(|e| fail(format!("cannot read: {e}")))?;
     if meta.len() > MAX_FILE_BYTES {
         return Err(fail(format!(
             "file is {} bytes; provider files are limited to {MAX_FILE_BYTES}",
             meta.len()
         )));
     }
-    std::fs::read_to_string(path).map_err(|e| fail(format!("cannot read: {e}")))
-}
-
-/// Reads and validates one provider file.
-pub fn load_file(path: &Path) -> Result<ProviderDef, FileError> {
-    let text = read_file(path)?;
-    parse_text(path, &text)
+    std::fs::read_to_string(contents).map_err(|e| fail(format!("cannot read: {e}")))
 }
 
 fn parse_text(path: &Path, text: &str) -> Result<ProviderDef, FileError> {
@@ -168,49 +195,14 @@ fn fingerprint(text: &str) -> u64 {
 /// Parses and validates provider YAML. `path` gives the default id (the file
 /// stem) and is recorded as the source.
 pub fn parse_provider(path: &Path, text: &str) -> Result<ProviderDef, Vec<Problem>> {
-    let file: ProviderFile = serde_saphyr::from_str(text).map_err(|e| vec![yaml_problem(&e)])?;
+    let file: ProviderFile = serde_saphyr::from_str(text)
+        .map_err(|e| vec![super::yaml_errors::yaml_problem(&e, text)])?;
     let mut problems = Problems::default();
     let def = validate(path, file, &mut problems);
     match def {
         Some(def) if problems.is_empty() => Ok(def),
         _ => Err(problems.into_sorted()),
     }
-}
-
-/// A parse error as a problem: serde-saphyr's position, its message without
-/// the position suffix and the snippet, in plainer words where we can.
-fn yaml_problem(error: &serde_saphyr::Error) -> Problem {
-    let (line, column) = error
-        .location()
-        .map(|l| (l.line(), l.column()))
-        .unwrap_or((0, 0));
-    let raw = error.without_snippet().to_string();
-    let message = match raw.rsplit_once(" at line ") {
-        Some((head, _)) => head.to_string(),
-        None => raw,
-    };
-    Problem {
-        line,
-        column,
-        message: plain_words(&message),
-    }
-}
-
-fn plain_words(message: &str) -> String {
-    let rewrites = [
-        ("invalid u8", "expected a whole number from 0 to 255"),
-        ("invalid u16", "expected a whole number from 0 to 65535"),
-        ("invalid u32", "expected a whole number of 0 or more"),
-        ("invalid u64", "expected a whole number of 0 or more"),
-        ("invalid f64", "expected a number"),
-        ("invalid bool", "expected true or false"),
-    ];
-    for (from, to) in rewrites {
-        if message == from {
-            return to.to_string();
-        }
-    }
-    message.to_string()
 }
 
 fn is_valid_id(id: &str) -> bool {
@@ -320,18 +312,15 @@ fn validate(path: &Path, file: ProviderFile, problems: &mut Problems) -> Option<
     })
 }
 
-/// Whether a directory entry is a provider file: `*.yaml` or `*.yml`, not
-/// hidden (editors' swap and temp files start with a dot).
-pub fn is_provider_file(path: &Path) -> bool {
-    let hidden = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .is_none_or(|n| n.starts_with('.'));
-    let yaml = matches!(
-        path.extension().and_then(|e| e.to_str()),
-        Some("yaml") | Some("yml")
-    );
-    !hidden && yaml
+pub use super::files::is_provider_file;
+
+/// `other` as seen from `path`: its file name when both are in the same
+/// directory, else its whole path.
+fn sibling_name<'a>(other: &'a Path, path: &Path) -> &'a Path {
+    match (other.parent(), other.file_name()) {
+        (Some(dir), Some(name)) if path.parent() == Some(dir) => Path::new(name),
+        _ => other,
+    }
 }
 
 /// The outcome of loading one file.
@@ -376,39 +365,10 @@ impl Catalog {
     /// carries on), and a file that became invalid keeps serving its last
     /// good definition, its error reported alongside.
     pub fn reload(paths: &[PathBuf], previous: Option<&Catalog>) -> Result<Catalog, FileError> {
-        let mut files = Vec::new();
-        for path in paths {
-            if path.is_dir() {
-                let entries = std::fs::read_dir(path).map_err(|e| FileError {
-                    path: path.clone(),
-                    problems: vec![Problem {
-                        line: 0,
-                        column: 0,
-                        message: format!("cannot read directory: {e}"),
-                    }],
-                })?;
-                files.extend(
-                    entries
-                        .filter_map(|e| e.ok().map(|e| e.path()))
-                        .filter(|p| p.is_file() && is_provider_file(p)),
-                );
-            } else if path.exists() {
-                files.push(path.clone());
-            } else {
-                return Err(FileError {
-                    path: path.clone(),
-                    problems: vec![Problem {
-                        line: 0,
-                        column: 0,
-                        message: "no such file or directory".into(),
-                    }],
-                });
-            }
-        }
-        files.sort();
-        files.dedup();
+        let files = super::files::list(paths)?;
         let mut catalog = Catalog::default();
-        for path in files {
+        for listed in files {
+            let path = listed.path.clone();
             let mut loaded_at = Timestamp::now();
             let stem = path
                 .file_stem()
@@ -421,7 +381,10 @@ impl Catalog {
                 Some((def.clone(), file.loaded_at))
             });
             let mut serving_previous = false;
-            let read = read_file(&path);
+            let read = match listed.refusal() {
+                Some(refused) => Err(refused),
+                None => read_file(&path, listed.read_from.as_deref().unwrap_or(&path)),
+            };
             let fingerprint = read.as_deref().ok().map(fingerprint);
             // The same content as a good definition in force: nothing to do
             // (its HTTP client and runtime state carry on).
@@ -454,7 +417,7 @@ impl Catalog {
                                 message: format!(
                                     "provider id `{}` is already defined by {}",
                                     def.id,
-                                    first.source.display()
+                                    sibling_name(&first.source, &path).display()
                                 ),
                             }],
                         }),
@@ -606,15 +569,5 @@ mod tests {
             shown.contains("x.yaml:2:10: `TOOLONG` is not a two-character IATA airline code"),
             "{shown}"
         );
-    }
-
-    #[test]
-    fn only_visible_yaml_files_are_provider_files() {
-        assert!(is_provider_file(Path::new("d/a.yaml")));
-        assert!(is_provider_file(Path::new("d/a.yml")));
-        assert!(!is_provider_file(Path::new("d/.a.yaml.swp")));
-        assert!(!is_provider_file(Path::new("d/.#a.yaml")));
-        assert!(!is_provider_file(Path::new("d/a.yaml~")));
-        assert!(!is_provider_file(Path::new("d/notes.txt")));
     }
 }

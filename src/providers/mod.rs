@@ -1,8 +1,11 @@
 //! Provider files and the runtime that answers searches for each airline.
 //!
 //! - [`definition`]: the YAML shape of a provider file.
+//! - [`files`]: which files of the directory are read (and which links).
 //! - [`load`]: parsing and validation with positions; the [`load::Catalog`]
 //!   of a directory.
+//! - [`yaml_errors`]: the YAML parser's errors in plain words, at the line
+//!   to edit.
 //! - [`latency`]: delay distributions and failure rates.
 //! - [`mock`]: the mock fare engine.
 //! - [`upstream`]: templated HTTP calls to airline APIs and the mapping of
@@ -13,6 +16,7 @@
 //! - [`live`]: the airlines live processes serve, through Redis heartbeats.
 
 pub mod definition;
+pub mod files;
 pub mod latency;
 pub mod live;
 pub mod load;
@@ -20,6 +24,7 @@ pub mod mock;
 pub mod runtime;
 pub mod upstream;
 pub mod watch;
+pub mod yaml_errors;
 
 use std::collections::HashMap;
 use std::path::PathBuf;

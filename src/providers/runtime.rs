@@ -497,7 +497,12 @@ async fn answer(
     let (status, offers, error) =
         match tokio::time::timeout(budget, call(def, search, draw, deadline, self_url)).await {
             Ok(Ok(offers)) => (AnswerStatus::Ok, offers, None),
-            Ok(Err(Failure::Error(reason))) => (AnswerStatus::Error, Vec::new(), Some(reason)),
+            // What an airline's answer made us say is quoted only in part.
+            Ok(Err(Failure::Error(reason))) => (
+                AnswerStatus::Error,
+                Vec::new(),
+                Some(crate::text::cap_quotes(&reason)),
+            ),
             Ok(Err(Failure::Timeout(_))) | Err(_) if budget < def.timeout => return None,
             Ok(Err(Failure::Timeout(reason))) => (AnswerStatus::Timeout, Vec::new(), Some(reason)),
             Err(_) => (

@@ -1,9 +1,11 @@
 //! Searches: the model shared across the system, where each search's
 //! replayable event log is kept (in this process, or in Redis for many api
 //! processes), and the aggregator that feeds it from the results stream.
+//! [`money`] writes every offer's amounts with their currency's digits.
 
 pub mod aggregator;
 pub mod model;
+pub mod money;
 pub mod shared;
 pub mod store;
 

@@ -161,3 +161,198 @@ async fn json_logs_carry_the_search_id_in_a_span() {
     }
     server.terminate().await;
 }
+
+/// Every duration form the docs do not list is refused by `validate`, at
+/// the flight's line, in plain words that quote what was written.
+#[test]
+fn validate_refuses_undocumented_duration_forms() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        ("minutes", "5 minutes", "`minutes` is not a unit"),
+        ("mins", "5 mins", "`mins` is not a unit"),
+        ("min", "5min", "`min` is not a unit"),
+        ("iso", "PT1H45M", "ISO 8601"),
+        ("words", "1 hour 45 minutes", "`hour` is not a unit"),
+        ("bare", "150", "`150` has no unit"),
+        ("order", "45m1h", "larger units first"),
+        ("long", "25h", "duration must be from 1m to 24h, got `25h`"),
+    ];
+    for (name, form, _) in cases {
+        let yaml = fast_airline(name, "DU").replace(
+            "duration: 1h50m, fares: { economy: 900000 }",
+            &format!("duration: {form}, fares: {{ economy: 900000 }}"),
+        );
+        std::fs::write(dir.path().join(format!("{name}.yaml")), yaml).unwrap();
+    }
+    let out = airstream()
+        .arg("validate")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{stdout}");
+    for (name, _, reason) in cases {
+        let prefix = format!("{}:15:", dir.path().join(format!("{name}.yaml")).display());
+        let line = stdout
+            .lines()
+            .find(|l| l.starts_with(&prefix))
+            .unwrap_or_else(|| panic!("{name}: no problem at line 15 in:\n{stdout}"));
+        assert!(line.contains(reason), "{name}: {line}");
+        for jargon in ["jiff", "Span", "friendly", "unparsed", "90000s"] {
+            assert!(!line.contains(jargon), "{name}: {line}");
+        }
+    }
+    assert!(
+        stdout.contains(&format!(
+            "{} file(s) checked, 0 valid, {} with problems",
+            cases.len(),
+            cases.len()
+        )),
+        "{stdout}"
+    );
+}
+
+/// Settings take the same grammar as provider files.
+#[test]
+fn a_setting_in_an_undocumented_duration_form_is_refused() {
+    let out = airstream()
+        .arg("settings")
+        .env("AIRSTREAM_SEARCH__RESULT_TTL", "5 minutes")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("`minutes` is not a unit"), "{stderr}");
+    let ok = airstream()
+        .arg("settings")
+        .env("AIRSTREAM_SEARCH__RESULT_TTL", "1h30m")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&ok.stdout);
+    assert!(ok.status.success(), "{stdout}");
+    assert!(stdout.contains("\"result_ttl\": \"1h30m\""), "{stdout}");
+}
+
+/// A mock flight whose `arrive` its `duration` and no time zone explain is
+/// reported at the flight's line.
+#[test]
+fn validate_checks_arrival_against_duration() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("clock.yaml");
+    std::fs::write(
+        &bad,
+        fast_airline("clock", "CL").replace(
+            "depart: \"12:15\", duration: 1h50m,",
+            "depart: \"06:00\", duration: 5 minutes, arrive: \"08:45\",",
+        ),
+    )
+    .unwrap();
+    let out = airstream().arg("validate").arg(&bad).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains(":15:") && stdout.contains("`minutes` is not a unit"),
+        "{stdout}"
+    );
+    std::fs::write(
+        &bad,
+        fast_airline("clock", "CL").replace(
+            "depart: \"12:15\", duration: 1h50m,",
+            "depart: \"06:00\", duration: 5m, arrive: \"08:45\",",
+        ),
+    )
+    .unwrap();
+    let out = airstream().arg("validate").arg(&bad).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{stdout}");
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with(&format!("{}:15:", bad.display())))
+        .unwrap_or_else(|| panic!("no problem at line 15:\n{stdout}"));
+    assert!(
+        line.contains(
+            "departs 06:00 and arrives `08:45`, 2h45m later by the clocks, but its duration is `5m`"
+        ),
+        "{line}"
+    );
+}
+
+/// The sample `garuda.yaml` with one line changed by `edit`, validated by
+/// the real binary: the first problem line printed.
+fn validate_garuda_with(edit: impl Fn(usize, &str) -> String) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(samples_dir().join("garuda.yaml")).unwrap();
+    let broken: Vec<String> = text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| edit(i + 1, l))
+        .collect();
+    let path = dir.path().join("garuda.yaml");
+    std::fs::write(&path, broken.join("\n") + "\n").unwrap();
+    let out = airstream().arg("validate").arg(&path).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(!out.status.success(), "{stdout}");
+    let first = stdout.lines().next().unwrap_or_default();
+    first
+        .strip_prefix(&format!("{}:", path.display()))
+        .unwrap_or_else(|| panic!("{stdout}"))
+        .to_string()
+}
+
+/// Indentation mistakes are reported at the line to edit, in plain words
+/// that say it is the indentation.
+#[test]
+fn validate_explains_indentation_mistakes_at_the_line_to_edit() {
+    // `pricing:` (line 18) indented too far under `seed: 4040`: the parser
+    // said "expected a whole number of 0 or more" at line 17.
+    let got = validate_garuda_with(|n, l| if n == 18 { format!("  {l}") } else { l.into() });
+    assert!(
+        got.starts_with("18:5: `pricing:` is indented more than `seed:` on line 17, so YAML reads this line as the rest of that value: line it up with `seed:`"),
+        "{got}"
+    );
+    // `routes:` (line 22) indented too far, into `pricing:`.
+    let got = validate_garuda_with(|n, l| if n == 22 { format!("  {l}") } else { l.into() });
+    assert!(
+        got.starts_with(
+            "22:5: unknown field `routes`: it is not expected under `pricing:` (line 18)"
+        ) && got.contains("check its indentation"),
+        "{got}"
+    );
+    // `to:` (line 24) short by a space: the parser said "missing field `to`"
+    // at line 23.
+    let got = validate_garuda_with(|n, l| {
+        if n == 24 {
+            l[1..].to_string()
+        } else {
+            l.into()
+        }
+    });
+    assert!(
+        got.starts_with("24:6: `to:` is indented 5 spaces, but the keys beside it (such as `from:` on line 23) are indented 6 spaces"),
+        "{got}"
+    );
+    // Two keys on one line: "mapping values are not allowed in this context".
+    let got = validate_garuda_with(|n, l| {
+        if n == 7 {
+            format!("{l} airline: GA")
+        } else if n == 8 {
+            String::new()
+        } else {
+            l.into()
+        }
+    });
+    assert!(
+        got.starts_with(
+            "7:31: a second `key: value` on the line of `name:`: start a new line for it"
+        ),
+        "{got}"
+    );
+    // A key indented under a line that has its value (the parser said
+    // "expected true or false" at line 9).
+    let got = validate_garuda_with(|n, l| if n == 10 { format!(" {l}") } else { l.into() });
+    assert!(
+        got.starts_with("10:2: `timeout:` is indented more than `enabled:` on line 9, so YAML reads this line as the rest of that value"),
+        "{got}"
+    );
+    assert!(!got.contains("mapping values are not allowed"), "{got}");
+}

@@ -59,6 +59,13 @@ impl TestApp {
         Self::start(path, Some(dir), tune).await
     }
 
+    /// Starts against a providers directory the test has laid out itself
+    /// (links, subdirectories), kept until the app is dropped.
+    pub async fn in_dir(dir: TempDir, tune: impl FnOnce(&mut Settings)) -> TestApp {
+        let path = dir.path().to_path_buf();
+        Self::start(path, Some(dir), tune).await
+    }
+
     /// Starts with the repository's sample `providers.d/`.
     pub async fn with_samples() -> TestApp {
         Self::start(samples_dir(), None, |_| {}).await

@@ -9,6 +9,7 @@ mod hardening;
 mod helpers;
 mod hostile;
 mod lifecycle;
+mod money;
 mod observability;
 mod processes;
 mod providers;

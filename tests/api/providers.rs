@@ -302,3 +302,101 @@ async fn the_same_seed_gives_the_same_offers() {
         assert_eq!(price["currency"], "IDR");
     }
 }
+
+/// A line of a file outside the providers directory that must never show.
+const SECRET_LINE: &str =
+    "root:$6$Zm9yYmlkZGVuIHNlY3JldCBoYXNoIG5ldmVyIHRvIGJlIHNob3du$:20228:0:99999:7:::";
+
+/// Lays out a Kubernetes ConfigMap volume as the kubelet does: the files in
+/// a timestamped hidden directory, `..data` linking to it, and one link per
+/// key through `..data`.
+pub(crate) fn configmap_volume(dir: &std::path::Path, stamp: &str, files: &[(&str, &str)]) {
+    use std::os::unix::fs::symlink;
+    let data = dir.join(stamp);
+    std::fs::create_dir(&data).unwrap();
+    for (name, yaml) in files {
+        std::fs::write(data.join(name), yaml).unwrap();
+    }
+    // Swapped in by a rename, as the kubelet does on an update.
+    let tmp = dir.join("..data_tmp");
+    symlink(stamp, &tmp).unwrap();
+    std::fs::rename(&tmp, dir.join("..data")).unwrap();
+    for (name, _) in files {
+        let link = dir.join(name);
+        if std::fs::symlink_metadata(&link).is_err() {
+            symlink(format!("..data/{name}"), link).unwrap();
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_link_out_of_the_directory_is_refused_unread_and_a_configmap_serves() {
+    let outside = tempfile::tempdir().unwrap();
+    let shadow = outside.path().join("shadow");
+    std::fs::write(
+        &shadow,
+        format!("{SECRET_LINE}\nbin:*:20228:0:99999:7:::\n"),
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(&shadow, dir.path().join("leak.yaml")).unwrap();
+    configmap_volume(
+        dir.path(),
+        "..2026_12_01_10_00_00.123456789",
+        &[("kube.yaml", &fast_airline("kube", "KB"))],
+    );
+    // A huge unknown key inside the directory is quoted only in part.
+    let huge_key = format!("k{}", "e".repeat(900));
+    std::fs::write(
+        dir.path().join("huge.yaml"),
+        format!("{huge_key}: 1\n{}", fast_airline("huge", "HG")),
+    )
+    .unwrap();
+    let app = TestApp::in_dir(dir, |_| {}).await;
+    let (status, body) = app.get("/api/providers").await;
+    assert_eq!(status, 200);
+    let text = body.to_string();
+    assert!(!text.contains("Zm9yYmlkZGVu"), "the secret leaked: {text}");
+    assert!(!text.contains("root:"), "the secret leaked: {text}");
+    assert!(!text.contains(&huge_key), "a huge value is echoed whole");
+    let list = body["data"].as_array().unwrap();
+    let by_id = |id: &str| list.iter().find(|p| p["id"] == id).cloned().unwrap();
+
+    let leak = by_id("leak");
+    assert_eq!(leak["enabled"], false);
+    assert_eq!(leak["source"], "leak.yaml", "{leak}");
+    let message = leak["error"]["message"].as_str().unwrap();
+    assert!(
+        message
+            .starts_with("leak.yaml: is a symbolic link to a file outside the providers directory"),
+        "{message}"
+    );
+
+    let kube = by_id("kube");
+    assert_eq!(kube["enabled"], true, "{kube}");
+    assert!(kube["error"].is_null(), "{kube}");
+    assert_eq!(kube["source"], "kube.yaml");
+
+    let huge = by_id("huge");
+    let problem = huge["error"]["problems"][0]["message"].as_str().unwrap();
+    assert!(problem.starts_with("unknown field `keeee"), "{problem}");
+    assert!(problem.contains('…') && problem.len() < 400, "{problem}");
+    assert!(
+        huge["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("huge.yaml:1:1: "),
+        "{huge}"
+    );
+    // No absolute path anywhere: every source is a name in the directory.
+    for p in list {
+        assert!(!p["source"].as_str().unwrap().contains('/'), "{p}");
+    }
+
+    let mut search = search_body();
+    search["providers"] = json!(["kube"]);
+    let id = app.submit(&search).await;
+    let complete = app.stream(&id, "", None).await.last().unwrap().data.clone();
+    assert_eq!(complete["providers"]["kube"]["status"], "ok", "{complete}");
+    assert!(complete["total_offers"].as_u64().unwrap() > 0, "{complete}");
+}

@@ -222,3 +222,54 @@ async fn reloads_are_counted_by_result() {
     assert!(counter(&app, ok).await >= ok_before + 1.0);
     assert!(counter(&app, error).await >= error_before + 1.0);
 }
+
+/// Hot reload follows the same rule as the first load: a link out of the
+/// directory added later is refused unread, and a ConfigMap volume updated
+/// the kubelet's way (a new timestamped directory, `..data` renamed over)
+/// serves its new content.
+#[tokio::test]
+async fn reload_refuses_links_out_and_follows_a_configmap_update() {
+    use crate::providers::configmap_volume;
+    let dir = tempfile::tempdir().unwrap();
+    configmap_volume(
+        dir.path(),
+        "..2026_12_01_10_00_00.1",
+        &[("kube.yaml", &fast_airline("kube", "KB"))],
+    );
+    let app = TestApp::in_dir(dir, |_| {}).await;
+    until(&app, "kube serves", |l| serving(l, "kube")).await;
+    let before = cheapest_fare(&search(&app, "kube").await);
+    assert!(before < 1_500_000, "{before}");
+
+    let outside = tempfile::tempdir().unwrap();
+    let secret = outside.path().join("secret.yaml");
+    std::fs::write(&secret, "name: Outside Air\nsecret-token-4711: hunter2\n").unwrap();
+    std::os::unix::fs::symlink(&secret, app.dir.join("late.yaml")).unwrap();
+    let list = until(&app, "the late link is listed", |l| {
+        file(l, "late").is_some()
+    })
+    .await;
+    let late = file(&list, "late").unwrap();
+    assert!(
+        late["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("outside the providers directory"),
+        "{late}"
+    );
+    assert!(!Value::Array(list.clone()).to_string().contains("hunter2"));
+
+    configmap_volume(
+        &app.dir,
+        "..2026_12_01_10_05_00.2",
+        &[("kube.yaml", &pricier_airline("kube", "KB"))],
+    );
+    let started = std::time::Instant::now();
+    while cheapest_fare(&search(&app, "kube").await) < 5_000_000 {
+        assert!(
+            started.elapsed() < WAIT,
+            "the updated ConfigMap never served"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

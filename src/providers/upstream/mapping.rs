@@ -12,6 +12,7 @@ use rust_decimal::Decimal;
 
 use crate::duration::HumanDuration;
 use crate::search::model::{AirlineRef, Cabin, Leg, Offer, Price, normalize_code};
+use crate::search::money;
 
 /// The offer fields a `map` may set.
 pub const FIELDS: [&str; 16] = [
@@ -150,10 +151,12 @@ pub fn offer(values: Values<'_>, d: &Defaults<'_>) -> Result<Offer, String> {
     let per = values("per_passenger")?
         .map(|v| amount(&v).map_err(|e| format!("`per_passenger`: {e}")))
         .transpose()?;
+    // Written with the currency's digits, as mock amounts are.
+    let minor = |amount: Decimal| money::in_minor_units(amount, &currency);
     let (total, per_passenger) = match (total, per) {
-        (Some(t), Some(p)) => (t, p),
-        (Some(t), None) => (t, (t / passengers).round_dp(2).normalize()),
-        (None, Some(p)) => (p * passengers, p),
+        (Some(t), Some(p)) => (minor(t), minor(p)),
+        (Some(t), None) => (minor(t), minor(t / passengers)),
+        (None, Some(p)) => (minor(minor(p) * passengers), minor(p)),
         (None, None) => return Err("neither `price` nor `per_passenger` is set".into()),
     };
     let leg = match text("leg")?.as_deref() {

@@ -1,26 +1,27 @@
 //! The mock fare engine: a fare table per route, pricing rules, and a seeded
 //! RNG so that the same search with the same seed gives the same offers.
 
+mod clock;
+mod spec;
+
 use std::collections::HashMap;
-use std::str::FromStr;
 
 use jiff::ToSpan;
 use jiff::civil::{Date, DateTime, Time, Weekday};
 use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
-use rust_decimal::{Decimal, RoundingStrategy};
-use serde_saphyr::Spanned;
+use rust_decimal::Decimal;
 
-use super::definition::{FlightSpec, MockSpec, PricingSpec, RouteSpec};
-use super::load::Problems;
-use crate::search::model::{AirlineRef, Cabin, Leg, Offer, Price, SearchRequest, normalize_code};
+use crate::search::model::{AirlineRef, Cabin, Leg, Offer, Price, SearchRequest};
+use crate::search::money;
+pub use spec::from_spec;
 
 /// A validated mock fare table.
 #[derive(Clone, Debug, PartialEq)]
 pub struct MockTable {
     /// ISO 4217 currency of every amount.
     pub currency: String,
-    /// Decimal places amounts are rounded to.
+    /// Decimal places of every amount: the currency's (see [`money`]).
     pub decimals: u32,
     /// RNG seed.
     pub seed: u64,
@@ -149,9 +150,11 @@ impl MockTable {
                 0.0
             };
             let jitter = Decimal::from_f64_retain(1.0 + jitter).unwrap_or(Decimal::ONE);
-            let per_passenger = (base * factor * jitter)
-                .round_dp_with_strategy(self.decimals, RoundingStrategy::MidpointAwayFromZero);
-            let total = per_passenger * Decimal::from(search.passengers);
+            let per_passenger = money::with_digits(base * factor * jitter, self.decimals);
+            let total = money::with_digits(
+                per_passenger * Decimal::from(search.passengers),
+                self.decimals,
+            );
             let depart_at = date.to_datetime(flight.depart);
             let arrive_at = flight.arrival(depart_at);
             out.push(Offer {
@@ -242,324 +245,14 @@ fn offer_seed(seed: u64, search: &SearchRequest, leg: Leg, flight: &str, date: D
     h
 }
 
-const DAY_NAMES: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
-
-/// Currencies whose amounts are quoted without decimals.
-const ZERO_DECIMAL_CURRENCIES: [&str; 6] = ["IDR", "JPY", "KRW", "VND", "CLP", "ISK"];
-
-/// Builds a mock table from its YAML, recording every problem.
-pub fn from_spec(spec: &Spanned<MockSpec>, problems: &mut Problems) -> Option<MockTable> {
-    let s = &spec.value;
-    let before = problems.len();
-    let currency = normalize_code(&s.currency.value, 3, false).unwrap_or_else(|| {
-        problems.at(
-            &s.currency,
-            format!(
-                "`{}` is not an ISO 4217 currency code such as IDR or USD",
-                s.currency.value
-            ),
-        );
-        String::new()
-    });
-    let decimals = match &s.decimals {
-        Some(d) if d.value > 4 => {
-            problems.at(d, format!("decimals must be 0 to 4, got {}", d.value));
-            2
-        }
-        Some(d) => d.value,
-        None if ZERO_DECIMAL_CURRENCIES.contains(&currency.as_str()) => 0,
-        None => 2,
-    };
-    let mut routes: HashMap<(String, String), Vec<Flight>> = HashMap::new();
-    let mut route_lines: HashMap<(String, String), u64> = HashMap::new();
-    if s.routes.value.is_empty() {
-        problems.at(&s.routes, "a mock table needs at least one route");
-    }
-    for route in &s.routes.value {
-        let Some((key, flights)) = route_from_spec(route, problems) else {
-            continue;
-        };
-        if let Some(line) = route_lines.get(&key) {
-            problems.at(
-                route,
-                format!(
-                    "route {}-{} is listed twice (first at line {line})",
-                    key.0, key.1
-                ),
-            );
-            continue;
-        }
-        route_lines.insert(key.clone(), route.referenced.line());
-        routes.insert(key, flights);
-    }
-    let pricing = s
-        .pricing
-        .as_ref()
-        .map(|p| pricing_from_spec(p, problems))
-        .unwrap_or_default();
-    (problems.len() == before).then(|| MockTable {
-        currency,
-        decimals,
-        seed: s.seed.unwrap_or(0),
-        routes,
-        pricing,
-    })
-}
-
-fn route_from_spec(
-    route: &Spanned<RouteSpec>,
-    problems: &mut Problems,
-) -> Option<((String, String), Vec<Flight>)> {
-    let r = &route.value;
-    let from = airport(&r.from, problems);
-    let to = airport(&r.to, problems);
-    if let (Some(f), Some(t)) = (&from, &to)
-        && f == t
-    {
-        problems.at(&r.to, format!("route goes from {f} to itself"));
-    }
-    if r.flights.value.is_empty() {
-        problems.at(&r.flights, "a route needs at least one flight");
-    }
-    let mut flights = Vec::new();
-    let mut seen: HashMap<String, u64> = HashMap::new();
-    for flight in &r.flights.value {
-        if let Some(f) = flight_from_spec(flight, problems) {
-            if let Some(line) = seen.get(&f.number) {
-                problems.at(
-                    &flight.value.number,
-                    format!(
-                        "flight {} is listed twice on this route (first at line {line})",
-                        f.number
-                    ),
-                );
-                continue;
-            }
-            seen.insert(f.number.clone(), flight.value.number.referenced.line());
-            flights.push(f);
-        }
-    }
-    Some(((from?, to?), flights))
-}
-
-fn airport(code: &Spanned<String>, problems: &mut Problems) -> Option<String> {
-    let upper = normalize_code(&code.value, 3, false);
-    if upper.is_none() {
-        problems.at(
-            code,
-            format!("`{}` is not a three-letter IATA airport code", code.value),
-        );
-    }
-    upper
-}
-
-fn flight_from_spec(flight: &Spanned<FlightSpec>, problems: &mut Problems) -> Option<Flight> {
-    let f = &flight.value;
-    let before = problems.len();
-    let number = f.number.value.trim().to_ascii_uppercase();
-    let valid_number = number.len() >= 3
-        && number.len() <= 7
-        && number.bytes().take(2).all(|b| b.is_ascii_alphanumeric())
-        && number.bytes().skip(2).all(|b| b.is_ascii_digit());
-    if !valid_number {
-        problems.at(
-            &f.number,
-            format!("`{}` is not a flight number such as GA404", f.number.value),
-        );
-    }
-    let depart = parse_time(&f.depart, problems);
-    let duration = f.duration.value.get();
-    let duration_minutes = (duration.as_secs() / 60) as u32;
-    if duration_minutes == 0 || duration_minutes > 24 * 60 {
-        problems.at(
-            &f.duration,
-            format!(
-                "duration must be between 1m and 24h, got {}",
-                f.duration.value
-            ),
-        );
-    }
-    let arrive = f.arrive.as_ref().and_then(|a| {
-        let (time_text, offset) = match a.value.split_once('+') {
-            Some((t, d)) => (
-                t.trim(),
-                d.trim().parse::<i8>().ok().filter(|d| (0..=2).contains(d)),
-            ),
-            None => (a.value.trim(), Some(0)),
-        };
-        match (Time::strptime("%H:%M", time_text), offset) {
-            (Ok(t), Some(d)) => Some((t, d)),
-            _ => {
-                problems.at(
-                    a,
-                    format!(
-                        "`{}` is not an arrival time such as 10:20 or 01:05+1",
-                        a.value
-                    ),
-                );
-                None
-            }
-        }
-    });
-    let days = match &f.days {
-        None => [true; 7],
-        Some(list) => day_set(list, problems),
-    };
-    let mut fares = Vec::new();
-    if f.fares.value.is_empty() {
-        problems.at(&f.fares, "a flight needs a fare for at least one cabin");
-    }
-    for (cabin, amount) in &f.fares.value {
-        let Some(cabin) = Cabin::parse(cabin) else {
-            problems.at(
-                amount,
-                format!(
-                    "`{cabin}` is not a cabin; use economy, premium_economy, business or first"
-                ),
-            );
-            continue;
-        };
-        match Decimal::from_str(amount.value.0.trim()) {
-            Ok(d) if d > Decimal::ZERO => fares.push((cabin, d)),
-            _ => problems.at(
-                amount,
-                format!("fare `{}` is not a positive amount", amount.value.0),
-            ),
-        }
-    }
-    let seats = match &f.seats {
-        Some(s) if s.value == 0 => {
-            problems.at(s, "seats must be at least 1");
-            1
-        }
-        Some(s) => s.value,
-        None => 9,
-    };
-    let stops = f.stops.as_ref().map(|s| s.value).unwrap_or(0);
-    if let Some(s) = f.stops.as_ref().filter(|s| s.value > 3) {
-        problems.at(s, format!("stops must be 0 to 3, got {}", s.value));
-    }
-    if problems.len() != before {
-        return None;
-    }
-    Some(Flight {
-        number,
-        depart: depart?,
-        duration_minutes,
-        arrive,
-        days,
-        fares,
-        seats,
-        stops,
-    })
-}
-
-fn parse_time(text: &Spanned<String>, problems: &mut Problems) -> Option<Time> {
-    match Time::strptime("%H:%M", text.value.trim()) {
-        Ok(t) => Some(t),
-        Err(_) => {
-            problems.at(
-                text,
-                format!("`{}` is not a time such as 07:30", text.value),
-            );
-            None
-        }
-    }
-}
-
-fn day_set(list: &Spanned<Vec<Spanned<String>>>, problems: &mut Problems) -> [bool; 7] {
-    let mut days = [false; 7];
-    if list.value.is_empty() {
-        problems.at(
-            list,
-            "days must name at least one day (mon .. sun), or be left out for every day",
-        );
-    }
-    for day in &list.value {
-        let name = day.value.trim().to_ascii_lowercase();
-        match DAY_NAMES
-            .iter()
-            .position(|d| name.starts_with(d) && name.len() <= 9)
-        {
-            Some(i) => days[i] = true,
-            None => problems.at(
-                day,
-                format!(
-                    "`{}` is not a day; use mon, tue, wed, thu, fri, sat or sun",
-                    day.value
-                ),
-            ),
-        }
-    }
-    days
-}
-
-/// A positive pricing factor, or 1 with a problem recorded.
-fn factor(value: &Spanned<f64>, what: &str, problems: &mut Problems) -> Decimal {
-    match Decimal::from_f64_retain(value.value)
-        .filter(|d| *d > Decimal::ZERO && value.value <= 100.0)
-    {
-        Some(d) => d.normalize(),
-        None => {
-            problems.at(
-                value,
-                format!(
-                    "{what} must be a positive factor such as 1.2, got {}",
-                    value.value
-                ),
-            );
-            Decimal::ONE
-        }
-    }
-}
-
-fn pricing_from_spec(spec: &Spanned<PricingSpec>, problems: &mut Problems) -> Pricing {
-    let p = &spec.value;
-    let mut pricing = Pricing::default();
-    if let Some(w) = &p.weekend {
-        pricing.weekend = factor(w, "weekend", problems);
-    }
-    if let Some(steps) = &p.advance {
-        for (key, value) in &steps.value {
-            let f = factor(value, "an advance-purchase factor", problems);
-            match key
-                .strip_suffix('d')
-                .and_then(|n| n.parse::<i64>().ok())
-                .filter(|n| *n >= 0)
-            {
-                Some(days) => pricing.advance.push((days, f)),
-                None => problems.at(
-                    value,
-                    format!("`{key}` is not a number of days such as 0d, 7d or 30d"),
-                ),
-            }
-        }
-        pricing.advance.sort_by_key(|(d, _)| *d);
-    }
-    if let Some(j) = &p.jitter {
-        if (0.0..0.5).contains(&j.value) {
-            pricing.jitter = j.value;
-        } else {
-            problems.at(
-                j,
-                format!(
-                    "jitter must be from 0 to 0.5 (a share of the fare), got {}",
-                    j.value
-                ),
-            );
-        }
-    }
-    if let Some(list) = &p.weekend_days {
-        pricing.weekend_days = day_set(list, problems);
-    }
-    pricing
-}
-
 #[cfg(test)]
 mod tests {
+    use super::super::definition::MockSpec;
+    use super::super::load::Problems;
     use super::*;
     use crate::search::model::Cabin;
     use jiff::Timestamp;
+    use serde_saphyr::Spanned;
     use uuid::Uuid;
 
     fn table(yaml: &str) -> MockTable {
@@ -608,7 +301,7 @@ routes:
     to: DPS
     flights:
       - { number: GA404, depart: "07:30", duration: 1h50m, days: [mon, wed, fri, sat], fares: { economy: 1000000, business: 4000000 }, seats: 9 }
-      - { number: GA406, depart: "22:30", duration: 1h50m, arrive: "01:20+1", fares: { economy: 800000 } }
+      - { number: GA406, depart: "22:30", duration: 1h50m, arrive: "00:20+1", fares: { economy: 800000 } }
   - from: DPS
     to: CGK
     flights:
@@ -680,7 +373,7 @@ pricing: { weekend: 1.5, advance: { 0d: 2.0, 7d: 1.25, 30d: 1.0 } }
             "2026-10-01",
         );
         let late = got.iter().find(|o| o.flight_number == "GA406").unwrap();
-        assert_eq!(late.arrive_at.to_string(), "2026-12-03T01:20:00");
+        assert_eq!(late.arrive_at.to_string(), "2026-12-03T00:20:00");
         assert_eq!(late.duration_minutes, 110);
         let early = got.iter().find(|o| o.flight_number == "GA404").unwrap();
         assert_eq!(early.arrive_at.to_string(), "2026-12-02T09:20:00");
@@ -747,6 +440,81 @@ pricing: { weekend: 1.5, advance: { 0d: 2.0, 7d: 1.25, 30d: 1.0 } }
     }
 
     #[test]
+    fn amounts_carry_the_currencys_digits_rounded_half_even() {
+        let sgd = table(
+            &TABLE
+                .replace("IDR", "SGD")
+                .replace("1000000", "89.9")
+                .replace("4000000", "119")
+                .replace(
+                    "pricing: { weekend: 1.5, advance: { 0d: 2.0, 7d: 1.25, 30d: 1.0 } }",
+                    "",
+                ),
+        );
+        let got = offers(
+            &sgd,
+            &search("2026-12-02", 2, Cabin::Economy, None),
+            "2026-10-01",
+        );
+        let ga404 = got.iter().find(|o| o.flight_number == "GA404").unwrap();
+        assert_eq!(ga404.price.per_passenger.to_string(), "89.90");
+        assert_eq!(ga404.price.total.to_string(), "179.80");
+        let got = offers(
+            &sgd,
+            &search("2026-12-02", 1, Cabin::Business, None),
+            "2026-10-01",
+        );
+        assert_eq!(got[0].price.per_passenger.to_string(), "119.00");
+        // 0.125 x 1 is a midpoint: half to even gives 0.12 (away from zero
+        // would give 0.13); 0.135 gives 0.14.
+        let even = table(
+            &TABLE
+                .replace("IDR", "EUR")
+                .replace("1000000", "0.125")
+                .replace("800000", "0.135")
+                .replace(
+                    "pricing: { weekend: 1.5, advance: { 0d: 2.0, 7d: 1.25, 30d: 1.0 } }",
+                    "",
+                ),
+        );
+        let got = offers(
+            &even,
+            &search("2026-12-02", 1, Cabin::Economy, None),
+            "2026-10-01",
+        );
+        let price = |n: &str| {
+            got.iter()
+                .find(|o| o.flight_number == n)
+                .unwrap()
+                .price
+                .per_passenger
+                .to_string()
+        };
+        assert_eq!(
+            (price("GA404"), price("GA406")),
+            ("0.12".into(), "0.14".into())
+        );
+        let kwd = table(&TABLE.replace("IDR", "KWD").replace("1000000", "1.2"));
+        assert_eq!(kwd.decimals, 3);
+        let jpy = table(
+            &TABLE
+                .replace("IDR", "JPY")
+                .replace("1000000", "1234.5")
+                .replace(
+                    "pricing: { weekend: 1.5, advance: { 0d: 2.0, 7d: 1.25, 30d: 1.0 } }",
+                    "",
+                ),
+        );
+        let got = offers(
+            &jpy,
+            &search("2026-12-02", 1, Cabin::Economy, None),
+            "2026-10-01",
+        );
+        let ga404 = got.iter().find(|o| o.flight_number == "GA404").unwrap();
+        assert_eq!(ga404.price.per_passenger.to_string(), "1234");
+    }
+
+    #[test]
     fn usd_amounts_keep_cents() {
         let t = table(&TABLE.replace("IDR", "USD").replace("1000000", "99.99"));
         assert_eq!(t.decimals, 2);
@@ -758,30 +526,5 @@ pricing: { weekend: 1.5, advance: { 0d: 2.0, 7d: 1.25, 30d: 1.0 } }
         let ga404 = got.iter().find(|o| o.flight_number == "GA404").unwrap();
         assert_eq!(ga404.price.per_passenger.to_string(), "99.99");
         assert_eq!(ga404.price.total.to_string(), "299.97");
-    }
-
-    #[test]
-    fn every_table_problem_is_reported() {
-        let spec: Spanned<MockSpec> = serde_saphyr::from_str(
-            "currency: rupiah\nroutes:\n  - from: CGK\n    to: DPS\n    flights:\n      - { number: GA1, depart: \"7:3x\", duration: 0s, days: [someday], fares: {} }\n  - from: CGK\n    to: DPS\n    flights: []\npricing: { jitter: 2, weekend: -1, advance: { soon: 1.1 } }\n",
-        )
-        .unwrap();
-        let mut problems = Problems::default();
-        assert!(from_spec(&spec, &mut problems).is_none());
-        let text = problems.to_string();
-        for needle in [
-            "not an ISO 4217",
-            "not a time",
-            "duration must be",
-            "`someday` is not a day",
-            "at least one cabin",
-            "listed twice",
-            "at least one flight",
-            "jitter must be",
-            "weekend must be a positive factor",
-            "`soon` is not a number of days",
-        ] {
-            assert!(text.contains(needle), "{needle} missing in:\n{text}");
-        }
     }
 }
