@@ -136,6 +136,19 @@ fn describe() {
     describe_gauge!(STREAM_LAG, "Entries not yet delivered to a group");
 }
 
+/// Folds the histogram samples recorded since the last pass into their
+/// buckets, every few seconds until shutdown. The recorder keeps every raw
+/// sample until then: without it, a server nobody scrapes grows by every
+/// request it serves.
+pub async fn upkeep(handle: PrometheusHandle, shutdown: crate::shutdown::Shutdown) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_secs(5)) => handle.run_upkeep(),
+            _ = shutdown.wait() => return,
+        }
+    }
+}
+
 /// Records a finished search from its `complete` event's figures: its
 /// outcome, its time to complete, and its time to the first offer (the
 /// earliest answer that had offers).

@@ -26,7 +26,7 @@ use crate::shutdown::Shutdown;
 
 /// Entries kept per stream by the embedded bus once every group has read
 /// them.
-const EMBEDDED_STREAM_MAX_LEN: usize = 10_000;
+const EMBEDDED_STREAM_MAX_LEN: usize = 1_000;
 
 /// Why the service could not start.
 #[derive(Debug, thiserror::Error)]
@@ -183,6 +183,9 @@ impl Application {
         if let Some(live) = &live {
             live.refresh().await?;
             tasks.spawn(live.clone().read_until_stopped(shutdown.clone()));
+        }
+        if let Some(handle) = metrics.clone() {
+            tasks.spawn(crate::metrics::upkeep(handle, shutdown.clone()));
         }
         tasks.spawn(crate::bus::sample_streams(
             bus.clone(),
