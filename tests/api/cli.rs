@@ -247,9 +247,7 @@ fn validate_checks_arrival_against_duration() {
         ),
     )
     .unwrap();
-    let out = airstream().arg("validate").arg(&bad).output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(!out.status.success(), "{stdout}");
+    let stdout = validate_refuses(&bad);
     assert!(
         stdout.contains(":15:") && stdout.contains("`minutes` is not a unit"),
         "{stdout}"
@@ -262,9 +260,7 @@ fn validate_checks_arrival_against_duration() {
         ),
     )
     .unwrap();
-    let out = airstream().arg("validate").arg(&bad).output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(!out.status.success(), "{stdout}");
+    let stdout = validate_refuses(&bad);
     let line = stdout
         .lines()
         .find(|l| l.starts_with(&format!("{}:15:", bad.display())))
@@ -289,9 +285,7 @@ fn validate_garuda_with(edit: impl Fn(usize, &str) -> String) -> String {
         .collect();
     let path = dir.path().join("garuda.yaml");
     std::fs::write(&path, broken.join("\n") + "\n").unwrap();
-    let out = airstream().arg("validate").arg(&path).output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(!out.status.success(), "{stdout}");
+    let stdout = validate_refuses(&path);
     let first = stdout.lines().next().unwrap_or_default();
     first
         .strip_prefix(&format!("{}:", path.display()))
@@ -355,4 +349,13 @@ fn validate_explains_indentation_mistakes_at_the_line_to_edit() {
         "{got}"
     );
     assert!(!got.contains("mapping values are not allowed"), "{got}");
+}
+
+/// Runs `airstream validate PATH`, which must fail, and returns what it
+/// printed.
+fn validate_refuses(path: &std::path::Path) -> String {
+    let out = airstream().arg("validate").arg(path).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(!out.status.success(), "{stdout}");
+    stdout
 }

@@ -142,20 +142,21 @@ async fn resuming_after_complete_answers_204_so_eventsource_stops() {
     assert_eq!(rest.len(), events.len() - 1);
 }
 
-fn availability(date: &str) -> Value {
-    serde_json::json!({"origin": "CGK", "destination": "DPS", "departure_date": date, "passengers": {"adults": 1}})
+/// Asks the simulated API of `airline` for availability on `date`.
+async fn ask_sim(app: &TestApp, airline: &str, date: &str) -> reqwest::Response {
+    let body = serde_json::json!({"origin": "CGK", "destination": "DPS", "departure_date": date, "passengers": {"adults": 1}});
+    app.client
+        .post(app.url(&format!("/sim/{airline}/v1/availability")))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
 async fn the_simulated_api_checks_dates_like_a_search() {
     let app = app().await;
-    let response = app
-        .client
-        .post(app.url("/sim/alpha/v1/availability"))
-        .json(&availability("9999-01-01"))
-        .send()
-        .await
-        .unwrap();
+    let response = ask_sim(&app, "alpha", "9999-01-01").await;
     assert_eq!(response.status(), 400);
     let body: Value = response.json().await.unwrap();
     let message = body["error"]["message"].as_str().unwrap();
@@ -163,13 +164,7 @@ async fn the_simulated_api_checks_dates_like_a_search() {
         message.contains("departure_date") && message.contains("days ahead"),
         "{body}"
     );
-    let ok = app
-        .client
-        .post(app.url("/sim/alpha/v1/availability"))
-        .json(&availability(&crate::helpers::date_in(14)))
-        .send()
-        .await
-        .unwrap();
+    let ok = ask_sim(&app, "alpha", &crate::helpers::date_in(14)).await;
     assert_eq!(ok.status(), 200);
 }
 
@@ -177,14 +172,9 @@ async fn the_simulated_api_checks_dates_like_a_search() {
 async fn the_simulated_api_has_the_store_cap() {
     let slow = crate::helpers::mock_airline("slow", "SL", "fixed: 1500ms", "");
     let app = TestApp::with_providers(&[("slow.yaml", &slow)], |s| s.search.max_retained = 1).await;
-    let ask = || {
-        app.client
-            .post(app.url("/sim/slow/v1/availability"))
-            .json(&availability(&crate::helpers::date_in(14)))
-            .send()
-    };
-    let (a, b) = tokio::join!(ask(), ask());
-    let mut statuses = [a.unwrap().status().as_u16(), b.unwrap().status().as_u16()];
+    let date = crate::helpers::date_in(14);
+    let (a, b) = tokio::join!(ask_sim(&app, "slow", &date), ask_sim(&app, "slow", &date));
+    let mut statuses = [a.status().as_u16(), b.status().as_u16()];
     statuses.sort();
     assert_eq!(statuses, [200, 503]);
 }
@@ -195,13 +185,7 @@ async fn the_simulated_api_can_be_turned_off() {
         s.sim.enabled = false
     })
     .await;
-    let response = app
-        .client
-        .post(app.url("/sim/alpha/v1/availability"))
-        .json(&availability(&crate::helpers::date_in(14)))
-        .send()
-        .await
-        .unwrap();
+    let response = ask_sim(&app, "alpha", &crate::helpers::date_in(14)).await;
     assert_eq!(response.status(), 404);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["success"], false);
