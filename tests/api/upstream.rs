@@ -546,12 +546,22 @@ async fn the_sample_upstream_airline_answers_through_the_simulated_api() {
     // The simulated API itself answers in the airline's shape, and says
     // what is wrong with a bad request.
     let client = reqwest::Client::new();
-    let sim = client
-        .post(app.url("/sim/transnusa-fares/v1/availability"))
-        .json(&json!({"origin": "CGK", "destination": "DPS", "departure_date": date_in(14), "passengers": {"adults": 1}}))
-        .send()
-        .await
-        .unwrap();
+    // The sample airline fails 2% of its answers on purpose (a simulated
+    // 503): ask again then, as the upstream caller's retries do.
+    let mut sim = None;
+    for _ in 0..10 {
+        let answer = client
+            .post(app.url("/sim/transnusa-fares/v1/availability"))
+            .json(&json!({"origin": "CGK", "destination": "DPS", "departure_date": date_in(14), "passengers": {"adults": 1}}))
+            .send()
+            .await
+            .unwrap();
+        if answer.status() != 503 {
+            sim = Some(answer);
+            break;
+        }
+    }
+    let sim = sim.expect("the simulated API answers");
     assert_eq!(sim.status(), 200);
     let sim: Value = sim.json().await.unwrap();
     assert!(
