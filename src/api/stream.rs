@@ -53,7 +53,8 @@ pub async fn stream(
     // Resuming after the last event of a finished search: nothing can
     // follow. 204 is what stops an EventSource from reconnecting (WHATWG);
     // an empty 200 would have it retry until the results expire.
-    if after == count && log.events_after(after).1 {
+    let (rest, finished) = log.events_after(after);
+    if finished && rest.is_empty() {
         return Ok(axum::http::StatusCode::NO_CONTENT.into_response());
     }
     let events = EventStream::new(
