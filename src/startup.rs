@@ -235,7 +235,7 @@ impl Application {
         let limits = self.connection_limits();
         let app = api::router(self.state);
         api::server::serve(self.listener, app, limits, shutdown.clone()).await;
-        // The server may also stop on its own error; make sure the rest stops.
+        // Everything else stops on the same signal (already tripped here).
         shutdown.trigger();
         let mut tasks = self.tasks;
         while tasks.join_next().await.is_some() {}
@@ -248,31 +248,26 @@ impl Application {
     /// set.
     fn connection_limits(&self) -> api::server::ConnectionLimits {
         let http = &self.state.settings.http;
-        let max_connections = match api::server::raise_descriptor_limit() {
+        let derived = match api::server::raise_descriptor_limit() {
             Ok((before, now, hard)) => {
-                let derived = now - api::server::descriptor_reserve(now);
-                let max = if http.max_connections == 0 {
-                    derived as usize
-                } else {
-                    http.max_connections
-                };
+                let derived = api::server::connection_cap(now);
                 tracing::info!(
                     soft_before = before,
                     soft = now,
                     hard,
-                    max_connections = max,
+                    derived_max_connections = derived,
                     "open descriptor limit"
                 );
-                max
+                derived
             }
             Err(e) => {
                 tracing::warn!(error = %e, "the open descriptor limit is unknown");
-                if http.max_connections == 0 {
-                    1024
-                } else {
-                    http.max_connections
-                }
+                1024
             }
+        };
+        let max_connections = match http.max_connections {
+            0 => derived,
+            set => set,
         };
         api::server::ConnectionLimits {
             header_read_timeout: http.header_read_timeout.get(),

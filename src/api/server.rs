@@ -58,10 +58,13 @@ pub struct ConnectionLimits {
     pub max_unsent_bytes: usize,
 }
 
-/// Descriptors kept free for what is not a client connection: Redis,
-/// airline APIs, provider files, the log.
-pub fn descriptor_reserve(limit: u64) -> u64 {
-    (limit / 10).clamp(64, 2048)
+/// Client connections allowed under a descriptor limit: the limit less a
+/// reserve (a tenth, 64 to 2,048) for Redis, airline APIs, provider files
+/// and the log; at least 1, and no more than a semaphore can count.
+pub fn connection_cap(limit: u64) -> usize {
+    let reserve = (limit / 10).clamp(64, 2048);
+    let cap = usize::try_from(limit.saturating_sub(reserve)).unwrap_or(usize::MAX);
+    cap.clamp(1, Semaphore::MAX_PERMITS)
 }
 
 /// Raises this process's soft limit on open descriptors to its hard limit,
@@ -305,5 +308,22 @@ impl AsyncWrite for Guarded {
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.get_mut().tcp).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_connection_cap_keeps_a_reserve_and_stays_countable() {
+        assert_eq!(super::connection_cap(20_000), 18_000);
+        assert_eq!(super::connection_cap(1024), 922);
+        assert_eq!(super::connection_cap(1_048_576), 1_046_528);
+        // A tiny limit still serves one connection; an unlimited one fits
+        // the semaphore.
+        assert_eq!(super::connection_cap(50), 1);
+        assert_eq!(
+            super::connection_cap(u64::MAX),
+            tokio::sync::Semaphore::MAX_PERMITS
+        );
     }
 }
