@@ -374,9 +374,9 @@ impl Catalog {
                 .file_stem()
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            // What this file defined before, if it was good.
-            let before = previous.and_then(|p| {
-                let file = p.files.iter().find(|f| f.path == path)?;
+            // This file's status before, and what it defined if it was good.
+            let was = previous.and_then(|p| Some((p, p.files.iter().find(|f| f.path == path)?)));
+            let before = was.and_then(|(p, file)| {
                 let def = p.providers.get(&file.id).filter(|d| d.source == path)?;
                 Some((def.clone(), file.loaded_at))
             });
@@ -388,10 +388,9 @@ impl Catalog {
             let fingerprint = read.as_deref().ok().map(fingerprint);
             // The same content as a good definition in force: nothing to do
             // (its HTTP client and runtime state carry on).
-            if let (Some(fp), Some((old, at))) = (fingerprint, &before)
-                && previous
-                    .and_then(|p| p.files.iter().find(|f| f.path == path))
-                    .is_some_and(|f| f.fingerprint == Some(fp) && f.error.is_none())
+            if let (Some(fp), Some((old, at)), Some((_, file))) = (fingerprint, &before, was)
+                && file.fingerprint == Some(fp)
+                && file.error.is_none()
                 && !catalog.providers.contains_key(&old.id)
             {
                 catalog.providers.insert(old.id.clone(), old.clone());

@@ -534,9 +534,8 @@ impl SharedSearches {
         let now = Timestamp::now();
         for ((id, log), stored) in logs.into_iter().zip(stored) {
             let Some(stored) = stored else { continue };
-            let overdue = super::time_left(stored.snapshot.request.deadline).is_zero()
-                && now.duration_since(stored.snapshot.request.deadline)
-                    > jiff::SignedDuration::try_from(END_HERE_AFTER).unwrap_or_default();
+            let overdue = now.duration_since(stored.snapshot.request.deadline)
+                > jiff::SignedDuration::try_from(END_HERE_AFTER).unwrap_or_default();
             if log.is_finished() || !overdue {
                 continue;
             }
