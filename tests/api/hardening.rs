@@ -8,6 +8,19 @@ use serde_json::json;
 use crate::helpers::{WAIT, date_in, fast_airline, pricier_airline};
 use crate::processes::{Process, get_text, post_search, stream_events};
 
+/// A real `airstream serve` on a fresh providers directory holding
+/// `files`, with `settings` as `AIRSTREAM_*` variables.
+fn serve(files: &[(&str, String)], settings: &[(&str, &str)]) -> (tempfile::TempDir, Process) {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, yaml) in files {
+        std::fs::write(dir.path().join(name), yaml).unwrap();
+    }
+    let mut envs = vec![("AIRSTREAM_PROVIDERS_DIR", dir.path().as_os_str())];
+    envs.extend(settings.iter().map(|(k, v)| (*k, std::ffi::OsStr::new(*v))));
+    let process = Process::spawn(&[], &envs);
+    (dir, process)
+}
+
 /// The value of an unlabelled counter on a process's `/metrics`.
 async fn counter(client: &reqwest::Client, base: &str, name: &str) -> f64 {
     let text = get_text(client, &format!("{base}/metrics")).await;
@@ -18,9 +31,7 @@ async fn counter(client: &reqwest::Client, base: &str, name: &str) -> f64 {
 
 #[tokio::test]
 async fn an_idle_server_does_not_reread_its_providers_directory() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("alpha.yaml"), fast_airline("alpha", "AA")).unwrap();
-    let process = Process::spawn(&[], &[("AIRSTREAM_PROVIDERS_DIR", dir.path().as_os_str())]);
+    let (dir, process) = serve(&[("alpha.yaml", fast_airline("alpha", "AA"))], &[]);
     let client = reqwest::Client::new();
     let scans = "airstream_provider_scans_total";
     // Start-up reads the directory, and the watcher once more when it starts.
@@ -140,14 +151,9 @@ async fn one_search(client: &reqwest::Client, base: &str) -> serde_json::Value {
 #[tokio::test]
 async fn half_open_connections_neither_starve_probes_nor_stay_open() {
     airstream::api::server::raise_descriptor_limit().unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("alpha.yaml"), fast_airline("alpha", "AA")).unwrap();
-    let process = Process::spawn(
-        &[],
-        &[
-            ("AIRSTREAM_PROVIDERS_DIR", dir.path().as_os_str()),
-            ("AIRSTREAM_HTTP__HEADER_READ_TIMEOUT", "2s".as_ref()),
-        ],
+    let (_dir, process) = serve(
+        &[("alpha.yaml", fast_airline("alpha", "AA"))],
+        &[("AIRSTREAM_HTTP__HEADER_READ_TIMEOUT", "2s")],
     );
     let mut conns = half_open(&process.base, 3000).await;
     // Fresh clients are served while the half-open ones wait.
@@ -173,14 +179,11 @@ async fn half_open_connections_neither_starve_probes_nor_stay_open() {
 #[tokio::test]
 async fn beyond_the_connection_cap_a_new_connection_is_refused_at_once() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("alpha.yaml"), fast_airline("alpha", "AA")).unwrap();
-    let process = Process::spawn(
-        &[],
+    let (_dir, process) = serve(
+        &[("alpha.yaml", fast_airline("alpha", "AA"))],
         &[
-            ("AIRSTREAM_PROVIDERS_DIR", dir.path().as_os_str()),
-            ("AIRSTREAM_HTTP__MAX_CONNECTIONS", "40".as_ref()),
-            ("AIRSTREAM_HTTP__HEADER_READ_TIMEOUT", "3s".as_ref()),
+            ("AIRSTREAM_HTTP__MAX_CONNECTIONS", "40"),
+            ("AIRSTREAM_HTTP__HEADER_READ_TIMEOUT", "3s"),
         ],
     );
     let conns = half_open(&process.base, 40).await;
@@ -252,15 +255,12 @@ fn server_send_queue(server: u16, client: u16) -> Option<u64> {
 #[tokio::test]
 async fn a_reader_that_never_reads_holds_a_bounded_queue_and_is_closed() {
     use tokio::io::AsyncWriteExt;
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("wide.yaml"), wide_airline(600)).unwrap();
-    let process = Process::spawn(
-        &[],
+    let (_dir, process) = serve(
+        &[("wide.yaml", wide_airline(600))],
         &[
-            ("AIRSTREAM_PROVIDERS_DIR", dir.path().as_os_str()),
-            ("AIRSTREAM_HTTP__MAX_UNSENT_BYTES", "16384".as_ref()),
-            ("AIRSTREAM_HTTP__IDLE_TIMEOUT", "3s".as_ref()),
-            ("AIRSTREAM_SSE__KEEPALIVE", "1s".as_ref()),
+            ("AIRSTREAM_HTTP__MAX_UNSENT_BYTES", "16384"),
+            ("AIRSTREAM_HTTP__IDLE_TIMEOUT", "3s"),
+            ("AIRSTREAM_SSE__KEEPALIVE", "1s"),
         ],
     );
     let client = reqwest::Client::builder().timeout(WAIT).build().unwrap();
