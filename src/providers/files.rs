@@ -35,10 +35,9 @@ pub struct Listed {
 }
 
 impl Listed {
-    /// The error a refused entry is listed with.
-    pub fn refusal(&self) -> Option<FileError> {
-        let reason = self.read_from.as_ref().err()?;
-        Some(FileError {
+    /// The file to read, or the error a refused entry is listed with.
+    pub fn source(&self) -> Result<&Path, FileError> {
+        self.read_from.as_deref().map_err(|reason| FileError {
             path: self.path.clone(),
             problems: vec![Problem::new(0, 0, reason)],
         })
@@ -165,8 +164,8 @@ mod tests {
         );
         assert!(
             listed[2]
-                .refusal()
-                .unwrap()
+                .source()
+                .unwrap_err()
                 .to_string()
                 .contains("outside the providers directory")
         );

@@ -381,10 +381,7 @@ impl Catalog {
                 Some((def.clone(), file.loaded_at))
             });
             let mut serving_previous = false;
-            let read = match listed.refusal() {
-                Some(refused) => Err(refused),
-                None => read_file(&path, listed.read_from.as_deref().unwrap_or(&path)),
-            };
+            let read = listed.source().and_then(|source| read_file(&path, source));
             let fingerprint = read.as_deref().ok().map(fingerprint);
             // The same content as a good definition in force: nothing to do
             // (its HTTP client and runtime state carry on).
