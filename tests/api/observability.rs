@@ -51,7 +51,7 @@ fn free_port() -> u16 {
 
 /// The dashboard's panels (rows left out).
 fn panels() -> Vec<Value> {
-    let text = std::fs::read_to_string(repo("grafana/dashboards/airstream.json")).unwrap();
+    let text = std::fs::read_to_string(repo("deploy/grafana/dashboards/airstream.json")).unwrap();
     let dashboard: Value = serde_json::from_str(&text).unwrap();
     dashboard["panels"]
         .as_array()
@@ -64,8 +64,10 @@ fn panels() -> Vec<Value> {
 
 /// The uid of the provisioned Prometheus datasource.
 fn datasource_uid() -> String {
-    let text =
-        std::fs::read_to_string(repo("grafana/provisioning/datasources/prometheus.yml")).unwrap();
+    let text = std::fs::read_to_string(repo(
+        "deploy/grafana/provisioning/datasources/prometheus.yml",
+    ))
+    .unwrap();
     let provisioning: Value = serde_saphyr::from_str(&text).unwrap();
     provisioning["datasources"][0]["uid"]
         .as_str()
