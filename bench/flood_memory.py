@@ -7,7 +7,7 @@ with `BIN loadtest` for about `--seconds`, then samples RSS every second
 for `--after` seconds. Prints the figures and the ratio of each to idle.
 
     python3 bench/flood_memory.py --bin target/release/airstream \
-        --dir bench/zero-latency --seconds 20 --after 90 \
+        --dir bench/providers/zero_latency --seconds 20 --after 90 \
         --env AIRSTREAM_SEARCH__RESULT_TTL=10s
 """
 
@@ -41,7 +41,7 @@ def free_port():
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", default="target/release/airstream")
-    ap.add_argument("--dir", default="bench/zero-latency")
+    ap.add_argument("--dir", default="bench/providers/zero_latency")
     ap.add_argument("--seconds", type=float, default=20)
     ap.add_argument("--after", type=float, default=90)
     ap.add_argument("--idle", type=float, default=5)

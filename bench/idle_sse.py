@@ -3,10 +3,10 @@
 the server's resident memory before and after.
 
 Each connection belongs to its own search (POSTed first), answered by the
-`bench/slow` airline 25 s later, so every stream waits idle meanwhile.
+`bench/providers/slow` airline 25 s later, so every stream waits idle meanwhile.
 
     ulimit -n 65536
-    AIRSTREAM_PROVIDERS_DIR=bench/slow AIRSTREAM_SEARCH__MAX_TIMEOUT=60s \
+    AIRSTREAM_PROVIDERS_DIR=bench/providers/slow AIRSTREAM_SEARCH__MAX_TIMEOUT=60s \
         ./target/release/airstream serve &
     python3 bench/idle_sse.py --connections 10000 --pid $!
 """

@@ -13,7 +13,7 @@ bin=./target/release/airstream
 declare -A results=([true]="" [false]="")
 for round in $(seq "$rounds"); do
   for enabled in true false; do
-    AIRSTREAM_LISTEN=127.0.0.1:$port AIRSTREAM_PROVIDERS_DIR=bench/zero-latency \
+    AIRSTREAM_LISTEN=127.0.0.1:$port AIRSTREAM_PROVIDERS_DIR=bench/providers/zero_latency \
       AIRSTREAM_LOG__FILTER=warn AIRSTREAM_METRICS__ENABLED=$enabled $bin serve &
     server=$!
     for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Searches at a steady rate while every provider file is rewritten again and
 # again: no search may fail or hang because of a reload. Copies the given
-# provider set (default bench/fixed-50ms) to a temporary directory, serves
+# provider set (default bench/providers/fixed_50ms) to a temporary directory, serves
 # it, runs `airstream loadtest` at RATE searches/s for SECONDS, and rewrites
 # every file (temp file + rename, a changed airline name, so every
 # definition is replaced) every 0.5 s meanwhile.
@@ -9,7 +9,7 @@
 #   bench/reload_under_load.sh [PROVIDERS_DIR] [RATE] [SECONDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-src=${1:-bench/fixed-50ms} rate=${2:-500} secs=${3:-20} port=${PORT:-3720}
+src=${1:-bench/providers/fixed_50ms} rate=${2:-500} secs=${3:-20} port=${PORT:-3720}
 cargo build --release --quiet
 bin=./target/release/airstream
 dir=$(mktemp -d)

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Runs the throughput benchmark: a release server on the given provider set
-# (default bench/zero-latency) and `airstream loadtest` against it, several
+# (default bench/providers/zero_latency) and `airstream loadtest` against it, several
 # rounds, printing each round's throughput and the CPU time per search spent
 # by the server and by the load generator.
 #
 #   bench/throughput.sh [PROVIDERS_DIR] [ROUNDS] [SEARCHES] [CONCURRENCY]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-dir=${1:-bench/zero-latency} rounds=${2:-3} n=${3:-30000} c=${4:-64}
+dir=${1:-bench/providers/zero_latency} rounds=${2:-3} n=${3:-30000} c=${4:-64}
 port=${PORT:-3700}
 cargo build --release --quiet
 bin=./target/release/airstream

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Recovery from a crashed providers process: a fresh redis-server, one `api`
 # and two `providers` processes on the given provider set (default
-# bench/fixed-50ms), `airstream loadtest` at a steady rate, and SIGKILL of
+# bench/providers/fixed_50ms), `airstream loadtest` at a steady rate, and SIGKILL of
 # one providers process in the middle of the run. Every search in flight in
 # the killed process waits until a live process claims it (the claim idle
 # time, never less than the airline's timeout plus one second), so the
@@ -9,12 +9,12 @@
 # them completing. Prints the run's outcome, the slowest search and the
 # pending entries left per group.
 #
-#   bench/kill-recovery.sh [PROVIDERS_DIR] [RATE] [SECONDS] [CLAIM_IDLE]
+#   bench/kill_recovery.sh [PROVIDERS_DIR] [RATE] [SECONDS] [CLAIM_IDLE]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-dir=${1:-bench/fixed-50ms} rate=${2:-300} secs=${3:-20} claim=${4:-1s}
+dir=${1:-bench/providers/fixed_50ms} rate=${2:-300} secs=${3:-20} claim=${4:-1s}
 rport=${REDIS_PORT:-6392} port=${PORT:-3710}
-. bench/redis-lib.sh
+. bench/redis_lib.sh
 export AIRSTREAM_REDIS_URL=redis://127.0.0.1:$rport AIRSTREAM_PROVIDERS_DIR=$dir \
   AIRSTREAM_LOG__FILTER=warn AIRSTREAM_REDIS__CLAIM_IDLE=$claim
 AIRSTREAM_LISTEN=127.0.0.1:$((port + 1)) $bin serve --role providers &

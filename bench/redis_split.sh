@@ -1,17 +1,17 @@
 #!/usr/bin/env bash
 # The Redis benchmark of the split deployment: a fresh redis-server, one
 # `providers` and one `api` process on the given provider set (default
-# bench/zero-latency), then `airstream loadtest` several rounds. Prints each
+# bench/providers/zero_latency), then `airstream loadtest` several rounds. Prints each
 # round's throughput, the Redis commands issued per search (INFO
 # commandstats before and after) and redis-benchmark's XADD rate on the same
 # server, so the figure reads as a fraction of what this Redis can do.
 #
-#   bench/redis-split.sh [PROVIDERS_DIR] [ROUNDS] [SEARCHES] [CONCURRENCY]
+#   bench/redis_split.sh [PROVIDERS_DIR] [ROUNDS] [SEARCHES] [CONCURRENCY]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-dir=${1:-bench/zero-latency} rounds=${2:-3} n=${3:-20000} c=${4:-64}
+dir=${1:-bench/providers/zero_latency} rounds=${2:-3} n=${3:-20000} c=${4:-64}
 rport=${REDIS_PORT:-6391} port=${PORT:-3700}
-. bench/redis-lib.sh
+. bench/redis_lib.sh
 export AIRSTREAM_REDIS_URL=redis://127.0.0.1:$rport AIRSTREAM_PROVIDERS_DIR=$dir AIRSTREAM_LOG__FILTER=warn
 AIRSTREAM_LISTEN=127.0.0.1:$((port + 1)) $bin serve --role providers &
 pids+=($!)
