@@ -13,6 +13,7 @@ mod money;
 mod observability;
 mod processes;
 mod providers;
+mod readme;
 mod redis_full;
 mod reload;
 mod upstream;

@@ -1,0 +1,181 @@
+#!/usr/bin/env python3
+"""Regenerates every transcript shown in README.md and docs/*.md.
+
+A transcript is the block between `<!-- transcript:NAME -->` and
+`<!-- /transcript -->`: the command, as a reader would type it against a
+server on port 3000, and what it printed. This script starts the release
+binary on the sample `providers.d/`, runs each command for real and writes
+the blocks again, so the documented output is what the server answers
+today. `tests/api/readme.rs` checks the blocks against a running server
+(status codes, JSON field names, SSE event kinds, the airlines), so a
+change the transcripts do not show fails the suite until this script runs.
+
+    python3 scripts/transcripts.py            # builds, serves on 3000
+    python3 scripts/transcripts.py --port 3900 --bin target/debug/airstream
+
+With `--port`, the server listens there but every transcript still reads
+`localhost:3000`. Search ids, times, `elapsed_ms`, prices and seats come
+out as they came; the test does not compare them.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FILES = ["README.md"] + sorted(
+    os.path.join("docs", f) for f in os.listdir(os.path.join(ROOT, "docs")) if f.endswith(".md")
+)
+BLOCK = re.compile(r"(<!-- transcript:([a-z0-9-]+) -->\n).*?(<!-- /transcript -->)", re.S)
+# Long `data:` lines of these events are cut here, with `…`.
+CUT_EVENTS = ("offers", "complete")
+CUT_AT = 150
+
+SEARCH = '{"from":"CGK","to":"DPS","date":"\'$DATE\'","passengers":1}'
+BAD_SEARCH = (
+    '{"from":"cgkk","to":"DPS","date":"2026-02-30","return_date":"2024-01-01",'
+    '"passengers":12,"cabin":"luxury","providers":["garuda","wings"],"timeout_ms":0,"currency":"IDR"}'
+)
+JSON_HEADER = "-H 'content-type: application/json'"
+STATUS = "-w '\\nHTTP %{http_code}\\n'"
+UNKNOWN = "3f0c9a52-8a8e-4d0b-9a37-0c9e3c1d2b7e"
+
+# Each transcript: name -> (command as shown, how its output is shaped).
+COMMANDS = {
+    "post-search": (f"curl -s -i localhost:3000/api/flights/search {JSON_HEADER} -d '{SEARCH}'", "raw"),
+    "stream": ("curl -sN localhost:3000/api/flights/search/$SID/stream", "sse"),
+    "snapshot": ("curl -s localhost:3000/api/flights/search/$SID", "first-offer"),
+    "resume": ("curl -sN -H 'Last-Event-ID: 5' localhost:3000/api/flights/search/$SID/stream", "sse"),
+    "errors-422": (f"curl -s {STATUS} localhost:3000/api/flights/search {JSON_HEADER} -d '{BAD_SEARCH}'", "raw"),
+    "errors-400": (f"curl -s {STATUS} localhost:3000/api/flights/search {JSON_HEADER} -d '{{\"from\":\"CGK\",'", "raw"),
+    "errors-404": (f"curl -s {STATUS} localhost:3000/api/flights/search/{UNKNOWN}/stream", "raw"),
+    "providers": ("curl -s localhost:3000/api/providers", "one-per-line"),
+    "airports": ("curl -s localhost:3000/api/airports", "raw"),
+    "healthz": ("curl -s localhost:3000/healthz", "raw"),
+    "readyz": ("curl -s localhost:3000/readyz", "raw"),
+    "sim": (
+        "curl -s localhost:3000/sim/transnusa-fares/v1/availability "
+        "-d '{\"origin\":\"CGK\",\"destination\":\"DPS\",\"departure_date\":\"'$DATE'\",\"passengers\":{\"adults\":2}}'",
+        "raw",
+    ),
+    "help": ("airstream --help", "raw"),
+}
+
+
+def run(command, port, env):
+    """Runs a shown command against the real port; the output reads 3000."""
+    real = command.replace("localhost:3000", f"localhost:{port}")
+    if real.startswith("airstream "):
+        real = env["TRANSCRIPT_BIN"] + real[len("airstream"):]
+    out = subprocess.run(["bash", "-c", real], env=env, capture_output=True, text=True, timeout=60)
+    if out.returncode != 0:
+        sys.exit(f"`{command}` failed ({out.returncode}): {out.stderr}")
+    return out.stdout.replace("\r\n", "\n").replace(f":{port}", ":3000").rstrip("\n")
+
+
+def shape(output, how):
+    if how == "sse":
+        lines, kind = [], None
+        for line in output.split("\n"):
+            if line.startswith("event: "):
+                kind = line[len("event: "):]
+            if line.startswith("data: ") and kind in CUT_EVENTS and len(line) > CUT_AT:
+                line = line[:CUT_AT] + "…"
+            lines.append(line)
+        return "\n".join(lines)
+    if how == "first-offer":
+        body = json.loads(output)
+        body["data"]["offers"] = body["data"]["offers"][:1]
+        return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    if how == "one-per-line":
+        body = json.loads(output)
+        items = ",\n".join(json.dumps(e, ensure_ascii=False, separators=(",", ":")) for e in body["data"])
+        head = json.dumps({k: v for k, v in body.items() if k != "data"}, separators=(",", ":"))[:-1]
+        return f'{head},"data":[\n{items}\n]}}'
+    return output
+
+
+def wait_ready(port, server):
+    for _ in range(300):
+        if server.poll() is not None:
+            sys.exit(f"the server exited with status {server.returncode}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    sys.exit("the server did not become ready")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--port", type=int, default=3000)
+    ap.add_argument("--bin", help="a built binary (default: build and use target/release/airstream)")
+    args = ap.parse_args()
+    os.chdir(ROOT)
+    binary = args.bin
+    if not binary:
+        subprocess.run(["cargo", "build", "--release", "--quiet"], check=True)
+        target = os.environ.get("CARGO_TARGET_DIR", "target")
+        binary = os.path.join(target, "release", "airstream")
+    binary = os.path.abspath(binary)
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRSTREAM_") and k not in ("REDIS_URL", "RUST_LOG")}
+    env["TRANSCRIPT_BIN"] = binary
+    env["DATE"] = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=14)).strftime("%Y-%m-%d")
+    server_env = dict(env, AIRSTREAM_LISTEN=f"127.0.0.1:{args.port}")
+    log = tempfile.TemporaryFile(mode="w+")
+    server = subprocess.Popen([binary], env=server_env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_ready(args.port, server)
+        blocks = {}
+        # In order: the search the later commands name is the first one's.
+        for name, (command, how) in COMMANDS.items():
+            output = run(command, args.port, env)
+            # The simulated airline fails now and then on purpose.
+            while name == "sim" and '"data"' not in output:
+                output = run(command, args.port, env)
+            if name == "post-search":
+                env["SID"] = json.loads(output.split("\n\n", 1)[1])["data"]["search_id"]
+            blocks[name] = shape(output, how)
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+    log.seek(0)
+    # The start-up lines (no colours: the log is not a terminal).
+    startup = log.read().split("\n")[:2]
+    blocks["startup-log"] = "\n".join(l.replace(f":{args.port}", ":3000") for l in startup)
+    commands = {name: command for name, (command, _) in COMMANDS.items()}
+    commands["startup-log"] = "cargo run --release"
+
+    used = set()
+    for path in FILES:
+        text = open(path, encoding="utf-8").read()
+
+        def fill(m):
+            name = m.group(2)
+            if name not in blocks:
+                sys.exit(f"{path}: no transcript named `{name}`")
+            used.add(name)
+            return f"{m.group(1)}```console\n$ {commands[name]}\n{blocks[name]}\n```\n{m.group(3)}"
+
+        new = BLOCK.sub(fill, text)
+        if new != text:
+            open(path, "w", encoding="utf-8").write(new)
+            print(f"updated {path}")
+    unused = sorted(set(blocks) - used)
+    if unused:
+        print("transcripts shown nowhere: " + ", ".join(unused), file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
