@@ -23,6 +23,8 @@ import datetime
 import json
 import os
 import re
+import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -116,6 +118,59 @@ def wait_ready(port, server):
     sys.exit("the server did not become ready")
 
 
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def redis_split(binary, port, env):
+    """The walk-through of docs/architecture.md: a throw-away redis-server,
+    two `providers` and two `api` processes (shown on ports 3001 to 3003
+    and 3000), a search posted to one api process and read from the other."""
+    work = tempfile.mkdtemp()
+    rport = free_port()
+    ports = [port + 10 + i for i in range(4)]  # shown as 3000 to 3003
+    procs = [subprocess.Popen(["redis-server", "--port", str(rport), "--save", "", "--appendonly", "no",
+                               "--dir", work], stdout=subprocess.DEVNULL)]
+    try:
+        time.sleep(0.5)
+        base = dict(env, AIRSTREAM_REDIS_URL=f"redis://127.0.0.1:{rport}")
+        for i, role in ((1, "providers"), (2, "providers"), (0, "api"), (3, "api")):
+            procs.append(subprocess.Popen([binary, "serve", "--role", role], stdout=subprocess.DEVNULL,
+                                          stderr=subprocess.DEVNULL,
+                                          env=dict(base, AIRSTREAM_LISTEN=f"127.0.0.1:{ports[i]}")))
+        wait_ready(ports[0], procs[-2])
+        wait_ready(ports[3], procs[-1])
+        time.sleep(1.5)  # the providers processes' first heartbeats
+
+        def shown(command):
+            real = command
+            for i, p in enumerate(ports):
+                real = real.replace(f"localhost:300{i}", f"localhost:{p}")
+            out = subprocess.run(["bash", "-c", real], env=env, capture_output=True, text=True, timeout=60)
+            text = out.stdout.rstrip("\n")
+            for i, p in enumerate(ports):
+                text = text.replace(f":{p}", f":300{i}")
+            return f"$ {command}\n{text}"
+
+        post = shown(f"curl -s localhost:3000/api/flights/search -d '{SEARCH}'")
+        sid = json.loads(post.split("\n", 1)[1])["data"]["search_id"]
+        env["SID"] = sid
+        stream = shown("curl -sN localhost:3003/api/flights/search/$SID/stream | grep -E '^(id|event):' | paste - - | head -4")
+        last = int(subprocess.run(["bash", "-c", f"curl -sN localhost:{ports[0]}/api/flights/search/{sid}/stream"
+                                   " | grep '^id:' | tail -1 | cut -d' ' -f2"],
+                                  capture_output=True, text=True).stdout)
+        resume = shown(f"curl -sN -H 'Last-Event-ID: {last - 2}' localhost:3000/api/flights/search/$SID/stream"
+                       " | grep -E '^(id|event):'")
+        return "\n".join([post, stream, resume])
+    finally:
+        for proc in reversed(procs):
+            proc.terminate()
+            proc.wait(timeout=20)
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--port", type=int, default=3000)
@@ -146,16 +201,19 @@ def main():
                 output = run(command, args.port, env)
             if name == "post-search":
                 env["SID"] = json.loads(output.split("\n\n", 1)[1])["data"]["search_id"]
-            blocks[name] = shape(output, how)
+            blocks[name] = f"$ {command}\n{shape(output, how)}"
     finally:
         server.terminate()
         server.wait(timeout=20)
     log.seek(0)
     # The start-up lines (no colours: the log is not a terminal).
     startup = log.read().split("\n")[:2]
-    blocks["startup-log"] = "\n".join(l.replace(f":{args.port}", ":3000") for l in startup)
-    commands = {name: command for name, (command, _) in COMMANDS.items()}
-    commands["startup-log"] = "cargo run --release"
+    startup = "\n".join(l.replace(f":{args.port}", ":3000") for l in startup)
+    blocks["startup-log"] = f"$ cargo run --release\n{startup}"
+    if shutil.which("redis-server"):
+        blocks["redis-split"] = redis_split(binary, args.port, env)
+    else:
+        print("no redis-server: the Redis transcript is left as it is", file=sys.stderr)
 
     used = set()
     for path in FILES:
@@ -164,9 +222,11 @@ def main():
         def fill(m):
             name = m.group(2)
             if name not in blocks:
+                if name == "redis-split":
+                    return m.group(0)
                 sys.exit(f"{path}: no transcript named `{name}`")
             used.add(name)
-            return f"{m.group(1)}```console\n$ {commands[name]}\n{blocks[name]}\n```\n{m.group(3)}"
+            return f"{m.group(1)}```console\n{blocks[name]}\n```\n{m.group(3)}"
 
         new = BLOCK.sub(fill, text)
         if new != text:
