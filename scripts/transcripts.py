@@ -187,7 +187,8 @@ def main():
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRSTREAM_") and k not in ("REDIS_URL", "RUST_LOG")}
     env["TRANSCRIPT_BIN"] = binary
     env["DATE"] = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=14)).strftime("%Y-%m-%d")
-    server_env = dict(env, AIRSTREAM_LISTEN=f"127.0.0.1:{args.port}")
+    # As the quick start: every interface.
+    server_env = dict(env, AIRSTREAM_LISTEN=f"0.0.0.0:{args.port}")
     log = tempfile.TemporaryFile(mode="w+")
     server = subprocess.Popen([binary], env=server_env, stdout=log, stderr=subprocess.STDOUT)
     try:
