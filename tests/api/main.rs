@@ -11,7 +11,6 @@ mod hostile;
 mod lifecycle;
 mod money;
 mod observability;
-mod processes;
 mod providers;
 mod redis_full;
 mod reload;
