@@ -9,6 +9,7 @@ mod hardening;
 mod helpers;
 mod hostile;
 mod lifecycle;
+mod loadtest;
 mod money;
 mod observability;
 mod providers;
