@@ -4,6 +4,7 @@ mod browser;
 mod bus_contract;
 mod cli;
 mod cluster;
+mod deployment;
 mod flow;
 mod hardening;
 mod helpers;
