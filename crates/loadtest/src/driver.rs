@@ -116,22 +116,3 @@ async fn open_loop(
         drop(all);
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use clap::Parser;
-
-    #[derive(Parser)]
-    struct Cli {
-        #[command(flatten)]
-        args: LoadtestArgs,
-    }
-
-    #[tokio::test]
-    async fn run_rejects_bad_arguments_before_any_request() {
-        let args = Cli::parse_from(["loadtest", "-n", "0"]).args;
-        let err = run(&args).await.expect_err("invalid");
-        assert!(err.to_string().contains("--searches"), "{err}");
-    }
-}

@@ -62,6 +62,23 @@ pub struct LoadtestArgs {
     pub max_wait_secs: u64,
 }
 
+impl LoadtestArgs {
+    /// Parses the options as `airstream loadtest` receives them (without the
+    /// program and subcommand names), for a caller with no command line of
+    /// its own, such as a test.
+    pub fn try_from_options<I, T>(options: I) -> Result<Self, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        use clap::{Args, FromArgMatches};
+        let command = Self::augment_args(clap::Command::new("loadtest"));
+        let argv = std::iter::once("loadtest".into()).chain(options.into_iter().map(Into::into));
+        let matches = command.try_get_matches_from(argv)?;
+        Self::from_arg_matches(&matches)
+    }
+}
+
 /// Validated options.
 #[derive(Debug)]
 pub(crate) struct Plan {
@@ -237,24 +254,15 @@ fn validate_url(url: &str) -> Result<String, LoadtestError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::{CommandFactory, Parser};
-
-    #[derive(Parser)]
-    struct Cli {
-        #[command(flatten)]
-        args: LoadtestArgs,
-    }
+    use clap::Args;
 
     fn args(extra: &[&str]) -> LoadtestArgs {
-        let argv = std::iter::once("loadtest").chain(extra.iter().copied());
-        Cli::try_parse_from(argv)
-            .expect("valid test arguments")
-            .args
+        LoadtestArgs::try_from_options(extra).expect("valid test arguments")
     }
 
     #[test]
     fn cli_definition_is_consistent_and_has_defaults() {
-        Cli::command().debug_assert();
+        LoadtestArgs::augment_args(clap::Command::new("loadtest")).debug_assert();
         let a = args(&[]);
         assert_eq!(a.url, "http://127.0.0.1:3000");
         assert_eq!(a.searches, 1000);

@@ -1,21 +1,17 @@
 //! The load tester against a fake airstream server: the closed and the open
 //! loop, failed searches counted with their message, and an unreachable
-//! server refused before the run.
+//! server and bad options refused before the run.
 
 use airstream_loadtest::{LoadtestArgs, LoadtestError, run};
-use clap::Parser;
-
-#[derive(Parser)]
-struct Cli {
-    #[command(flatten)]
-    args: LoadtestArgs,
-}
 
 fn args(extra: &[&str]) -> LoadtestArgs {
-    let argv = std::iter::once("loadtest").chain(extra.iter().copied());
-    Cli::try_parse_from(argv)
-        .expect("valid test arguments")
-        .args
+    LoadtestArgs::try_from_options(extra).expect("valid test arguments")
+}
+
+#[tokio::test]
+async fn run_rejects_bad_arguments_before_any_request() {
+    let err = run(&args(&["-n", "0"])).await.expect_err("invalid");
+    assert!(err.to_string().contains("--searches"), "{err}");
 }
 
 /// A fake airstream server.
