@@ -135,7 +135,10 @@ async fn partial_searches_succeed_and_failed_ones_fail_the_run() {
     let (code, stdout, stderr) = loadtest(args(&app, &["-n", "2", "--providers", "nosuch"])).await;
     assert_eq!(code, Some(1), "{stdout}\n{stderr}");
     assert!(stdout.contains("errors 2"), "{stdout}");
-    assert!(stdout.contains("POST /api/flights/search: HTTP 4"), "{stdout}");
+    assert!(
+        stdout.contains("POST /api/flights/search: HTTP 4"),
+        "{stdout}"
+    );
 }
 
 #[tokio::test]

@@ -117,6 +117,18 @@ fn invalid(arg: &'static str, reason: impl Into<String>) -> LoadtestError {
     }
 }
 
+/// Checks that the option `arg` is between 1 and `max`.
+fn one_to(arg: &'static str, value: u64, max: u64) -> Result<(), LoadtestError> {
+    if (1..=max).contains(&value) {
+        Ok(())
+    } else {
+        Err(invalid(
+            arg,
+            format!("must be between 1 and {max}, got {value}"),
+        ))
+    }
+}
+
 impl Plan {
     /// Checks every option and serializes the search request.
     pub(crate) fn from_args(args: &LoadtestArgs) -> Result<Self, LoadtestError> {
@@ -124,15 +136,11 @@ impl Plan {
         if args.searches == 0 {
             return Err(invalid("searches", "must be at least 1"));
         }
-        if args.concurrency == 0 || args.concurrency > MAX_CONCURRENCY {
-            return Err(invalid(
-                "concurrency",
-                format!(
-                    "must be between 1 and {MAX_CONCURRENCY}, got {}",
-                    args.concurrency
-                ),
-            ));
-        }
+        one_to(
+            "concurrency",
+            args.concurrency as u64,
+            MAX_CONCURRENCY as u64,
+        )?;
         if let Some(rate) = args.rate {
             if !rate.is_finite() || rate <= 0.0 {
                 return Err(invalid(
@@ -151,21 +159,8 @@ impl Plan {
                 ));
             }
         }
-        if args.max_wait_secs == 0 || args.max_wait_secs > MAX_WAIT_SECS {
-            return Err(invalid(
-                "max-wait-secs",
-                format!(
-                    "must be between 1 and {MAX_WAIT_SECS}, got {}",
-                    args.max_wait_secs
-                ),
-            ));
-        }
-        if !(1..=9).contains(&args.passengers) {
-            return Err(invalid(
-                "passengers",
-                format!("must be between 1 and 9, got {}", args.passengers),
-            ));
-        }
+        one_to("max-wait-secs", args.max_wait_secs, MAX_WAIT_SECS)?;
+        one_to("passengers", u64::from(args.passengers), 9)?;
         let from = args.from.trim();
         let to = args.to.trim();
         for (arg, code) in [("from", from), ("to", to)] {
