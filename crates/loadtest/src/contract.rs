@@ -6,9 +6,9 @@
 //! keeps this client-side copy instead of depending on the whole server
 //! library (an HTTP client should build without the server's Redis, axum
 //! and provider runtime). The copy cannot drift unnoticed: the end-to-end
-//! tests (`tests/api/loadtest.rs` at the repository root) check every name
-//! here against the server's own declarations and run the load tester
-//! against the real server.
+//! tests (`tests/api/loadtest.rs` at the repository root) compare the
+//! cabins with the server's own list, and run the load tester against the
+//! real server, where a wrong path, event name or status fails the run.
 
 /// The health probe checked before a run.
 pub const HEALTH_PATH: &str = "/healthz";

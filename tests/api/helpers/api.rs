@@ -15,6 +15,7 @@ use super::wait::{WAIT, eventually};
 pub struct Api {
     /// `http://127.0.0.1:PORT`.
     pub base: String,
+    /// The client every request goes through.
     pub client: reqwest::Client,
 }
 
