@@ -30,16 +30,18 @@
 //! - [`shutdown`]: the one shutdown signal every long-running task selects on.
 //! - [`startup`]: [`startup::Application`], which wires the parts together;
 //!   `main` and the tests start the service through it.
-//! - [`loadtest`]: the `airstream loadtest` driver.
 //! - [`duration`]: human-friendly durations (`150ms`, `1h50m`) for settings and
 //!   provider files.
 //! - [`text`]: short excerpts of what a user wrote, for messages.
+//!
+//! The `airstream loadtest` driver, an HTTP client of this service, is a
+//! crate of its own (`crates/loadtest`, package `airstream-loadtest`) that
+//! the binary calls; the server library does not depend on it.
 
 pub mod api;
 pub mod bus;
 pub mod config;
 pub mod duration;
-pub mod loadtest;
 pub mod metrics;
 pub mod providers;
 pub mod search;

@@ -7,10 +7,10 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use airstream::config::{LogFormat, Role, Settings};
-use airstream::loadtest::{self, LoadtestArgs};
 use airstream::providers::load::Catalog;
 use airstream::shutdown::Shutdown;
 use airstream::startup::Application;
+use airstream_loadtest::LoadtestArgs;
 
 // Searches allocate many small strings; mimalloc serves them markedly faster
 // than the system allocator under load.
@@ -95,7 +95,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Loadtest(args) => {
-            let report = loadtest::run(&args).await?;
+            let report = airstream_loadtest::run(&args).await?;
             if args.json {
                 print_out(&format!("{}\n", serde_json::to_string_pretty(&report)?));
             } else {

@@ -1,7 +1,6 @@
 //! The `airstream` binary: `validate` and settings errors.
 
-use crate::helpers::{fast_airline, samples_dir};
-use crate::processes::{Process, airstream, post_search};
+use crate::helpers::{Process, airstream, fast_airline, samples_dir};
 
 #[test]
 fn validate_accepts_the_samples() {
@@ -99,13 +98,13 @@ async fn sigterm_stops_the_binary_and_ends_open_streams() {
     )
     .unwrap();
     let server = Process::spawn(&[], &[("AIRSTREAM_PROVIDERS_DIR", dir.path().as_os_str())]);
-    let client = reqwest::Client::new();
     let mut body = crate::helpers::search_body();
     body["timeout_ms"] = serde_json::json!(30_000);
-    let posted = post_search(&client, &server.base, &body).await;
+    let posted = server.post_search(&body).await;
     let stream_url = posted["data"]["stream_url"].as_str().unwrap();
-    let stream = client
-        .get(format!("{}{stream_url}", server.base))
+    let stream = server
+        .client
+        .get(server.url(stream_url))
         .send()
         .await
         .unwrap();
@@ -142,23 +141,13 @@ async fn json_logs_carry_the_search_id_in_a_span() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("alpha.yaml"), fast_airline("alpha", "AA")).unwrap();
     let server = Process::spawn(&[], &[("AIRSTREAM_PROVIDERS_DIR", dir.path().as_os_str())]);
-    let client = reqwest::Client::new();
-    let posted = post_search(&client, &server.base, &crate::helpers::search_body()).await;
+    let posted = server.post_search(&crate::helpers::search_body()).await;
     let id = posted["data"]["search_id"].as_str().unwrap().to_string();
-    let started = std::time::Instant::now();
-    loop {
-        let left = crate::helpers::WAIT.saturating_sub(started.elapsed());
-        let line = server
-            .logs
-            .recv_timeout(left)
-            .expect("the search is logged");
-        let log: serde_json::Value = serde_json::from_str(&line).expect("JSON log line");
-        if log["fields"]["message"] == "search accepted" {
-            assert_eq!(log["span"]["name"], "search", "{log}");
-            assert_eq!(log["span"]["search_id"], id.as_str(), "{log}");
-            break;
-        }
-    }
+    let log = server.next_log("the search is logged", |log| {
+        log["fields"]["message"] == "search accepted"
+    });
+    assert_eq!(log["span"]["name"], "search", "{log}");
+    assert_eq!(log["span"]["search_id"], id.as_str(), "{log}");
     server.terminate().await;
 }
 

@@ -9,9 +9,9 @@ use serde_json::{Value, json};
 use tempfile::TempDir;
 
 use crate::helpers::{
-    RedisServer, SseEvent, WAIT, fast_airline, mock_airline, pricier_airline, search_body,
+    Api, Process, RedisServer, SseEvent, WAIT, eventually, fast_airline, mock_airline,
+    pricier_airline, search_body,
 };
-use crate::processes::{Process, get_json, post_search, stream_events};
 
 /// A Redis, a providers directory and the settings every process shares.
 pub(crate) struct Deployment {
@@ -72,8 +72,8 @@ fn fast_and_slow(latency: &str, timeout: &str) -> [(&'static str, String); 2] {
 }
 
 /// Posts a search and returns its stream URL.
-async fn submit(client: &reqwest::Client, api: &Process, body: &Value) -> String {
-    let posted = post_search(client, &api.base, body).await;
+async fn submit(api: &Api, body: &Value) -> String {
+    let posted = api.post_search(body).await;
     posted["data"]["stream_url"]
         .as_str()
         .unwrap_or_else(|| panic!("search accepted: {posted}"))
@@ -131,8 +131,8 @@ async fn api_processes_serve_each_others_searches() {
     let mut last = String::new();
     for i in 0..10 {
         let (accepting, streaming) = (&apis[i % 2], &apis[(i + 1) % 2]);
-        last = submit(&client, accepting, &search_body()).await;
-        let events = stream_events(&client, &streaming.base, &last).await;
+        last = submit(accepting, &search_body()).await;
+        let events = streaming.read_stream(&last).await;
         let complete = check_log(&events, &["alpha", "bravo"]);
         assert_eq!(complete["status"], "completed", "{complete}");
         assert!(complete["total_offers"].as_u64().unwrap() > 0);
@@ -140,11 +140,8 @@ async fn api_processes_serve_each_others_searches() {
 
     // The same log from either process; resuming on the other after any
     // event gives exactly the rest.
-    let full = without_retry(stream_events(&client, &apis[0].base, &last).await);
-    assert_eq!(
-        full,
-        without_retry(stream_events(&client, &apis[1].base, &last).await)
-    );
+    let full = without_retry(apis[0].read_stream(&last).await);
+    assert_eq!(full, without_retry(apis[1].read_stream(&last).await));
     for seen in 1..full.len() {
         let rest = without_retry(
             crate::helpers::read_events(
@@ -159,11 +156,7 @@ async fn api_processes_serve_each_others_searches() {
         );
         assert_eq!(rest, full[seen..], "resumed after event {seen}");
     }
-    let snapshot = get_json(
-        &client,
-        &format!("{}{}", apis[1].base, last.trim_end_matches("/stream")),
-    )
-    .await;
+    let snapshot = apis[1].get(last.trim_end_matches("/stream")).await.1;
     assert_eq!(snapshot["data"]["status"], "completed", "{snapshot}");
     assert_eq!(
         snapshot["data"]["total_offers"],
@@ -187,7 +180,7 @@ async fn api_processes_serve_each_others_searches() {
     // of every search exactly once.
     let mut answered = std::collections::BTreeMap::<String, u64>::new();
     for p in &providers {
-        let list = get_json(&client, &format!("{}/api/providers", p.base)).await;
+        let list = p.get("/api/providers").await.1;
         for airline in list["data"].as_array().unwrap() {
             *answered
                 .entry(airline["id"].as_str().unwrap().to_string())
@@ -216,14 +209,13 @@ async fn a_search_outlives_the_api_process_that_accepted_it() {
     let providers = deployment.spawn("providers");
     let mut doomed = deployment.spawn("api");
     let survivor = deployment.spawn("api");
-    let client = reqwest::Client::new();
     let mut body = search_body();
     body["timeout_ms"] = json!(4_000);
-    let stream_url = submit(&client, &doomed, &body).await;
+    let stream_url = submit(&doomed, &body).await;
     doomed.child.kill().unwrap();
     doomed.child.wait().unwrap();
 
-    let events = stream_events(&client, &survivor.base, &stream_url).await;
+    let events = survivor.read_stream(&stream_url).await;
     let complete = check_log(&events, &["alpha", "slow"]);
     assert_eq!(complete["status"], "partial", "{complete}");
     assert_eq!(complete["providers"]["alpha"]["status"], "ok");
@@ -294,7 +286,7 @@ async fn an_open_stream_rides_out_a_redis_outage() {
     let client = reqwest::Client::new();
     let mut body = search_body();
     body["timeout_ms"] = json!(30_000);
-    let stream_url = submit(&client, &api, &body).await;
+    let stream_url = submit(&api, &body).await;
     let mut stream = RawStream {
         response: client
             .get(format!("{}{stream_url}", api.base))
@@ -345,8 +337,8 @@ async fn an_open_stream_rides_out_a_redis_outage() {
     assert_eq!(complete["status"], "completed", "{complete}");
     assert_eq!(complete["providers"]["slow"]["status"], "ok", "{complete}");
     // New searches work without a restart.
-    let stream_url = submit(&client, &api, &search_body()).await;
-    let events = stream_events(&client, &api.base, &stream_url).await;
+    let stream_url = submit(&api, &search_body()).await;
+    let events = api.read_stream(&stream_url).await;
     assert_eq!(
         check_log(&events, &["alpha", "slow"])["status"],
         "completed"
@@ -375,31 +367,25 @@ async fn kill_a_providers_process_under_load(max_deliveries: &str) -> (Vec<Value
     let mut doomed = deployment.spawn("providers");
     let survivor = deployment.spawn("providers");
     let api = deployment.spawn("api");
-    let client = reqwest::Client::new();
     let mut body = search_body();
     body["timeout_ms"] = json!(20_000);
     let mut readers = Vec::new();
     for _ in 0..20 {
-        let url = submit(&client, &api, &body).await;
-        let (client, base) = (client.clone(), api.base.clone());
-        readers.push(tokio::spawn(async move {
-            stream_events(&client, &base, &url).await
-        }));
+        let url = submit(&api, &body).await;
+        let reader = Api::clone(&api);
+        readers.push(tokio::spawn(async move { reader.read_stream(&url).await }));
     }
     // Wait until the doomed process holds searches, then kill it hard.
-    let started = std::time::Instant::now();
-    let held = loop {
-        let list = get_json(&client, &format!("{}/api/providers", doomed.base)).await;
-        let in_flight = list["data"][0]["stats"]["in_flight"].as_u64().unwrap();
-        if in_flight > 0 {
-            break in_flight;
-        }
-        assert!(
-            started.elapsed() < WAIT,
-            "no search reached the doomed process"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    };
+    let held = eventually("a search to reach the doomed process")
+        .every(Duration::from_millis(10))
+        .until(async || {
+            let list = doomed.get("/api/providers").await.1;
+            match list["data"][0]["stats"]["in_flight"].as_u64().unwrap() {
+                0 => Err(list.to_string()),
+                in_flight => Ok(in_flight),
+            }
+        })
+        .await;
     doomed.child.kill().unwrap();
     doomed.child.wait().unwrap();
     let mut completes = Vec::new();
@@ -447,8 +433,8 @@ async fn a_search_delivered_too_often_is_dead_lettered_and_still_completes() {
 }
 
 /// Lists the airlines an api process would target now.
-async fn targeted(client: &reqwest::Client, api: &Process) -> Vec<String> {
-    let list = get_json(client, &format!("{}/api/providers", api.base)).await;
+async fn targeted(api: &Api) -> Vec<String> {
+    let list = api.get("/api/providers").await.1;
     let mut ids: Vec<String> = list["data"]
         .as_array()
         .unwrap()
@@ -462,19 +448,15 @@ async fn targeted(client: &reqwest::Client, api: &Process) -> Vec<String> {
 
 /// Polls until the api process targets exactly `want`; returns how long it
 /// took.
-async fn until_targeted(client: &reqwest::Client, api: &Process, want: &[&str]) -> Duration {
+async fn until_targeted(api: &Api, want: &[&str]) -> Duration {
     let started = std::time::Instant::now();
-    loop {
-        if targeted(client, api).await == want {
-            return started.elapsed();
-        }
-        assert!(
-            started.elapsed() < WAIT,
-            "never targeted {want:?}: {:?}",
-            targeted(client, api).await
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    eventually(format!("the api process to target {want:?}"))
+        .until(async || match targeted(api).await {
+            ids if ids == want => Ok(()),
+            ids => Err(format!("{ids:?}")),
+        })
+        .await;
+    started.elapsed()
 }
 
 /// An api process with no providers directory targets what the providers
@@ -498,8 +480,7 @@ async fn api_processes_follow_the_airlines_live_providers_processes_serve() {
         &shared.envs_with_dir(other.path()),
     );
     let api = Process::spawn(&["--role", "api"], &shared.envs_with_dir(&nowhere));
-    let client = reqwest::Client::new();
-    until_targeted(&client, &api, &["alpha", "bravo"]).await;
+    until_targeted(&api, &["alpha", "bravo"]).await;
 
     // Dropped into the providers processes' directory: targeted and answered.
     std::fs::write(
@@ -507,10 +488,10 @@ async fn api_processes_follow_the_airlines_live_providers_processes_serve() {
         fast_airline("charlie", "CC"),
     )
     .unwrap();
-    let took = until_targeted(&client, &api, &["alpha", "bravo", "charlie"]).await;
+    let took = until_targeted(&api, &["alpha", "bravo", "charlie"]).await;
     assert!(took < WAIT);
-    let stream_url = submit(&client, &api, &search_body()).await;
-    let events = stream_events(&client, &api.base, &stream_url).await;
+    let stream_url = submit(&api, &search_body()).await;
+    let events = api.read_stream(&stream_url).await;
     let complete = check_log(&events, &["alpha", "bravo", "charlie"]);
     assert_eq!(
         complete["providers"]["charlie"]["status"], "ok",
@@ -519,17 +500,17 @@ async fn api_processes_follow_the_airlines_live_providers_processes_serve() {
 
     // Deleted: no longer targeted.
     std::fs::remove_file(shared.dir.path().join("charlie.yaml")).unwrap();
-    until_targeted(&client, &api, &["alpha", "bravo"]).await;
+    until_targeted(&api, &["alpha", "bravo"]).await;
 
     // Every process serving bravo dies: bravo leaves new searches.
     bravo.child.kill().unwrap();
     bravo.child.wait().unwrap();
-    until_targeted(&client, &api, &["alpha"]).await;
+    until_targeted(&api, &["alpha"]).await;
     let mut body = search_body();
     body["timeout_ms"] = json!(20_000);
-    let stream_url = submit(&client, &api, &body).await;
+    let stream_url = submit(&api, &body).await;
     let started = std::time::Instant::now();
-    let events = stream_events(&client, &api.base, &stream_url).await;
+    let events = api.read_stream(&stream_url).await;
     let complete = check_log(&events, &["alpha"]);
     assert_eq!(complete["status"], "completed", "{complete}");
     assert!(
@@ -565,7 +546,7 @@ async fn sighup_does_not_stop_the_process() {
         .status()
         .unwrap();
     assert!(killed.success());
-    until_targeted(&client, &server, &["alpha", "bravo"]).await;
+    until_targeted(&server, &["alpha", "bravo"]).await;
     let health = client
         .get(format!("{}/healthz", server.base))
         .send()
@@ -576,11 +557,11 @@ async fn sighup_does_not_stop_the_process() {
 }
 
 /// The cheapest per-passenger fare a search for `airline` gets through `api`.
-async fn fare_through(client: &reqwest::Client, api: &Process, airline: &str) -> u64 {
+async fn fare_through(api: &Api, airline: &str) -> u64 {
     let mut body = search_body();
     body["providers"] = json!([airline]);
-    let stream_url = submit(client, api, &body).await;
-    let events = stream_events(client, &api.base, &stream_url).await;
+    let stream_url = submit(api, &body).await;
+    let events = api.read_stream(&stream_url).await;
     let complete = check_log(&events, &[airline]);
     assert_eq!(complete["providers"][airline]["status"], "ok", "{complete}");
     crate::helpers::cheapest_fare(&complete)
@@ -602,19 +583,19 @@ async fn provider_files_reload_across_processes() {
     let providers = deployment.spawn("providers");
     let nowhere = dir.join("none");
     let api = Process::spawn(&["--role", "api"], &deployment.envs_with_dir(&nowhere));
-    let client = reqwest::Client::new();
-    until_targeted(&client, &api, &["alpha"]).await;
-    assert!(fare_through(&client, &api, "alpha").await < 1_500_000);
+    until_targeted(&api, &["alpha"]).await;
+    assert!(fare_through(&api, "alpha").await < 1_500_000);
 
     // Edit a fare (written to a temp file, renamed over).
     let pricier = pricier_airline("alpha", "AA");
     std::fs::write(dir.join(".alpha.tmp"), &pricier).unwrap();
     std::fs::rename(dir.join(".alpha.tmp"), dir.join("alpha.yaml")).unwrap();
-    let started = std::time::Instant::now();
-    while fare_through(&client, &api, "alpha").await < 5_000_000 {
-        assert!(started.elapsed() < WAIT, "the new fare never served");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    eventually("the new fare to serve")
+        .until(async || match fare_through(&api, "alpha").await {
+            fare if fare >= 5_000_000 => Ok(()),
+            fare => Err(format!("cheapest fare {fare}")),
+        })
+        .await;
 
     // Break it: the last good version keeps answering, the error is shown.
     std::fs::write(
@@ -622,21 +603,22 @@ async fn provider_files_reload_across_processes() {
         "name: Alpha\nairline: AA\nmock: {}\n",
     )
     .unwrap();
-    let started = std::time::Instant::now();
-    loop {
-        let list = get_json(&client, &format!("{}/api/providers", providers.base)).await;
-        let alpha = &list["data"][0];
-        if alpha["serving_previous"] == true {
-            assert!(
-                alpha["error"]["problems"][0]["line"].as_u64().unwrap() > 0,
-                "{alpha}"
-            );
-            break;
-        }
-        assert!(started.elapsed() < WAIT, "the error never showed: {list}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert!(fare_through(&client, &api, "alpha").await > 5_000_000);
+    let alpha = eventually("the error to show")
+        .until(async || {
+            let list = providers.get("/api/providers").await.1;
+            let alpha = &list["data"][0];
+            if alpha["serving_previous"] == true {
+                Ok(alpha.clone())
+            } else {
+                Err(list.to_string())
+            }
+        })
+        .await;
+    assert!(
+        alpha["error"]["problems"][0]["line"].as_u64().unwrap() > 0,
+        "{alpha}"
+    );
+    assert!(fare_through(&api, "alpha").await > 5_000_000);
 
     // Twenty files at once.
     let ids: Vec<String> = (0..20).map(|i| format!("bulk{i:02}")).collect();
@@ -646,9 +628,9 @@ async fn provider_files_reload_across_processes() {
     }
     let mut want: Vec<&str> = ids.iter().map(String::as_str).collect();
     want.insert(0, "alpha");
-    until_targeted(&client, &api, &want).await;
-    let stream_url = submit(&client, &api, &search_body()).await;
-    let events = stream_events(&client, &api.base, &stream_url).await;
+    until_targeted(&api, &want).await;
+    let stream_url = submit(&api, &search_body()).await;
+    let events = api.read_stream(&stream_url).await;
     let complete = check_log(&events, &want);
     assert_eq!(complete["status"], "completed", "{complete}");
     api.terminate().await;
@@ -683,7 +665,7 @@ async fn redis_connections_do_not_grow_with_sse_clients() {
         list.lines().count()
     };
     // One stream first, so every reader connection of the process exists.
-    let first = submit(&client, &server, &body).await;
+    let first = submit(&server, &body).await;
     let mut open = vec![
         client
             .get(format!("{}{first}", server.base))
@@ -693,7 +675,7 @@ async fn redis_connections_do_not_grow_with_sse_clients() {
     ];
     let before = clients().await;
     for _ in 0..40 {
-        let url = submit(&client, &server, &body).await;
+        let url = submit(&server, &body).await;
         open.push(
             client
                 .get(format!("{}{url}", server.base))

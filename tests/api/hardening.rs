@@ -5,8 +5,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::helpers::{WAIT, date_in, fast_airline, pricier_airline};
-use crate::processes::{Process, get_text, post_search, stream_events};
+use crate::helpers::{Api, Process, WAIT, date_in, eventually, fast_airline, pricier_airline};
 
 /// A real `airstream serve` on a fresh providers directory holding
 /// `files`, with `settings` as `AIRSTREAM_*` variables.
@@ -22,8 +21,8 @@ fn serve(files: &[(&str, String)], settings: &[(&str, &str)]) -> (tempfile::Temp
 }
 
 /// The value of an unlabelled counter on a process's `/metrics`.
-async fn counter(client: &reqwest::Client, base: &str, name: &str) -> f64 {
-    let text = get_text(client, &format!("{base}/metrics")).await;
+async fn counter(api: &Api, name: &str) -> f64 {
+    let text = api.get_text("/metrics").await;
     text.lines()
         .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
         .unwrap_or(0.0)
@@ -32,18 +31,19 @@ async fn counter(client: &reqwest::Client, base: &str, name: &str) -> f64 {
 #[tokio::test]
 async fn an_idle_server_does_not_reread_its_providers_directory() {
     let (dir, process) = serve(&[("alpha.yaml", fast_airline("alpha", "AA"))], &[]);
-    let client = reqwest::Client::new();
     let scans = "airstream_provider_scans_total";
     // Start-up reads the directory, and the watcher once more when it starts.
-    let started = std::time::Instant::now();
-    while counter(&client, &process.base, scans).await < 2.0 {
-        assert!(started.elapsed() < WAIT, "the directory is never read");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let settled = counter(&client, &process.base, scans).await;
+    eventually("the directory to be read twice")
+        .every(Duration::from_millis(50))
+        .until(async || match counter(&process, scans).await {
+            n if n >= 2.0 => Ok(()),
+            n => Err(format!("{n} scans")),
+        })
+        .await;
+    let settled = counter(&process, scans).await;
     // Nothing changes for three seconds: nothing is read.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let idle = counter(&client, &process.base, scans).await;
+    let idle = counter(&process, scans).await;
     assert_eq!(idle, settled, "an idle server reread its directory");
 
     // A real change is still seen, and serves.
@@ -53,19 +53,20 @@ async fn an_idle_server_does_not_reread_its_providers_directory() {
     )
     .unwrap();
     let body = json!({"from": "CGK", "to": "DPS", "date": date_in(14), "passengers": 1});
-    let started = std::time::Instant::now();
-    loop {
-        let accepted = post_search(&client, &process.base, &body).await;
-        let url = accepted["data"]["stream_url"].as_str().unwrap().to_string();
-        let events = stream_events(&client, &process.base, &url).await;
-        let complete = &events.last().unwrap().data;
-        if crate::helpers::cheapest_fare(complete) > 5_000_000 {
-            break;
-        }
-        assert!(started.elapsed() < WAIT, "the edited fare never served");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(counter(&client, &process.base, scans).await > idle);
+    eventually("the edited fare to serve")
+        .every(Duration::from_millis(50))
+        .until(async || {
+            let accepted = process.post_search(&body).await;
+            let url = accepted["data"]["stream_url"].as_str().unwrap().to_string();
+            let events = process.read_stream(&url).await;
+            let complete = &events.last().unwrap().data;
+            match crate::helpers::cheapest_fare(complete) {
+                fare if fare > 5_000_000 => Ok(()),
+                fare => Err(format!("cheapest fare {fare}")),
+            }
+        })
+        .await;
+    assert!(counter(&process, scans).await > idle);
     process.terminate().await;
 }
 
@@ -76,7 +77,7 @@ fn validate_into_a_closed_pipe_ends_quietly() {
         // `airstream validate | head -1` once head has its line.
         let (reader, writer) = std::io::pipe().unwrap();
         drop(reader);
-        let out = crate::processes::airstream()
+        let out = crate::helpers::airstream()
             .args(args)
             .env("AIRSTREAM_PROVIDERS_DIR", crate::helpers::samples_dir())
             .stdout(writer)
@@ -140,11 +141,11 @@ async fn closed_by_peer(tcp: &mut tokio::net::TcpStream, within: Duration) -> bo
 }
 
 /// One search for every airline, read to its `complete` event.
-async fn one_search(client: &reqwest::Client, base: &str) -> serde_json::Value {
+async fn one_search(api: &Api) -> serde_json::Value {
     let body = json!({"from": "CGK", "to": "DPS", "date": date_in(14), "passengers": 1});
-    let accepted = post_search(client, base, &body).await;
+    let accepted = api.post_search(&body).await;
     let url = accepted["data"]["stream_url"].as_str().unwrap().to_string();
-    let events = stream_events(client, base, &url).await;
+    let events = api.read_stream(&url).await;
     events.last().unwrap().data.clone()
 }
 
@@ -157,14 +158,13 @@ async fn half_open_connections_neither_starve_probes_nor_stay_open() {
     );
     let mut conns = half_open(&process.base, 3000).await;
     // Fresh clients are served while the half-open ones wait.
-    let client = reqwest::Client::builder().timeout(WAIT).build().unwrap();
-    let health = client
-        .get(format!("{}/healthz", process.base))
-        .send()
-        .await
-        .unwrap();
+    let api = Api::new(
+        &process.base,
+        reqwest::Client::builder().timeout(WAIT).build().unwrap(),
+    );
+    let health = api.client.get(api.url("/healthz")).send().await.unwrap();
     assert_eq!(health.status(), 200);
-    let complete = one_search(&client, &process.base).await;
+    let complete = one_search(&api).await;
     assert_eq!(complete["type"], "complete", "{complete}");
     // Every half-open connection is closed once its header is overdue.
     for tcp in &mut conns {
@@ -203,17 +203,21 @@ async fn beyond_the_connection_cap_a_new_connection_is_refused_at_once() {
     assert!(answer.contains("\"success\":false"), "{answer}");
     // Once the half-open ones are closed, probes answer again.
     drop(conns);
-    let client = reqwest::Client::builder().timeout(WAIT).build().unwrap();
-    let started = std::time::Instant::now();
-    loop {
-        let health = client.get(format!("{}/healthz", process.base)).send().await;
-        if health.is_ok_and(|r| r.status() == 200) {
-            break;
-        }
-        assert!(started.elapsed() < WAIT, "probes never answer again");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let metrics = get_text(&client, &format!("{}/metrics", process.base)).await;
+    let api = Api::new(
+        &process.base,
+        reqwest::Client::builder().timeout(WAIT).build().unwrap(),
+    );
+    eventually("probes to answer again")
+        .every(Duration::from_millis(50))
+        .until(
+            async || match api.client.get(api.url("/healthz")).send().await {
+                Ok(r) if r.status() == 200 => Ok(()),
+                Ok(r) => Err(format!("HTTP {}", r.status())),
+                Err(e) => Err(e.to_string()),
+            },
+        )
+        .await;
+    let metrics = api.get_text("/metrics").await;
     assert!(
         metrics.contains("airstream_http_connections_refused_total 1"),
         "{metrics}"
@@ -263,9 +267,12 @@ async fn a_reader_that_never_reads_holds_a_bounded_queue_and_is_closed() {
             ("AIRSTREAM_SSE__KEEPALIVE", "1s"),
         ],
     );
-    let client = reqwest::Client::builder().timeout(WAIT).build().unwrap();
+    let api = Api::new(
+        &process.base,
+        reqwest::Client::builder().timeout(WAIT).build().unwrap(),
+    );
     let body = json!({"from": "CGK", "to": "DPS", "date": date_in(14), "passengers": 1});
-    let accepted = post_search(&client, &process.base, &body).await;
+    let accepted = api.post_search(&body).await;
     let url = accepted["data"]["stream_url"].as_str().unwrap().to_string();
     // A client with a small receive buffer that asks and never reads.
     let socket = tokio::net::TcpSocket::new_v4().unwrap();
@@ -277,7 +284,7 @@ async fn a_reader_that_never_reads_holds_a_bounded_queue_and_is_closed() {
         .await
         .unwrap();
     // The stream (over 200 KB) goes on for a fast client.
-    let events = stream_events(&client, &process.base, &url).await;
+    let events = api.read_stream(&url).await;
     assert_eq!(events.last().unwrap().event, "complete");
     // The slow one's queue in the kernel stays near the bound (the kernel
     // doubles a send buffer for its bookkeeping), not the whole stream.
@@ -297,21 +304,20 @@ async fn a_reader_that_never_reads_holds_a_bounded_queue_and_is_closed() {
             })
             .unwrap_or(-1.0)
     };
-    let open = gauge(&get_text(&client, &format!("{}/metrics", process.base)).await);
+    let open = gauge(&api.get_text("/metrics").await);
     assert!(open >= 2.0, "the slow reader is not counted ({open} open)");
-    let started = std::time::Instant::now();
-    loop {
-        // This request's own connection is the only one left.
-        let open = gauge(&get_text(&client, &format!("{}/metrics", process.base)).await);
-        if open == 1.0 {
-            break;
-        }
-        assert!(
-            started.elapsed() < WAIT,
-            "the slow reader's connection stays open ({open} open)"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    eventually("the slow reader's connection to close")
+        .every(Duration::from_millis(100))
+        .until(async || {
+            // This request's own connection is the only one left.
+            let open = gauge(&api.get_text("/metrics").await);
+            if open == 1.0 {
+                Ok(())
+            } else {
+                Err(format!("{open} open"))
+            }
+        })
+        .await;
     assert!(closed_by_peer(&mut slow, WAIT).await);
     process.terminate().await;
 }

@@ -12,8 +12,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, WAIT, search_body};
-use crate::processes::{airstream, post_search, stream_events};
+use crate::helpers::{Api, TestApp, WAIT, airstream, eventually, search_body};
 
 fn repo(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
@@ -119,18 +118,13 @@ async fn every_dashboard_query_returns_data_from_a_real_prometheus() {
     // A short, steady load for as long as the queries are checked: searches
     // through every sample airline (the upstream one too), and a refused one.
     let load = {
-        let client = app.client.clone();
-        let base = app.base.clone();
+        let api = Api::clone(&app);
         tokio::spawn(async move {
             loop {
-                let posted = post_search(&client, &base, &search_body()).await;
+                let posted = api.post_search(&search_body()).await;
                 let url = posted["data"]["stream_url"].as_str().unwrap();
-                stream_events(&client, &base, url).await;
-                let _ = client
-                    .post(format!("{base}/api/flights/search"))
-                    .json(&json!({"from": "CGK"}))
-                    .send()
-                    .await;
+                api.read_stream(url).await;
+                let _ = api.post(&json!({"from": "CGK"})).await;
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         })
@@ -141,7 +135,13 @@ async fn every_dashboard_query_returns_data_from_a_real_prometheus() {
     for panel in panels() {
         for target in panel["targets"].as_array().unwrap() {
             let expr = target["expr"].as_str().unwrap();
-            loop {
+            eventually(format!(
+                "panel `{}` to show data for `{expr}`",
+                panel["title"]
+            ))
+            .within(deadline.saturating_sub(started.elapsed()))
+            .every(Duration::from_millis(250))
+            .until(async || {
                 let answer: Option<Value> = async {
                     client
                         .get(format!(
@@ -166,15 +166,12 @@ async fn every_dashboard_query_returns_data_from_a_real_prometheus() {
                             .is_some_and(|r| !r.is_empty())
                 });
                 if has_data {
-                    break;
+                    Ok(())
+                } else {
+                    Err(format!("{answer:?}"))
                 }
-                assert!(
-                    started.elapsed() < deadline,
-                    "panel `{}`: no data for `{expr}`: {answer:?}",
-                    panel["title"]
-                );
-                tokio::time::sleep(Duration::from_millis(250)).await;
-            }
+            })
+            .await;
         }
     }
     load.abort();

@@ -8,8 +8,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::cluster::Deployment;
-use crate::helpers::{RedisServer, WAIT, date_in, mock_airline};
-use crate::processes::{post_search, stream_events};
+use crate::helpers::{Api, RedisServer, WAIT, date_in, eventually, mock_airline};
 
 async fn redis(url: &str) -> redis::aio::MultiplexedConnection {
     redis::Client::open(url)
@@ -74,24 +73,25 @@ async fn a_full_redis_is_a_503_and_accepted_searches_still_complete() {
     )];
     let deployment = Deployment::new(&files, RedisServer::start().await, &[]).await;
     let providers = deployment.spawn("providers");
-    let api = deployment.spawn("api");
+    let process = deployment.spawn("api");
     let client = reqwest::Client::builder().timeout(WAIT).build().unwrap();
+    let api = Api::new(&process.base, client.clone());
     // Wait until the api targets the airline.
-    let started = std::time::Instant::now();
-    while post_search(&client, &api.base, &body()).await["success"] != true {
-        assert!(started.elapsed() < WAIT, "the airline is never targeted");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually("the airline to be targeted")
+        .every(Duration::from_millis(50))
+        .until(async || match api.post_search(&body()).await {
+            accepted if accepted["success"] == true => Ok(()),
+            refused => Err(refused.to_string()),
+        })
+        .await;
 
     // Searches accepted just before Redis fills up, their streams open.
     let mut streams = Vec::new();
     for _ in 0..10 {
-        let accepted = post_search(&client, &api.base, &body()).await;
+        let accepted = api.post_search(&body()).await;
         let url = accepted["data"]["stream_url"].as_str().unwrap().to_string();
-        let (client, base) = (client.clone(), api.base.clone());
-        streams.push(tokio::spawn(async move {
-            stream_events(&client, &base, &url).await
-        }));
+        let reader = api.clone();
+        streams.push(tokio::spawn(async move { reader.read_stream(&url).await }));
     }
     let mut conn = redis(&deployment.redis.url).await;
     fill(&mut conn).await;
@@ -144,17 +144,19 @@ async fn a_full_redis_is_a_503_and_accepted_searches_still_complete() {
         .query_async(&mut conn)
         .await
         .unwrap();
-    let started = std::time::Instant::now();
-    loop {
-        let accepted = post_search(&client, &api.base, &body()).await;
-        if let Some(url) = accepted["data"]["stream_url"].as_str() {
-            let events = stream_events(&client, &api.base, url).await;
-            if events.last().is_some_and(|e| e.event == "complete") {
-                break;
+    eventually("searches to work again")
+        .every(Duration::from_millis(100))
+        .until(async || {
+            let accepted = api.post_search(&body()).await;
+            let url = accepted["data"]["stream_url"]
+                .as_str()
+                .ok_or_else(|| accepted.to_string())?;
+            let events = api.read_stream(url).await;
+            match events.last() {
+                Some(e) if e.event == "complete" => Ok(()),
+                last => Err(format!("last event {last:?}")),
             }
-        }
-        assert!(started.elapsed() < WAIT, "searches never work again");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    drop((api, providers));
+        })
+        .await;
+    drop((process, providers));
 }

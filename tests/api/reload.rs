@@ -2,26 +2,36 @@
 //! renamed over, deleted, and twenty written at once, each taking effect for
 //! new searches without a restart. Every wait polls with a deadline.
 
-use std::time::Duration;
-
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    TestApp, WAIT, cheapest_fare, fast_airline, mock_airline, pricier_airline, search_body,
+    TestApp, cheapest_fare, eventually, fast_airline, mock_airline, pricier_airline, search_body,
 };
 
 /// Polls `/api/providers` until `check` holds for the list.
 async fn until(app: &TestApp, what: &str, check: impl Fn(&[Value]) -> bool) -> Vec<Value> {
-    let started = std::time::Instant::now();
-    loop {
-        let (_, body) = app.get("/api/providers").await;
-        let list = body["data"].as_array().cloned().unwrap_or_default();
-        if check(&list) {
-            return list;
-        }
-        assert!(started.elapsed() < WAIT, "{what}: {list:?}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    eventually(what)
+        .until(async || {
+            let (_, body) = app.get("/api/providers").await;
+            let list = body["data"].as_array().cloned().unwrap_or_default();
+            if check(&list) {
+                Ok(list)
+            } else {
+                Err(format!("{list:?}"))
+            }
+        })
+        .await
+}
+
+/// Searches for the airline `id` until `check` holds for its cheapest
+/// fare, failing after [`WAIT`](crate::helpers::WAIT) with `what`.
+async fn until_fare(app: &TestApp, id: &str, what: &str, check: impl Fn(u64) -> bool) {
+    eventually(what)
+        .until(async || match cheapest_fare(&search(app, id).await) {
+            fare if check(fare) => Ok(()),
+            fare => Err(format!("cheapest fare {fare}")),
+        })
+        .await;
 }
 
 fn file<'a>(list: &'a [Value], id: &str) -> Option<&'a Value> {
@@ -53,15 +63,7 @@ async fn a_dropped_file_joins_and_an_edited_fare_changes_the_price() {
     // Fares ten times higher.
     let pricier = pricier_airline("bravo", "BB");
     std::fs::write(app.dir.join("bravo.yaml"), pricier).unwrap();
-    let started = std::time::Instant::now();
-    loop {
-        let after = cheapest_fare(&search(&app, "bravo").await);
-        if after > 5_000_000 {
-            break;
-        }
-        assert!(started.elapsed() < WAIT, "the new fare never served");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    until_fare(&app, "bravo", "the new fare to serve", |f| f > 5_000_000).await;
 }
 
 #[tokio::test]
@@ -264,12 +266,8 @@ async fn reload_refuses_links_out_and_follows_a_configmap_update() {
         "..2026_12_01_10_05_00.2",
         &[("kube.yaml", &pricier_airline("kube", "KB"))],
     );
-    let started = std::time::Instant::now();
-    while cheapest_fare(&search(&app, "kube").await) < 5_000_000 {
-        assert!(
-            started.elapsed() < WAIT,
-            "the updated ConfigMap never served"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    until_fare(&app, "kube", "the updated ConfigMap to serve", |f| {
+        f >= 5_000_000
+    })
+    .await;
 }

@@ -2,6 +2,12 @@
 //! binary itself: started as a user would, on free ports.
 
 use std::process::Command;
+use std::sync::mpsc::Receiver;
+
+use serde_json::Value;
+
+use super::api::Api;
+use super::wait::WAIT;
 
 /// The built binary, with no inherited log filter.
 pub fn airstream() -> Command {
@@ -10,55 +16,21 @@ pub fn airstream() -> Command {
     cmd
 }
 
-/// POSTs a search to a running process and returns the JSON answer.
-pub async fn post_search(
-    client: &reqwest::Client,
-    base: &str,
-    body: &serde_json::Value,
-) -> serde_json::Value {
-    client
-        .post(format!("{base}/api/flights/search"))
-        .json(body)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
-/// GETs a JSON document from a running process.
-pub async fn get_json(client: &reqwest::Client, url: &str) -> serde_json::Value {
-    client.get(url).send().await.unwrap().json().await.unwrap()
-}
-
-/// GETs a text document (such as `/metrics`) from a running process.
-pub async fn get_text(client: &reqwest::Client, url: &str) -> String {
-    client.get(url).send().await.unwrap().text().await.unwrap()
-}
-
-/// Reads a search's SSE stream from a running process to its end.
-pub async fn stream_events(
-    client: &reqwest::Client,
-    base: &str,
-    stream_url: &str,
-) -> Vec<crate::helpers::SseEvent> {
-    crate::helpers::read_events(
-        client
-            .get(format!("{base}{stream_url}"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
-}
-
-/// A running `airstream` binary and the address it announced.
+/// A running `airstream` binary; as a client, it is its [`Api`] (at the
+/// address it announced).
 pub struct Process {
     pub child: std::process::Child,
-    pub base: String,
+    api: Api,
     /// The process's log lines after the one announcing its address.
-    pub logs: std::sync::mpsc::Receiver<String>,
+    pub logs: Receiver<String>,
+}
+
+impl std::ops::Deref for Process {
+    type Target = Api;
+
+    fn deref(&self) -> &Api {
+        &self.api
+    }
 }
 
 impl Process {
@@ -88,20 +60,21 @@ impl Process {
                 }
             }
         });
-        let addr = loop {
-            let line = rx
-                .recv_timeout(crate::helpers::WAIT)
-                .expect("the server logs its address");
-            let log: serde_json::Value = serde_json::from_str(&line).expect("JSON log line");
-            if log["fields"]["message"] == "airstream listening" {
-                break log["fields"]["addr"].as_str().unwrap().to_string();
-            }
-        };
+        let listening = next_log(&rx, "the server logs its address", |log| {
+            log["fields"]["message"] == "airstream listening"
+        });
+        let addr = listening["fields"]["addr"].as_str().unwrap();
         Process {
             child,
-            base: format!("http://{addr}"),
+            api: Api::new(format!("http://{addr}"), reqwest::Client::new()),
             logs: rx,
         }
+    }
+
+    /// Waits up to [`WAIT`] for the next JSON log line for which `wanted`
+    /// holds (the lines before it are read and passed over), and returns it.
+    pub fn next_log(&self, what: &str, wanted: impl Fn(&Value) -> bool) -> Value {
+        next_log(&self.logs, what, wanted)
     }
 
     /// Sends SIGTERM and waits for a clean exit.
@@ -117,5 +90,20 @@ impl Process {
             .unwrap()
             .unwrap();
         assert!(status.success(), "clean exit on SIGTERM: {status}");
+    }
+}
+
+/// The next JSON line of `logs` for which `wanted` holds, within [`WAIT`].
+fn next_log(logs: &Receiver<String>, what: &str, wanted: impl Fn(&Value) -> bool) -> Value {
+    let started = std::time::Instant::now();
+    loop {
+        let left = WAIT.saturating_sub(started.elapsed());
+        let line = logs
+            .recv_timeout(left)
+            .unwrap_or_else(|e| panic!("gave up waiting for {what}: {e}"));
+        let log: Value = serde_json::from_str(&line).expect("JSON log line");
+        if wanted(&log) {
+            return log;
+        }
     }
 }

@@ -1,0 +1,21 @@
+//! Test harness: airstream started exactly as `main` starts it, on port 0,
+//! against a fresh temporary `providers.d/` ([`TestApp`]), or as a real
+//! process ([`Process`]); one HTTP client of either ([`Api`]); a real
+//! `redis-server` per test ([`RedisServer`]); and one way to wait for a
+//! condition ([`eventually`]).
+
+mod api;
+mod app;
+mod fixtures;
+mod process;
+mod redis;
+mod wait;
+
+pub use api::{Api, SseEvent, read_events};
+pub use app::TestApp;
+pub use fixtures::{
+    cheapest_fare, date_in, fast_airline, mock_airline, pricier_airline, samples_dir, search_body,
+};
+pub use process::{Process, airstream};
+pub use redis::RedisServer;
+pub use wait::{WAIT, eventually};

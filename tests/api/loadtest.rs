@@ -1,0 +1,160 @@
+//! `airstream loadtest` against the real app: the binary as users run it
+//! (`--json` and the table, the exit codes), and the names the load tester
+//! keeps of the API (paths, cabins, event kinds, statuses) checked against
+//! what the server declares and answers.
+
+use serde_json::Value;
+
+use crate::helpers::{TestApp, airstream, fast_airline, mock_airline};
+
+/// Runs `airstream loadtest ARGS` to its end without blocking the app the
+/// test serves; returns the exit code, standard output and standard error.
+async fn loadtest(args: Vec<String>) -> (Option<i32>, String, String) {
+    let out = tokio::task::spawn_blocking(move || {
+        airstream()
+            .arg("loadtest")
+            .args(args)
+            .output()
+            .expect("airstream loadtest runs")
+    })
+    .await
+    .expect("the load test's thread");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn args(app: &TestApp, extra: &[&str]) -> Vec<String> {
+    ["--url", app.base.as_str()]
+        .iter()
+        .chain(extra)
+        .map(|s| (*s).to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn every_search_of_a_json_run_completes_against_the_real_app() {
+    let app = TestApp::with_providers(
+        &[
+            ("alpha.yaml", &fast_airline("alpha", "AA")),
+            ("bravo.yaml", &fast_airline("bravo", "BB")),
+        ],
+        |_| {},
+    )
+    .await;
+    // What one search finds, as the load tester asks it (CGK to DPS, one
+    // passenger, economy, 14 days ahead).
+    let one = serde_json::json!({
+        "from": "CGK", "to": "DPS", "date": crate::helpers::date_in(14), "passengers": 1
+    });
+    let id = app.submit(&one).await;
+    let events = app.stream(&id, "", None).await;
+    let complete = &events.last().expect("events").data;
+    let offers_per_search = complete["total_offers"].as_u64().expect("total_offers");
+    assert!(offers_per_search > 0, "{complete}");
+
+    let (code, stdout, stderr) = loadtest(args(&app, &["-n", "50", "-c", "4", "--json"])).await;
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    let report: Value = serde_json::from_str(&stdout).expect("--json prints JSON");
+    let mut fields: Vec<&str> = report
+        .as_object()
+        .expect("an object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    fields.sort_unstable();
+    assert_eq!(
+        fields,
+        [
+            "completed",
+            "elapsed_secs",
+            "error_samples",
+            "errors",
+            "offers_total",
+            "partial",
+            "searches",
+            "searches_per_sec",
+            "time_to_complete",
+            "time_to_first_offer",
+        ],
+        "{report}"
+    );
+    assert_eq!(report["searches"], 50, "{report}");
+    assert_eq!(report["completed"], 50, "{report}");
+    assert_eq!(report["partial"], 0, "{report}");
+    assert_eq!(report["errors"], 0, "{report}");
+    assert_eq!(report["error_samples"], serde_json::json!([]), "{report}");
+    assert_eq!(report["offers_total"], 50 * offers_per_search, "{report}");
+    assert!(report["elapsed_secs"].as_f64().expect("elapsed") > 0.0);
+    assert!(report["searches_per_sec"].as_f64().expect("rate") > 0.0);
+    // Every search had offers: both latencies have a sample per search,
+    // and their percentiles are in order.
+    for name in ["time_to_first_offer", "time_to_complete"] {
+        let p = &report[name];
+        assert_eq!(p["count"], 50, "{name}: {p}");
+        let ms = |key: &str| {
+            p[key]
+                .as_f64()
+                .unwrap_or_else(|| panic!("{name}.{key}: {p}"))
+        };
+        assert!(ms("p50_ms") > 0.0, "{name}: {p}");
+        assert!(
+            ms("p50_ms") <= ms("p90_ms") && ms("p90_ms") <= ms("p99_ms"),
+            "{name}: {p}"
+        );
+        assert!(ms("p99_ms") <= ms("max_ms"), "{name}: {p}");
+    }
+    let first = report["time_to_first_offer"]["p50_ms"].as_f64();
+    let done = report["time_to_complete"]["max_ms"].as_f64();
+    assert!(first <= done, "{report}");
+}
+
+#[tokio::test]
+async fn partial_searches_succeed_and_failed_ones_fail_the_run() {
+    let app = TestApp::with_providers(
+        &[(
+            "slow.yaml",
+            &mock_airline("slow", "SL", "fixed: 10s", "timeout: 20s"),
+        )],
+        |_| {},
+    )
+    .await;
+    // The deadline comes before the airline: every search is partial, which
+    // is no error; the table says so.
+    let (code, stdout, stderr) = loadtest(args(&app, &["-n", "3", "--timeout-ms", "100"])).await;
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.starts_with("airstream load test"), "{stdout}");
+    assert!(
+        stdout.contains("completed 0, partial 3, errors 0"),
+        "{stdout}"
+    );
+    // A search the server refuses is an error, counted with the answer, and
+    // the run fails.
+    let (code, stdout, stderr) = loadtest(args(&app, &["-n", "2", "--providers", "nosuch"])).await;
+    assert_eq!(code, Some(1), "{stdout}\n{stderr}");
+    assert!(stdout.contains("errors 2"), "{stdout}");
+    assert!(
+        stdout.contains("POST /api/flights/search: HTTP 4"),
+        "{stdout}"
+    );
+}
+
+#[tokio::test]
+async fn the_load_tester_asks_for_every_cabin_the_server_knows() {
+    use airstream::search::model::Cabin;
+    use airstream_loadtest::contract::CABINS;
+    let server: Vec<&str> = Cabin::ALL.iter().map(|c| c.as_str()).collect();
+    assert_eq!(CABINS.as_slice(), server.as_slice());
+    // And the server accepts each as the load tester sends it.
+    let app =
+        TestApp::with_providers(&[("alpha.yaml", &fast_airline("alpha", "AA"))], |_| {}).await;
+    for cabin in CABINS {
+        let (code, stdout, stderr) =
+            loadtest(args(&app, &["-n", "1", "--cabin", cabin, "--json"])).await;
+        assert_eq!(code, Some(0), "{cabin}: {stdout}\n{stderr}");
+        let report: Value = serde_json::from_str(&stdout).expect("JSON");
+        assert_eq!(report["errors"], 0, "{cabin}: {report}");
+    }
+}
