@@ -4,6 +4,8 @@
 //! - [`files`]: which files of the directory are read (and which links).
 //! - [`load`]: parsing and validation with positions; the [`load::Catalog`]
 //!   of a directory.
+//! - [`problems`]: what is wrong with a file, each problem at its line and
+//!   column.
 //! - [`yaml_errors`]: the YAML parser's errors in plain words, at the line
 //!   to edit.
 //! - [`latency`]: delay distributions and failure rates.
@@ -21,6 +23,7 @@ pub mod latency;
 pub mod live;
 pub mod load;
 pub mod mock;
+pub mod problems;
 pub mod runtime;
 pub mod upstream;
 pub mod watch;
@@ -289,7 +292,7 @@ impl ProviderRegistry {
     }
 
     /// Loads every provider file in `dir`, logging each rejected file.
-    pub fn load(dir: PathBuf) -> Result<Self, load::FileError> {
+    pub fn load(dir: PathBuf) -> Result<Self, problems::FileError> {
         // Both series exist from the start, so a dashboard shows zeros.
         for result in ["ok", "error"] {
             metrics::counter!(crate::metrics::PROVIDER_RELOADS, "result" => result).increment(0);
@@ -311,7 +314,7 @@ impl ProviderRegistry {
     /// Reads the directory again: a new catalog (not yet in force) and
     /// what it changes. Files that did not change keep their definitions;
     /// a file that became invalid keeps its last good one.
-    pub fn rescan(&self) -> Result<(Catalog, ReloadSummary), load::FileError> {
+    pub fn rescan(&self) -> Result<(Catalog, ReloadSummary), problems::FileError> {
         let old = self.catalog();
         let new = Catalog::reload(std::slice::from_ref(&self.dir), Some(&old))?;
         let mut summary = ReloadSummary::default();

@@ -18,7 +18,7 @@ use serde_saphyr::Spanned;
 use tokio::time::Instant;
 
 use super::definition::UpstreamSpec;
-use super::load::Problems;
+use super::problems::Problems;
 use crate::search::model::{AirlineRef, Leg, Offer, SearchRequest};
 use template::Place;
 
