@@ -4,6 +4,8 @@
 //!
 //! Fields that need a check beyond their type carry their position
 //! ([`Spanned`]) so a problem can be reported at its line and column.
+//! The two modes, `mock` and `upstream`, are two `Option`s here and become
+//! one [`super::mode::ProviderMode`] after validation (its module says why).
 
 use std::collections::BTreeMap;
 

@@ -11,8 +11,9 @@ use jiff::Timestamp;
 
 use super::definition::ProviderFile;
 use super::latency::LatencyProfile;
+use super::mode::ProviderMode;
 use super::problems::{FileError, Problem, Problems};
-use super::{ProviderDef, ProviderMode, mock};
+use super::provider::ProviderDef;
 use crate::search::model::{AirlineRef, normalize_code};
 
 /// Largest provider file read, in bytes; a larger file is reported, not parsed.
@@ -149,26 +150,7 @@ fn validate(path: &Path, file: ProviderFile, problems: &mut Problems) -> Option<
         Some(spec) => LatencyProfile::from_spec(spec, problems),
         None => Some(LatencyProfile::default()),
     };
-    let mode = match (&file.mock, &file.upstream) {
-        (Some(_), Some(upstream)) => {
-            problems.at(
-                upstream,
-                "a provider has either `mock` or `upstream`, not both",
-            );
-            None
-        }
-        (None, None) => {
-            problems.at_position(
-                1,
-                1,
-                "a provider needs a `mock` fare table or an `upstream` API",
-            );
-            None
-        }
-        (Some(spec), None) => mock::from_spec(spec, problems).map(ProviderMode::Mock),
-        (None, Some(upstream)) => super::upstream::Upstream::from_spec(upstream, problems)
-            .map(|u| ProviderMode::Upstream(Arc::new(u))),
-    };
+    let mode = ProviderMode::from_specs(file.mock.as_ref(), file.upstream.as_ref(), problems);
     Some(ProviderDef {
         id,
         name: name.clone(),
