@@ -1,0 +1,338 @@
+//! Sending a rendered request: one pooled client per provider, retries with
+//! backoff for connection errors, timeouts and 5xx answers, and never past
+//! the deadline (a retry is only made when its wait leaves room).
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::time::Instant;
+
+use super::error::{Failure, snippet};
+use super::template::Rendered;
+
+/// Largest answer read, in bytes.
+const MAX_BODY: usize = 8 * 1024 * 1024;
+
+/// How a provider's requests are sent.
+pub struct Sender {
+    /// The provider's pooled client.
+    pub client: reqwest::Client,
+    /// The HTTP method.
+    pub method: reqwest::Method,
+    /// Time one attempt may take at most (else all the time left).
+    pub attempt_timeout: Option<Duration>,
+    /// Retries of failed attempts.
+    pub retries: Retries,
+}
+
+/// Retries of failed attempts, within a deadline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Retries {
+    /// Retries after the first attempt.
+    pub attempts: u32,
+    /// Wait before the first retry, doubled for each further one.
+    pub backoff: Duration,
+}
+
+/// Why one attempt gave no answer, and whether another may.
+#[derive(Debug)]
+pub enum Missed {
+    /// Not worth retrying (a 4xx answer, an answer too large).
+    Fatal(String),
+    /// Worth retrying (connection errors, 5xx answers, a broken answer).
+    Retry(String),
+    /// Worth retrying; a timeout when it is the last.
+    Timeout(String),
+}
+
+impl Retries {
+    /// The wait after attempt number `attempt` (1 for the first): the
+    /// backoff doubled per attempt (at most 2^10 times), times `jitter`.
+    fn wait(&self, attempt: u32, jitter: f64) -> Duration {
+        self.backoff
+            .saturating_mul(1 << (attempt - 1).min(10))
+            .mul_f64(jitter)
+    }
+
+    /// Makes attempts (`attempt` gets the attempt's number and the time
+    /// left) until one answers, one fails for good, the retries run out, or
+    /// the next wait would not leave room before the deadline. The last
+    /// reason is reported, with the number of attempts when more than one.
+    pub async fn run<T, F, Fut>(&self, deadline: Instant, mut attempt: F) -> Result<T, Failure>
+    where
+        F: FnMut(u32, Duration) -> Fut,
+        Fut: Future<Output = Result<T, Missed>>,
+    {
+        let mut attempts = 0u32;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(Failure::Timeout(format!(
+                    "no answer within the deadline after {attempts} attempt(s)"
+                )));
+            }
+            attempts += 1;
+            let (reason, timed_out) = match attempt(attempts, left).await {
+                Ok(answer) => return Ok(answer),
+                Err(Missed::Fatal(reason)) => return Err(Failure::Error(reason)),
+                Err(Missed::Retry(reason)) => (reason, false),
+                Err(Missed::Timeout(reason)) => (reason, true),
+            };
+            let wait = self.wait(attempts, rand::random_range(0.5..=1.0));
+            let room = deadline.saturating_duration_since(Instant::now());
+            if attempts > self.attempts || room <= wait {
+                let reason = if attempts > 1 {
+                    format!("{reason} (after {attempts} attempts)")
+                } else {
+                    reason
+                };
+                return Err(if timed_out {
+                    Failure::Timeout(reason)
+                } else {
+                    Failure::Error(reason)
+                });
+            }
+            tokio::time::sleep(wait).await;
+        }
+    }
+}
+
+impl Sender {
+    /// Sends with retries, never past the deadline; returns the answer's
+    /// body.
+    pub async fn send(
+        &self,
+        provider: &str,
+        request: &Rendered,
+        deadline: Instant,
+    ) -> Result<Bytes, Failure> {
+        self.retries
+            .run(deadline, |attempt, left| {
+                self.attempt(provider, request, attempt, left)
+            })
+            .await
+    }
+
+    /// One attempt, within `left`.
+    async fn attempt(
+        &self,
+        provider: &str,
+        request: &Rendered,
+        attempt: u32,
+        left: Duration,
+    ) -> Result<Bytes, Missed> {
+        let mut builder = self
+            .client
+            .request(self.method.clone(), request.url.clone())
+            .headers(request.headers.clone())
+            .timeout(self.attempt_timeout.map_or(left, |t| t.min(left)));
+        if let Some(body) = &request.body {
+            builder = builder.body(body.clone());
+        }
+        let sent = builder.send().await;
+        let label = match &sent {
+            Ok(r) => r.status().as_u16().to_string(),
+            Err(e) if e.is_timeout() => "timeout".to_string(),
+            Err(e) if e.is_connect() => "connect_error".to_string(),
+            Err(_) => "error".to_string(),
+        };
+        metrics::counter!(crate::metrics::UPSTREAM_CALLS, "provider" => provider.to_string(), "status" => label).increment(1);
+        let response = match sent {
+            Ok(response) => response,
+            Err(e) if e.is_timeout() => {
+                return Err(Missed::Timeout(format!(
+                    "no answer in time ({attempt} attempt(s))"
+                )));
+            }
+            // Without the URL: its query may carry a key.
+            Err(e) if e.is_connect() => {
+                return Err(Missed::Retry(format!(
+                    "cannot connect: {}",
+                    source_chain(&e.without_url())
+                )));
+            }
+            Err(e) => {
+                return Err(Missed::Retry(format!(
+                    "request failed: {}",
+                    source_chain(&e.without_url())
+                )));
+            }
+        };
+        let status = response.status();
+        if !status.is_success() {
+            // The airline's own words stay in our log: passed on, they
+            // could tell a client anything the airline says.
+            let body = snippet(&response.bytes().await.unwrap_or_default());
+            tracing::warn!(provider, status = status.as_u16(), %body, "the airline answered with an error");
+            let reason = format!("HTTP {} from the airline", status.as_u16());
+            return Err(if status.is_server_error() {
+                Missed::Retry(reason)
+            } else {
+                Missed::Fatal(reason)
+            });
+        }
+        match read_limited(response).await {
+            Ok(Some(bytes)) => Ok(bytes),
+            Ok(None) => Err(Missed::Fatal(format!(
+                "the answer is larger than {} MiB",
+                MAX_BODY >> 20
+            ))),
+            Err(e) if e.is_timeout() => Err(Missed::Timeout(format!(
+                "the answer did not arrive in time: {}",
+                e.without_url()
+            ))),
+            Err(e) => Err(Missed::Retry(format!(
+                "reading the answer failed: {}",
+                e.without_url()
+            ))),
+        }
+    }
+}
+
+/// The answer's body, or `None` when it is larger than [`MAX_BODY`].
+async fn read_limited(mut response: reqwest::Response) -> Result<Option<Bytes>, reqwest::Error> {
+    let mut buf = bytes::BytesMut::new();
+    while let Some(chunk) = response.chunk().await? {
+        if buf.len() + chunk.len() > MAX_BODY {
+            return Ok(None);
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(Some(buf.freeze()))
+}
+
+/// An error and its causes, one after the other.
+fn source_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use super::*;
+
+    const RETRIES: Retries = Retries {
+        attempts: 2,
+        backoff: Duration::from_millis(100),
+    };
+
+    /// Runs `RETRIES` against attempts that each miss as `miss` says, with
+    /// `budget` before the deadline: the outcome, the attempts made and the
+    /// time they took.
+    async fn run(
+        retries: Retries,
+        budget: Duration,
+        miss: fn(u32) -> Missed,
+    ) -> (Result<(), Failure>, u32, Duration) {
+        let start = Instant::now();
+        let made = AtomicU32::new(0);
+        let outcome = retries
+            .run(start + budget, |attempt, _left| {
+                made.store(attempt, Ordering::Relaxed);
+                std::future::ready(Err(miss(attempt)))
+            })
+            .await;
+        (outcome, made.into_inner(), start.elapsed())
+    }
+
+    #[test]
+    fn the_wait_doubles_per_attempt_within_its_jitter() {
+        assert_eq!(RETRIES.wait(1, 1.0), Duration::from_millis(100));
+        assert_eq!(RETRIES.wait(2, 1.0), Duration::from_millis(200));
+        assert_eq!(RETRIES.wait(3, 0.5), Duration::from_millis(200));
+        assert_eq!(RETRIES.wait(40, 1.0), Duration::from_millis(100 << 10));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retries_until_they_run_out_and_says_how_many_attempts() {
+        let (outcome, made, took) = run(RETRIES, Duration::from_secs(10), |_| {
+            Missed::Retry("HTTP 503 from the airline".into())
+        })
+        .await;
+        assert_eq!(made, 3, "the first attempt and two retries");
+        assert_eq!(
+            outcome,
+            Err(Failure::Error(
+                "HTTP 503 from the airline (after 3 attempts)".into()
+            ))
+        );
+        // Two waits: 50..=100 ms, then 100..=200 ms.
+        assert!(took >= Duration::from_millis(150), "{took:?}");
+        assert!(took <= Duration::from_millis(300), "{took:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn no_retry_whose_wait_would_reach_the_deadline() {
+        // The first wait (50..=100 ms) fits in 120 ms; the second
+        // (100..=200 ms) does not fit in what is left.
+        let (outcome, made, took) = run(RETRIES, Duration::from_millis(120), |attempt| {
+            Missed::Timeout(format!("no answer in time ({attempt} attempt(s))"))
+        })
+        .await;
+        assert_eq!(made, 2);
+        assert_eq!(
+            outcome,
+            Err(Failure::Timeout(
+                "no answer in time (2 attempt(s)) (after 2 attempts)".into()
+            ))
+        );
+        assert!(took < Duration::from_millis(120), "{took:?}");
+        // Too little room for even the first wait: one attempt, its reason
+        // as it is.
+        let (outcome, made, _) = run(RETRIES, Duration::from_millis(40), |_| {
+            Missed::Retry("cannot connect".into())
+        })
+        .await;
+        assert_eq!(made, 1);
+        assert_eq!(outcome, Err(Failure::Error("cannot connect".into())));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_fatal_miss_is_not_retried_and_a_passed_deadline_sends_nothing() {
+        let (outcome, made, _) = run(RETRIES, Duration::from_secs(10), |_| {
+            Missed::Fatal("HTTP 404 from the airline".into())
+        })
+        .await;
+        assert_eq!(made, 1);
+        assert_eq!(
+            outcome,
+            Err(Failure::Error("HTTP 404 from the airline".into()))
+        );
+        let (outcome, made, _) = run(RETRIES, Duration::ZERO, |_| {
+            Missed::Retry("unreachable".into())
+        })
+        .await;
+        assert_eq!(made, 0);
+        assert_eq!(
+            outcome,
+            Err(Failure::Timeout(
+                "no answer within the deadline after 0 attempt(s)".into()
+            ))
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_answer_after_a_retry_is_returned() {
+        let answered = RETRIES
+            .run(
+                Instant::now() + Duration::from_secs(1),
+                |attempt, _| async move {
+                    if attempt < 2 {
+                        Err(Missed::Retry("HTTP 502 from the airline".into()))
+                    } else {
+                        Ok(attempt)
+                    }
+                },
+            )
+            .await;
+        assert_eq!(answered, Ok(2));
+    }
+}
