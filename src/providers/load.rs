@@ -418,4 +418,72 @@ mod tests {
             "{shown}"
         );
     }
+
+    /// An upstream file with every field of `upstream:` written.
+    const UPSTREAM: &str = r#"name: Sky
+airline: SK
+timeout: 2s
+upstream:
+  env: [CARGO_PKG_NAME]
+  settings: { channel: web }
+  method: POST
+  url: "http://sky.test/search?from={{ leg.from }}"
+  headers:
+    X-Channel: "{{ settings.channel }}"
+  body: '{"pax": {{ search.passengers }}}'
+  connect_timeout: 500ms
+  attempt_timeout: 1s
+  retries: { attempts: 2, backoff: 100ms }
+  breaker: { failures: 5, cooldown: 10s }
+  response:
+    offers: body.offers
+    map: { flight_number: item.f, depart_at: item.d, price: item.p, currency: item.c }
+"#;
+
+    #[test]
+    fn definitions_differ_when_any_one_written_value_does() {
+        let base = parse("sky.yaml", UPSTREAM).expect("valid");
+        // The same values elsewhere in the file (a comment, other spacing):
+        // the same definition.
+        let moved = format!(
+            "# Sky's API\n{}",
+            UPSTREAM.replace(
+                "{ attempts: 2, backoff: 100ms }",
+                "{attempts: 2,  backoff: 100ms}"
+            )
+        );
+        assert_eq!(parse("sky.yaml", &moved).expect("valid"), base);
+        for (from, to) in [
+            ("timeout: 2s", "timeout: 3s"),
+            (
+                "env: [CARGO_PKG_NAME]",
+                "env: [CARGO_PKG_NAME, CARGO_PKG_VERSION]",
+            ),
+            ("channel: web", "channel: app"),
+            ("method: POST", "method: PUT"),
+            ("search?from", "search?origin"),
+            ("X-Channel:", "X-Sales-Channel:"),
+            (
+                r#""{{ settings.channel }}""#,
+                r#""web-{{ settings.channel }}""#,
+            ),
+            (
+                "{{ search.passengers }}}",
+                "{{ search.passengers }}, \"v\": 2}",
+            ),
+            ("connect_timeout: 500ms", "connect_timeout: 600ms"),
+            ("attempt_timeout: 1s", "attempt_timeout: 2s"),
+            ("attempts: 2", "attempts: 3"),
+            ("backoff: 100ms", "backoff: 200ms"),
+            ("failures: 5", "failures: 6"),
+            ("cooldown: 10s", "cooldown: 20s"),
+            ("offers: body.offers", "offers: body.data"),
+            ("price: item.p", "price: item.total"),
+        ] {
+            let changed = UPSTREAM.replacen(from, to, 1);
+            assert_ne!(changed, UPSTREAM, "{from}");
+            let def = parse("sky.yaml", &changed).unwrap_or_else(|e| panic!("{to}: {e:?}"));
+            assert_ne!(def, base, "changing `{from}` to `{to}`");
+        }
+    }
 }

@@ -55,8 +55,10 @@ pub struct Upstream {
     sender: Sender,
     breaker: Breaker,
     dropped: AtomicU64,
-    /// The spec as written, so two loads of one file compare equal.
-    fingerprint: String,
+    /// The `upstream:` section as written, without positions: two loads
+    /// compare equal when it says the same, so a reload keeps this one
+    /// (and its breaker and pooled connections) only then.
+    written: serde_json::Value,
 }
 
 impl std::fmt::Debug for Upstream {
@@ -70,7 +72,7 @@ impl std::fmt::Debug for Upstream {
 
 impl PartialEq for Upstream {
     fn eq(&self, other: &Self) -> bool {
-        self.fingerprint == other.fingerprint
+        self.written == other.written
     }
 }
 

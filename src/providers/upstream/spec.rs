@@ -345,19 +345,15 @@ impl Upstream {
             })
         })
         .ok()?;
-        let fingerprint = format!(
-            "{method} {} {:?} {:?} {:?} {offers_expr} {field_sources:?} {settings_map:?} {env_listed:?} {connect_timeout:?} {:?} {retries:?} {backoff:?} {failures} {cooldown:?}",
-            s.url.value,
-            s.headers.as_ref().map(|h| h
-                .value
-                .iter()
-                .map(|(k, v)| (k.clone(), v.value.clone()))
-                .collect::<Vec<_>>()),
-            s.body.as_ref().map(|b| b.value.clone()),
-            content_type,
-            s.attempt_timeout.as_ref().map(|t| t.value.get()),
-            retries = retries.map(|r| r.value),
-        );
+        // What was written, without positions: every field takes part in
+        // comparing two loads, including any added later.
+        let written = match serde_json::to_value(s) {
+            Ok(written) => written,
+            Err(e) => {
+                problems.at(spec, format!("the upstream could not be read: {e}"));
+                return None;
+            }
+        };
         Some(Upstream {
             compiled,
             request: RequestShape {
@@ -379,7 +375,7 @@ impl Upstream {
             },
             breaker: Breaker::new(failures, cooldown),
             dropped: AtomicU64::new(0),
-            fingerprint,
+            written,
         })
     }
 }
