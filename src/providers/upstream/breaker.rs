@@ -36,6 +36,22 @@ pub struct BreakerSnapshot {
     pub retry_in_ms: Option<u64>,
 }
 
+/// Why the breaker refused a call.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Refused {
+    /// Open: too many failures in a row, and the cooldown runs.
+    #[error("circuit open after {failures} failures in a row; next try in {retry_in_ms} ms")]
+    Open {
+        /// Failed searches in a row.
+        failures: u32,
+        /// Milliseconds until a trial call.
+        retry_in_ms: u128,
+    },
+    /// Half-open, and the one trial call is still out.
+    #[error("circuit half-open: a trial call is in flight")]
+    Trial,
+}
+
 /// Records the outcome of an allowed call.
 pub struct BreakerGuard<'a>(&'a Breaker);
 
@@ -69,19 +85,18 @@ impl Breaker {
 
     /// Whether a call may go: `Err` with the reason while open (or while a
     /// trial call is out).
-    pub fn allow(&self) -> Result<BreakerGuard<'_>, String> {
+    pub fn allow(&self) -> Result<BreakerGuard<'_>, Refused> {
         let mut st = self.state.lock().expect("breaker lock");
         if let Some(until) = st.open_until {
             let now = Instant::now();
             if now < until {
-                return Err(format!(
-                    "circuit open after {} failures in a row; next try in {} ms",
-                    st.failures,
-                    (until - now).as_millis()
-                ));
+                return Err(Refused::Open {
+                    failures: st.failures,
+                    retry_in_ms: (until - now).as_millis(),
+                });
             }
             if st.trial {
-                return Err("circuit half-open: a trial call is in flight".to_string());
+                return Err(Refused::Trial);
             }
             st.trial = true;
         }
@@ -127,7 +142,10 @@ mod tests {
         assert_eq!(open.state, "open");
         assert_eq!(open.retry_in_ms, Some(10_000));
         let refused = breaker.allow().err().expect("refused while open");
-        assert!(refused.contains("after 3 failures in a row"), "{refused}");
+        assert_eq!(
+            refused.to_string(),
+            "circuit open after 3 failures in a row; next try in 10000 ms"
+        );
         tokio::time::advance(COOLDOWN - Duration::from_millis(1)).await;
         assert!(breaker.allow().is_err(), "still open 1 ms before the end");
         tokio::time::advance(Duration::from_millis(1)).await;
@@ -141,7 +159,7 @@ mod tests {
         tokio::time::advance(COOLDOWN).await;
         let trial = breaker.allow().expect("the trial call");
         let second = breaker.allow().err().expect("one trial at a time");
-        assert!(second.contains("trial call is in flight"), "{second}");
+        assert_eq!(second, Refused::Trial);
         trial.record(true);
         let closed = breaker.snapshot();
         assert_eq!(closed.state, "closed");

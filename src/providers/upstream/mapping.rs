@@ -10,7 +10,7 @@ use minijinja::value::ValueKind;
 use minijinja::{Expression, Value, context};
 use rust_decimal::Decimal;
 
-use super::error::snippet;
+use super::error::{UpstreamError, snippet};
 use crate::duration::HumanDuration;
 use crate::search::model::{AirlineRef, Cabin, Leg, Offer, Price, normalize_code};
 use crate::search::money;
@@ -81,30 +81,38 @@ impl Expressions<'_> {
     /// Reads the offers out of an answer's body; `ctx` holds what the
     /// expressions read besides `body` and `item`. An offer that cannot be
     /// read is dropped; an answer whose list cannot be read is an error.
-    pub fn read(&self, bytes: &[u8], ctx: &Value, d: &Defaults<'_>) -> Result<Mapped, String> {
-        let json: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
+    pub fn read(
+        &self,
+        bytes: &[u8],
+        ctx: &Value,
+        d: &Defaults<'_>,
+    ) -> Result<Mapped, UpstreamError> {
+        let json: serde_json::Value = serde_json::from_slice(bytes).map_err(|source| {
             tracing::warn!(provider = d.provider, body = %snippet(bytes), "the airline's answer is not JSON");
-            format!("the answer is not JSON ({e})")
+            UpstreamError::NotJson { source }
         })?;
         let base = context! { body => Value::from_serialize(&json), ..ctx.clone() };
-        let source = &self.offers_source;
+        let expression = || self.offers_source.clone();
         let list = self
             .offers
             .eval(&base)
-            .map_err(|e| format!("`{source}` could not be read from the answer: {e}"))?;
+            .map_err(|source| UpstreamError::OffersUnreadable {
+                expression: expression(),
+                source,
+            })?;
         if list.is_none() || list.is_undefined() {
             tracing::warn!(provider = d.provider, body = %snippet(bytes), "the airline's answer has no offers list");
-            return Err(format!("`{source}` found nothing in the answer"));
+            return Err(UpstreamError::NoOffers {
+                expression: expression(),
+            });
         }
         let items = list
             .try_iter()
             .ok()
             .filter(|_| list.kind() == ValueKind::Seq)
-            .ok_or_else(|| {
-                format!(
-                    "`{source}` is not a list in the answer (found {})",
-                    list.kind()
-                )
+            .ok_or_else(|| UpstreamError::OffersNotAList {
+                expression: expression(),
+                found: list.kind(),
             })?;
         let mut mapped = Mapped {
             offers: Vec::new(),

@@ -27,7 +27,7 @@ use tokio::time::Instant;
 
 use crate::search::model::{AirlineRef, Leg, Offer, SearchRequest};
 use breaker::{Breaker, BreakerSnapshot};
-pub use error::Failure;
+pub use error::{Failure, UpstreamError};
 use mapping::Expressions;
 use send::Sender;
 use template::RequestShape;
@@ -163,7 +163,10 @@ impl Upstream {
             .request
             .render(self.compiled.borrow_owner(), &ctx)
             .map_err(Failure::Error)?;
-        let guard = self.breaker.allow().map_err(Failure::Error)?;
+        let guard = self
+            .breaker
+            .allow()
+            .map_err(|refused| Failure::Error(refused.into()))?;
         let result = self.sender.send(provider.id, &request, deadline).await;
         let result = result.and_then(|bytes| {
             let defaults = mapping::Defaults {

@@ -7,7 +7,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::time::Instant;
 
-use super::error::{Failure, snippet};
+use super::error::{Failure, UpstreamError, snippet};
 use super::template::Rendered;
 
 /// Largest answer read, in bytes.
@@ -34,17 +34,6 @@ pub struct Retries {
     pub backoff: Duration,
 }
 
-/// Why one attempt gave no answer, and whether another may.
-#[derive(Debug)]
-pub enum Missed {
-    /// Not worth retrying (a 4xx answer, an answer too large).
-    Fatal(String),
-    /// Worth retrying (connection errors, 5xx answers, a broken answer).
-    Retry(String),
-    /// Worth retrying; a timeout when it is the last.
-    Timeout(String),
-}
-
 impl Retries {
     /// The wait after attempt number `attempt` (1 for the first): the
     /// backoff doubled per attempt (at most 2^10 times), times `jitter`.
@@ -55,42 +44,39 @@ impl Retries {
     }
 
     /// Makes attempts (`attempt` gets the attempt's number and the time
-    /// left) until one answers, one fails for good, the retries run out, or
-    /// the next wait would not leave room before the deadline. The last
-    /// reason is reported, with the number of attempts when more than one.
+    /// left) until one answers, one fails in a way a retry cannot mend, the
+    /// retries run out, or the next wait would not leave room before the
+    /// deadline. The last error is reported, with the number of attempts
+    /// when more than one failed alike.
     pub async fn run<T, F, Fut>(&self, deadline: Instant, mut attempt: F) -> Result<T, Failure>
     where
         F: FnMut(u32, Duration) -> Fut,
-        Fut: Future<Output = Result<T, Missed>>,
+        Fut: Future<Output = Result<T, UpstreamError>>,
     {
         let mut attempts = 0u32;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                return Err(Failure::Timeout(format!(
-                    "no answer within the deadline after {attempts} attempt(s)"
-                )));
+                return Err(Failure::Timeout(UpstreamError::Deadline { attempts }));
             }
             attempts += 1;
-            let (reason, timed_out) = match attempt(attempts, left).await {
+            let error = match attempt(attempts, left).await {
                 Ok(answer) => return Ok(answer),
-                Err(Missed::Fatal(reason)) => return Err(Failure::Error(reason)),
-                Err(Missed::Retry(reason)) => (reason, false),
-                Err(Missed::Timeout(reason)) => (reason, true),
+                Err(error) if !error.is_retryable() => return Err(error.into()),
+                Err(error) => error,
             };
             let wait = self.wait(attempts, rand::random_range(0.5..=1.0));
             let room = deadline.saturating_duration_since(Instant::now());
             if attempts > self.attempts || room <= wait {
-                let reason = if attempts > 1 {
-                    format!("{reason} (after {attempts} attempts)")
+                let error = if attempts > 1 {
+                    UpstreamError::Retried {
+                        attempts,
+                        last: Box::new(error),
+                    }
                 } else {
-                    reason
+                    error
                 };
-                return Err(if timed_out {
-                    Failure::Timeout(reason)
-                } else {
-                    Failure::Error(reason)
-                });
+                return Err(error.into());
             }
             tokio::time::sleep(wait).await;
         }
@@ -120,7 +106,7 @@ impl Sender {
         request: &Rendered,
         attempt: u32,
         left: Duration,
-    ) -> Result<Bytes, Missed> {
+    ) -> Result<Bytes, UpstreamError> {
         let mut builder = self
             .client
             .request(self.method.clone(), request.url.clone())
@@ -137,54 +123,40 @@ impl Sender {
             Err(_) => "error".to_string(),
         };
         metrics::counter!(crate::metrics::UPSTREAM_CALLS, "provider" => provider.to_string(), "status" => label).increment(1);
-        let response = match sent {
-            Ok(response) => response,
-            Err(e) if e.is_timeout() => {
-                return Err(Missed::Timeout(format!(
-                    "no answer in time ({attempt} attempt(s))"
-                )));
+        // Errors are kept without the URL: its query may carry a key.
+        let response = sent.map_err(|e| {
+            let source = e.without_url();
+            if source.is_timeout() {
+                UpstreamError::NoAnswerInTime { attempt, source }
+            } else if source.is_connect() {
+                UpstreamError::Connect { source }
+            } else {
+                UpstreamError::Request { source }
             }
-            // Without the URL: its query may carry a key.
-            Err(e) if e.is_connect() => {
-                return Err(Missed::Retry(format!(
-                    "cannot connect: {}",
-                    source_chain(&e.without_url())
-                )));
-            }
-            Err(e) => {
-                return Err(Missed::Retry(format!(
-                    "request failed: {}",
-                    source_chain(&e.without_url())
-                )));
-            }
-        };
+        })?;
         let status = response.status();
         if !status.is_success() {
             // The airline's own words stay in our log: passed on, they
             // could tell a client anything the airline says.
             let body = snippet(&response.bytes().await.unwrap_or_default());
             tracing::warn!(provider, status = status.as_u16(), %body, "the airline answered with an error");
-            let reason = format!("HTTP {} from the airline", status.as_u16());
-            return Err(if status.is_server_error() {
-                Missed::Retry(reason)
-            } else {
-                Missed::Fatal(reason)
+            return Err(UpstreamError::Status {
+                status: status.as_u16(),
             });
         }
         match read_limited(response).await {
             Ok(Some(bytes)) => Ok(bytes),
-            Ok(None) => Err(Missed::Fatal(format!(
-                "the answer is larger than {} MiB",
-                MAX_BODY >> 20
-            ))),
-            Err(e) if e.is_timeout() => Err(Missed::Timeout(format!(
-                "the answer did not arrive in time: {}",
-                e.without_url()
-            ))),
-            Err(e) => Err(Missed::Retry(format!(
-                "reading the answer failed: {}",
-                e.without_url()
-            ))),
+            Ok(None) => Err(UpstreamError::TooLarge {
+                max_bytes: MAX_BODY,
+            }),
+            Err(e) => {
+                let source = e.without_url();
+                Err(if source.is_timeout() {
+                    UpstreamError::SlowBody { source }
+                } else {
+                    UpstreamError::Body { source }
+                })
+            }
         }
     }
 }
@@ -201,18 +173,6 @@ async fn read_limited(mut response: reqwest::Response) -> Result<Option<Bytes>, 
     Ok(Some(buf.freeze()))
 }
 
-/// An error and its causes, one after the other.
-fn source_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
-}
-
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::{AtomicU32, Ordering};
@@ -224,23 +184,47 @@ mod tests {
         backoff: Duration::from_millis(100),
     };
 
-    /// Runs `RETRIES` against attempts that each miss as `miss` says, with
-    /// `budget` before the deadline: the outcome, the attempts made and the
-    /// time they took.
-    async fn run(
-        retries: Retries,
+    /// Runs `RETRIES` against attempts that each fail as `miss` says, with
+    /// `budget` before the deadline: how it ended (`error` or `timeout`,
+    /// and the text), the attempts made and the time they took.
+    async fn run<Fut: Future<Output = UpstreamError>>(
         budget: Duration,
-        miss: fn(u32) -> Missed,
-    ) -> (Result<(), Failure>, u32, Duration) {
+        miss: impl Fn(u32) -> Fut,
+    ) -> ((&'static str, String), u32, Duration) {
         let start = Instant::now();
         let made = AtomicU32::new(0);
-        let outcome = retries
+        let outcome = RETRIES
             .run(start + budget, |attempt, _left| {
                 made.store(attempt, Ordering::Relaxed);
-                std::future::ready(Err(miss(attempt)))
+                let miss = miss(attempt);
+                async move { Err::<(), _>(miss.await) }
             })
             .await;
-        (outcome, made.into_inner(), start.elapsed())
+        let shown = match outcome.expect_err("every attempt fails") {
+            Failure::Error(e) => ("error", e.to_string()),
+            Failure::Timeout(e) => ("timeout", e.to_string()),
+        };
+        (shown, made.into_inner(), start.elapsed())
+    }
+
+    async fn status(status: u16) -> UpstreamError {
+        UpstreamError::Status { status }
+    }
+
+    /// A timeout of the HTTP client itself: a request to a listener that
+    /// never answers.
+    async fn timed_out(attempt: u32) -> UpstreamError {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+        let url = format!("http://{}/", listener.local_addr().expect("its address"));
+        let source = reqwest::Client::new()
+            .get(url)
+            .timeout(Duration::from_millis(1))
+            .send()
+            .await
+            .expect_err("no answer")
+            .without_url();
+        assert!(source.is_timeout(), "{source}");
+        UpstreamError::NoAnswerInTime { attempt, source }
     }
 
     #[test]
@@ -253,16 +237,14 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn retries_until_they_run_out_and_says_how_many_attempts() {
-        let (outcome, made, took) = run(RETRIES, Duration::from_secs(10), |_| {
-            Missed::Retry("HTTP 503 from the airline".into())
-        })
-        .await;
+        let (shown, made, took) = run(Duration::from_secs(10), |_| status(503)).await;
         assert_eq!(made, 3, "the first attempt and two retries");
         assert_eq!(
-            outcome,
-            Err(Failure::Error(
+            shown,
+            (
+                "error",
                 "HTTP 503 from the airline (after 3 attempts)".into()
-            ))
+            )
         );
         // Two waits: 50..=100 ms, then 100..=200 ms.
         assert!(took >= Duration::from_millis(150), "{took:?}");
@@ -273,49 +255,36 @@ mod tests {
     async fn no_retry_whose_wait_would_reach_the_deadline() {
         // The first wait (50..=100 ms) fits in 120 ms; the second
         // (100..=200 ms) does not fit in what is left.
-        let (outcome, made, took) = run(RETRIES, Duration::from_millis(120), |attempt| {
-            Missed::Timeout(format!("no answer in time ({attempt} attempt(s))"))
-        })
-        .await;
+        let (shown, made, took) = run(Duration::from_millis(120), timed_out).await;
         assert_eq!(made, 2);
         assert_eq!(
-            outcome,
-            Err(Failure::Timeout(
+            shown,
+            (
+                "timeout",
                 "no answer in time (2 attempt(s)) (after 2 attempts)".into()
-            ))
+            )
         );
         assert!(took < Duration::from_millis(120), "{took:?}");
-        // Too little room for even the first wait: one attempt, its reason
+        // Too little room for even the first wait: one attempt, its error
         // as it is.
-        let (outcome, made, _) = run(RETRIES, Duration::from_millis(40), |_| {
-            Missed::Retry("cannot connect".into())
-        })
-        .await;
+        let (shown, made, _) = run(Duration::from_millis(40), |_| status(502)).await;
         assert_eq!(made, 1);
-        assert_eq!(outcome, Err(Failure::Error("cannot connect".into())));
+        assert_eq!(shown, ("error", "HTTP 502 from the airline".into()));
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_fatal_miss_is_not_retried_and_a_passed_deadline_sends_nothing() {
-        let (outcome, made, _) = run(RETRIES, Duration::from_secs(10), |_| {
-            Missed::Fatal("HTTP 404 from the airline".into())
-        })
-        .await;
+    async fn a_client_error_is_not_retried_and_a_passed_deadline_sends_nothing() {
+        let (shown, made, _) = run(Duration::from_secs(10), |_| status(404)).await;
         assert_eq!(made, 1);
-        assert_eq!(
-            outcome,
-            Err(Failure::Error("HTTP 404 from the airline".into()))
-        );
-        let (outcome, made, _) = run(RETRIES, Duration::ZERO, |_| {
-            Missed::Retry("unreachable".into())
-        })
-        .await;
+        assert_eq!(shown, ("error", "HTTP 404 from the airline".into()));
+        let (shown, made, _) = run(Duration::ZERO, |_| status(503)).await;
         assert_eq!(made, 0);
         assert_eq!(
-            outcome,
-            Err(Failure::Timeout(
+            shown,
+            (
+                "timeout",
                 "no answer within the deadline after 0 attempt(s)".into()
-            ))
+            )
         );
     }
 
@@ -326,13 +295,13 @@ mod tests {
                 Instant::now() + Duration::from_secs(1),
                 |attempt, _| async move {
                     if attempt < 2 {
-                        Err(Missed::Retry("HTTP 502 from the airline".into()))
+                        Err(UpstreamError::Status { status: 502 })
                     } else {
                         Ok(attempt)
                     }
                 },
             )
             .await;
-        assert_eq!(answered, Ok(2));
+        assert_eq!(answered.expect("answered"), 2);
     }
 }

@@ -14,6 +14,8 @@ use minijinja::{AutoEscape, Environment, Error, Output, State, UndefinedBehavior
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 
+use super::error::UpstreamError;
+
 /// Where a template's output goes, which decides how values are escaped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Place {
@@ -168,28 +170,31 @@ pub struct Rendered {
 impl RequestShape {
     /// Renders the request from the templates in `env`; search values are
     /// escaped where they land.
-    pub fn render(&self, env: &Environment<'_>, ctx: &Value) -> Result<Rendered, String> {
-        let render = |name: &str| -> Result<String, String> {
-            env.get_template(name)
+    pub fn render(&self, env: &Environment<'_>, ctx: &Value) -> Result<Rendered, UpstreamError> {
+        let render = |name: String| -> Result<String, UpstreamError> {
+            env.get_template(&name)
                 .and_then(|t| t.render(ctx))
-                .map_err(|e| format!("the `{name}` template failed: {e:#}"))
+                .map_err(|source| UpstreamError::Template { name, source })
         };
-        let url = render(&Place::Url.template_name(""))?;
+        let url = render(Place::Url.template_name(""))?;
         let url = reqwest::Url::parse(url.trim())
-            .map_err(|e| format!("the URL template produced `{url}`, which is not a URL: {e}"))?;
+            .map_err(|source| UpstreamError::NotAUrl { url, source })?;
         let mut headers = HeaderMap::new();
         for (header, name) in &self.headers {
-            let value = render(&Place::Header.template_name(name))?;
-            let value = HeaderValue::from_str(value.trim()).map_err(|_| {
-                format!("the `{name}` header template produced a value that is not a header value")
+            let value = render(Place::Header.template_name(name))?;
+            let value = HeaderValue::from_str(value.trim()).map_err(|source| {
+                UpstreamError::NotAHeaderValue {
+                    name: name.clone(),
+                    source,
+                }
             })?;
             headers.insert(header.clone(), value);
         }
         let body = if self.has_body {
-            let body = render(&Place::Body.template_name(""))?;
+            let body = render(Place::Body.template_name(""))?;
             if self.json_body {
                 serde_json::from_str::<serde::de::IgnoredAny>(&body)
-                    .map_err(|e| format!("the body template produced invalid JSON ({e})"))?;
+                    .map_err(|source| UpstreamError::BodyNotJson { source })?;
                 headers
                     .entry(CONTENT_TYPE)
                     .or_insert(HeaderValue::from_static("application/json"));
