@@ -48,12 +48,19 @@ self_cell::self_cell!(
 
 /// A validated, compiled upstream provider.
 pub struct Upstream {
+    /// The templates and the response expressions.
     compiled: Compiled,
+    /// The headers and body the request has.
     request: RequestShape,
+    /// The listed environment variables, read at load.
     env: Value,
+    /// The provider's `settings:`.
     settings: Value,
+    /// The client, method, attempt timeout and retries.
     sender: Sender,
+    /// This provider's circuit breaker.
     breaker: Breaker,
+    /// Offers dropped because they could not be mapped.
     dropped: AtomicU64,
     /// The `upstream:` section as written, without positions: two loads
     /// compare equal when it says the same, so a reload keeps this one
