@@ -33,7 +33,7 @@ const EMBEDDED_STREAM_MAX_LEN: usize = 1_000;
 pub enum StartupError {
     /// The providers directory could not be read.
     #[error("cannot load providers")]
-    Providers(#[from] crate::providers::load::FileError),
+    Providers(#[from] crate::providers::problems::FileError),
     /// Redis could not be reached at start.
     #[error("cannot use Redis at {url}")]
     Redis {

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::AppState;
 use super::error::{ApiError, Envelope};
-use crate::providers::load::{Problem, shown_path};
+use crate::providers::problems::{Problem, shown_path};
 use crate::providers::upstream::UpstreamStatus;
 use crate::providers::{ProviderMode, StatsSnapshot};
 

@@ -4,10 +4,12 @@
 //!
 //! Fields that need a check beyond their type carry their position
 //! ([`Spanned`]) so a problem can be reported at its line and column.
+//! The two modes, `mock` and `upstream`, are two `Option`s here and become
+//! one [`super::mode::ProviderMode`] after validation (its module says why).
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_saphyr::Spanned;
 
 use crate::duration::{HumanDuration, WrittenDuration};
@@ -41,7 +43,9 @@ pub struct ProviderFile {
 }
 
 /// A templated HTTP call to an airline's API and the mapping of its answer.
-#[derive(Debug, Deserialize)]
+/// It serializes to the values as written, without their positions: two
+/// loads of a file that say the same compare equal that way.
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct UpstreamSpec {
     /// The environment variables the templates may read (as `env.NAME`);
@@ -74,7 +78,7 @@ pub struct UpstreamSpec {
 }
 
 /// Retries of a failed call.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RetriesSpec {
     /// Retries after the first call (default 2); 0 turns retrying off.
@@ -86,7 +90,7 @@ pub struct RetriesSpec {
 
 /// The circuit breaker: after `failures` failed searches in a row the
 /// airline is not called for `cooldown`; then one trial call decides.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct BreakerSpec {
     /// Failed searches in a row that open the breaker (default 5); 0 turns
@@ -97,7 +101,7 @@ pub struct BreakerSpec {
 }
 
 /// Where the offers are in the answer, and how to read each field.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ResponseSpec {
     /// Expression selecting the list of offers, such as

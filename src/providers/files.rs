@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::load::{FileError, Problem};
+use super::problems::{FileError, Problem};
 
 /// Whether a directory entry is a provider file: `*.yaml` or `*.yml`, not
 /// hidden (editors' swap and temp files start with a dot).

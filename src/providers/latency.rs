@@ -9,7 +9,7 @@ use rand_distr::{Distribution as _, LogNormal, Normal};
 use serde_saphyr::Spanned;
 
 use super::definition::LatencySpec;
-use super::load::Problems;
+use super::problems::Problems;
 
 /// The 99th percentile of the standard normal distribution.
 const Z99: f64 = 2.326_347_874_040_840_8;

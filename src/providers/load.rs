@@ -3,150 +3,21 @@
 //! the others from loading.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::Timestamp;
-use serde::Serialize;
-use serde_saphyr::Spanned;
 
 use super::definition::ProviderFile;
 use super::latency::LatencyProfile;
-use super::{ProviderDef, ProviderMode, mock};
+use super::mode::ProviderMode;
+use super::problems::{FileError, Problem, Problems};
+use super::provider::ProviderDef;
 use crate::search::model::{AirlineRef, normalize_code};
 
 /// Largest provider file read, in bytes; a larger file is reported, not parsed.
 pub const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
-
-/// One problem in a provider file.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Problem {
-    /// 1-based line, or 0 when the problem concerns the whole file.
-    pub line: u64,
-    /// 1-based column, or 0 when the problem concerns the whole file.
-    pub column: u64,
-    /// What is wrong, in plain words.
-    pub message: String,
-}
-
-impl Problem {
-    /// A problem at a position, its message capped so that no quoted part
-    /// of a file (or of anything else) is echoed whole.
-    pub fn new(line: u64, column: u64, message: impl AsRef<str>) -> Self {
-        Problem {
-            line,
-            column,
-            message: crate::text::cap_quotes(message.as_ref()),
-        }
-    }
-}
-
-impl fmt::Display for Problem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.line == 0 {
-            f.write_str(&self.message)
-        } else {
-            write!(f, "{}:{}: {}", self.line, self.column, self.message)
-        }
-    }
-}
-
-/// The problems found in one file, in the order they were found.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Problems(Vec<Problem>);
-
-impl Problems {
-    /// Records a problem at the position of a YAML node.
-    pub fn at<T>(&mut self, node: &Spanned<T>, message: impl AsRef<str>) {
-        self.0.push(Problem::new(
-            node.referenced.line(),
-            node.referenced.column(),
-            message,
-        ));
-    }
-
-    /// Records a problem at a known position.
-    pub fn at_position(&mut self, line: u64, column: u64, message: impl AsRef<str>) {
-        self.0.push(Problem::new(line, column, message));
-    }
-
-    /// How many problems so far.
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    /// Whether there are none.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// The problems.
-    pub fn iter(&self) -> impl Iterator<Item = &Problem> {
-        self.0.iter()
-    }
-
-    /// The problems, sorted by position.
-    pub fn into_sorted(mut self) -> Vec<Problem> {
-        self.0.sort_by_key(|p| (p.line, p.column));
-        self.0
-    }
-}
-
-impl fmt::Display for Problems {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for p in &self.0 {
-            writeln!(f, "{p}")?;
-        }
-        Ok(())
-    }
-}
-
-/// A provider file that could not be loaded, with every problem found.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct FileError {
-    /// The file.
-    pub path: PathBuf,
-    /// Its problems, sorted by position.
-    pub problems: Vec<Problem>,
-}
-
-impl fmt::Display for FileError {
-    /// One line per problem: `path:line:column: reason`.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, p) in self.problems.iter().enumerate() {
-            if i > 0 {
-                writeln!(f)?;
-            }
-            if p.line == 0 {
-                write!(f, "{}: {p}", self.path.display())?;
-            } else {
-                write!(f, "{}:{p}", self.path.display())?;
-            }
-        }
-        Ok(())
-    }
-}
-
-impl FileError {
-    /// The same error with its path shown relative to `dir` (the providers
-    /// directory), as `/api/providers` lists it: the server's own layout is
-    /// nobody else's business.
-    pub fn relative_to(&self, dir: &Path) -> FileError {
-        FileError {
-            path: shown_path(&self.path, dir).to_path_buf(),
-            problems: self.problems.clone(),
-        }
-    }
-}
-
-/// `path` relative to `dir` when it is inside it, else as it is.
-pub fn shown_path<'a>(path: &'a Path, dir: &Path) -> &'a Path {
-    path.strip_prefix(dir).unwrap_or(path)
-}
-
-impl std::error::Error for FileError {}
 
 /// Reads and validates one provider file.
 pub fn load_file(path: &Path) -> Result<ProviderDef, FileError> {
@@ -279,26 +150,7 @@ fn validate(path: &Path, file: ProviderFile, problems: &mut Problems) -> Option<
         Some(spec) => LatencyProfile::from_spec(spec, problems),
         None => Some(LatencyProfile::default()),
     };
-    let mode = match (&file.mock, &file.upstream) {
-        (Some(_), Some(upstream)) => {
-            problems.at(
-                upstream,
-                "a provider has either `mock` or `upstream`, not both",
-            );
-            None
-        }
-        (None, None) => {
-            problems.at_position(
-                1,
-                1,
-                "a provider needs a `mock` fare table or an `upstream` API",
-            );
-            None
-        }
-        (Some(spec), None) => mock::from_spec(spec, problems).map(ProviderMode::Mock),
-        (None, Some(upstream)) => super::upstream::Upstream::from_spec(upstream, problems)
-            .map(|u| ProviderMode::Upstream(Arc::new(u))),
-    };
+    let mode = ProviderMode::from_specs(file.mock.as_ref(), file.upstream.as_ref(), problems);
     Some(ProviderDef {
         id,
         name: name.clone(),
@@ -565,5 +417,73 @@ mod tests {
             shown.contains("x.yaml:2:10: `TOOLONG` is not a two-character IATA airline code"),
             "{shown}"
         );
+    }
+
+    /// An upstream file with every field of `upstream:` written.
+    const UPSTREAM: &str = r#"name: Sky
+airline: SK
+timeout: 2s
+upstream:
+  env: [CARGO_PKG_NAME]
+  settings: { channel: web }
+  method: POST
+  url: "http://sky.test/search?from={{ leg.from }}"
+  headers:
+    X-Channel: "{{ settings.channel }}"
+  body: '{"pax": {{ search.passengers }}}'
+  connect_timeout: 500ms
+  attempt_timeout: 1s
+  retries: { attempts: 2, backoff: 100ms }
+  breaker: { failures: 5, cooldown: 10s }
+  response:
+    offers: body.offers
+    map: { flight_number: item.f, depart_at: item.d, price: item.p, currency: item.c }
+"#;
+
+    #[test]
+    fn definitions_differ_when_any_one_written_value_does() {
+        let base = parse("sky.yaml", UPSTREAM).expect("valid");
+        // The same values elsewhere in the file (a comment, other spacing):
+        // the same definition.
+        let moved = format!(
+            "# Sky's API\n{}",
+            UPSTREAM.replace(
+                "{ attempts: 2, backoff: 100ms }",
+                "{attempts: 2,  backoff: 100ms}"
+            )
+        );
+        assert_eq!(parse("sky.yaml", &moved).expect("valid"), base);
+        for (from, to) in [
+            ("timeout: 2s", "timeout: 3s"),
+            (
+                "env: [CARGO_PKG_NAME]",
+                "env: [CARGO_PKG_NAME, CARGO_PKG_VERSION]",
+            ),
+            ("channel: web", "channel: app"),
+            ("method: POST", "method: PUT"),
+            ("search?from", "search?origin"),
+            ("X-Channel:", "X-Sales-Channel:"),
+            (
+                r#""{{ settings.channel }}""#,
+                r#""web-{{ settings.channel }}""#,
+            ),
+            (
+                "{{ search.passengers }}}",
+                "{{ search.passengers }}, \"v\": 2}",
+            ),
+            ("connect_timeout: 500ms", "connect_timeout: 600ms"),
+            ("attempt_timeout: 1s", "attempt_timeout: 2s"),
+            ("attempts: 2", "attempts: 3"),
+            ("backoff: 100ms", "backoff: 200ms"),
+            ("failures: 5", "failures: 6"),
+            ("cooldown: 10s", "cooldown: 20s"),
+            ("offers: body.offers", "offers: body.data"),
+            ("price: item.p", "price: item.total"),
+        ] {
+            let changed = UPSTREAM.replacen(from, to, 1);
+            assert_ne!(changed, UPSTREAM, "{from}");
+            let def = parse("sky.yaml", &changed).unwrap_or_else(|e| panic!("{to}: {e:?}"));
+            assert_ne!(def, base, "changing `{from}` to `{to}`");
+        }
     }
 }

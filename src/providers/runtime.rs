@@ -17,7 +17,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::latency::Fate;
 use super::mock::Quoter;
-use super::upstream::{Failure, Provider};
+use super::upstream::{Failure, Provider, UpstreamError};
 use super::{ProviderDef, ProviderMode, ProviderRegistry, ProviderStats};
 use crate::bus::{
     Acker, Backoff, Bus, BusError, DEAD_LETTER, Entry, REQUESTED, RESULTS, StartFrom,
@@ -501,10 +501,12 @@ async fn answer(
             Ok(Err(Failure::Error(reason))) => (
                 AnswerStatus::Error,
                 Vec::new(),
-                Some(crate::text::cap_quotes(&reason)),
+                Some(crate::text::cap_quotes(&reason.to_string())),
             ),
             Ok(Err(Failure::Timeout(_))) | Err(_) if budget < def.timeout => return None,
-            Ok(Err(Failure::Timeout(reason))) => (AnswerStatus::Timeout, Vec::new(), Some(reason)),
+            Ok(Err(Failure::Timeout(reason))) => {
+                (AnswerStatus::Timeout, Vec::new(), Some(reason.to_string()))
+            }
             Err(_) => (
                 AnswerStatus::Timeout,
                 Vec::new(),
@@ -539,10 +541,9 @@ async fn call(
         tokio::time::sleep(delay).await;
     }
     if fate == Fate::Fail {
-        return Err(Failure::Error(format!(
-            "{} answered with an error (simulated)",
-            def.name
-        )));
+        return Err(Failure::Error(UpstreamError::Simulated {
+            airline: def.name.clone(),
+        }));
     }
     match &def.mode {
         ProviderMode::Mock(table) => {

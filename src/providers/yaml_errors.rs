@@ -7,7 +7,7 @@
 //! the next line). Each translation here looks at the text around the
 //! reported position to find the line that is out of place, and says so.
 
-use super::load::Problem;
+use super::problems::Problem;
 
 /// A parse error as a problem: serde-saphyr's position and message (without
 /// its snippet), translated where we recognise the cause.

@@ -386,7 +386,7 @@ upstream:
     };
     let refused = unquoted.answer(&provider, &search, deadline).await;
     assert!(
-        matches!(&refused, Err(Failure::Error(e)) if e.contains("invalid JSON")),
+        matches!(&refused, Err(Failure::Error(e)) if e.to_string().contains("invalid JSON")),
         "{refused:?}"
     );
     assert!(

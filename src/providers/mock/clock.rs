@@ -14,7 +14,7 @@ use serde_saphyr::Spanned;
 
 use crate::duration::HumanDuration;
 use crate::providers::definition::FlightSpec;
-use crate::providers::load::Problems;
+use crate::providers::problems::Problems;
 
 /// Widest difference between two time zones (UTC-12 to UTC+14), in minutes.
 const MAX_SHIFT: i64 = 26 * 60;

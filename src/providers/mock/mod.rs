@@ -248,7 +248,7 @@ fn offer_seed(seed: u64, search: &SearchRequest, leg: Leg, flight: &str, date: D
 #[cfg(test)]
 mod tests {
     use super::super::definition::MockSpec;
-    use super::super::load::Problems;
+    use super::super::problems::Problems;
     use super::*;
     use crate::search::model::Cabin;
     use jiff::Timestamp;

@@ -11,7 +11,7 @@ use serde_saphyr::Spanned;
 use super::clock::{self, Shift};
 use super::{Flight, MockTable, Pricing};
 use crate::providers::definition::{FlightSpec, MockSpec, PricingSpec, RouteSpec};
-use crate::providers::load::Problems;
+use crate::providers::problems::Problems;
 use crate::search::model::{Cabin, normalize_code};
 use crate::search::money;
 

@@ -6,10 +6,11 @@
 use std::str::FromStr;
 
 use jiff::civil::DateTime;
-use minijinja::Value;
 use minijinja::value::ValueKind;
+use minijinja::{Expression, Value, context};
 use rust_decimal::Decimal;
 
+use super::error::{UpstreamError, snippet};
 use crate::duration::HumanDuration;
 use crate::search::model::{AirlineRef, Cabin, Leg, Offer, Price, normalize_code};
 use crate::search::money;
@@ -56,6 +57,83 @@ pub struct Defaults<'a> {
     pub cabin: Cabin,
     /// Travellers.
     pub passengers: u8,
+}
+
+/// The compiled expressions of a provider's response mapping.
+pub struct Expressions<'env> {
+    /// The expression selecting the offers, as written.
+    pub offers_source: String,
+    /// That expression, compiled.
+    pub offers: Expression<'env, 'static>,
+    /// One compiled expression per offer field.
+    pub fields: Vec<(String, Expression<'env, 'static>)>,
+}
+
+/// What an answer gave.
+pub struct Mapped {
+    /// The offers read.
+    pub offers: Vec<Offer>,
+    /// Each offer that could not be read: its place in the list, and why.
+    pub dropped: Vec<(usize, String)>,
+}
+
+impl Expressions<'_> {
+    /// Reads the offers out of an answer's body; `ctx` holds what the
+    /// expressions read besides `body` and `item`. An offer that cannot be
+    /// read is dropped; an answer whose list cannot be read is an error.
+    pub fn read(
+        &self,
+        bytes: &[u8],
+        ctx: &Value,
+        d: &Defaults<'_>,
+    ) -> Result<Mapped, UpstreamError> {
+        let json: serde_json::Value = serde_json::from_slice(bytes).map_err(|source| {
+            tracing::warn!(provider = d.provider, body = %snippet(bytes), "the airline's answer is not JSON");
+            UpstreamError::NotJson { source }
+        })?;
+        let base = context! { body => Value::from_serialize(&json), ..ctx.clone() };
+        let expression = || self.offers_source.clone();
+        let list = self
+            .offers
+            .eval(&base)
+            .map_err(|source| UpstreamError::OffersUnreadable {
+                expression: expression(),
+                source,
+            })?;
+        if list.is_none() || list.is_undefined() {
+            tracing::warn!(provider = d.provider, body = %snippet(bytes), "the airline's answer has no offers list");
+            return Err(UpstreamError::NoOffers {
+                expression: expression(),
+            });
+        }
+        let items = list
+            .try_iter()
+            .ok()
+            .filter(|_| list.kind() == ValueKind::Seq)
+            .ok_or_else(|| UpstreamError::OffersNotAList {
+                expression: expression(),
+                found: list.kind(),
+            })?;
+        let mut mapped = Mapped {
+            offers: Vec::new(),
+            dropped: Vec::new(),
+        };
+        for (index, item) in items.enumerate() {
+            let item_ctx = context! { item => item, ..base.clone() };
+            let values = |name: &str| -> Result<Option<Value>, String> {
+                let Some((_, expr)) = self.fields.iter().find(|(k, _)| k == name) else {
+                    return Ok(None);
+                };
+                let v = expr.eval(&item_ctx).map_err(|e| format!("`{name}`: {e}"))?;
+                Ok((!v.is_none() && !v.is_undefined()).then_some(v))
+            };
+            match offer(&values, d) {
+                Ok(offer) => mapped.offers.push(offer),
+                Err(reason) => mapped.dropped.push((index, reason)),
+            }
+        }
+        Ok(mapped)
+    }
 }
 
 /// Builds one offer from its field values; `Err` names the field and why.

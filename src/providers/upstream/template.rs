@@ -5,12 +5,16 @@
 //! search is escaped as a URL component in the URL, as a header value in a
 //! header, and for JSON in the body, so no search value can change the
 //! structure of a request. The `safe` filter is removed so a template cannot
-//! opt a search value out of escaping.
+//! opt a search value out of escaping. [`RequestShape::render`] makes one
+//! search's request out of them.
 
 use std::fmt::Write as _;
 
 use minijinja::{AutoEscape, Environment, Error, Output, State, UndefinedBehavior, Value};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
+
+use super::error::UpstreamError;
 
 /// Where a template's output goes, which decides how values are escaped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -137,6 +141,69 @@ pub fn trusted(value: &serde_json::Value) -> Value {
             Value::from_iter(map.iter().map(|(k, v)| (k.clone(), trusted(v))))
         }
         other => Value::from_serialize(other),
+    }
+}
+
+/// What a provider's request has besides its URL template: the headers
+/// it sets (each a `header:<name>` template) and whether it has a body.
+pub struct RequestShape {
+    /// The headers set, each as written in the file (which names its
+    /// template).
+    pub headers: Vec<(HeaderName, String)>,
+    /// Whether a `body` template exists.
+    pub has_body: bool,
+    /// Whether the body is JSON (no `Content-Type` says otherwise): it is
+    /// then checked before sending, and sent as `application/json`.
+    pub json_body: bool,
+}
+
+/// One search's request, ready to send.
+pub struct Rendered {
+    /// Where it goes.
+    pub url: reqwest::Url,
+    /// Its headers.
+    pub headers: HeaderMap,
+    /// Its body, when the provider has one.
+    pub body: Option<String>,
+}
+
+impl RequestShape {
+    /// Renders the request from the templates in `env`; search values are
+    /// escaped where they land.
+    pub fn render(&self, env: &Environment<'_>, ctx: &Value) -> Result<Rendered, UpstreamError> {
+        let render = |name: String| -> Result<String, UpstreamError> {
+            env.get_template(&name)
+                .and_then(|t| t.render(ctx))
+                .map_err(|source| UpstreamError::Template { name, source })
+        };
+        let url = render(Place::Url.template_name(""))?;
+        let url = reqwest::Url::parse(url.trim())
+            .map_err(|source| UpstreamError::NotAUrl { url, source })?;
+        let mut headers = HeaderMap::new();
+        for (header, name) in &self.headers {
+            let value = render(Place::Header.template_name(name))?;
+            let value = HeaderValue::from_str(value.trim()).map_err(|source| {
+                UpstreamError::NotAHeaderValue {
+                    name: name.clone(),
+                    source,
+                }
+            })?;
+            headers.insert(header.clone(), value);
+        }
+        let body = if self.has_body {
+            let body = render(Place::Body.template_name(""))?;
+            if self.json_body {
+                serde_json::from_str::<serde::de::IgnoredAny>(&body)
+                    .map_err(|source| UpstreamError::BodyNotJson { source })?;
+                headers
+                    .entry(CONTENT_TYPE)
+                    .or_insert(HeaderValue::from_static("application/json"));
+            }
+            Some(body)
+        } else {
+            None
+        };
+        Ok(Rendered { url, headers, body })
     }
 }
 

@@ -1,0 +1,70 @@
+//! Live counters of each airline's runtime.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde::Serialize;
+
+/// Live counters of one airline's runtime, shown in `/api/providers` and,
+/// for searches in flight, exported as a metric.
+#[derive(Debug, Default)]
+pub struct ProviderStats {
+    provider: String,
+    in_flight: AtomicU64,
+    peak_in_flight: AtomicU64,
+    answered: AtomicU64,
+}
+
+/// A snapshot of [`ProviderStats`].
+#[derive(Clone, Copy, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct StatsSnapshot {
+    /// Searches being answered now.
+    pub in_flight: u64,
+    /// Most searches in flight at once since start.
+    pub peak_in_flight: u64,
+    /// Searches answered since start.
+    pub answered: u64,
+}
+
+impl ProviderStats {
+    /// Counters of provider `provider`, all zero.
+    pub fn new(provider: &str) -> Self {
+        Self {
+            provider: provider.to_string(),
+            ..Self::default()
+        }
+    }
+
+    /// Counts a search entering; the guard counts it leaving.
+    pub fn enter(self: &Arc<Self>) -> InFlightGuard {
+        let now = self.in_flight.fetch_add(1, Ordering::AcqRel) + 1;
+        self.peak_in_flight.fetch_max(now, Ordering::AcqRel);
+        self.in_flight_gauge().increment(1.0);
+        InFlightGuard(self.clone())
+    }
+
+    fn in_flight_gauge(&self) -> metrics::Gauge {
+        metrics::gauge!(crate::metrics::PROVIDER_IN_FLIGHT, "provider" => self.provider.clone())
+    }
+
+    /// The counters now.
+    pub fn snapshot(&self) -> StatsSnapshot {
+        StatsSnapshot {
+            in_flight: self.in_flight.load(Ordering::Acquire),
+            peak_in_flight: self.peak_in_flight.load(Ordering::Acquire),
+            answered: self.answered.load(Ordering::Acquire),
+        }
+    }
+}
+
+/// Decrements the in-flight count when dropped.
+#[derive(Debug)]
+pub struct InFlightGuard(Arc<ProviderStats>);
+
+impl Drop for InFlightGuard {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
+        self.0.answered.fetch_add(1, Ordering::AcqRel);
+        self.0.in_flight_gauge().decrement(1.0);
+    }
+}
