@@ -20,8 +20,9 @@ use crate::providers::runtime::{Redelivery, Runtime};
 
 use crate::search::Searches;
 use crate::search::aggregator;
-use crate::search::shared::SharedSearches;
-use crate::search::store::{SearchStore, StoreLimits};
+use crate::search::limits::StoreLimits;
+use crate::search::memory::MemoryStore;
+use crate::search::redis::RedisStore;
 use crate::shutdown::Shutdown;
 
 /// Entries kept per stream by the embedded bus once every group has read
@@ -112,13 +113,13 @@ impl Application {
         let mut live = None;
         let (bus, searches) = match &settings.redis_url {
             None => {
-                let store = Arc::new(SearchStore::new(limits));
+                let store = Arc::new(MemoryStore::new(limits));
                 if settings.role.runs_api() {
                     tasks.spawn(store.clone().maintain(shutdown.clone()));
                 }
                 (
                     Bus::embedded(EMBEDDED_STREAM_MAX_LEN),
-                    Searches::Local(store),
+                    Searches::Memory(store),
                 )
             }
             Some(url) => {
@@ -135,17 +136,17 @@ impl Application {
                     .await
                     .map_err(unreachable)?,
                 );
-                let shared = Arc::new(
-                    SharedSearches::new(redis.clone(), limits)
+                let store = Arc::new(
+                    RedisStore::new(redis.clone(), limits)
                         .await
                         .map_err(unreachable)?,
                 );
                 if settings.role.runs_api() {
-                    tasks.spawn(shared.clone().follow(shutdown.clone()));
-                    tasks.spawn(shared.clone().run_deadlines(shutdown.clone()));
+                    tasks.spawn(store.clone().follow(shutdown.clone()));
+                    tasks.spawn(store.clone().run_deadlines(shutdown.clone()));
                 }
                 live = Some(Arc::new(Live::new(redis.clone(), &consumer)));
-                (Bus::Redis(redis), Searches::Shared(shared))
+                (Bus::Redis(redis), Searches::Redis(store))
             }
         };
         if settings.role.runs_api() {

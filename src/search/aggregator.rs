@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::Searches;
+use super::events::EventLog;
 use super::model::AnswerView;
-use super::store::EventLog;
 use crate::bus::{AGGREGATOR_GROUP, Backoff, Bus, BusError, Entry, RESULTS, StartFrom};
 use crate::shutdown::Shutdown;
 
@@ -119,7 +119,7 @@ async fn record(searches: &Searches, entries: &[Entry], shutdown: &Shutdown) -> 
         })
         .collect();
     match searches {
-        Searches::Local(store) => {
+        Searches::Memory(store) => {
             // Readers wake after the whole batch, so each sends every new
             // event of its search in one write.
             let touched: Vec<Arc<EventLog>> = answers
@@ -132,10 +132,10 @@ async fn record(searches: &Searches, entries: &[Entry], shutdown: &Shutdown) -> 
             }
             true
         }
-        Searches::Shared(shared) => {
+        Searches::Redis(redis) => {
             let mut backoff = Backoff::default();
             loop {
-                match shared.record(&answers).await {
+                match redis.record(&answers).await {
                     Ok(()) => return true,
                     Err(e) => {
                         let wait = backoff.next_wait();

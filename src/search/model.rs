@@ -203,6 +203,13 @@ impl AnswerStatus {
             AnswerStatus::Timeout => "timeout",
         }
     }
+
+    /// The status of a JSON name, if it is one.
+    pub fn parse(name: &str) -> Option<AnswerStatus> {
+        [AnswerStatus::Ok, AnswerStatus::Error, AnswerStatus::Timeout]
+            .into_iter()
+            .find(|s| s.as_str() == name)
+    }
 }
 
 /// One airline's answer to one search, as it travels on the results stream
