@@ -21,10 +21,14 @@
 //!   templated upstream HTTP calls, hot reload, the live set of airlines
 //!   across processes, and the runtime that consumes search requests for
 //!   each airline.
-//! - [`search`]: the search model (request, normalized offer, airline
-//!   answer), and where searches are kept: an in-memory store, or Redis
-//!   (shared by every api process), each an ordered, replayable event log
-//!   per search with deadlines, TTL and a retention cap.
+//! - [`model`]: the wire model of both streams (search request, normalized
+//!   offer, airline answer) and the money amounts offers carry; `api`,
+//!   `providers` and `search` all import it, and `providers` nothing else
+//!   of theirs.
+//! - [`search`]: where searches are kept: in memory (`search::memory`), or
+//!   in Redis, shared by every api process (`search::redis`), each an
+//!   ordered, replayable event log per search (`search::events`) with
+//!   deadlines, TTL and a retention cap; and the aggregator that fills it.
 //! - [`metrics`]: every metric name, the Prometheus recorder and `/metrics`.
 //! - [`config`]: settings from `airstream.toml` and `AIRSTREAM_*` variables.
 //! - [`shutdown`]: the one shutdown signal every long-running task selects on.
@@ -41,6 +45,7 @@ pub mod config;
 pub mod duration;
 pub mod loadtest;
 pub mod metrics;
+pub mod model;
 pub mod providers;
 pub mod search;
 pub mod shutdown;

@@ -18,9 +18,9 @@ use uuid::Uuid;
 
 use super::AppState;
 use super::error::{ApiError, Envelope, FieldError, excerpt, shown};
+use crate::model::{Cabin, SearchRequest, normalize_code};
 use crate::providers::{AirlineState, Airlines};
 use crate::search::SearchError;
-use crate::search::model::{Cabin, SearchRequest, normalize_code};
 
 /// Fields a search request may carry.
 const FIELDS: [&str; 8] = [

@@ -15,7 +15,7 @@ use serde_saphyr::Spanned;
 use super::definition::ProviderFile;
 use super::latency::LatencyProfile;
 use super::{ProviderDef, ProviderMode, mock};
-use crate::search::model::{AirlineRef, normalize_code};
+use crate::model::{AirlineRef, normalize_code};
 
 /// Largest provider file read, in bytes; a larger file is reported, not parsed.
 pub const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;

@@ -34,7 +34,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::search::model::AirlineRef;
+use crate::model::AirlineRef;
 use latency::LatencyProfile;
 use load::Catalog;
 use mock::MockTable;

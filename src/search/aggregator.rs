@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use super::Searches;
 use super::events::EventLog;
-use super::model::AnswerView;
 use crate::bus::{AGGREGATOR_GROUP, Backoff, Bus, BusError, Entry, RESULTS, StartFrom};
+use crate::model::AnswerView;
 use crate::shutdown::Shutdown;
 
 /// Answers read per round trip at most.

@@ -15,7 +15,7 @@ use serde_json::value::RawValue;
 use tokio::sync::watch;
 use uuid::Uuid;
 
-use super::model::{AnswerStatus, AnswerView, OfferKey, SearchRequest};
+use crate::model::{AnswerStatus, AnswerView, OfferKey, SearchRequest};
 
 /// The kind of an SSE event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

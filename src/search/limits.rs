@@ -1,11 +1,11 @@
 //! How long searches are kept and how many: the limits both stores apply,
-//! and the times derived from a search's deadline.
+//! and when a search's results expire.
 
 use std::time::Duration;
 
 use jiff::Timestamp;
 
-use super::model::SearchRequest;
+use crate::model::SearchRequest;
 
 /// Store limits.
 #[derive(Clone, Copy, Debug)]
@@ -16,13 +16,6 @@ pub struct StoreLimits {
     pub max_retained: usize,
     /// Cheapest offers carried by the `complete` event.
     pub top_offers: usize,
-}
-
-/// Time from now until `at`; zero once it has passed.
-pub fn time_left(at: Timestamp) -> Duration {
-    at.duration_since(Timestamp::now())
-        .try_into()
-        .unwrap_or(Duration::ZERO)
 }
 
 /// When a search's results stop being available: its deadline plus the

@@ -22,8 +22,8 @@ use super::events::{
     AirlineProgress, CompleteHead, EventKind, EventLog, PreparedAnswer, SearchStatus, Snapshot,
     complete_event, first_offer_ms, raw_json, timeout_event,
 };
-use super::limits::{StoreLimits, expires_at, time_left};
-use super::model::{AnswerView, OfferKey, SearchRequest};
+use super::limits::{StoreLimits, expires_at};
+use crate::model::{AnswerView, OfferKey, SearchRequest, time_left};
 use crate::shutdown::Shutdown;
 
 /// One search: its request, its progress and its event log.
@@ -391,7 +391,7 @@ impl MemoryStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::search::model::Cabin;
+    use crate::model::Cabin;
 
     fn request(timeout: Duration) -> SearchRequest {
         let now = Timestamp::now();

@@ -1,6 +1,7 @@
-//! Searches: the model shared across the system, where each search's
-//! replayable event log is kept (in this process, or in Redis for many api
-//! processes), and the aggregator that feeds it from the results stream.
+//! Searches: where each search's replayable event log is kept (in this
+//! process, or in Redis for many api processes), and the aggregator that
+//! feeds it from the results stream. The requests and answers themselves
+//! are the wire model, [`crate::model`].
 //!
 //! - [`events`]: a search's events, log, progress and snapshot, and their
 //!   JSON, the same in both stores and read by the SSE handler.
@@ -9,15 +10,12 @@
 //! - [`limits`]: how long and how many searches are kept.
 //! - [`error`]: why a search could not be accepted or read.
 //! - [`aggregator`]: records airline answers where searches are kept.
-//! - [`money`] writes every offer's amounts with their currency's digits.
 
 pub mod aggregator;
 pub mod error;
 pub mod events;
 pub mod limits;
 pub mod memory;
-pub mod model;
-pub mod money;
 pub mod redis;
 
 use std::sync::Arc;
@@ -28,11 +26,10 @@ use uuid::Uuid;
 
 use self::redis::RedisStore;
 use crate::bus::{Bus, REQUESTED};
+use crate::model::SearchRequest;
 pub use error::SearchError;
 use events::{EventLog, Snapshot};
-pub use limits::time_left;
 use memory::{MemoryStore, StoreError};
-use model::SearchRequest;
 
 /// Where searches are kept.
 #[derive(Clone, Debug)]

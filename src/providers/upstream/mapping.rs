@@ -11,8 +11,8 @@ use minijinja::value::ValueKind;
 use rust_decimal::Decimal;
 
 use crate::duration::HumanDuration;
-use crate::search::model::{AirlineRef, Cabin, Leg, Offer, Price, normalize_code};
-use crate::search::money;
+use crate::model::money;
+use crate::model::{AirlineRef, Cabin, Leg, Offer, Price, normalize_code};
 
 /// The offer fields a `map` may set.
 pub const FIELDS: [&str; 16] = [

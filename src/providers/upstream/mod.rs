@@ -19,7 +19,7 @@ use tokio::time::Instant;
 
 use super::definition::UpstreamSpec;
 use super::load::Problems;
-use crate::search::model::{AirlineRef, Leg, Offer, SearchRequest};
+use crate::model::{AirlineRef, Leg, Offer, SearchRequest};
 use template::Place;
 
 /// Top-level names a request template may read.

@@ -34,10 +34,10 @@ use super::events::{
     AirlineProgress, CompleteHead, EventKind, EventLog, PreparedAnswer, SearchStatus, Snapshot,
     complete_event, encode, first_offer_ms,
 };
-use super::limits::{StoreLimits, expires_at, time_left};
-use super::model::{AnswerView, SearchRequest};
+use super::limits::{StoreLimits, expires_at};
 use crate::bus::redis_streams::{RedisBus, bus_error};
 use crate::bus::{BusError, REQUESTED};
+use crate::model::{AnswerView, SearchRequest, time_left};
 use stored::{Fields, Stored, decode, ms, tagged};
 
 /// The stream on which scripts announce appended events.

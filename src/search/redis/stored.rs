@@ -11,8 +11,8 @@ use serde_json::value::RawValue;
 use uuid::Uuid;
 
 use crate::bus::BusError;
+use crate::model::{OfferKey, SearchRequest};
 use crate::search::events::{AirlineProgress, EventKind, SearchStatus, Snapshot, raw_json};
-use crate::search::model::{OfferKey, SearchRequest};
 
 /// A search's hash as read from Redis.
 pub(super) type Fields = HashMap<String, Vec<u8>>;
