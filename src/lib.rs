@@ -29,6 +29,9 @@
 //!   in Redis, shared by every api process (`search::redis`), each an
 //!   ordered, replayable event log per search (`search::events`) with
 //!   deadlines, TTL and a retention cap; and the aggregator that fills it.
+//! - [`redis_conn`]: the Redis connections of a process (short commands,
+//!   blocking readers) and which Redis errors are the broker's; the bus,
+//!   the Redis search store and the live set all reach Redis through it.
 //! - [`metrics`]: every metric name, the Prometheus recorder and `/metrics`.
 //! - [`config`]: settings from `airstream.toml` and `AIRSTREAM_*` variables.
 //! - [`shutdown`]: the one shutdown signal every long-running task selects on.
@@ -47,6 +50,7 @@ pub mod loadtest;
 pub mod metrics;
 pub mod model;
 pub mod providers;
+pub mod redis_conn;
 pub mod search;
 pub mod shutdown;
 pub mod startup;

@@ -17,6 +17,7 @@ use crate::config::Settings;
 use crate::providers::ProviderRegistry;
 use crate::providers::live::Live;
 use crate::providers::runtime::{Redelivery, Runtime};
+use crate::redis_conn::RedisConn;
 
 use crate::search::Searches;
 use crate::search::aggregator;
@@ -128,16 +129,13 @@ impl Application {
                     source,
                 };
                 let redis = Arc::new(
-                    RedisBus::connect(
-                        url,
-                        &settings.redis.key_prefix,
-                        settings.redis.stream_max_len,
-                    )
-                    .await
-                    .map_err(unreachable)?,
+                    RedisConn::connect(url, &settings.redis.key_prefix)
+                        .await
+                        .map_err(unreachable)?,
                 );
+                let bus = Arc::new(RedisBus::new(redis.clone(), settings.redis.stream_max_len));
                 let store = Arc::new(
-                    RedisStore::new(redis.clone(), limits)
+                    RedisStore::new(redis.clone(), bus.max_len(), limits)
                         .await
                         .map_err(unreachable)?,
                 );
@@ -146,7 +144,7 @@ impl Application {
                     tasks.spawn(store.clone().run_deadlines(shutdown.clone()));
                 }
                 live = Some(Arc::new(Live::new(redis.clone(), &consumer)));
-                (Bus::Redis(redis), Searches::Redis(store))
+                (Bus::Redis(bus), Searches::Redis(store))
             }
         };
         if settings.role.runs_api() {

@@ -1,4 +1,4 @@
-//! The streams contract between the API and the providers (SPEC section 6),
+//! The streams contract between the API and the providers,
 //! shaped after Redis Streams: append-only streams of entries with
 //! `ms-seq` ids, consumer groups that each see every entry, pending entries
 //! that stay owned by a consumer until acknowledged, and claiming of entries
@@ -8,6 +8,7 @@
 //! [`redis_streams`] on Redis.
 
 pub mod embedded;
+pub mod error;
 pub mod redis_streams;
 
 use std::fmt;
@@ -19,6 +20,7 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 
 use crate::shutdown::Shutdown;
+pub use error::BusError;
 
 /// The stream that carries one entry per search (field `data`: the search).
 pub const REQUESTED: &str = "flight.search.requested";
@@ -76,25 +78,6 @@ pub enum StartFrom {
     Beginning,
     /// Only entries added from now on (`$`).
     Latest,
-}
-
-/// Why a bus operation failed.
-#[derive(Debug, thiserror::Error)]
-pub enum BusError {
-    /// The broker cannot be reached.
-    #[error("stream broker unavailable: {0}")]
-    Unavailable(String),
-    /// The broker answered something unexpected.
-    #[error("stream broker protocol error: {0}")]
-    Protocol(String),
-    /// The consumer group does not exist.
-    #[error("consumer group `{group}` does not exist on stream `{stream}`")]
-    NoGroup {
-        /// Stream name.
-        stream: String,
-        /// Group name.
-        group: String,
-    },
 }
 
 /// The stream bus. Cloning is cheap and shares the connection.

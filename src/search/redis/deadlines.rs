@@ -14,8 +14,8 @@ use tokio::time::Instant;
 use uuid::Uuid;
 
 use super::{RedisStore, SEARCH, ms};
-use crate::bus::redis_streams::bus_error;
 use crate::bus::{Backoff, BusError};
+use crate::redis_conn::bus_error;
 use crate::search::events::{
     AirlineProgress, CompleteHead, DEADLINE_MISSED, EventKind, EventLog, SearchStatus,
     complete_event, timeout_event,
@@ -38,7 +38,7 @@ impl RedisStore {
     /// accepted it.
     async fn expire_due(&self) -> Result<usize, BusError> {
         let now = Timestamp::now();
-        let mut conn = self.redis.conn();
+        let mut conn = self.redis.short();
         let due: Vec<String> = redis::cmd("ZRANGEBYSCORE")
             .arg(&self.deadlines)
             .arg("-inf")
@@ -52,7 +52,7 @@ impl RedisStore {
         if due.is_empty() {
             return Ok(0);
         }
-        let max_len = self.redis.max_len().to_string();
+        let max_len = self.max_len.to_string();
         let calls = due
             .iter()
             .map(|id| {

@@ -14,8 +14,8 @@ use uuid::Uuid;
 
 use super::stored::decode;
 use super::{EVENTS, RedisStore};
-use crate::bus::redis_streams::bus_error;
 use crate::bus::{Backoff, BusError};
+use crate::redis_conn::bus_error;
 use crate::search::events::EventLog;
 use crate::shutdown::Shutdown;
 
@@ -166,7 +166,7 @@ impl RedisStore {
         if logs.is_empty() {
             return Ok(Vec::new());
         }
-        let mut conn = self.redis.conn();
+        let mut conn = self.redis.short();
         let replies: Vec<(bool, Vec<Vec<u8>>)> = pipe
             .query_async(&mut conn)
             .await

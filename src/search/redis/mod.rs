@@ -35,9 +35,9 @@ use super::events::{
     complete_event, encode, first_offer_ms,
 };
 use super::limits::{StoreLimits, expires_at};
-use crate::bus::redis_streams::{RedisBus, bus_error};
 use crate::bus::{BusError, REQUESTED};
 use crate::model::{AnswerView, SearchRequest, time_left};
+use crate::redis_conn::{RedisConn, bus_error};
 use stored::{Fields, Stored, decode, ms, tagged};
 
 /// The stream on which scripts announce appended events.
@@ -81,7 +81,9 @@ struct SearchKeys {
 
 /// Every search of every api process, in Redis.
 pub struct RedisStore {
-    redis: Arc<RedisBus>,
+    redis: Arc<RedisConn>,
+    /// Entries kept per stream, about (the requested and events streams).
+    max_len: usize,
     limits: StoreLimits,
     create: Script,
     answer: Script,
@@ -109,8 +111,13 @@ impl std::fmt::Debug for RedisStore {
 }
 
 impl RedisStore {
-    /// Loads the scripts into `redis`.
-    pub async fn new(redis: Arc<RedisBus>, limits: StoreLimits) -> Result<Self, BusError> {
+    /// Loads the scripts into `redis`; the streams the scripts append to
+    /// keep about `max_len` entries, like the bus's.
+    pub async fn new(
+        redis: Arc<RedisConn>,
+        max_len: usize,
+        limits: StoreLimits,
+    ) -> Result<Self, BusError> {
         let mut shared = Self {
             create: Script::new("create", include_str!("lua/create.lua")),
             answer: Script::new("answer", include_str!("lua/answer.lua")),
@@ -121,6 +128,7 @@ impl RedisStore {
             finished: redis.key(FINISHED),
             events: redis.key(EVENTS),
             redis,
+            max_len: max_len.max(1),
             limits,
             mirrors: Mutex::new(HashMap::new()),
             local_deadlines: Mutex::new(BinaryHeap::new()),
@@ -143,7 +151,7 @@ impl RedisStore {
 
     /// `SCRIPT LOAD`s every script (again, after Redis lost its cache).
     async fn load_scripts(&self) -> Result<Vec<String>, BusError> {
-        let mut conn = self.redis.conn();
+        let mut conn = self.redis.short();
         let mut shas = Vec::new();
         for script in [&self.create, &self.answer, &self.expire, &self.finish] {
             let sha: String = redis::cmd("SCRIPT")
@@ -170,7 +178,7 @@ impl RedisStore {
         for call in calls {
             pipe.add_command(call);
         }
-        let mut conn = self.redis.conn();
+        let mut conn = self.redis.short();
         match pipe.query_async::<Vec<Value>>(&mut conn).await {
             Err(e) if e.code() == Some("NOSCRIPT") => {
                 self.load_scripts().await?;
@@ -208,7 +216,7 @@ impl RedisStore {
             ms(expires),
             ms(Timestamp::now()),
             self.limits.max_retained.max(1).to_string().into_bytes(),
-            self.redis.max_len().to_string().into_bytes(),
+            self.max_len.to_string().into_bytes(),
             self.redis.key(SEARCH).into_bytes(),
             encode(&AirlineProgress::pending()).into_bytes(),
             expires.to_string().into_bytes(),
@@ -284,7 +292,7 @@ impl RedisStore {
             });
             searches[at].1.push(args);
         }
-        let max_len = self.redis.max_len().to_string();
+        let max_len = self.max_len.to_string();
         let calls = searches
             .iter()
             .map(|(id, group)| {
@@ -335,7 +343,7 @@ impl RedisStore {
         }
         let now = Timestamp::now();
         let stored = self.read(ids).await?;
-        let max_len = self.redis.max_len().to_string();
+        let max_len = self.max_len.to_string();
         let top = self.limits.top_offers;
         let calls = ids
             .iter()
@@ -423,7 +431,7 @@ impl RedisStore {
                 .arg(0)
                 .arg(-1);
         }
-        let mut conn = self.redis.conn();
+        let mut conn = self.redis.short();
         let replies: Vec<(Fields, Vec<Vec<u8>>)> = pipe
             .query_async(&mut conn)
             .await

@@ -1,0 +1,22 @@
+//! Why a bus operation failed, whichever backend: its own module so that
+//! the Redis connections can map their errors to it without importing the
+//! bus they serve.
+
+/// Why a bus operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum BusError {
+    /// The broker cannot be reached.
+    #[error("stream broker unavailable: {0}")]
+    Unavailable(String),
+    /// The broker answered something unexpected.
+    #[error("stream broker protocol error: {0}")]
+    Protocol(String),
+    /// The consumer group does not exist.
+    #[error("consumer group `{group}` does not exist on stream `{stream}`")]
+    NoGroup {
+        /// Stream name.
+        stream: String,
+        /// Group name.
+        group: String,
+    },
+}
