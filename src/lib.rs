@@ -38,6 +38,8 @@
 //! - [`startup`]: [`startup::Application`], which wires the parts together;
 //!   `main` and the tests start the service through it.
 //! - [`loadtest`]: the `airstream loadtest` driver.
+//! - [`fault`]: errors that keep their cause, and an error's whole chain
+//!   for a log line.
 //! - [`duration`]: human-friendly durations (`150ms`, `1h50m`) for settings and
 //!   provider files.
 //! - [`text`]: short excerpts of what a user wrote, for messages.
@@ -46,6 +48,7 @@ pub mod api;
 pub mod bus;
 pub mod config;
 pub mod duration;
+pub mod fault;
 pub mod loadtest;
 pub mod metrics;
 pub mod model;

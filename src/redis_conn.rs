@@ -17,6 +17,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnecti
 use tokio::sync::Mutex;
 
 use crate::bus::error::BusError;
+use crate::fault::Fault;
 
 /// How long a short command waits for its answer: while Redis is away it
 /// fails within a few seconds (a search is refused with 503 rather than
@@ -49,8 +50,9 @@ impl RedisConn {
     /// Connects to `url` (checking it answers), with every key prefixed by
     /// `prefix`.
     pub async fn connect(url: &str, prefix: &str) -> Result<Self, BusError> {
-        let client = redis::Client::open(url)
-            .map_err(|e| BusError::Unavailable(format!("bad Redis URL: {e}")))?;
+        let client = redis::Client::open(url).map_err(|e| {
+            BusError::Unavailable(Fault::caused_by(format!("bad Redis URL: {e}"), e))
+        })?;
         // The manager reconnects on its own when Redis is back.
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(CONNECT_TIMEOUT))
@@ -59,7 +61,7 @@ impl RedisConn {
             .set_max_delay(Duration::from_secs(1));
         let shared = ConnectionManager::new_with_config(client.clone(), config)
             .await
-            .map_err(|e| BusError::Unavailable(e.to_string()))?;
+            .map_err(|e| BusError::Unavailable(Fault::of(e)))?;
         let conn = Self {
             client,
             shared,
@@ -93,7 +95,7 @@ impl RedisConn {
             .client
             .get_multiplexed_async_connection_with_config(&config)
             .await
-            .map_err(|e| BusError::Unavailable(e.to_string()))?;
+            .map_err(|e| BusError::Unavailable(Fault::of(e)))?;
         readers.insert(name.to_string(), conn.clone());
         Ok(conn)
     }
@@ -110,7 +112,7 @@ impl RedisConn {
         let _: String = redis::cmd("PING")
             .query_async(&mut conn)
             .await
-            .map_err(|e| BusError::Unavailable(e.to_string()))?;
+            .map_err(|e| BusError::Unavailable(Fault::of(e)))?;
         Ok(())
     }
 }
@@ -128,13 +130,13 @@ pub fn bus_error(e: redis::RedisError, stream: &str, group: &str) -> BusError {
         || e.is_connection_refusal()
         || e.is_timeout()
     {
-        BusError::Unavailable(e.to_string())
+        BusError::Unavailable(Fault::of(e))
     } else if let Some(reason) = server_code(&e).as_deref().and_then(refusal) {
         // Redis is there but refuses the write for now: the broker's
         // trouble, never the client's.
-        BusError::Unavailable(reason.to_string())
+        BusError::Unavailable(Fault::caused_by(reason, e))
     } else {
-        BusError::Protocol(e.to_string())
+        BusError::Protocol(Fault::of(e))
     }
 }
 

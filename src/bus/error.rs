@@ -2,15 +2,18 @@
 //! the Redis connections can map their errors to it without importing the
 //! bus they serve.
 
-/// Why a bus operation failed.
+use crate::fault::Fault;
+
+/// Why a bus operation failed; the broker's own error, when there is one,
+/// is the source.
 #[derive(Debug, thiserror::Error)]
 pub enum BusError {
     /// The broker cannot be reached.
     #[error("stream broker unavailable: {0}")]
-    Unavailable(String),
+    Unavailable(#[source] Fault),
     /// The broker answered something unexpected.
     #[error("stream broker protocol error: {0}")]
-    Protocol(String),
+    Protocol(#[source] Fault),
     /// The consumer group does not exist.
     #[error("consumer group `{group}` does not exist on stream `{stream}`")]
     NoGroup {

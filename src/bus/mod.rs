@@ -19,6 +19,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
+use crate::fault::{Chain, Fault};
 use crate::shutdown::Shutdown;
 pub use error::BusError;
 
@@ -53,9 +54,9 @@ impl FromStr for EntryId {
         let (ms, seq) = s.split_once('-').unwrap_or((s, "0"));
         match (ms.parse(), seq.parse()) {
             (Ok(ms), Ok(seq)) => Ok(EntryId { ms, seq }),
-            _ => Err(BusError::Protocol(format!(
+            _ => Err(BusError::Protocol(Fault::new(format!(
                 "`{s}` is not a stream entry id"
-            ))),
+            )))),
         }
     }
 }
@@ -320,7 +321,7 @@ impl Acker {
                     }
                 }
                 if let Err(e) = bus.ack(stream, &group, &batch).await {
-                    tracing::warn!(stream, group = %group, error = %e, count = batch.len(), "acknowledgement failed; entries stay pending");
+                    tracing::warn!(stream, group = %group, error = %Chain(&e), count = batch.len(), "acknowledgement failed; entries stay pending");
                 }
                 batch.clear();
             }

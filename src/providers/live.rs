@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ProviderRegistry;
 use crate::bus::BusError;
+use crate::fault::{Chain, Fault};
 use crate::redis_conn::{RedisConn, bus_error};
 use crate::shutdown::Shutdown;
 
@@ -122,7 +123,7 @@ impl Live {
             expires_ms: Timestamp::now().as_millisecond() + LIFETIME.as_millis() as i64,
             airlines,
         };
-        let json = serde_json::to_string(&beat).map_err(|e| BusError::Protocol(e.to_string()))?;
+        let json = serde_json::to_string(&beat).map_err(|e| BusError::Protocol(Fault::of(e)))?;
         let mut conn = self.redis.short();
         redis::cmd("HSET")
             .arg(&self.key)
@@ -212,7 +213,7 @@ impl Live {
         let mut changes = registry.subscribe();
         loop {
             if let Err(e) = self.beat(&registry).await {
-                tracing::warn!(error = %e, "providers heartbeat failed");
+                tracing::warn!(error = %Chain(&e), "providers heartbeat failed");
             }
             tokio::select! {
                 _ = tokio::time::sleep(BEAT_EVERY) => {}

@@ -18,6 +18,7 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 use uuid::Uuid;
 
+use super::error::SearchError;
 use super::events::{
     AirlineProgress, CompleteHead, EventKind, EventLog, PreparedAnswer, SearchStatus, Snapshot,
     complete_event, first_offer_ms, raw_json, timeout_event,
@@ -182,14 +183,6 @@ enum Applied {
     Finished,
 }
 
-/// Why a search could not be stored.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// Every retained search is still running.
-    #[error("too many searches in flight ({0}); try again shortly")]
-    Full(usize),
-}
-
 /// Every search this process tracks.
 #[derive(Debug)]
 pub struct MemoryStore {
@@ -233,7 +226,7 @@ impl MemoryStore {
 
     /// Starts tracking a search. When the store is full, the oldest finished
     /// search is evicted; with none finished the search is refused.
-    pub fn insert(&self, request: SearchRequest) -> Result<Arc<SearchCell>, StoreError> {
+    pub fn insert(&self, request: SearchRequest) -> Result<Arc<SearchCell>, SearchError> {
         let now = Instant::now();
         let deadline = now + time_left(request.deadline);
         let ttl = self.limits.result_ttl;
@@ -259,7 +252,7 @@ impl MemoryStore {
                 Some(old) => {
                     inner.searches.remove(&old);
                 }
-                None => return Err(StoreError::Full(inner.searches.len())),
+                None => return Err(SearchError::Full(inner.searches.len())),
             }
         }
         let sooner = inner

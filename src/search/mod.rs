@@ -26,10 +26,11 @@ use uuid::Uuid;
 
 use self::redis::RedisStore;
 use crate::bus::{Bus, REQUESTED};
+use crate::fault::Fault;
 use crate::model::SearchRequest;
 pub use error::SearchError;
 use events::{EventLog, Snapshot};
-use memory::{MemoryStore, StoreError};
+use memory::MemoryStore;
 
 /// Where searches are kept.
 #[derive(Clone, Debug)]
@@ -52,10 +53,8 @@ impl Searches {
             Searches::Redis(redis) => redis.submit(&request).await,
             Searches::Memory(store) => {
                 let data = serde_json::to_vec(&request)
-                    .map_err(|e| SearchError::Internal(e.to_string()))?;
-                let cell = store.insert(request).map_err(|e| match e {
-                    StoreError::Full(n) => SearchError::Full(n),
-                })?;
+                    .map_err(|e| SearchError::Internal(Fault::of(e)))?;
+                let cell = store.insert(request)?;
                 if let Err(e) = bus.publish(REQUESTED, Bytes::from(data)).await {
                     store.remove(&cell.request.search_id);
                     return Err(e.into());

@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 use super::{RedisStore, SEARCH, ms};
 use crate::bus::{Backoff, BusError};
+use crate::fault::Chain;
 use crate::redis_conn::bus_error;
 use crate::search::events::{
     AirlineProgress, CompleteHead, DEADLINE_MISSED, EventKind, EventLog, SearchStatus,
@@ -95,7 +96,7 @@ impl RedisStore {
                 }
                 Err(e) => {
                     let wait = backoff.next_wait();
-                    tracing::warn!(error = %e, retry_in_ms = wait.as_millis() as u64, "ending searches at their deadlines failed");
+                    tracing::warn!(error = %Chain(&e), retry_in_ms = wait.as_millis() as u64, "ending searches at their deadlines failed");
                     self.end_overdue_here().await;
                     wait
                 }

@@ -15,6 +15,7 @@ use uuid::Uuid;
 use super::stored::decode;
 use super::{EVENTS, RedisStore};
 use crate::bus::{Backoff, BusError};
+use crate::fault::Chain;
 use crate::redis_conn::bus_error;
 use crate::search::events::EventLog;
 use crate::shutdown::Shutdown;
@@ -92,7 +93,7 @@ impl RedisStore {
                     // A Redis that restarted numbers its stream afresh.
                     last = "$".to_string();
                     let wait = backoff.next_wait();
-                    tracing::warn!(error = %e, retry_in_ms = wait.as_millis() as u64, "following search events failed");
+                    tracing::warn!(error = %Chain(&e), retry_in_ms = wait.as_millis() as u64, "following search events failed");
                     tokio::select! {
                         _ = tokio::time::sleep(wait) => continue,
                         _ = shutdown.wait() => return,
@@ -115,7 +116,7 @@ impl RedisStore {
                 }
             }
             if let Err(e) = self.catch_up(behind).await {
-                tracing::warn!(error = %e, "reading new search events failed");
+                tracing::warn!(error = %Chain(&e), "reading new search events failed");
             }
             if since_sweep >= FOLLOW_BATCH {
                 since_sweep = 0;
@@ -137,7 +138,7 @@ impl RedisStore {
                 .collect()
         };
         if let Err(e) = self.catch_up(logs).await {
-            tracing::warn!(error = %e, "catching up searches failed");
+            tracing::warn!(error = %Chain(&e), "catching up searches failed");
         }
     }
 

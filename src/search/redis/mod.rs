@@ -36,6 +36,7 @@ use super::events::{
 };
 use super::limits::{StoreLimits, expires_at};
 use crate::bus::{BusError, REQUESTED};
+use crate::fault::Fault;
 use crate::model::{AnswerView, SearchRequest, time_left};
 use crate::redis_conn::{RedisConn, bus_error};
 use stored::{Fields, Stored, decode, ms, tagged};
@@ -160,9 +161,10 @@ impl RedisStore {
                 .query_async(&mut conn)
                 .await
                 .map_err(|e| match bus_error(e, "", "") {
-                    BusError::Protocol(m) => {
-                        BusError::Protocol(format!("script `{}` refused: {m}", script.name))
-                    }
+                    BusError::Protocol(m) => BusError::Protocol(Fault::caused_by(
+                        format!("script `{}` refused: {m}", script.name),
+                        m,
+                    )),
                     other => other,
                 })?;
             shas.push(sha);
@@ -201,7 +203,7 @@ impl RedisStore {
     /// Stores a search and publishes it to the requested stream, in one
     /// atomic step. Returns when its results expire.
     pub async fn submit(&self, request: &SearchRequest) -> Result<Timestamp, SearchError> {
-        let json = serde_json::to_vec(request).map_err(|e| SearchError::Internal(e.to_string()))?;
+        let json = serde_json::to_vec(request).map_err(|e| SearchError::Internal(Fault::of(e)))?;
         let expires = expires_at(request, self.limits.result_ttl);
         let id = request.search_id;
         let keys = self.keys(&id);
@@ -235,14 +237,14 @@ impl RedisStore {
         let reply = self
             .run(vec![call])
             .await
-            .map_err(|e| SearchError::Unavailable(e.to_string()))?;
+            .map_err(|e| SearchError::Unavailable(Fault::of(e)))?;
         match reply.first() {
             Some(Value::Int(n)) if *n > 0 => {}
             Some(Value::Int(n)) => return Err(SearchError::Full(n.unsigned_abs() as usize)),
             other => {
-                return Err(SearchError::Internal(format!(
+                return Err(SearchError::Internal(Fault::new(format!(
                     "unexpected reply to the create script: {other:?}"
-                )));
+                ))));
             }
         }
         let deadline = Instant::now() + time_left(request.deadline);

@@ -11,6 +11,7 @@ use serde_json::value::RawValue;
 use uuid::Uuid;
 
 use crate::bus::BusError;
+use crate::fault::Fault;
 use crate::model::{OfferKey, SearchRequest};
 use crate::search::events::{AirlineProgress, EventKind, SearchStatus, Snapshot, raw_json};
 
@@ -35,7 +36,9 @@ impl Stored {
         if fields.is_empty() {
             return Ok(None);
         }
-        let broken = |what: &str| BusError::Protocol(format!("search {id} in Redis: bad {what}"));
+        let broken = |what: &str| {
+            BusError::Protocol(Fault::new(format!("search {id} in Redis: bad {what}")))
+        };
         let field = |name: &str| fields.get(name).ok_or_else(|| broken(name));
         let text = |name: &str| -> Result<&str, BusError> {
             std::str::from_utf8(field(name)?).map_err(|_| broken(name))
