@@ -15,7 +15,10 @@
 //!   the JSON envelope.
 //! - [`bus`]: the streams contract (requested and results streams, consumer
 //!   groups, pending entries, acknowledgements) and its embedded in-process
-//!   and Redis Streams implementations.
+//!   and Redis Streams implementations, and the Redis connections of a
+//!   process (`bus::redis_conn`: short commands, blocking readers, which
+//!   Redis errors are the broker's), which the Redis search store and the
+//!   live set use too.
 //! - [`providers`]: provider files (`providers.d/*.yaml`): parsing, validation
 //!   with positions, latency and error profiles, the mock fare engine,
 //!   templated upstream HTTP calls, hot reload, the live set of airlines
@@ -29,9 +32,6 @@
 //!   in Redis, shared by every api process (`search::redis`), each an
 //!   ordered, replayable event log per search (`search::events`) with
 //!   deadlines, TTL and a retention cap; and the aggregator that fills it.
-//! - [`redis_conn`]: the Redis connections of a process (short commands,
-//!   blocking readers) and which Redis errors are the broker's; the bus,
-//!   the Redis search store and the live set all reach Redis through it.
 //! - [`metrics`]: every metric name, the Prometheus recorder and `/metrics`.
 //! - [`config`]: settings from `airstream.toml` and `AIRSTREAM_*` variables.
 //! - [`shutdown`]: the one shutdown signal every long-running task selects on.
@@ -53,7 +53,6 @@ pub mod loadtest;
 pub mod metrics;
 pub mod model;
 pub mod providers;
-pub mod redis_conn;
 pub mod search;
 pub mod shutdown;
 pub mod startup;

@@ -12,12 +12,12 @@ use tokio::task::JoinSet;
 
 use crate::api::{self, AppState};
 use crate::bus::Bus;
+use crate::bus::redis_conn::RedisConn;
 use crate::bus::redis_streams::RedisBus;
 use crate::config::Settings;
 use crate::providers::ProviderRegistry;
 use crate::providers::live::Live;
 use crate::providers::runtime::{Redelivery, Runtime};
-use crate::redis_conn::RedisConn;
 
 use crate::search::Searches;
 use crate::search::aggregator;

@@ -1,6 +1,6 @@
 //! Why a bus operation failed, whichever backend: its own module so that
-//! the Redis connections can map their errors to it without importing the
-//! bus they serve.
+//! the Redis connections map their errors to it without importing the bus
+//! they serve.
 
 use crate::fault::Fault;
 

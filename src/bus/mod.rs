@@ -5,10 +5,14 @@
 //! left idle by a dead consumer.
 //!
 //! [`Bus`] is the one interface; [`embedded`] implements it in process and
-//! [`redis_streams`] on Redis.
+//! [`redis_streams`] on Redis. [`redis_conn`] owns a process's Redis
+//! connections, which the Redis search store and the live set of airlines
+//! use too, and decides which Redis errors are the broker's; [`error`] is
+//! why a bus operation failed.
 
 pub mod embedded;
 pub mod error;
+pub mod redis_conn;
 pub mod redis_streams;
 
 use std::fmt;

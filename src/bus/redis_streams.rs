@@ -10,8 +10,8 @@ use bytes::Bytes;
 use redis::Value;
 use redis::streams::{StreamAutoClaimReply, StreamId, StreamPendingCountReply, StreamReadReply};
 
+use super::redis_conn::{RedisConn, bus_error};
 use super::{BusError, Entry, EntryId, StartFrom};
-use crate::redis_conn::{RedisConn, bus_error};
 
 /// A Redis Streams bus.
 #[derive(Debug)]

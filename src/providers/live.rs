@@ -17,8 +17,8 @@ use serde::{Deserialize, Serialize};
 
 use super::ProviderRegistry;
 use crate::bus::BusError;
+use crate::bus::redis_conn::{RedisConn, bus_error};
 use crate::fault::{Chain, Fault};
-use crate::redis_conn::{RedisConn, bus_error};
 use crate::shutdown::Shutdown;
 
 /// The hash of heartbeats, one field per process.

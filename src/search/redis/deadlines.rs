@@ -14,9 +14,9 @@ use tokio::time::Instant;
 use uuid::Uuid;
 
 use super::{RedisStore, SEARCH, ms};
+use crate::bus::redis_conn::bus_error;
 use crate::bus::{Backoff, BusError};
 use crate::fault::Chain;
-use crate::redis_conn::bus_error;
 use crate::search::events::{
     AirlineProgress, CompleteHead, DEADLINE_MISSED, EventKind, EventLog, SearchStatus,
     complete_event, timeout_event,

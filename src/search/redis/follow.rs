@@ -14,9 +14,9 @@ use uuid::Uuid;
 
 use super::stored::decode;
 use super::{EVENTS, RedisStore};
+use crate::bus::redis_conn::bus_error;
 use crate::bus::{Backoff, BusError};
 use crate::fault::Chain;
-use crate::redis_conn::bus_error;
 use crate::search::events::EventLog;
 use crate::shutdown::Shutdown;
 

@@ -35,10 +35,10 @@ use super::events::{
     complete_event, encode, first_offer_ms,
 };
 use super::limits::{StoreLimits, expires_at};
+use crate::bus::redis_conn::{RedisConn, bus_error};
 use crate::bus::{BusError, REQUESTED};
 use crate::fault::Fault;
 use crate::model::{AnswerView, SearchRequest, time_left};
-use crate::redis_conn::{RedisConn, bus_error};
 use stored::{Fields, Stored, decode, ms, tagged};
 
 /// The stream on which scripts announce appended events.

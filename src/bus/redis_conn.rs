@@ -16,7 +16,7 @@ use redis::AsyncConnectionConfig;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
 use tokio::sync::Mutex;
 
-use crate::bus::error::BusError;
+use super::error::BusError;
 use crate::fault::Fault;
 
 /// How long a short command waits for its answer: while Redis is away it
