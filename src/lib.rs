@@ -25,9 +25,9 @@
 //!   across processes, and the runtime that consumes search requests for
 //!   each airline.
 //! - [`model`]: the wire model of both streams (search request, normalized
-//!   offer, airline answer) and the money amounts offers carry; `api`,
-//!   `providers` and `search` all import it, and `providers` nothing else
-//!   of theirs.
+//!   offer, airline answer) and the money amounts offers carry. `api`,
+//!   `providers` and `search` all import it; `providers` imports nothing
+//!   from `search`.
 //! - [`search`]: where searches are kept: in memory (`search::memory`), or
 //!   in Redis, shared by every api process (`search::redis`), each an
 //!   ordered, replayable event log per search (`search::events`) with

@@ -189,7 +189,7 @@ pub enum SearchStatus {
 
 /// One airline's part in a search, as shown in snapshots and the `complete`
 /// event. `status` is written first: the Redis scripts recognize a pending
-/// airline by the start of its JSON (`lua/common.lua`).
+/// airline by the start of its JSON (`search/redis/lua/common.lua`).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct AirlineProgress {
     /// How it answered, or `None` while it has not: `pending`, `ok`,
