@@ -15,21 +15,30 @@
 //!   the JSON envelope.
 //! - [`bus`]: the streams contract (requested and results streams, consumer
 //!   groups, pending entries, acknowledgements) and its embedded in-process
-//!   and Redis Streams implementations.
+//!   and Redis Streams implementations, and the Redis connections of a
+//!   process (`bus::redis_conn`: short commands, blocking readers, which
+//!   Redis errors are the broker's), which the Redis search store and the
+//!   live set use too.
 //! - [`providers`]: provider files (`providers.d/*.yaml`): parsing, validation
 //!   with positions, latency and error profiles, the mock fare engine,
 //!   templated upstream HTTP calls, hot reload, the live set of airlines
 //!   across processes, and the runtime that consumes search requests for
 //!   each airline.
-//! - [`search`]: the search model (request, normalized offer, airline
-//!   answer), and where searches are kept: an in-memory store, or Redis
-//!   (shared by every api process), each an ordered, replayable event log
-//!   per search with deadlines, TTL and a retention cap.
+//! - [`model`]: the wire model of both streams (search request, normalized
+//!   offer, airline answer) and the money amounts offers carry. `api`,
+//!   `providers` and `search` all import it; `providers` imports nothing
+//!   from `search`.
+//! - [`search`]: where searches are kept: in memory (`search::memory`), or
+//!   in Redis, shared by every api process (`search::redis`), each an
+//!   ordered, replayable event log per search (`search::events`) with
+//!   deadlines, TTL and a retention cap; and the aggregator that fills it.
 //! - [`metrics`]: every metric name, the Prometheus recorder and `/metrics`.
 //! - [`config`]: settings from `airstream.toml` and `AIRSTREAM_*` variables.
 //! - [`shutdown`]: the one shutdown signal every long-running task selects on.
 //! - [`startup`]: [`startup::Application`], which wires the parts together;
 //!   `main` and the tests start the service through it.
+//! - [`fault`]: errors that keep their cause, and an error's whole chain
+//!   for a log line.
 //! - [`duration`]: human-friendly durations (`150ms`, `1h50m`) for settings and
 //!   provider files.
 //! - [`text`]: short excerpts of what a user wrote, for messages.
@@ -42,7 +51,9 @@ pub mod api;
 pub mod bus;
 pub mod config;
 pub mod duration;
+pub mod fault;
 pub mod metrics;
+pub mod model;
 pub mod providers;
 pub mod search;
 pub mod shutdown;

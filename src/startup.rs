@@ -12,6 +12,7 @@ use tokio::task::JoinSet;
 
 use crate::api::{self, AppState};
 use crate::bus::Bus;
+use crate::bus::redis_conn::RedisConn;
 use crate::bus::redis_streams::RedisBus;
 use crate::config::Settings;
 use crate::providers::ProviderRegistry;
@@ -20,8 +21,9 @@ use crate::providers::runtime::{Redelivery, Runtime};
 
 use crate::search::Searches;
 use crate::search::aggregator;
-use crate::search::shared::SharedSearches;
-use crate::search::store::{SearchStore, StoreLimits};
+use crate::search::limits::StoreLimits;
+use crate::search::memory::MemoryStore;
+use crate::search::redis::RedisStore;
 use crate::shutdown::Shutdown;
 
 /// Entries kept per stream by the embedded bus once every group has read
@@ -112,13 +114,13 @@ impl Application {
         let mut live = None;
         let (bus, searches) = match &settings.redis_url {
             None => {
-                let store = Arc::new(SearchStore::new(limits));
+                let store = Arc::new(MemoryStore::new(limits));
                 if settings.role.runs_api() {
                     tasks.spawn(store.clone().maintain(shutdown.clone()));
                 }
                 (
                     Bus::embedded(EMBEDDED_STREAM_MAX_LEN),
-                    Searches::Local(store),
+                    Searches::Memory(store),
                 )
             }
             Some(url) => {
@@ -127,25 +129,22 @@ impl Application {
                     source,
                 };
                 let redis = Arc::new(
-                    RedisBus::connect(
-                        url,
-                        &settings.redis.key_prefix,
-                        settings.redis.stream_max_len,
-                    )
-                    .await
-                    .map_err(unreachable)?,
+                    RedisConn::connect(url, &settings.redis.key_prefix)
+                        .await
+                        .map_err(unreachable)?,
                 );
-                let shared = Arc::new(
-                    SharedSearches::new(redis.clone(), limits)
+                let bus = Arc::new(RedisBus::new(redis.clone(), settings.redis.stream_max_len));
+                let store = Arc::new(
+                    RedisStore::new(redis.clone(), bus.max_len(), limits)
                         .await
                         .map_err(unreachable)?,
                 );
                 if settings.role.runs_api() {
-                    tasks.spawn(shared.clone().follow(shutdown.clone()));
-                    tasks.spawn(shared.clone().run_deadlines(shutdown.clone()));
+                    tasks.spawn(store.clone().follow(shutdown.clone()));
+                    tasks.spawn(store.clone().run_deadlines(shutdown.clone()));
                 }
                 live = Some(Arc::new(Live::new(redis.clone(), &consumer)));
-                (Bus::Redis(redis), Searches::Shared(shared))
+                (Bus::Redis(bus), Searches::Redis(store))
             }
         };
         if settings.role.runs_api() {

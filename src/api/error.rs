@@ -7,6 +7,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use crate::fault::{Chain, Fault};
+
 /// One bad field of a request.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 pub struct FieldError {
@@ -57,9 +59,10 @@ pub enum ApiError {
     /// A dependency (the broker, capacity) is unavailable right now.
     #[error("{0}")]
     Unavailable(String),
-    /// A bug or an unexpected failure; the client sees an opaque message.
+    /// A bug or an unexpected failure; the client sees an opaque message,
+    /// the log the whole chain of causes.
     #[error("internal error: {0}")]
-    Internal(String),
+    Internal(#[source] Fault),
 }
 
 /// The envelope of every JSON answer.
@@ -108,8 +111,8 @@ impl IntoResponse for ApiError {
         let status = self.status();
         let (message, errors) = match self {
             ApiError::Validation(errors) => ("validation failed".to_string(), Some(errors)),
-            ApiError::Internal(cause) => {
-                tracing::error!(%cause, "internal error");
+            ApiError::Internal(fault) => {
+                tracing::error!(cause = %Chain(&fault), "internal error");
                 ("internal error".to_string(), None)
             }
             other => (other.to_string(), None),

@@ -18,9 +18,10 @@ use uuid::Uuid;
 
 use super::AppState;
 use super::error::{ApiError, Envelope, FieldError, excerpt, shown};
+use crate::fault::{Chain, Fault};
+use crate::model::{Cabin, SearchRequest, normalize_code};
 use crate::providers::{AirlineState, Airlines};
 use crate::search::SearchError;
-use crate::search::model::{Cabin, SearchRequest, normalize_code};
 
 /// Fields a search request may carry.
 const FIELDS: [&str; 8] = [
@@ -90,7 +91,7 @@ async fn accept(State(app): State<AppState>, body: Body) -> Result<Response, Api
     let created_at = Timestamp::now();
     let deadline = created_at
         .checked_add(jiff::SignedDuration::try_from(timeout).unwrap_or_default())
-        .map_err(|e| ApiError::Internal(format!("deadline out of range: {e}")))?;
+        .map_err(|e| ApiError::Internal(Fault::caused_by("deadline out of range", e)))?;
     let request = SearchRequest {
         search_id: Uuid::new_v4(),
         from: fields.from,
@@ -118,10 +119,10 @@ async fn accept(State(app): State<AppState>, body: Body) -> Result<Response, Api
         .map_err(|e| match e {
             SearchError::Full(_) => ApiError::Unavailable(e.to_string()),
             SearchError::Unavailable(_) => {
-                span.in_scope(|| tracing::warn!(error = %e, "search not published"));
+                span.in_scope(|| tracing::warn!(error = %Chain(&e), "search not published"));
                 ApiError::Unavailable(format!("the search could not be submitted because {e}"))
             }
-            SearchError::Internal(m) => ApiError::Internal(m),
+            SearchError::Internal(fault) => ApiError::Internal(fault),
         })?;
     span.in_scope(|| tracing::info!(%from, %to, providers = providers.len(), "search accepted"));
     let payload = Submitted {
@@ -169,7 +170,7 @@ pub fn found<T>(id: Uuid, lookup: Result<Option<T>, SearchError>) -> Result<T, A
         Ok(None) => Err(ApiError::NotFound(format!(
             "search `{id}` not found: it is unknown or its results have expired"
         ))),
-        Err(SearchError::Internal(m)) => Err(ApiError::Internal(m)),
+        Err(SearchError::Internal(fault)) => Err(ApiError::Internal(fault)),
         Err(e) => Err(ApiError::Unavailable(format!(
             "search `{id}` cannot be read now: {e}"
         ))),
@@ -292,9 +293,9 @@ fn validate(value: &Value, airlines: &Airlines, today: Date) -> Result<ValidSear
                 timeout_ms,
             })
         }
-        _ => Err(ApiError::Internal(
-            "validation passed with a missing field".into(),
-        )),
+        _ => Err(ApiError::Internal(Fault::new(
+            "validation passed with a missing field",
+        ))),
     }
 }
 

@@ -32,10 +32,10 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::AppState;
+use crate::model::{Cabin, SearchRequest, normalize_code};
 use crate::providers::ProviderMode;
 use crate::providers::latency::Fate;
 use crate::providers::mock::Quoter;
-use crate::search::model::{Cabin, SearchRequest, normalize_code};
 
 /// The request body of the simulated API.
 #[derive(Debug, Deserialize)]

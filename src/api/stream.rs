@@ -23,7 +23,7 @@ use tokio::sync::watch;
 use super::AppState;
 use super::error::ApiError;
 use super::search::{found, parse_id};
-use crate::search::store::{EventLog, StoredEvent};
+use crate::search::events::{EventLog, StoredEvent};
 use crate::shutdown::Shutdown;
 
 /// Query parameters of the stream.

@@ -1,13 +1,18 @@
-//! The streams contract between the API and the providers (SPEC section 6),
+//! The streams contract between the API and the providers,
 //! shaped after Redis Streams: append-only streams of entries with
 //! `ms-seq` ids, consumer groups that each see every entry, pending entries
 //! that stay owned by a consumer until acknowledged, and claiming of entries
 //! left idle by a dead consumer.
 //!
 //! [`Bus`] is the one interface; [`embedded`] implements it in process and
-//! [`redis_streams`] on Redis.
+//! [`redis_streams`] on Redis. [`redis_conn`] owns a process's Redis
+//! connections, which the Redis search store and the live set of airlines
+//! use too, and decides which Redis errors are the broker's; [`error`] is
+//! why a bus operation failed.
 
 pub mod embedded;
+pub mod error;
+pub mod redis_conn;
 pub mod redis_streams;
 
 use std::fmt;
@@ -18,7 +23,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
+use crate::fault::{Chain, Fault};
 use crate::shutdown::Shutdown;
+pub use error::BusError;
 
 /// The stream that carries one entry per search (field `data`: the search).
 pub const REQUESTED: &str = "flight.search.requested";
@@ -51,9 +58,9 @@ impl FromStr for EntryId {
         let (ms, seq) = s.split_once('-').unwrap_or((s, "0"));
         match (ms.parse(), seq.parse()) {
             (Ok(ms), Ok(seq)) => Ok(EntryId { ms, seq }),
-            _ => Err(BusError::Protocol(format!(
+            _ => Err(BusError::Protocol(Fault::new(format!(
                 "`{s}` is not a stream entry id"
-            ))),
+            )))),
         }
     }
 }
@@ -76,25 +83,6 @@ pub enum StartFrom {
     Beginning,
     /// Only entries added from now on (`$`).
     Latest,
-}
-
-/// Why a bus operation failed.
-#[derive(Debug, thiserror::Error)]
-pub enum BusError {
-    /// The broker cannot be reached.
-    #[error("stream broker unavailable: {0}")]
-    Unavailable(String),
-    /// The broker answered something unexpected.
-    #[error("stream broker protocol error: {0}")]
-    Protocol(String),
-    /// The consumer group does not exist.
-    #[error("consumer group `{group}` does not exist on stream `{stream}`")]
-    NoGroup {
-        /// Stream name.
-        stream: String,
-        /// Group name.
-        group: String,
-    },
 }
 
 /// The stream bus. Cloning is cheap and shares the connection.
@@ -337,7 +325,7 @@ impl Acker {
                     }
                 }
                 if let Err(e) = bus.ack(stream, &group, &batch).await {
-                    tracing::warn!(stream, group = %group, error = %e, count = batch.len(), "acknowledgement failed; entries stay pending");
+                    tracing::warn!(stream, group = %group, error = %Chain(&e), count = batch.len(), "acknowledgement failed; entries stay pending");
                 }
                 batch.clear();
             }

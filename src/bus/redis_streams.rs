@@ -1,88 +1,23 @@
-//! The Redis Streams backend of the bus. Short commands share one
-//! multiplexed, self-reconnecting connection (`ConnectionManager`), which
-//! pipelines concurrent commands on one socket; a deadpool pool was tried
-//! first and measured at half the throughput, because each checkout
-//! costs a recycle round trip (`UNWATCH` + `PING`). Each blocking reader
-//! (stream, group, consumer) gets its own connection with no response
-//! timeout: the client's default 500 ms would cut `XREADGROUP ... BLOCK`
-//! short, and a blocking command would stall every command multiplexed with
-//! it.
+//! The Redis Streams backend of the bus. Its connections are
+//! [`RedisConn`]'s: short commands on the shared one, and each blocking
+//! reader (stream, group, consumer) on its own.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
+use redis::Value;
 use redis::streams::{StreamAutoClaimReply, StreamId, StreamPendingCountReply, StreamReadReply};
-use redis::{AsyncConnectionConfig, Value};
-use tokio::sync::Mutex;
 
+use super::redis_conn::{RedisConn, bus_error};
 use super::{BusError, Entry, EntryId, StartFrom};
 
 /// A Redis Streams bus.
+#[derive(Debug)]
 pub struct RedisBus {
-    client: redis::Client,
-    shared: ConnectionManager,
-    prefix: String,
+    redis: Arc<RedisConn>,
     max_len: usize,
-    /// One connection per blocking reader, opened on first use and dropped
-    /// on error so the next read reconnects.
-    readers: Mutex<HashMap<String, MultiplexedConnection>>,
-}
-
-impl std::fmt::Debug for RedisBus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RedisBus")
-            .field("prefix", &self.prefix)
-            .field("max_len", &self.max_len)
-            .finish_non_exhaustive()
-    }
-}
-
-/// Maps a Redis error to the bus's: a missing group, a broker that cannot be
-/// reached, or anything else as a protocol error.
-pub fn bus_error(e: redis::RedisError, stream: &str, group: &str) -> BusError {
-    if e.code() == Some("NOGROUP") {
-        BusError::NoGroup {
-            stream: stream.to_string(),
-            group: group.to_string(),
-        }
-    } else if e.is_io_error()
-        || e.is_connection_dropped()
-        || e.is_connection_refusal()
-        || e.is_timeout()
-    {
-        BusError::Unavailable(e.to_string())
-    } else if let Some(reason) = server_code(&e).as_deref().and_then(refusal) {
-        // Redis is there but refuses the write for now: the broker's
-        // trouble, never the client's.
-        BusError::Unavailable(reason.to_string())
-    } else {
-        BusError::Protocol(e.to_string())
-    }
-}
-
-/// The error code Redis answered with, also inside a pipeline's failure.
-fn server_code(e: &redis::RedisError) -> Option<String> {
-    e.code().map(str::to_string).or_else(|| {
-        let items = e.clone().into_server_errors()?;
-        items.first().map(|(_, error)| error.code().to_string())
-    })
-}
-
-/// Plain words for the error codes of a Redis that refuses a command for
-/// now, and will take it again once it recovers.
-fn refusal(code: &str) -> Option<&'static str> {
-    Some(match code {
-        "OOM" => "Redis is out of memory and refuses writes (maxmemory reached)",
-        "READONLY" => "Redis is a read-only replica (failing over?)",
-        "MASTERDOWN" => "Redis has lost its master",
-        "LOADING" => "Redis is loading its data set",
-        "BUSY" => "Redis is busy running a script",
-        "TRYAGAIN" | "CLUSTERDOWN" => "the Redis cluster is not ready",
-        "MISCONF" => "Redis cannot persist its data and refuses writes",
-        _ => return None,
-    })
 }
 
 fn entry_id(text: &str) -> Result<EntryId, BusError> {
@@ -103,36 +38,25 @@ fn to_entry(id: StreamId, deliveries: u32) -> Result<Entry, BusError> {
 }
 
 impl RedisBus {
+    /// A bus on `redis`'s connections, with streams trimmed to about
+    /// `max_len` entries.
+    pub fn new(redis: Arc<RedisConn>, max_len: usize) -> Self {
+        Self {
+            redis,
+            max_len: max_len.max(1),
+        }
+    }
+
     /// Connects to `url` (checking it answers) with stream names prefixed by
     /// `prefix` and streams trimmed to about `max_len` entries.
     pub async fn connect(url: &str, prefix: &str, max_len: usize) -> Result<Self, BusError> {
-        let client = redis::Client::open(url)
-            .map_err(|e| BusError::Unavailable(format!("bad Redis URL: {e}")))?;
-        // Short commands fail within a few seconds while Redis is away (a
-        // search is refused with 503 rather than left hanging); the manager
-        // reconnects on its own when Redis is back.
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(1)))
-            .set_response_timeout(Some(Duration::from_secs(2)))
-            .set_number_of_retries(2)
-            .set_max_delay(Duration::from_secs(1));
-        let shared = ConnectionManager::new_with_config(client.clone(), config)
-            .await
-            .map_err(|e| BusError::Unavailable(e.to_string()))?;
-        let bus = Self {
-            client,
-            shared,
-            prefix: prefix.to_string(),
-            max_len: max_len.max(1),
-            readers: Mutex::new(HashMap::new()),
-        };
-        bus.ping().await?;
-        Ok(bus)
+        let redis = RedisConn::connect(url, prefix).await?;
+        Ok(Self::new(Arc::new(redis), max_len))
     }
 
-    /// A key's full name, with the configured prefix.
-    pub fn key(&self, name: &str) -> String {
-        format!("{}{}", self.prefix, name)
+    /// `PING`.
+    pub async fn ping(&self) -> Result<(), BusError> {
+        self.redis.ping().await
     }
 
     /// Entries kept per stream, about.
@@ -140,16 +64,11 @@ impl RedisBus {
         self.max_len
     }
 
-    /// The shared connection for short commands.
-    pub fn conn(&self) -> ConnectionManager {
-        self.shared.clone()
-    }
-
     /// `XADD stream MAXLEN ~ n * data ...`.
     pub async fn publish(&self, stream: &str, data: Bytes) -> Result<EntryId, BusError> {
-        let mut conn = self.conn();
+        let mut conn = self.redis.short();
         let id: String = redis::cmd("XADD")
-            .arg(self.key(stream))
+            .arg(self.redis.key(stream))
             .arg("MAXLEN")
             .arg("~")
             .arg(self.max_len)
@@ -169,14 +88,14 @@ impl RedisBus {
         group: &str,
         start: StartFrom,
     ) -> Result<(), BusError> {
-        let mut conn = self.conn();
+        let mut conn = self.redis.short();
         let from = match start {
             StartFrom::Beginning => "0",
             StartFrom::Latest => "$",
         };
         let created: Result<(), _> = redis::cmd("XGROUP")
             .arg("CREATE")
-            .arg(self.key(stream))
+            .arg(self.redis.key(stream))
             .arg(group)
             .arg(from)
             .arg("MKSTREAM")
@@ -187,24 +106,6 @@ impl RedisBus {
             Err(e) if e.code() == Some("BUSYGROUP") => Ok(()),
             Err(e) => Err(bus_error(e, stream, group)),
         }
-    }
-
-    /// The blocking reader `name`'s own connection, opened on first use.
-    pub async fn reader(&self, name: &str) -> Result<MultiplexedConnection, BusError> {
-        let mut readers = self.readers.lock().await;
-        if let Some(conn) = readers.get(name) {
-            return Ok(conn.clone());
-        }
-        let config = AsyncConnectionConfig::new()
-            .set_response_timeout(None)
-            .set_connection_timeout(Some(Duration::from_secs(5)));
-        let conn = self
-            .client
-            .get_multiplexed_async_connection_with_config(&config)
-            .await
-            .map_err(|e| BusError::Unavailable(e.to_string()))?;
-        readers.insert(name.to_string(), conn.clone());
-        Ok(conn)
     }
 
     /// `XREADGROUP GROUP g c COUNT n BLOCK ms STREAMS s >` on the reader's
@@ -218,7 +119,7 @@ impl RedisBus {
         block: Duration,
     ) -> Result<Vec<Entry>, BusError> {
         let name = format!("{stream}\u{0}{group}\u{0}{consumer}");
-        let mut conn = self.reader(&name).await?;
+        let mut conn = self.redis.reader(&name).await?;
         let reply: Result<Option<StreamReadReply>, _> = redis::cmd("XREADGROUP")
             .arg("GROUP")
             .arg(group)
@@ -228,7 +129,7 @@ impl RedisBus {
             .arg("BLOCK")
             .arg(block.as_millis() as u64)
             .arg("STREAMS")
-            .arg(self.key(stream))
+            .arg(self.redis.key(stream))
             .arg(">")
             .query_async(&mut conn)
             .await;
@@ -237,7 +138,7 @@ impl RedisBus {
             Err(e) => {
                 let err = bus_error(e, stream, group);
                 if matches!(err, BusError::Unavailable(_)) {
-                    self.drop_reader(&name).await;
+                    self.redis.drop_reader(&name).await;
                 }
                 return Err(err);
             }
@@ -251,20 +152,14 @@ impl RedisBus {
             .collect()
     }
 
-    /// Forgets a reader's connection after an error, so the next read
-    /// reconnects.
-    pub async fn drop_reader(&self, name: &str) {
-        self.readers.lock().await.remove(name);
-    }
-
     /// `XACK`.
     pub async fn ack(&self, stream: &str, group: &str, ids: &[EntryId]) -> Result<usize, BusError> {
         if ids.is_empty() {
             return Ok(0);
         }
-        let mut conn = self.conn();
+        let mut conn = self.redis.short();
         let mut cmd = redis::cmd("XACK");
-        cmd.arg(self.key(stream)).arg(group);
+        cmd.arg(self.redis.key(stream)).arg(group);
         for id in ids {
             cmd.arg(id.to_string());
         }
@@ -282,8 +177,8 @@ impl RedisBus {
         min_idle: Duration,
         count: usize,
     ) -> Result<Vec<Entry>, BusError> {
-        let mut conn = self.conn();
-        let key = self.key(stream);
+        let mut conn = self.redis.short();
+        let key = self.redis.key(stream);
         let reply: StreamAutoClaimReply = redis::cmd("XAUTOCLAIM")
             .arg(&key)
             .arg(group)
@@ -335,9 +230,9 @@ impl RedisBus {
 
     /// Pending entries of a group (`XPENDING` summary).
     pub async fn pending(&self, stream: &str, group: &str) -> Result<u64, BusError> {
-        let mut conn = self.conn();
+        let mut conn = self.redis.short();
         let reply: redis::streams::StreamPendingReply = redis::cmd("XPENDING")
-            .arg(self.key(stream))
+            .arg(self.redis.key(stream))
             .arg(group)
             .query_async(&mut conn)
             .await
@@ -347,10 +242,10 @@ impl RedisBus {
 
     /// `XINFO GROUPS`: each group with its pending entries and its lag.
     pub async fn groups(&self, stream: &str) -> Result<Vec<super::GroupInfo>, BusError> {
-        let mut conn = self.conn();
+        let mut conn = self.redis.short();
         let reply: Vec<HashMap<String, Value>> = match redis::cmd("XINFO")
             .arg("GROUPS")
-            .arg(self.key(stream))
+            .arg(self.redis.key(stream))
             .query_async(&mut conn)
             .await
         {
@@ -382,21 +277,11 @@ impl RedisBus {
 
     /// `XLEN`.
     pub async fn len(&self, stream: &str) -> Result<u64, BusError> {
-        let mut conn = self.conn();
+        let mut conn = self.redis.short();
         redis::cmd("XLEN")
-            .arg(self.key(stream))
+            .arg(self.redis.key(stream))
             .query_async(&mut conn)
             .await
             .map_err(|e| bus_error(e, stream, ""))
-    }
-
-    /// `PING`.
-    pub async fn ping(&self) -> Result<(), BusError> {
-        let mut conn = self.conn();
-        let _: String = redis::cmd("PING")
-            .query_async(&mut conn)
-            .await
-            .map_err(|e| BusError::Unavailable(e.to_string()))?;
-        Ok(())
     }
 }

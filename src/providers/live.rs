@@ -17,7 +17,8 @@ use serde::{Deserialize, Serialize};
 
 use super::ProviderRegistry;
 use crate::bus::BusError;
-use crate::bus::redis_streams::{RedisBus, bus_error};
+use crate::bus::redis_conn::{RedisConn, bus_error};
+use crate::fault::{Chain, Fault};
 use crate::shutdown::Shutdown;
 
 /// The hash of heartbeats, one field per process.
@@ -71,7 +72,7 @@ pub struct LiveSet {
 
 /// One process's part in the live set.
 pub struct Live {
-    redis: Arc<RedisBus>,
+    redis: Arc<RedisConn>,
     key: String,
     process: String,
     view: RwLock<Arc<LiveSet>>,
@@ -89,7 +90,7 @@ impl std::fmt::Debug for Live {
 
 impl Live {
     /// The live set as seen through `redis`, for process `process`.
-    pub fn new(redis: Arc<RedisBus>, process: &str) -> Self {
+    pub fn new(redis: Arc<RedisConn>, process: &str) -> Self {
         Self {
             key: redis.key(LIVE),
             redis,
@@ -122,8 +123,8 @@ impl Live {
             expires_ms: Timestamp::now().as_millisecond() + LIFETIME.as_millis() as i64,
             airlines,
         };
-        let json = serde_json::to_string(&beat).map_err(|e| BusError::Protocol(e.to_string()))?;
-        let mut conn = self.redis.conn();
+        let json = serde_json::to_string(&beat).map_err(|e| BusError::Protocol(Fault::of(e)))?;
+        let mut conn = self.redis.short();
         redis::cmd("HSET")
             .arg(&self.key)
             .arg(&self.process)
@@ -135,7 +136,7 @@ impl Live {
 
     /// Withdraws this process's beat (on shutdown).
     pub async fn withdraw(&self) {
-        let mut conn = self.redis.conn();
+        let mut conn = self.redis.short();
         let _: Result<(), _> = redis::cmd("HDEL")
             .arg(&self.key)
             .arg(&self.process)
@@ -145,7 +146,7 @@ impl Live {
 
     /// Reads every beat again; beats that ran out are dropped.
     pub async fn refresh(&self) -> Result<(), BusError> {
-        let mut conn = self.redis.conn();
+        let mut conn = self.redis.short();
         let beats: HashMap<String, String> = redis::cmd("HGETALL")
             .arg(&self.key)
             .query_async(&mut conn)
@@ -212,7 +213,7 @@ impl Live {
         let mut changes = registry.subscribe();
         loop {
             if let Err(e) = self.beat(&registry).await {
-                tracing::warn!(error = %e, "providers heartbeat failed");
+                tracing::warn!(error = %Chain(&e), "providers heartbeat failed");
             }
             tokio::select! {
                 _ = tokio::time::sleep(BEAT_EVERY) => {}

@@ -14,7 +14,7 @@ use super::latency::LatencyProfile;
 use super::mode::ProviderMode;
 use super::problems::{FileError, Problem, Problems};
 use super::provider::ProviderDef;
-use crate::search::model::{AirlineRef, normalize_code};
+use crate::model::{AirlineRef, normalize_code};
 
 /// Largest provider file read, in bytes; a larger file is reported, not parsed.
 pub const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;

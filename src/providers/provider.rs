@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::latency::LatencyProfile;
 use super::mode::ProviderMode;
-use crate::search::model::AirlineRef;
+use crate::model::AirlineRef;
 
 /// A validated airline definition.
 #[derive(Clone, Debug, PartialEq)]

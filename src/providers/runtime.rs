@@ -22,7 +22,7 @@ use super::{ProviderDef, ProviderMode, ProviderRegistry, ProviderStats};
 use crate::bus::{
     Acker, Backoff, Bus, BusError, DEAD_LETTER, Entry, REQUESTED, RESULTS, StartFrom,
 };
-use crate::search::model::{AnswerStatus, Offer, ProviderAnswer, SearchRequest};
+use crate::model::{AnswerStatus, Offer, ProviderAnswer, SearchRequest};
 use crate::shutdown::Shutdown;
 
 /// How long one blocking read waits before looking at shutdown again.
@@ -492,7 +492,7 @@ async fn answer(
     draw: Draw,
     self_url: &str,
 ) -> Option<ProviderAnswer> {
-    let budget = def.timeout.min(crate::search::time_left(search.deadline));
+    let budget = def.timeout.min(crate::model::time_left(search.deadline));
     let deadline = tokio::time::Instant::now() + budget;
     let (status, offers, error) =
         match tokio::time::timeout(budget, call(def, search, draw, deadline, self_url)).await {

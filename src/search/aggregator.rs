@@ -9,9 +9,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::Searches;
-use super::model::AnswerView;
-use super::store::EventLog;
+use super::events::EventLog;
 use crate::bus::{AGGREGATOR_GROUP, Backoff, Bus, BusError, Entry, RESULTS, StartFrom};
+use crate::fault::Chain;
+use crate::model::AnswerView;
 use crate::shutdown::Shutdown;
 
 /// Answers read per round trip at most.
@@ -85,7 +86,7 @@ pub async fn run(
                     continue;
                 }
                 let wait = backoff.next_wait();
-                tracing::warn!(error = %e, retry_in_ms = wait.as_millis() as u64, "reading answers failed");
+                tracing::warn!(error = %Chain(&e), retry_in_ms = wait.as_millis() as u64, "reading answers failed");
                 tokio::select! {
                     _ = tokio::time::sleep(wait) => continue,
                     _ = shutdown.wait() => return,
@@ -100,7 +101,7 @@ pub async fn run(
         }
         let ids: Vec<_> = entries.iter().map(|e| e.id).collect();
         if let Err(e) = bus.ack(RESULTS, AGGREGATOR_GROUP, &ids).await {
-            tracing::warn!(error = %e, "acknowledging answers failed");
+            tracing::warn!(error = %Chain(&e), "acknowledging answers failed");
         }
     }
 }
@@ -119,7 +120,7 @@ async fn record(searches: &Searches, entries: &[Entry], shutdown: &Shutdown) -> 
         })
         .collect();
     match searches {
-        Searches::Local(store) => {
+        Searches::Memory(store) => {
             // Readers wake after the whole batch, so each sends every new
             // event of its search in one write.
             let touched: Vec<Arc<EventLog>> = answers
@@ -132,14 +133,14 @@ async fn record(searches: &Searches, entries: &[Entry], shutdown: &Shutdown) -> 
             }
             true
         }
-        Searches::Shared(shared) => {
+        Searches::Redis(redis) => {
             let mut backoff = Backoff::default();
             loop {
-                match shared.record(&answers).await {
+                match redis.record(&answers).await {
                     Ok(()) => return true,
                     Err(e) => {
                         let wait = backoff.next_wait();
-                        tracing::warn!(error = %e, answers = answers.len(), retry_in_ms = wait.as_millis() as u64, "recording answers failed");
+                        tracing::warn!(error = %Chain(&e), answers = answers.len(), retry_in_ms = wait.as_millis() as u64, "recording answers failed");
                         tokio::select! {
                             _ = tokio::time::sleep(wait) => {}
                             _ = shutdown.wait() => return false,

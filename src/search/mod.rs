@@ -1,72 +1,44 @@
-//! Searches: the model shared across the system, where each search's
-//! replayable event log is kept (in this process, or in Redis for many api
-//! processes), and the aggregator that feeds it from the results stream.
-//! [`money`] writes every offer's amounts with their currency's digits.
+//! Searches: where each search's replayable event log is kept (in this
+//! process, or in Redis for many api processes), and the aggregator that
+//! feeds it from the results stream. The requests and answers themselves
+//! are the wire model, [`crate::model`].
+//!
+//! - [`events`]: a search's events, log, progress and snapshot, and their
+//!   JSON, the same in both stores and read by the SSE handler.
+//! - [`memory`]: the store of one process (embedded bus).
+//! - [`redis`]: the store shared by every api process, in Redis.
+//! - [`limits`]: how long and how many searches are kept.
+//! - [`error`]: why a search could not be accepted or read.
+//! - [`aggregator`]: records airline answers where searches are kept.
 
 pub mod aggregator;
-pub mod model;
-pub mod money;
-pub mod shared;
-pub mod store;
+pub mod error;
+pub mod events;
+pub mod limits;
+pub mod memory;
+pub mod redis;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
 use jiff::Timestamp;
 use uuid::Uuid;
 
-use crate::bus::{Bus, BusError, REQUESTED};
-use model::SearchRequest;
-use shared::SharedSearches;
-use store::{EventLog, SearchStore, Snapshot, StoreError};
+use self::redis::RedisStore;
+use crate::bus::{Bus, REQUESTED};
+use crate::fault::Fault;
+use crate::model::SearchRequest;
+pub use error::SearchError;
+use events::{EventLog, Snapshot};
+use memory::MemoryStore;
 
 /// Where searches are kept.
 #[derive(Clone, Debug)]
 pub enum Searches {
     /// In this process (embedded bus).
-    Local(Arc<SearchStore>),
+    Memory(Arc<MemoryStore>),
     /// In Redis, shared by every api process.
-    Shared(Arc<SharedSearches>),
-}
-
-/// Why a search could not be accepted or read.
-#[derive(Debug, thiserror::Error)]
-pub enum SearchError {
-    /// Every retained search is still running.
-    #[error("too many searches in flight ({0}); try again shortly")]
-    Full(usize),
-    /// The stream broker cannot be reached.
-    #[error("the stream broker is unavailable ({0}); try again shortly")]
-    Unavailable(String),
-    /// A bug or a broken record.
-    #[error("{0}")]
-    Internal(String),
-}
-
-impl From<BusError> for SearchError {
-    fn from(e: BusError) -> Self {
-        match e {
-            BusError::Unavailable(m) => SearchError::Unavailable(m),
-            other => SearchError::Internal(other.to_string()),
-        }
-    }
-}
-
-/// Time from now until `at`; zero once it has passed.
-pub fn time_left(at: Timestamp) -> Duration {
-    at.duration_since(Timestamp::now())
-        .try_into()
-        .unwrap_or(Duration::ZERO)
-}
-
-/// When a search's results stop being available: its deadline plus the
-/// result TTL.
-pub fn expires_at(request: &SearchRequest, ttl: Duration) -> Timestamp {
-    request
-        .deadline
-        .checked_add(jiff::SignedDuration::try_from(ttl).unwrap_or_default())
-        .unwrap_or(request.deadline)
+    Redis(Arc<RedisStore>),
 }
 
 impl Searches {
@@ -78,13 +50,11 @@ impl Searches {
         request: SearchRequest,
     ) -> Result<Timestamp, SearchError> {
         match self {
-            Searches::Shared(shared) => shared.submit(&request).await,
-            Searches::Local(store) => {
+            Searches::Redis(redis) => redis.submit(&request).await,
+            Searches::Memory(store) => {
                 let data = serde_json::to_vec(&request)
-                    .map_err(|e| SearchError::Internal(e.to_string()))?;
-                let cell = store.insert(request).map_err(|e| match e {
-                    StoreError::Full(n) => SearchError::Full(n),
-                })?;
+                    .map_err(|e| SearchError::Internal(Fault::of(e)))?;
+                let cell = store.insert(request)?;
                 if let Err(e) = bus.publish(REQUESTED, Bytes::from(data)).await {
                     store.remove(&cell.request.search_id);
                     return Err(e.into());
@@ -97,16 +67,16 @@ impl Searches {
     /// A search's event log, or `None` when unknown or expired.
     pub async fn log(&self, id: &Uuid) -> Result<Option<Arc<EventLog>>, SearchError> {
         match self {
-            Searches::Local(store) => Ok(store.get(id).map(|cell| cell.log.clone())),
-            Searches::Shared(shared) => Ok(shared.log(id).await?),
+            Searches::Memory(store) => Ok(store.get(id).map(|cell| cell.log.clone())),
+            Searches::Redis(redis) => Ok(redis.log(id).await?),
         }
     }
 
     /// A search's snapshot, or `None` when unknown or expired.
     pub async fn snapshot(&self, id: &Uuid) -> Result<Option<Snapshot>, SearchError> {
         match self {
-            Searches::Local(store) => Ok(store.get(id).map(|cell| cell.snapshot())),
-            Searches::Shared(shared) => Ok(shared.snapshot(id).await?),
+            Searches::Memory(store) => Ok(store.get(id).map(|cell| cell.snapshot())),
+            Searches::Redis(redis) => Ok(redis.snapshot(id).await?),
         }
     }
 
@@ -114,8 +84,8 @@ impl Searches {
     /// ones with an SSE client here when shared.
     pub fn in_memory(&self) -> usize {
         match self {
-            Searches::Local(store) => store.len(),
-            Searches::Shared(shared) => shared.mirrored(),
+            Searches::Memory(store) => store.len(),
+            Searches::Redis(redis) => redis.mirrored(),
         }
     }
 }

@@ -143,7 +143,7 @@ async fn partial_searches_succeed_and_failed_ones_fail_the_run() {
 
 #[tokio::test]
 async fn the_load_tester_asks_for_every_cabin_the_server_knows() {
-    use airstream::search::model::Cabin;
+    use airstream::model::Cabin;
     use airstream_loadtest::contract::CABINS;
     let server: Vec<&str> = Cabin::ALL.iter().map(|c| c.as_str()).collect();
     assert_eq!(CABINS.as_slice(), server.as_slice());

@@ -7,10 +7,10 @@
 use std::path::Path;
 use std::time::Duration;
 
+use airstream::model::{AirlineRef, Cabin, SearchRequest};
 use airstream::providers::ProviderMode;
 use airstream::providers::load::parse_provider;
 use airstream::providers::upstream::{Failure, Provider};
-use airstream::search::model::{AirlineRef, Cabin, SearchRequest};
 use serde_json::{Value, json};
 use wiremock::matchers::{body_json, header, method, path, query_param};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};

@@ -12,8 +12,8 @@ use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
 use rust_decimal::Decimal;
 
-use crate::search::model::{AirlineRef, Cabin, Leg, Offer, Price, SearchRequest};
-use crate::search::money;
+use crate::model::money;
+use crate::model::{AirlineRef, Cabin, Leg, Offer, Price, SearchRequest};
 pub use spec::from_spec;
 
 /// A validated mock fare table.
@@ -250,7 +250,7 @@ mod tests {
     use super::super::definition::MockSpec;
     use super::super::problems::Problems;
     use super::*;
-    use crate::search::model::Cabin;
+    use crate::model::Cabin;
     use jiff::Timestamp;
     use serde_saphyr::Spanned;
     use uuid::Uuid;

@@ -10,10 +10,10 @@ use serde_saphyr::Spanned;
 
 use super::clock::{self, Shift};
 use super::{Flight, MockTable, Pricing};
+use crate::model::money;
+use crate::model::{Cabin, normalize_code};
 use crate::providers::definition::{FlightSpec, MockSpec, PricingSpec, RouteSpec};
 use crate::providers::problems::Problems;
-use crate::search::model::{Cabin, normalize_code};
-use crate::search::money;
 
 const DAY_NAMES: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 

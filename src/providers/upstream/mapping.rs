@@ -12,8 +12,8 @@ use rust_decimal::Decimal;
 
 use super::error::{UpstreamError, snippet};
 use crate::duration::HumanDuration;
-use crate::search::model::{AirlineRef, Cabin, Leg, Offer, Price, normalize_code};
-use crate::search::money;
+use crate::model::money;
+use crate::model::{AirlineRef, Cabin, Leg, Offer, Price, normalize_code};
 
 /// The offer fields a `map` may set.
 pub const FIELDS: [&str; 16] = [

@@ -25,7 +25,7 @@ use minijinja::{Environment, Value, context};
 use serde::Serialize;
 use tokio::time::Instant;
 
-use crate::search::model::{AirlineRef, Leg, Offer, SearchRequest};
+use crate::model::{AirlineRef, Leg, Offer, SearchRequest};
 use breaker::{Breaker, BreakerSnapshot};
 pub use error::{Failure, UpstreamError};
 use mapping::Expressions;

@@ -1,7 +1,16 @@
-//! The search model shared by the API, the bus messages and the providers:
-//! a validated search, a normalized offer, and one airline's answer.
+//! The wire model of both streams, shared by the API, the providers and
+//! the searches: a validated search (the requested stream), a normalized
+//! offer and one airline's answer (the results stream), the views of them
+//! that aggregation reads without decoding every field, and the codes and
+//! money amounts they carry. It depends on no other module of the crate, so
+//! every side imports it and none imports another for it.
+//!
+//! [`money`] writes every offer's amounts with their currency's digits.
+
+pub mod money;
 
 use std::fmt;
+use std::time::Duration;
 
 use jiff::Timestamp;
 use jiff::civil::{Date, DateTime};
@@ -94,6 +103,14 @@ pub struct SearchRequest {
     pub deadline: Timestamp,
 }
 
+/// Time from now until `at` (a search's deadline); zero once it has
+/// passed.
+pub fn time_left(at: Timestamp) -> Duration {
+    at.duration_since(Timestamp::now())
+        .try_into()
+        .unwrap_or(Duration::ZERO)
+}
+
 /// One direction of a round trip; a one-way search only has outbound offers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -126,7 +143,7 @@ pub struct Price {
     pub currency: String,
 }
 
-/// A normalized offer (SPEC section 5), the same whichever airline made it.
+/// A normalized offer, the same whichever airline made it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Offer {
     /// Stable offer id: provider, flight, departure date and cabin.
@@ -202,6 +219,13 @@ impl AnswerStatus {
             AnswerStatus::Error => "error",
             AnswerStatus::Timeout => "timeout",
         }
+    }
+
+    /// The status of a JSON name, if it is one.
+    pub fn parse(name: &str) -> Option<AnswerStatus> {
+        [AnswerStatus::Ok, AnswerStatus::Error, AnswerStatus::Timeout]
+            .into_iter()
+            .find(|s| s.as_str() == name)
     }
 }
 

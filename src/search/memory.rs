@@ -1,10 +1,11 @@
-//! The search store: per search, the airlines' progress and an append-only
-//! log of SSE events, kept until the result TTL after its deadline runs out
-//! (so the `expires_at` promised at submission holds). Readers (SSE
-//! streams, snapshots) read the log at their own pace, so a slow client never
-//! delays another nor the search. Memory is bounded by a cap on searches
-//! retained: when it is reached the oldest finished search is evicted, and
-//! with none finished a new search is refused.
+//! The in-memory search store (embedded bus, one process): per search, the
+//! airlines' progress and an append-only log of SSE events, kept until the
+//! result TTL after its deadline runs out (so the `expires_at` promised at
+//! submission holds). Readers (SSE streams, snapshots) read the log at their
+//! own pace, so a slow client never delays another nor the search. Memory is
+//! bounded by a cap on searches retained: when it is reached the oldest
+//! finished search is evicted, and with none finished a new search is
+//! refused.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
@@ -13,240 +14,18 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use jiff::Timestamp;
-use serde::Serialize;
-use tokio::sync::{Notify, watch};
+use tokio::sync::Notify;
 use tokio::time::Instant;
 use uuid::Uuid;
 
-use serde_json::value::RawValue;
-
-use super::model::{AnswerStatus, AnswerView, OfferKey, SearchRequest};
+use super::error::SearchError;
+use super::events::{
+    AirlineProgress, CompleteHead, EventKind, EventLog, PreparedAnswer, SearchStatus, Snapshot,
+    complete_event, first_offer_ms, raw_json, timeout_event,
+};
+use super::limits::{StoreLimits, expires_at};
+use crate::model::{AnswerView, OfferKey, SearchRequest, time_left};
 use crate::shutdown::Shutdown;
-
-/// Store limits.
-#[derive(Clone, Copy, Debug)]
-pub struct StoreLimits {
-    /// How long a search stays readable after its deadline.
-    pub result_ttl: Duration,
-    /// Searches kept at most.
-    pub max_retained: usize,
-    /// Cheapest offers carried by the `complete` event.
-    pub top_offers: usize,
-}
-
-/// The kind of an SSE event.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EventKind {
-    /// One airline's offers.
-    Offers,
-    /// One airline finished.
-    Provider,
-    /// The search finished; always last.
-    Complete,
-}
-
-impl EventKind {
-    /// The SSE `event:` name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EventKind::Offers => "offers",
-            EventKind::Provider => "provider",
-            EventKind::Complete => "complete",
-        }
-    }
-
-    /// One-byte tag that prefixes an event stored in Redis.
-    pub fn tag(self) -> u8 {
-        match self {
-            EventKind::Offers => b'o',
-            EventKind::Provider => b'p',
-            EventKind::Complete => b'c',
-        }
-    }
-
-    /// The kind of a tag written by [`EventKind::tag`].
-    pub fn from_tag(tag: u8) -> Option<Self> {
-        match tag {
-            b'o' => Some(EventKind::Offers),
-            b'p' => Some(EventKind::Provider),
-            b'c' => Some(EventKind::Complete),
-            _ => None,
-        }
-    }
-}
-
-/// A search's append-only event log, which SSE readers read from their own
-/// positions. Readers wait on [`EventLog::subscribe`] and are woken by
-/// [`EventLog::notify`], once per batch of appends.
-#[derive(Debug)]
-pub struct EventLog {
-    state: Mutex<LogState>,
-    changed: watch::Sender<u64>,
-}
-
-#[derive(Debug, Default)]
-struct LogState {
-    events: Vec<StoredEvent>,
-    /// The `complete` event is in; nothing follows it.
-    finished: bool,
-}
-
-impl Default for EventLog {
-    fn default() -> Self {
-        Self {
-            state: Mutex::new(LogState::default()),
-            changed: watch::Sender::new(0),
-        }
-    }
-}
-
-impl EventLog {
-    /// Events with an id above `after`, and whether the log is complete.
-    pub fn events_after(&self, after: u64) -> (Vec<StoredEvent>, bool) {
-        let state = self.state.lock().expect("log lock");
-        let start = (after as usize).min(state.events.len());
-        (state.events[start..].to_vec(), state.finished)
-    }
-
-    /// Whether the `complete` event is in (or the log was abandoned).
-    pub fn is_finished(&self) -> bool {
-        self.state.lock().expect("log lock").finished
-    }
-
-    /// Number of events in the log.
-    pub fn len(&self) -> u64 {
-        self.state.lock().expect("log lock").events.len() as u64
-    }
-
-    /// Whether the log holds no event yet.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Wakes this log's readers to read what was appended.
-    pub fn notify(&self) {
-        self.changed.send_replace(self.len());
-    }
-
-    /// A receiver that changes whenever events are appended.
-    pub fn subscribe(&self) -> watch::Receiver<u64> {
-        self.changed.subscribe()
-    }
-
-    /// Ends the log where it stands, for a search that is gone (a Redis
-    /// that came back empty): its readers stop instead of waiting for a
-    /// `complete` that will never come.
-    pub fn abandon(&self) {
-        self.state.lock().expect("log lock").finished = true;
-        self.notify();
-    }
-
-    fn push(&self, kind: EventKind, data: Bytes) {
-        let mut state = self.state.lock().expect("log lock");
-        let id = state.events.len() as u64 + 1;
-        state.finished |= kind == EventKind::Complete;
-        state.events.push(StoredEvent { id, kind, data });
-    }
-
-    /// Appends a run of events whose first has id `first`, skipping those
-    /// already in, and wakes the readers when something was appended:
-    /// copies of one log arriving by two paths (a replay and a live feed)
-    /// merge into one, in order, each event once. A run that starts after
-    /// the log's end (events in between missing) is left out; the caller's
-    /// catch-up from the full log brings it.
-    pub fn extend(&self, first: u64, events: impl IntoIterator<Item = (EventKind, Bytes)>) {
-        let appended = {
-            let mut state = self.state.lock().expect("log lock");
-            let len = state.events.len() as u64;
-            if first > len + 1 {
-                return;
-            }
-            let mut appended = false;
-            for (offset, (kind, data)) in events.into_iter().enumerate() {
-                let id = first + offset as u64;
-                if id <= len || state.finished {
-                    continue;
-                }
-                state.finished |= kind == EventKind::Complete;
-                state.events.push(StoredEvent { id, kind, data });
-                appended = true;
-            }
-            appended
-        };
-        if appended {
-            self.notify();
-        }
-    }
-}
-
-/// One event of a search's log, its JSON encoded once for every reader.
-#[derive(Clone, Debug)]
-pub struct StoredEvent {
-    /// 1-based position in the log: the SSE `id:`.
-    pub id: u64,
-    /// The SSE `event:`.
-    pub kind: EventKind,
-    /// The JSON `data:` line.
-    pub data: Bytes,
-}
-
-/// How a search stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SearchStatus {
-    /// Airlines are still answering.
-    Processing,
-    /// Every airline answered.
-    Completed,
-    /// The deadline came first.
-    Partial,
-}
-
-/// One airline's part in a search, as shown in snapshots and the `complete`
-/// event.
-#[derive(Clone, Debug, Serialize, PartialEq)]
-pub struct AirlineProgress {
-    /// `pending`, `ok`, `error` or `timeout`.
-    pub status: &'static str,
-    /// Offers it made.
-    pub offers: usize,
-    /// Milliseconds from the search's acceptance to its answer.
-    pub elapsed_ms: Option<u64>,
-    /// What went wrong.
-    pub error: Option<String>,
-}
-
-impl AirlineProgress {
-    pub(crate) fn pending() -> Self {
-        Self {
-            status: "pending",
-            offers: 0,
-            elapsed_ms: None,
-            error: None,
-        }
-    }
-}
-
-/// A JSON snapshot of a search, for clients that poll.
-#[derive(Clone, Debug, Serialize)]
-pub struct Snapshot {
-    /// Search id.
-    pub search_id: Uuid,
-    /// processing, completed or partial.
-    pub status: SearchStatus,
-    /// The search as accepted.
-    pub request: SearchRequest,
-    /// Each airline's progress, by provider id.
-    pub providers: BTreeMap<String, AirlineProgress>,
-    /// Offers so far.
-    pub total_offers: usize,
-    /// Offers so far, cheapest first.
-    pub offers: Vec<Box<RawValue>>,
-    /// When the search finished.
-    pub finished_at: Option<Timestamp>,
-    /// When its results stop being available: the deadline plus the TTL.
-    pub expires_at: Timestamp,
-}
 
 /// One search: its request, its progress and its event log.
 #[derive(Debug)]
@@ -323,7 +102,7 @@ impl SearchCell {
         else {
             return Applied::Ignored;
         };
-        if state.progress[index].status != "pending" {
+        if !state.progress[index].is_pending() {
             return Applied::Ignored;
         }
         let prepared = PreparedAnswer::new(self.request.search_id, answer);
@@ -337,7 +116,7 @@ impl SearchCell {
         state.progress[index] = prepared.progress;
         self.log
             .push(EventKind::Provider, Bytes::from(prepared.provider_event));
-        let done = state.progress.iter().all(|p| p.status != "pending");
+        let done = !state.progress.iter().any(AirlineProgress::is_pending);
         if done {
             self.finish(&mut state, SearchStatus::Completed, top);
         }
@@ -358,15 +137,10 @@ impl SearchCell {
         }
         let elapsed_ms = self.started.elapsed().as_millis() as u64;
         for index in 0..state.progress.len() {
-            if state.progress[index].status != "pending" {
+            if !state.progress[index].is_pending() {
                 continue;
             }
-            state.progress[index] = AirlineProgress {
-                status: AnswerStatus::Timeout.as_str(),
-                offers: 0,
-                elapsed_ms: Some(elapsed_ms),
-                error: Some(DEADLINE_MISSED.to_string()),
-            };
+            state.progress[index] = AirlineProgress::missed_deadline(elapsed_ms);
             let data = timeout_event(
                 self.request.search_id,
                 &self.request.providers[index],
@@ -403,191 +177,15 @@ impl SearchCell {
     }
 }
 
-/// The `complete` event: its head, then the cheapest offers spliced in as
-/// they were received.
-pub(crate) fn complete_event<'a>(
-    head: CompleteHead,
-    cheapest: impl Iterator<Item = &'a [u8]>,
-) -> Bytes {
-    let mut data = encode(&head).into_bytes();
-    data.pop();
-    data.extend_from_slice(b",\"offers\":[");
-    for (i, json) in cheapest.enumerate() {
-        if i > 0 {
-            data.push(b',');
-        }
-        data.extend_from_slice(json);
-    }
-    data.extend_from_slice(b"]}");
-    Bytes::from(data)
-}
-
-/// When the first offer came: the earliest answer that had offers.
-pub(crate) fn first_offer_ms<'a>(
-    progress: impl Iterator<Item = &'a AirlineProgress>,
-) -> Option<u64> {
-    progress
-        .filter(|p| p.offers > 0)
-        .filter_map(|p| p.elapsed_ms)
-        .min()
-}
-
-/// Why an airline gets `timeout` when the search ends before it answers.
-pub const DEADLINE_MISSED: &str = "no answer before the search deadline";
-
-/// The `provider` event of an airline still silent at the deadline, and
-/// its progress from then on.
-pub(crate) fn timeout_event(search_id: Uuid, provider: &str, elapsed_ms: u64) -> String {
-    encode(&ProviderEvent {
-        kind: "provider",
-        search_id,
-        provider,
-        status: AnswerStatus::Timeout.as_str(),
-        offers: 0,
-        elapsed_ms,
-        error: Some(DEADLINE_MISSED),
-    })
-}
-
-/// An offer's JSON as a raw JSON value.
-pub(crate) fn raw_json(json: &[u8]) -> Option<Box<RawValue>> {
-    let text = String::from_utf8(json.to_vec()).ok()?;
-    RawValue::from_string(text).ok()
-}
-
-/// An airline's answer turned into what its search records: its progress
-/// and its SSE events, encoded once, whichever store keeps them.
-pub struct PreparedAnswer {
-    /// The airline's progress after this answer.
-    pub progress: AirlineProgress,
-    /// The `offers` event, if it made offers that could be read.
-    pub offers_event: Option<Bytes>,
-    /// Each offer's ordering key and where its JSON sits in `offers_event`,
-    /// cheapest first.
-    pub offers: Vec<(OfferKey, std::ops::Range<usize>)>,
-    /// The `provider` event.
-    pub provider_event: String,
-}
-
-impl PreparedAnswer {
-    /// Prepares `answer`; offers whose price or departure cannot be read are
-    /// dropped (and logged).
-    pub fn new(search_id: Uuid, answer: &AnswerView<'_>) -> Self {
-        let mut accepted: Vec<(OfferKey, &RawValue)> = Vec::with_capacity(answer.offers.len());
-        for raw in &answer.offers {
-            match serde_json::from_str::<OfferKey>(raw.get()) {
-                Ok(key) => accepted.push((key, raw)),
-                Err(e) => tracing::warn!(
-                    %search_id,
-                    provider = %answer.provider,
-                    error = %e,
-                    "offer without a readable price or departure dropped"
-                ),
-            }
-        }
-        let count = accepted.len();
-        let progress = AirlineProgress {
-            status: answer.status.as_str(),
-            offers: count,
-            elapsed_ms: Some(answer.elapsed_ms),
-            error: answer.error.clone(),
-        };
-        let mut offers = Vec::with_capacity(count);
-        let offers_event = (!accepted.is_empty()).then(|| {
-            // The event is spliced together from the offers' own JSON, and
-            // stores keep slices of it instead of copies.
-            let mut data = encode(&OffersHead {
-                kind: "offers",
-                search_id,
-                provider: &answer.provider,
-            });
-            data.pop();
-            data.push_str(",\"offers\":[");
-            for (i, (key, raw)) in accepted.into_iter().enumerate() {
-                if i > 0 {
-                    data.push(',');
-                }
-                let start = data.len();
-                data.push_str(raw.get());
-                offers.push((key, start..data.len()));
-            }
-            data.push_str("]}");
-            Bytes::from(data)
-        });
-        offers.sort_by(|a, b| a.0.cmp(&b.0));
-        let provider_event = encode(&ProviderEvent {
-            kind: "provider",
-            search_id,
-            provider: &answer.provider,
-            status: answer.status.as_str(),
-            offers: count,
-            elapsed_ms: answer.elapsed_ms,
-            error: answer.error.as_deref(),
-        });
-        Self {
-            progress,
-            offers_event,
-            offers,
-            provider_event,
-        }
-    }
-}
-
 enum Applied {
     Ignored,
     Recorded,
     Finished,
 }
 
-/// The `offers` event without its offers, which are spliced in as JSON.
-#[derive(Serialize)]
-struct OffersHead<'a> {
-    #[serde(rename = "type")]
-    kind: &'static str,
-    search_id: Uuid,
-    provider: &'a str,
-}
-
-#[derive(Serialize)]
-struct ProviderEvent<'a> {
-    #[serde(rename = "type")]
-    kind: &'static str,
-    search_id: Uuid,
-    provider: &'a str,
-    status: &'static str,
-    offers: usize,
-    elapsed_ms: u64,
-    error: Option<&'a str>,
-}
-
-/// The `complete` event without its cheapest offers, spliced in as JSON.
-#[derive(Serialize)]
-pub(crate) struct CompleteHead {
-    #[serde(rename = "type")]
-    pub kind: &'static str,
-    pub search_id: Uuid,
-    pub status: SearchStatus,
-    pub providers: BTreeMap<String, AirlineProgress>,
-    pub total_offers: usize,
-    pub elapsed_ms: u64,
-}
-
-pub(crate) fn encode<T: Serialize>(value: &T) -> String {
-    // Our own structs of strings and numbers always encode.
-    serde_json::to_string(value).expect("event encodes as JSON")
-}
-
-/// Why a search could not be stored.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// Every retained search is still running.
-    #[error("too many searches in flight ({0}); try again shortly")]
-    Full(usize),
-}
-
 /// Every search this process tracks.
 #[derive(Debug)]
-pub struct SearchStore {
+pub struct MemoryStore {
     limits: StoreLimits,
     inner: Mutex<Inner>,
     /// Wakes the maintenance loop when a sooner deadline arrives.
@@ -611,7 +209,7 @@ struct Inner {
     deadlines: BinaryHeap<Reverse<(Instant, Uuid)>>,
 }
 
-impl SearchStore {
+impl MemoryStore {
     /// An empty store.
     pub fn new(limits: StoreLimits) -> Self {
         Self {
@@ -628,11 +226,11 @@ impl SearchStore {
 
     /// Starts tracking a search. When the store is full, the oldest finished
     /// search is evicted; with none finished the search is refused.
-    pub fn insert(&self, request: SearchRequest) -> Result<Arc<SearchCell>, StoreError> {
+    pub fn insert(&self, request: SearchRequest) -> Result<Arc<SearchCell>, SearchError> {
         let now = Instant::now();
-        let deadline = now + super::time_left(request.deadline);
+        let deadline = now + time_left(request.deadline);
         let ttl = self.limits.result_ttl;
-        let expires_at = super::expires_at(&request, ttl);
+        let expires_at = expires_at(&request, ttl);
         let cell = Arc::new(SearchCell {
             started: now,
             deadline,
@@ -654,7 +252,7 @@ impl SearchStore {
                 Some(old) => {
                     inner.searches.remove(&old);
                 }
-                None => return Err(StoreError::Full(inner.searches.len())),
+                None => return Err(SearchError::Full(inner.searches.len())),
             }
         }
         let sooner = inner
@@ -786,7 +384,7 @@ impl SearchStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::search::model::Cabin;
+    use crate::model::Cabin;
 
     fn request(timeout: Duration) -> SearchRequest {
         let now = Timestamp::now();
@@ -812,7 +410,7 @@ mod tests {
         )
     }
 
-    fn sizes(store: &SearchStore) -> (usize, usize, usize) {
+    fn sizes(store: &MemoryStore) -> (usize, usize, usize) {
         let inner = store.inner.lock().unwrap();
         (
             inner.searches.len(),
@@ -823,7 +421,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn bookkeeping_stays_bounded_by_the_cap_under_sustained_load() {
-        let store = Arc::new(SearchStore::new(StoreLimits {
+        let store = Arc::new(MemoryStore::new(StoreLimits {
             result_ttl: Duration::from_secs(300),
             max_retained: 50,
             top_offers: 10,
@@ -851,7 +449,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn searches_end_at_their_deadline_and_expire_after_the_ttl() {
-        let store = Arc::new(SearchStore::new(StoreLimits {
+        let store = Arc::new(MemoryStore::new(StoreLimits {
             result_ttl: Duration::from_secs(60),
             max_retained: 50,
             top_offers: 10,

@@ -1,0 +1,467 @@
+//! A search's events and their encoding, the same whichever store keeps the
+//! search and read by the SSE handler: the event kinds (with the one-byte
+//! tag that marks each stored in Redis), the append-only event log readers
+//! follow at their own pace, each airline's progress, the snapshot for
+//! polling clients, and the JSON of the `offers`, `provider` and `complete`
+//! events, encoded once for every reader.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use bytes::Bytes;
+use jiff::Timestamp;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::value::RawValue;
+use tokio::sync::watch;
+use uuid::Uuid;
+
+use crate::model::{AnswerStatus, AnswerView, OfferKey, SearchRequest};
+
+/// The kind of an SSE event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventKind {
+    /// One airline's offers.
+    Offers,
+    /// One airline finished.
+    Provider,
+    /// The search finished; always last.
+    Complete,
+}
+
+impl EventKind {
+    /// The SSE `event:` name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Offers => "offers",
+            EventKind::Provider => "provider",
+            EventKind::Complete => "complete",
+        }
+    }
+
+    /// One-byte tag that prefixes an event stored in Redis.
+    pub fn tag(self) -> u8 {
+        match self {
+            EventKind::Offers => b'o',
+            EventKind::Provider => b'p',
+            EventKind::Complete => b'c',
+        }
+    }
+
+    /// The kind of a tag written by [`EventKind::tag`].
+    pub fn from_tag(tag: u8) -> Option<Self> {
+        match tag {
+            b'o' => Some(EventKind::Offers),
+            b'p' => Some(EventKind::Provider),
+            b'c' => Some(EventKind::Complete),
+            _ => None,
+        }
+    }
+}
+
+/// A search's append-only event log, which SSE readers read from their own
+/// positions. Readers wait on [`EventLog::subscribe`] and are woken by
+/// [`EventLog::notify`], once per batch of appends.
+#[derive(Debug)]
+pub struct EventLog {
+    state: Mutex<LogState>,
+    changed: watch::Sender<u64>,
+}
+
+#[derive(Debug, Default)]
+struct LogState {
+    events: Vec<StoredEvent>,
+    /// The `complete` event is in; nothing follows it.
+    finished: bool,
+}
+
+impl Default for EventLog {
+    fn default() -> Self {
+        Self {
+            state: Mutex::new(LogState::default()),
+            changed: watch::Sender::new(0),
+        }
+    }
+}
+
+impl EventLog {
+    /// Events with an id above `after`, and whether the log is complete.
+    pub fn events_after(&self, after: u64) -> (Vec<StoredEvent>, bool) {
+        let state = self.state.lock().expect("log lock");
+        let start = (after as usize).min(state.events.len());
+        (state.events[start..].to_vec(), state.finished)
+    }
+
+    /// Whether the `complete` event is in (or the log was abandoned).
+    pub fn is_finished(&self) -> bool {
+        self.state.lock().expect("log lock").finished
+    }
+
+    /// Number of events in the log.
+    pub fn len(&self) -> u64 {
+        self.state.lock().expect("log lock").events.len() as u64
+    }
+
+    /// Whether the log holds no event yet.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Wakes this log's readers to read what was appended.
+    pub fn notify(&self) {
+        self.changed.send_replace(self.len());
+    }
+
+    /// A receiver that changes whenever events are appended.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.changed.subscribe()
+    }
+
+    /// Ends the log where it stands, for a search that is gone (a Redis
+    /// that came back empty): its readers stop instead of waiting for a
+    /// `complete` that will never come.
+    pub fn abandon(&self) {
+        self.state.lock().expect("log lock").finished = true;
+        self.notify();
+    }
+
+    /// Appends one event; the caller wakes the readers with
+    /// [`EventLog::notify`].
+    pub(crate) fn push(&self, kind: EventKind, data: Bytes) {
+        let mut state = self.state.lock().expect("log lock");
+        let id = state.events.len() as u64 + 1;
+        state.finished |= kind == EventKind::Complete;
+        state.events.push(StoredEvent { id, kind, data });
+    }
+
+    /// Appends a run of events whose first has id `first`, skipping those
+    /// already in, and wakes the readers when something was appended:
+    /// copies of one log arriving by two paths (a replay and a live feed)
+    /// merge into one, in order, each event once. A run that starts after
+    /// the log's end (events in between missing) is left out; the caller's
+    /// catch-up from the full log brings it.
+    pub fn extend(&self, first: u64, events: impl IntoIterator<Item = (EventKind, Bytes)>) {
+        let appended = {
+            let mut state = self.state.lock().expect("log lock");
+            let len = state.events.len() as u64;
+            if first > len + 1 {
+                return;
+            }
+            let mut appended = false;
+            for (offset, (kind, data)) in events.into_iter().enumerate() {
+                let id = first + offset as u64;
+                if id <= len || state.finished {
+                    continue;
+                }
+                state.finished |= kind == EventKind::Complete;
+                state.events.push(StoredEvent { id, kind, data });
+                appended = true;
+            }
+            appended
+        };
+        if appended {
+            self.notify();
+        }
+    }
+}
+
+/// One event of a search's log, its JSON encoded once for every reader.
+#[derive(Clone, Debug)]
+pub struct StoredEvent {
+    /// 1-based position in the log: the SSE `id:`.
+    pub id: u64,
+    /// The SSE `event:`.
+    pub kind: EventKind,
+    /// The JSON `data:` line.
+    pub data: Bytes,
+}
+
+/// How a search stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SearchStatus {
+    /// Airlines are still answering.
+    Processing,
+    /// Every airline answered.
+    Completed,
+    /// The deadline came first.
+    Partial,
+}
+
+/// One airline's part in a search, as shown in snapshots and the `complete`
+/// event. `status` is written first: the Redis scripts recognize a pending
+/// airline by the start of its JSON (`search/redis/lua/common.lua`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct AirlineProgress {
+    /// How it answered, or `None` while it has not: `pending`, `ok`,
+    /// `error` or `timeout` in JSON.
+    #[serde(serialize_with = "pending_or", deserialize_with = "pending_or_read")]
+    pub status: Option<AnswerStatus>,
+    /// Offers it made.
+    pub offers: usize,
+    /// Milliseconds from the search's acceptance to its answer.
+    pub elapsed_ms: Option<u64>,
+    /// What went wrong.
+    pub error: Option<String>,
+}
+
+impl AirlineProgress {
+    /// An airline that has not answered yet.
+    pub fn pending() -> Self {
+        Self {
+            status: None,
+            offers: 0,
+            elapsed_ms: None,
+            error: None,
+        }
+    }
+
+    /// Whether the airline has not answered yet.
+    pub fn is_pending(&self) -> bool {
+        self.status.is_none()
+    }
+
+    /// An airline still silent at the deadline, `elapsed_ms` after the
+    /// search was accepted.
+    pub fn missed_deadline(elapsed_ms: u64) -> Self {
+        Self {
+            status: Some(AnswerStatus::Timeout),
+            offers: 0,
+            elapsed_ms: Some(elapsed_ms),
+            error: Some(DEADLINE_MISSED.to_string()),
+        }
+    }
+}
+
+/// The JSON name of an airline's status: its answer's, or `pending`.
+fn status_name(status: Option<AnswerStatus>) -> &'static str {
+    status.map_or("pending", AnswerStatus::as_str)
+}
+
+fn pending_or<S: Serializer>(status: &Option<AnswerStatus>, out: S) -> Result<S::Ok, S::Error> {
+    out.serialize_str(status_name(*status))
+}
+
+/// Reads what [`pending_or`] wrote; any other word is taken as pending, as
+/// a progress stored by an older version could hold.
+fn pending_or_read<'de, D: Deserializer<'de>>(input: D) -> Result<Option<AnswerStatus>, D::Error> {
+    let word = String::deserialize(input)?;
+    Ok(AnswerStatus::parse(&word))
+}
+
+/// A JSON snapshot of a search, for clients that poll.
+#[derive(Clone, Debug, Serialize)]
+pub struct Snapshot {
+    /// Search id.
+    pub search_id: Uuid,
+    /// processing, completed or partial.
+    pub status: SearchStatus,
+    /// The search as accepted.
+    pub request: SearchRequest,
+    /// Each airline's progress, by provider id.
+    pub providers: BTreeMap<String, AirlineProgress>,
+    /// Offers so far.
+    pub total_offers: usize,
+    /// Offers so far, cheapest first.
+    pub offers: Vec<Box<RawValue>>,
+    /// When the search finished.
+    pub finished_at: Option<Timestamp>,
+    /// When its results stop being available: the deadline plus the TTL.
+    pub expires_at: Timestamp,
+}
+
+/// The `complete` event: its head, then the cheapest offers spliced in as
+/// they were received.
+pub(crate) fn complete_event<'a>(
+    head: CompleteHead,
+    cheapest: impl Iterator<Item = &'a [u8]>,
+) -> Bytes {
+    let mut data = encode(&head).into_bytes();
+    data.pop();
+    data.extend_from_slice(b",\"offers\":[");
+    for (i, json) in cheapest.enumerate() {
+        if i > 0 {
+            data.push(b',');
+        }
+        data.extend_from_slice(json);
+    }
+    data.extend_from_slice(b"]}");
+    Bytes::from(data)
+}
+
+/// When the first offer came: the earliest answer that had offers.
+pub(crate) fn first_offer_ms<'a>(
+    progress: impl Iterator<Item = &'a AirlineProgress>,
+) -> Option<u64> {
+    progress
+        .filter(|p| p.offers > 0)
+        .filter_map(|p| p.elapsed_ms)
+        .min()
+}
+
+/// Why an airline gets `timeout` when the search ends before it answers.
+pub const DEADLINE_MISSED: &str = "no answer before the search deadline";
+
+/// The `provider` event of an airline still silent at the deadline, and
+/// its progress from then on.
+pub(crate) fn timeout_event(search_id: Uuid, provider: &str, elapsed_ms: u64) -> String {
+    encode(&ProviderEvent {
+        kind: "provider",
+        search_id,
+        provider,
+        status: AnswerStatus::Timeout.as_str(),
+        offers: 0,
+        elapsed_ms,
+        error: Some(DEADLINE_MISSED),
+    })
+}
+
+/// An offer's JSON as a raw JSON value.
+pub(crate) fn raw_json(json: &[u8]) -> Option<Box<RawValue>> {
+    let text = String::from_utf8(json.to_vec()).ok()?;
+    RawValue::from_string(text).ok()
+}
+
+/// An airline's answer turned into what its search records: its progress
+/// and its SSE events, encoded once, whichever store keeps them.
+pub struct PreparedAnswer {
+    /// The airline's progress after this answer.
+    pub progress: AirlineProgress,
+    /// The `offers` event, if it made offers that could be read.
+    pub offers_event: Option<Bytes>,
+    /// Each offer's ordering key and where its JSON sits in `offers_event`,
+    /// cheapest first.
+    pub offers: Vec<(OfferKey, std::ops::Range<usize>)>,
+    /// The `provider` event.
+    pub provider_event: String,
+}
+
+impl PreparedAnswer {
+    /// Prepares `answer`; offers whose price or departure cannot be read are
+    /// dropped (and logged).
+    pub fn new(search_id: Uuid, answer: &AnswerView<'_>) -> Self {
+        let mut accepted: Vec<(OfferKey, &RawValue)> = Vec::with_capacity(answer.offers.len());
+        for raw in &answer.offers {
+            match serde_json::from_str::<OfferKey>(raw.get()) {
+                Ok(key) => accepted.push((key, raw)),
+                Err(e) => tracing::warn!(
+                    %search_id,
+                    provider = %answer.provider,
+                    error = %e,
+                    "offer without a readable price or departure dropped"
+                ),
+            }
+        }
+        let count = accepted.len();
+        let progress = AirlineProgress {
+            status: Some(answer.status),
+            offers: count,
+            elapsed_ms: Some(answer.elapsed_ms),
+            error: answer.error.clone(),
+        };
+        let mut offers = Vec::with_capacity(count);
+        let offers_event = (!accepted.is_empty()).then(|| {
+            // The event is spliced together from the offers' own JSON, and
+            // stores keep slices of it instead of copies.
+            let mut data = encode(&OffersHead {
+                kind: "offers",
+                search_id,
+                provider: &answer.provider,
+            });
+            data.pop();
+            data.push_str(",\"offers\":[");
+            for (i, (key, raw)) in accepted.into_iter().enumerate() {
+                if i > 0 {
+                    data.push(',');
+                }
+                let start = data.len();
+                data.push_str(raw.get());
+                offers.push((key, start..data.len()));
+            }
+            data.push_str("]}");
+            Bytes::from(data)
+        });
+        offers.sort_by(|a, b| a.0.cmp(&b.0));
+        let provider_event = encode(&ProviderEvent {
+            kind: "provider",
+            search_id,
+            provider: &answer.provider,
+            status: answer.status.as_str(),
+            offers: count,
+            elapsed_ms: answer.elapsed_ms,
+            error: answer.error.as_deref(),
+        });
+        Self {
+            progress,
+            offers_event,
+            offers,
+            provider_event,
+        }
+    }
+}
+
+/// The `offers` event without its offers, which are spliced in as JSON.
+#[derive(Serialize)]
+struct OffersHead<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    search_id: Uuid,
+    provider: &'a str,
+}
+
+#[derive(Serialize)]
+struct ProviderEvent<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    search_id: Uuid,
+    provider: &'a str,
+    status: &'static str,
+    offers: usize,
+    elapsed_ms: u64,
+    error: Option<&'a str>,
+}
+
+/// The `complete` event without its cheapest offers, spliced in as JSON.
+#[derive(Serialize)]
+pub(crate) struct CompleteHead {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub search_id: Uuid,
+    pub status: SearchStatus,
+    pub providers: BTreeMap<String, AirlineProgress>,
+    pub total_offers: usize,
+    pub elapsed_ms: u64,
+}
+
+pub(crate) fn encode<T: Serialize>(value: &T) -> String {
+    // Our own structs of strings and numbers always encode.
+    serde_json::to_string(value).expect("event encodes as JSON")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_comes_back_from_its_tag() {
+        for kind in [EventKind::Offers, EventKind::Provider, EventKind::Complete] {
+            assert_eq!(EventKind::from_tag(kind.tag()), Some(kind));
+        }
+        assert_eq!(EventKind::from_tag(b'x'), None);
+    }
+
+    #[test]
+    fn progress_json_starts_with_its_status_and_reads_back() {
+        // The Redis scripts recognize a pending airline by this prefix.
+        let pending = encode(&AirlineProgress::pending());
+        assert!(pending.starts_with(r#"{"status":"pending""#), "{pending}");
+        let late = AirlineProgress::missed_deadline(7);
+        let json = encode(&late);
+        assert!(json.starts_with(r#"{"status":"timeout""#), "{json}");
+        assert_eq!(
+            serde_json::from_str::<AirlineProgress>(&json).unwrap(),
+            late
+        );
+        let read: AirlineProgress = serde_json::from_str(&pending).unwrap();
+        assert!(read.is_pending());
+    }
+}
