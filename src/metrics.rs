@@ -1,4 +1,4 @@
-//! Every metric airstream exports (SPEC section 7), declared in one place:
+//! Every metric airstream exports (`docs/operations.md`), declared in one place:
 //! names carry their unit, histograms are in seconds with buckets from 1 ms
 //! to 30 s, and labels come from small fixed sets (route pattern, provider
 //! id, outcome, status class, stream and group). `GET /metrics` renders

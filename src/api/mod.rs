@@ -1,6 +1,6 @@
-//! The HTTP API (SPEC section 3): search submission, the SSE stream, polling
-//! snapshots, the provider list and health probes, all answering in the JSON
-//! envelope kept from the Go system.
+//! The HTTP API (`docs/api.md`): search submission, the SSE stream, polling
+//! snapshots, the provider list and health probes, all answering in one JSON
+//! envelope (`{"success", "message", "data" | "errors"}`).
 
 pub mod error;
 mod page;

@@ -52,16 +52,29 @@ pub enum Refused {
     Trial,
 }
 
-/// Records the outcome of an allowed call.
-pub struct BreakerGuard<'a>(&'a Breaker);
+/// Records the outcome of an allowed call when it is dropped. A guard dropped
+/// without [`BreakerGuard::record`] (its call was cancelled, for example by
+/// the runtime's own deadline) counts as a failure: otherwise a cancelled
+/// trial call would leave the breaker half-open with a trial "in flight" for
+/// ever, refusing every later call.
+pub struct BreakerGuard<'a> {
+    breaker: &'a Breaker,
+    ok: bool,
+}
 
 impl BreakerGuard<'_> {
     /// Closes the breaker on success; counts a failure otherwise.
-    pub fn record(self, ok: bool) {
-        let breaker = self.0;
+    pub fn record(mut self, ok: bool) {
+        self.ok = ok;
+    }
+}
+
+impl Drop for BreakerGuard<'_> {
+    fn drop(&mut self) {
+        let breaker = self.breaker;
         let mut st = breaker.state.lock().expect("breaker lock");
         st.trial = false;
-        if ok {
+        if self.ok {
             st.failures = 0;
             st.open_until = None;
         } else {
@@ -100,7 +113,10 @@ impl Breaker {
             }
             st.trial = true;
         }
-        Ok(BreakerGuard(self))
+        Ok(BreakerGuard {
+            breaker: self,
+            ok: false,
+        })
     }
 
     /// The state now.
@@ -193,5 +209,22 @@ mod tests {
         }
         assert_eq!(never.snapshot().state, "closed");
         assert_eq!(never.snapshot().consecutive_failures, 100);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_cancelled_trial_counts_as_a_failure_and_frees_the_next_trial() {
+        let breaker = Breaker::new(1, COOLDOWN);
+        fail(&breaker);
+        tokio::time::advance(COOLDOWN).await;
+        // The trial call's future is dropped before it records anything.
+        drop(breaker.allow().expect("the trial call"));
+        let reopened = breaker.snapshot();
+        assert_eq!(reopened.state, "open", "a cancelled trial reopens it");
+        assert_eq!(reopened.consecutive_failures, 2);
+        tokio::time::advance(COOLDOWN).await;
+        assert!(
+            breaker.allow().is_ok(),
+            "after the next cooldown a new trial goes, not refused for ever"
+        );
     }
 }
