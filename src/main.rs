@@ -53,6 +53,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .on_thread_park(collect_freed_memory)
         .build()
         .context("cannot start the async runtime")
         .and_then(|rt| rt.block_on(run(cli)));
@@ -168,6 +169,31 @@ fn purge_freed_memory_when_idle() {
     if let Err(e) = spawned {
         eprintln!("airstream: freed memory will not be purged while idle: {e}");
     }
+}
+
+/// Hands the memory this thread freed back to the allocator's shared pool,
+/// at most once a second per thread. mimalloc collects only the calling
+/// thread's own heap, and a worker that goes idle after a flood never
+/// allocates again to trigger it; called when a worker parks, it costs
+/// nothing while there is work.
+fn collect_freed_memory() {
+    use std::cell::Cell;
+    use std::time::{Duration, Instant};
+    thread_local! {
+        static LAST: Cell<Option<Instant>> = const { Cell::new(None) };
+    }
+    let now = Instant::now();
+    LAST.with(|last| {
+        if last
+            .get()
+            .is_some_and(|t| now.duration_since(t) < Duration::from_secs(1))
+        {
+            return;
+        }
+        last.set(Some(now));
+        // SAFETY: mi_collect only walks the calling thread's allocator state.
+        unsafe { libmimalloc_sys::mi_collect(false) };
+    });
 }
 
 /// Writes to standard output. A reader that went away (`airstream
