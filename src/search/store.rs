@@ -611,6 +611,32 @@ struct Inner {
     deadlines: BinaryHeap<Reverse<(Instant, Uuid)>>,
 }
 
+impl Inner {
+    /// Gives back the room a flood left in the bookkeeping once most of it
+    /// has expired; maps and queues otherwise keep their largest size for
+    /// good. Only a container four times larger than its contents shrinks
+    /// (to twice them), so steady traffic never reallocates.
+    fn shrink_when_mostly_empty(&mut self) {
+        /// The capacity to shrink to, if any.
+        fn shrunk(capacity: usize, len: usize) -> Option<usize> {
+            const FLOOR: usize = 64;
+            (capacity > FLOOR && capacity / 4 > len).then_some((len * 2).max(FLOOR))
+        }
+        if let Some(c) = shrunk(self.searches.capacity(), self.searches.len()) {
+            self.searches.shrink_to(c);
+        }
+        if let Some(c) = shrunk(self.finished.capacity(), self.finished.len()) {
+            self.finished.shrink_to(c);
+        }
+        if let Some(c) = shrunk(self.expiries.capacity(), self.expiries.len()) {
+            self.expiries.shrink_to(c);
+        }
+        if let Some(c) = shrunk(self.deadlines.capacity(), self.deadlines.len()) {
+            self.deadlines.shrink_to(c);
+        }
+    }
+}
+
 impl SearchStore {
     /// An empty store.
     pub fn new(limits: StoreLimits) -> Self {
@@ -763,6 +789,7 @@ impl SearchStore {
                     }
                     inner.finished.pop_front();
                 }
+                inner.shrink_when_mostly_empty();
                 let next_deadline = inner.deadlines.peek().map(|Reverse((at, _))| *at);
                 let next_expiry = inner.expiries.front().map(|(at, _)| *at);
                 let next = [next_deadline, next_expiry].into_iter().flatten().min();
@@ -846,6 +873,41 @@ mod tests {
             finished <= 60 && expiries <= 60,
             "queues follow the cap: {finished} {expiries}"
         );
+        shutdown.trigger();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_flood_leaves_no_room_behind_once_it_has_expired() {
+        let store = Arc::new(SearchStore::new(StoreLimits {
+            result_ttl: Duration::from_secs(10),
+            max_retained: 10_000,
+            top_offers: 10,
+        }));
+        let shutdown = Shutdown::new();
+        tokio::spawn(store.clone().maintain(shutdown.clone()));
+        for _ in 0..5_000 {
+            let cell = store.insert(request(Duration::from_secs(5))).unwrap();
+            let text = answer(cell.request.search_id);
+            store.apply(&serde_json::from_str(&text).unwrap()).unwrap();
+        }
+        let room = |store: &SearchStore| {
+            let inner = store.inner.lock().unwrap();
+            [
+                inner.searches.capacity(),
+                inner.finished.capacity(),
+                inner.expiries.capacity(),
+                inner.deadlines.capacity(),
+            ]
+        };
+        assert!(
+            room(&store).iter().all(|&c| c >= 5_000),
+            "{:?}",
+            room(&store)
+        );
+        tokio::time::sleep(Duration::from_secs(16)).await;
+        assert_eq!(sizes(&store), (0, 0, 0), "all expired");
+        let after = room(&store);
+        assert!(after.iter().all(|&c| c <= 128), "room kept: {after:?}");
         shutdown.trigger();
     }
 
