@@ -75,6 +75,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 settings.validate()?;
             }
             init_logging(&settings);
+            no_transparent_huge_pages();
             purge_freed_memory_when_idle();
             let shutdown = Shutdown::new();
             shutdown.trigger_on_signals();
@@ -150,6 +151,24 @@ fn validate(paths: &[PathBuf]) -> anyhow::Result<ExitCode> {
         }
         ExitCode::FAILURE
     })
+}
+
+/// Turns transparent huge pages off for this process. With them, the
+/// kernel's background collapsing turned the heap pages that survive a
+/// flood into whole 2 MiB pages, and an idle server's resident memory grew
+/// by tens of MiB after a flood; off, the idle figure is also about 8 MiB
+/// lower. mimalloc is built not to ask for them (its `no_thp` feature);
+/// this covers systems where THP is `always`.
+fn no_transparent_huge_pages() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: PR_SET_THP_DISABLE takes plain integers and changes only a
+    // flag of this process.
+    if unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0) } != 0 {
+        tracing::warn!(
+            error = %std::io::Error::last_os_error(),
+            "cannot turn transparent huge pages off; memory may grow while idle"
+        );
+    }
 }
 
 /// mimalloc hands freed memory back to the system only when some thread
