@@ -839,6 +839,25 @@ mod tests {
         )
     }
 
+    /// A store with its maintenance running, and the signal that stops it.
+    fn maintained(result_ttl: Duration, max_retained: usize) -> (Arc<SearchStore>, Shutdown) {
+        let store = Arc::new(SearchStore::new(StoreLimits {
+            result_ttl,
+            max_retained,
+            top_offers: 10,
+        }));
+        let shutdown = Shutdown::new();
+        tokio::spawn(store.clone().maintain(shutdown.clone()));
+        (store, shutdown)
+    }
+
+    /// A new search with a 5 s timeout, answered by its one airline.
+    fn answered(store: &SearchStore) -> Arc<SearchCell> {
+        let cell = store.insert(request(Duration::from_secs(5))).unwrap();
+        let text = answer(cell.request.search_id);
+        store.apply(&serde_json::from_str(&text).unwrap()).unwrap()
+    }
+
     fn sizes(store: &SearchStore) -> (usize, usize, usize) {
         let inner = store.inner.lock().unwrap();
         (
@@ -850,21 +869,9 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn bookkeeping_stays_bounded_by_the_cap_under_sustained_load() {
-        let store = Arc::new(SearchStore::new(StoreLimits {
-            result_ttl: Duration::from_secs(300),
-            max_retained: 50,
-            top_offers: 10,
-        }));
-        let shutdown = Shutdown::new();
-        tokio::spawn(store.clone().maintain(shutdown.clone()));
+        let (store, shutdown) = maintained(Duration::from_secs(300), 50);
         for _ in 0..2_000 {
-            let cell = store.insert(request(Duration::from_secs(5))).unwrap();
-            let text = answer(cell.request.search_id);
-            store
-                .apply(&serde_json::from_str(&text).unwrap())
-                .unwrap()
-                .log
-                .notify();
+            answered(&store).log.notify();
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
         let (searches, finished, expiries) = sizes(&store);
@@ -878,17 +885,9 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_flood_leaves_no_room_behind_once_it_has_expired() {
-        let store = Arc::new(SearchStore::new(StoreLimits {
-            result_ttl: Duration::from_secs(10),
-            max_retained: 10_000,
-            top_offers: 10,
-        }));
-        let shutdown = Shutdown::new();
-        tokio::spawn(store.clone().maintain(shutdown.clone()));
+        let (store, shutdown) = maintained(Duration::from_secs(10), 10_000);
         for _ in 0..5_000 {
-            let cell = store.insert(request(Duration::from_secs(5))).unwrap();
-            let text = answer(cell.request.search_id);
-            store.apply(&serde_json::from_str(&text).unwrap()).unwrap();
+            answered(&store);
         }
         let room = |store: &SearchStore| {
             let inner = store.inner.lock().unwrap();
@@ -913,13 +912,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn searches_end_at_their_deadline_and_expire_after_the_ttl() {
-        let store = Arc::new(SearchStore::new(StoreLimits {
-            result_ttl: Duration::from_secs(60),
-            max_retained: 50,
-            top_offers: 10,
-        }));
-        let shutdown = Shutdown::new();
-        tokio::spawn(store.clone().maintain(shutdown.clone()));
+        let (store, shutdown) = maintained(Duration::from_secs(60), 50);
         let cell = store.insert(request(Duration::from_secs(2))).unwrap();
         let id = cell.request.search_id;
         tokio::time::sleep(Duration::from_millis(2_100)).await;
