@@ -53,6 +53,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .on_thread_park(collect_freed_memory)
         .build()
         .context("cannot start the async runtime")
         .and_then(|rt| rt.block_on(run(cli)));
@@ -74,6 +75,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 settings.validate()?;
             }
             init_logging(&settings);
+            no_transparent_huge_pages();
             purge_freed_memory_when_idle();
             let shutdown = Shutdown::new();
             shutdown.trigger_on_signals();
@@ -151,6 +153,24 @@ fn validate(paths: &[PathBuf]) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// Turns transparent huge pages off for this process. With them, the
+/// kernel's background collapsing turned the heap pages that survive a
+/// flood into whole 2 MiB pages, and an idle server's resident memory grew
+/// by tens of MiB after a flood; off, the idle figure is also about 8 MiB
+/// lower. mimalloc is built not to ask for them (its `no_thp` feature);
+/// this covers systems where THP is `always`.
+fn no_transparent_huge_pages() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: PR_SET_THP_DISABLE takes plain integers and changes only a
+    // flag of this process.
+    if unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0) } != 0 {
+        tracing::warn!(
+            error = %std::io::Error::last_os_error(),
+            "cannot turn transparent huge pages off; memory may grow while idle"
+        );
+    }
+}
+
 /// mimalloc hands freed memory back to the system only when some thread
 /// calls into it, and an idle server's threads sleep: after a flood its
 /// resident memory stayed at the peak. A thread of our own asks it every
@@ -168,6 +188,31 @@ fn purge_freed_memory_when_idle() {
     if let Err(e) = spawned {
         eprintln!("airstream: freed memory will not be purged while idle: {e}");
     }
+}
+
+/// Hands the memory this thread freed back to the allocator's shared pool,
+/// at most once a second per thread. mimalloc collects only the calling
+/// thread's own heap, and a worker that goes idle after a flood never
+/// allocates again to trigger it; called when a worker parks, it costs
+/// nothing while there is work.
+fn collect_freed_memory() {
+    use std::cell::Cell;
+    use std::time::{Duration, Instant};
+    thread_local! {
+        static LAST: Cell<Option<Instant>> = const { Cell::new(None) };
+    }
+    let now = Instant::now();
+    LAST.with(|last| {
+        if last
+            .get()
+            .is_some_and(|t| now.duration_since(t) < Duration::from_secs(1))
+        {
+            return;
+        }
+        last.set(Some(now));
+        // SAFETY: mi_collect only walks the calling thread's allocator state.
+        unsafe { libmimalloc_sys::mi_collect(false) };
+    });
 }
 
 /// Writes to standard output. A reader that went away (`airstream

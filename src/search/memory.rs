@@ -209,6 +209,32 @@ struct Inner {
     deadlines: BinaryHeap<Reverse<(Instant, Uuid)>>,
 }
 
+impl Inner {
+    /// Gives back the room a flood left in the bookkeeping once most of it
+    /// has expired; maps and queues otherwise keep their largest size for
+    /// good. Only a container four times larger than its contents shrinks
+    /// (to twice them), so steady traffic never reallocates.
+    fn shrink_when_mostly_empty(&mut self) {
+        /// The capacity to shrink to, if any.
+        fn shrunk(capacity: usize, len: usize) -> Option<usize> {
+            const FLOOR: usize = 64;
+            (capacity > FLOOR && capacity / 4 > len).then_some((len * 2).max(FLOOR))
+        }
+        if let Some(c) = shrunk(self.searches.capacity(), self.searches.len()) {
+            self.searches.shrink_to(c);
+        }
+        if let Some(c) = shrunk(self.finished.capacity(), self.finished.len()) {
+            self.finished.shrink_to(c);
+        }
+        if let Some(c) = shrunk(self.expiries.capacity(), self.expiries.len()) {
+            self.expiries.shrink_to(c);
+        }
+        if let Some(c) = shrunk(self.deadlines.capacity(), self.deadlines.len()) {
+            self.deadlines.shrink_to(c);
+        }
+    }
+}
+
 impl MemoryStore {
     /// An empty store.
     pub fn new(limits: StoreLimits) -> Self {
@@ -361,6 +387,7 @@ impl MemoryStore {
                     }
                     inner.finished.pop_front();
                 }
+                inner.shrink_when_mostly_empty();
                 let next_deadline = inner.deadlines.peek().map(|Reverse((at, _))| *at);
                 let next_expiry = inner.expiries.front().map(|(at, _)| *at);
                 let next = [next_deadline, next_expiry].into_iter().flatten().min();
@@ -410,6 +437,25 @@ mod tests {
         )
     }
 
+    /// A store with its maintenance running, and the signal that stops it.
+    fn maintained(result_ttl: Duration, max_retained: usize) -> (Arc<MemoryStore>, Shutdown) {
+        let store = Arc::new(MemoryStore::new(StoreLimits {
+            result_ttl,
+            max_retained,
+            top_offers: 10,
+        }));
+        let shutdown = Shutdown::new();
+        tokio::spawn(store.clone().maintain(shutdown.clone()));
+        (store, shutdown)
+    }
+
+    /// A new search with a 5 s timeout, answered by its one airline.
+    fn answered(store: &MemoryStore) -> Arc<SearchCell> {
+        let cell = store.insert(request(Duration::from_secs(5))).unwrap();
+        let text = answer(cell.request.search_id);
+        store.apply(&serde_json::from_str(&text).unwrap()).unwrap()
+    }
+
     fn sizes(store: &MemoryStore) -> (usize, usize, usize) {
         let inner = store.inner.lock().unwrap();
         (
@@ -421,21 +467,9 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn bookkeeping_stays_bounded_by_the_cap_under_sustained_load() {
-        let store = Arc::new(MemoryStore::new(StoreLimits {
-            result_ttl: Duration::from_secs(300),
-            max_retained: 50,
-            top_offers: 10,
-        }));
-        let shutdown = Shutdown::new();
-        tokio::spawn(store.clone().maintain(shutdown.clone()));
+        let (store, shutdown) = maintained(Duration::from_secs(300), 50);
         for _ in 0..2_000 {
-            let cell = store.insert(request(Duration::from_secs(5))).unwrap();
-            let text = answer(cell.request.search_id);
-            store
-                .apply(&serde_json::from_str(&text).unwrap())
-                .unwrap()
-                .log
-                .notify();
+            answered(&store).log.notify();
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
         let (searches, finished, expiries) = sizes(&store);
@@ -448,14 +482,35 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn a_flood_leaves_no_room_behind_once_it_has_expired() {
+        let (store, shutdown) = maintained(Duration::from_secs(10), 10_000);
+        for _ in 0..5_000 {
+            answered(&store);
+        }
+        let room = |store: &MemoryStore| {
+            let inner = store.inner.lock().unwrap();
+            [
+                inner.searches.capacity(),
+                inner.finished.capacity(),
+                inner.expiries.capacity(),
+                inner.deadlines.capacity(),
+            ]
+        };
+        assert!(
+            room(&store).iter().all(|&c| c >= 5_000),
+            "{:?}",
+            room(&store)
+        );
+        tokio::time::sleep(Duration::from_secs(16)).await;
+        assert_eq!(sizes(&store), (0, 0, 0), "all expired");
+        let after = room(&store);
+        assert!(after.iter().all(|&c| c <= 128), "room kept: {after:?}");
+        shutdown.trigger();
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn searches_end_at_their_deadline_and_expire_after_the_ttl() {
-        let store = Arc::new(MemoryStore::new(StoreLimits {
-            result_ttl: Duration::from_secs(60),
-            max_retained: 50,
-            top_offers: 10,
-        }));
-        let shutdown = Shutdown::new();
-        tokio::spawn(store.clone().maintain(shutdown.clone()));
+        let (store, shutdown) = maintained(Duration::from_secs(60), 50);
         let cell = store.insert(request(Duration::from_secs(2))).unwrap();
         let id = cell.request.search_id;
         tokio::time::sleep(Duration::from_millis(2_100)).await;
