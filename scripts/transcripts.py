@@ -68,18 +68,27 @@ COMMANDS = {
         "raw",
     ),
     "help": ("airstream --help", "raw"),
+    # Exits 1 (two broken files): the status is shown after the output.
+    "validate": (
+        "airstream validate providers.d docs/examples/merpati.yaml docs/examples/pelita.yaml",
+        "exit-status",
+    ),
 }
 
 
-def run(command, port, env):
-    """Runs a shown command against the real port; the output reads 3000."""
+def run(command, port, env, how="raw"):
+    """Runs a shown command against the real port; the output reads 3000.
+    With `how` "exit-status", a non-zero status is shown, not an error."""
     real = command.replace("localhost:3000", f"localhost:{port}")
     if real.startswith("airstream "):
         real = env["TRANSCRIPT_BIN"] + real[len("airstream"):]
     out = subprocess.run(["bash", "-c", real], env=env, capture_output=True, text=True, timeout=60)
+    shown = out.stdout.replace("\r\n", "\n").replace(f":{port}", ":3000").rstrip("\n")
+    if how == "exit-status":
+        return f"{shown}\n$ echo $?\n{out.returncode}"
     if out.returncode != 0:
         sys.exit(f"`{command}` failed ({out.returncode}): {out.stderr}")
-    return out.stdout.replace("\r\n", "\n").replace(f":{port}", ":3000").rstrip("\n")
+    return shown
 
 
 def shape(output, how):
@@ -196,7 +205,7 @@ def main():
         blocks = {}
         # In order: the search the later commands name is the first one's.
         for name, (command, how) in COMMANDS.items():
-            output = run(command, args.port, env)
+            output = run(command, args.port, env, how)
             # The simulated airline fails now and then on purpose.
             while name == "sim" and '"data"' not in output:
                 output = run(command, args.port, env)
