@@ -392,8 +392,10 @@ async fn check(app: &TestApp, t: &Transcript, vars: &mut BTreeMap<&str, String>)
     let actual: Value = serde_json::from_str(&text).unwrap();
     same_shape(&shown, &actual, "body")
         .unwrap_or_else(|e| panic!("{label}: {e}; run scripts/transcripts.py"));
-    if let Some(id) = actual["data"]["search_id"].as_str() {
-        // The searches the later commands name: wait until it is finished.
+    if let Some(id) = actual["data"]["search_id"].as_str()
+        && t.name == "post-search"
+    {
+        // The search the later commands name: wait until it is finished.
         vars.insert("SID", id.to_string());
         app.stream(id, "", None).await;
     }
