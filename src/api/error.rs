@@ -6,11 +6,12 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::fault::{Chain, Fault};
 
 /// One bad field of a request.
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, PartialEq, Eq, ToSchema)]
 pub struct FieldError {
     /// The field's name as sent.
     pub field: String,
@@ -66,7 +67,7 @@ pub enum ApiError {
 }
 
 /// The envelope of every JSON answer.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Envelope<T: Serialize> {
     /// Whether the request succeeded.
     pub success: bool,
@@ -78,6 +79,29 @@ pub struct Envelope<T: Serialize> {
     /// Field errors of a 422.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub errors: Option<Vec<FieldError>>,
+}
+
+/// The envelope of every error: no `data`, and the bad fields of a `422`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorEnvelope {
+    /// Always `false`.
+    pub success: bool,
+    /// What went wrong, in a short sentence.
+    pub message: String,
+    /// Every bad field, on a `422`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<FieldError>>,
+}
+
+impl ErrorEnvelope {
+    /// An error envelope with `message` and no field errors.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            success: false,
+            message: message.into(),
+            errors: None,
+        }
+    }
 }
 
 impl<T: Serialize> Envelope<T> {
@@ -117,10 +141,9 @@ impl IntoResponse for ApiError {
             }
             other => (other.to_string(), None),
         };
-        let body = Envelope::<()> {
+        let body = ErrorEnvelope {
             success: false,
             message,
-            data: None,
             errors,
         };
         let mut response = (status, Json(body)).into_response();

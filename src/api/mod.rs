@@ -3,6 +3,7 @@
 //! envelope (`{"success", "message", "data" | "errors"}`).
 
 pub mod error;
+pub mod openapi;
 mod page;
 mod probes;
 mod search;
@@ -18,7 +19,7 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use error::Envelope;
+use error::ErrorEnvelope;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::DefaultOnFailure;
@@ -93,6 +94,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(probes::healthz))
         .route("/readyz", get(probes::readyz))
         .route("/metrics", get(probes::metrics))
+        .route("/openapi.json", get(openapi::document))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             timeout,
@@ -196,13 +198,7 @@ async fn envelope_bare_errors(response: Response) -> Response {
         }
     };
     parts.headers.remove(axum::http::header::CONTENT_LENGTH);
-    let body = Json(Envelope::<()> {
-        success: false,
-        message,
-        data: None,
-        errors: None,
-    })
-    .into_response();
+    let body = Json(ErrorEnvelope::new(message)).into_response();
     let (body_parts, body) = body.into_parts();
     parts.headers.extend(body_parts.headers);
     Response::from_parts(parts, body)

@@ -22,16 +22,22 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
 }
 
 /// The page.
+#[utoipa::path(get, path = "/", tag = "page",
+    responses((status = 200, description = "The search page", body = String, content_type = "text/html; charset=utf-8")))]
 pub async fn index() -> Response {
     asset("text/html; charset=utf-8", INDEX)
 }
 
 /// Its script.
+#[utoipa::path(get, path = "/assets/app.js", tag = "page",
+    responses((status = 200, description = "The page's script", body = String, content_type = "text/javascript; charset=utf-8")))]
 pub async fn script() -> Response {
     asset("text/javascript; charset=utf-8", SCRIPT)
 }
 
 /// Its style sheet.
+#[utoipa::path(get, path = "/assets/style.css", tag = "page",
+    responses((status = 200, description = "The page's style sheet", body = String, content_type = "text/css; charset=utf-8")))]
 pub async fn style() -> Response {
     asset("text/css; charset=utf-8", STYLE)
 }

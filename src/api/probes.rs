@@ -6,16 +6,17 @@ use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::AppState;
-use super::error::{ApiError, Envelope};
+use super::error::{ApiError, Envelope, ErrorEnvelope};
 use crate::providers::problems::{Problem, shown_path};
 use crate::providers::upstream::UpstreamStatus;
 use crate::providers::{ProviderMode, StatsSnapshot};
 
 /// One provider file as listed by `/api/providers`.
-#[derive(Debug, Serialize)]
-struct ProviderView {
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct ProviderView {
     id: String,
     name: Option<String>,
     airline: Option<String>,
@@ -26,27 +27,33 @@ struct ProviderView {
     /// On an api process with Redis: the live processes serving it.
     #[serde(skip_serializing_if = "Option::is_none")]
     served_by: Option<Vec<String>>,
+    #[schema(value_type = String, format = DateTime)]
     loaded_at: Timestamp,
     timeout_ms: Option<u64>,
     concurrency: Option<u32>,
     airports: Vec<String>,
+    #[schema(value_type = Object)]
     stats: StatsSnapshot,
     /// The file is rejected (see `error`) but its last good definition
     /// still serves.
     serving_previous: bool,
     /// The circuit breaker and dropped offers of an `http` provider.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     upstream: Option<UpstreamStatus>,
     error: Option<LoadErrorView>,
 }
 
-#[derive(Debug, Serialize)]
-struct LoadErrorView {
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct LoadErrorView {
     message: String,
+    #[schema(value_type = Vec<Object>)]
     problems: Vec<Problem>,
 }
 
 /// Every provider file seen, with its load error when it was rejected.
+#[utoipa::path(get, path = "/api/providers", tag = "providers",
+    responses((status = 200, description = "Every provider file seen", body = Envelope<Vec<ProviderView>>)))]
 pub async fn providers(State(app): State<AppState>) -> Response {
     let catalog = app.registry.catalog();
     // Paths relative to the providers directory, never the server's layout.
@@ -125,13 +132,15 @@ pub async fn providers(State(app): State<AppState>) -> Response {
     Json(Envelope::ok(format!("{} providers", views.len()), views)).into_response()
 }
 
-#[derive(Debug, Serialize)]
-struct Health {
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct Health {
     status: &'static str,
     uptime_seconds: u64,
 }
 
 /// Liveness: the process answers.
+#[utoipa::path(get, path = "/healthz", tag = "probes",
+    responses((status = 200, description = "The process is alive", body = Envelope<Health>)))]
 pub async fn healthz(State(app): State<AppState>) -> Response {
     Json(Envelope::ok(
         "alive",
@@ -143,8 +152,8 @@ pub async fn healthz(State(app): State<AppState>) -> Response {
     .into_response()
 }
 
-#[derive(Debug, Serialize)]
-struct Readiness {
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct Readiness {
     ready: bool,
     bus: String,
     bus_backend: &'static str,
@@ -155,6 +164,10 @@ struct Readiness {
 }
 
 /// Readiness: the broker answers and at least one airline is enabled.
+#[utoipa::path(get, path = "/readyz", tag = "probes", responses(
+    (status = 200, description = "Ready", body = Envelope<Readiness>),
+    (status = 503, description = "Not ready, with the problems", body = Envelope<Readiness>),
+))]
 pub async fn readyz(State(app): State<AppState>) -> Response {
     let catalog = app.registry.catalog();
     let mut problems = Vec::new();
@@ -205,14 +218,16 @@ pub async fn readyz(State(app): State<AppState>) -> Response {
 }
 
 /// One airport that some targetable airline serves.
-#[derive(Debug, Serialize)]
-struct AirportView {
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct AirportView {
     code: String,
     providers: Vec<String>,
 }
 
 /// `GET /api/airports`: the airports the targetable airlines serve, for
 /// the search form's suggestions (upstream airlines do not list theirs).
+#[utoipa::path(get, path = "/api/airports", tag = "providers",
+    responses((status = 200, description = "Airports served", body = Envelope<Vec<AirportView>>)))]
 pub async fn airports(State(app): State<AppState>) -> Response {
     let airlines = app.airlines();
     let mut found: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> =
@@ -244,6 +259,12 @@ pub async fn airports(State(app): State<AppState>) -> Response {
 }
 
 /// `GET /metrics`: every metric in the Prometheus text format.
+#[utoipa::path(get, path = "/metrics", tag = "probes", responses(
+    (status = 200, description = "Prometheus text format", body = String,
+        content_type = "text/plain; version=0.0.4; charset=utf-8"),
+    (status = 503, description = "Metrics are not recorded in this process", body = ErrorEnvelope,
+        headers(("Retry-After" = u32, description = "Seconds to wait"))),
+))]
 pub async fn metrics(State(app): State<AppState>) -> Response {
     match &app.metrics {
         Some(handle) => {

@@ -14,17 +14,19 @@ use jiff::{Timestamp, ToSpan};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use tracing::Instrument;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::AppState;
-use super::error::{ApiError, Envelope, FieldError, excerpt, shown};
+use super::error::{ApiError, Envelope, ErrorEnvelope, FieldError, excerpt, shown};
 use crate::fault::{Chain, Fault};
 use crate::model::{Cabin, SearchRequest, normalize_code};
 use crate::providers::{AirlineState, Airlines};
 use crate::search::SearchError;
+use crate::search::events::Snapshot;
 
 /// Fields a search request may carry.
-const FIELDS: [&str; 8] = [
+pub(super) const FIELDS: [&str; 8] = [
     "from",
     "to",
     "date",
@@ -39,18 +41,66 @@ const FIELDS: [&str; 8] = [
 const MAX_DAYS_AHEAD: i32 = 366;
 
 /// The 202 payload.
-#[derive(Debug, Serialize)]
-struct Submitted {
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct Submitted {
     search_id: Uuid,
+    /// Always `processing`.
     status: &'static str,
     providers: Vec<String>,
     stream_url: String,
+    #[schema(value_type = String, format = DateTime)]
     deadline: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
     expires_at: Timestamp,
+}
+
+/// The body of a search as the document describes it. [`validate`] reads
+/// the JSON field by field instead, to name every bad field at once; the
+/// test `search_body_schema_names_every_field` keeps the two in step.
+#[derive(ToSchema)]
+#[expect(
+    dead_code,
+    reason = "describes the request body for the OpenAPI document"
+)]
+pub(super) struct SearchBody {
+    /// Origin IATA airport code, case-insensitive.
+    #[schema(example = "CGK")]
+    from: String,
+    /// Destination IATA airport code, case-insensitive.
+    #[schema(example = "DPS")]
+    to: String,
+    /// Outbound date, from yesterday to a year ahead.
+    #[schema(value_type = String, format = Date)]
+    date: Date,
+    /// Travellers.
+    #[schema(minimum = 1, maximum = 9)]
+    passengers: u8,
+    /// Return date for a round trip, not before `date`.
+    #[schema(value_type = Option<String>, format = Date)]
+    return_date: Option<Date>,
+    /// Requested cabin; economy when absent.
+    cabin: Option<Cabin>,
+    /// A subset of the enabled provider ids; every targetable one when absent.
+    providers: Option<Vec<String>>,
+    /// How long to wait for airlines, capped by the server's maximum.
+    timeout_ms: Option<u64>,
 }
 
 /// Accepts a search, publishes it to the requested stream and answers 202
 /// with where to stream its results.
+#[utoipa::path(post, path = "/api/flights/search", tag = "search",
+    request_body = SearchBody,
+    responses(
+        (status = 202, description = "Search accepted", body = Envelope<Submitted>,
+            headers(("Location" = String, description = "The search's snapshot"))),
+        (status = 400, description = "Malformed JSON", body = ErrorEnvelope),
+        (status = 404, description = "A `providers` process serves no searches", body = ErrorEnvelope),
+        (status = 408, description = "The request took too long", body = ErrorEnvelope),
+        (status = 413, description = "The body is too large", body = ErrorEnvelope),
+        (status = 422, description = "Invalid fields, each listed", body = ErrorEnvelope),
+        (status = 503, description = "No airline can be searched, or the broker is down", body = ErrorEnvelope,
+            headers(("Retry-After" = u32, description = "Seconds to wait"))),
+    ))]
 pub async fn submit(state: State<AppState>, body: Body) -> Result<Response, ApiError> {
     let result = accept(state, body).await;
     if let Err(e) = &result {
@@ -143,6 +193,15 @@ async fn accept(State(app): State<AppState>, body: Body) -> Result<Response, Api
 }
 
 /// The JSON snapshot of a search.
+#[utoipa::path(get, path = "/api/flights/search/{search_id}", tag = "search",
+    params(("search_id" = String, Path, description = "The id from the 202")),
+    responses(
+        (status = 200, description = "The search so far", body = Envelope<Snapshot>),
+        (status = 404, description = "Unknown or expired search", body = ErrorEnvelope),
+        (status = 408, description = "The request took too long", body = ErrorEnvelope),
+        (status = 503, description = "The broker is down", body = ErrorEnvelope,
+            headers(("Retry-After" = u32, description = "Seconds to wait"))),
+    ))]
 pub async fn snapshot(
     State(app): State<AppState>,
     Path(search_id): Path<String>,

@@ -27,8 +27,9 @@ use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::AppState;
@@ -38,32 +39,60 @@ use crate::providers::latency::Fate;
 use crate::providers::mock::Quoter;
 
 /// The request body of the simulated API.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Availability {
+pub(super) struct Availability {
     origin: String,
     destination: String,
+    #[schema(value_type = String, format = Date)]
     departure_date: Date,
     passengers: Passengers,
     cabin: Option<String>,
     request_id: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+/// Who travels.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Passengers {
+pub(super) struct Passengers {
     adults: u8,
 }
 
-fn fail(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
-    (
-        status,
-        Json(json!({"error": {"code": code, "message": message.into()}})),
-    )
-        .into_response()
+/// An error of the simulated API, in its own shape (not airstream's).
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct SimFailure {
+    error: SimError,
+}
+
+/// What went wrong: a code and a sentence.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct SimError {
+    /// `INVALID_REQUEST`, `UNKNOWN_AIRLINE`, `TOO_MANY_REQUESTS` or
+    /// `UPSTREAM_UNAVAILABLE`.
+    code: &'static str,
+    message: String,
+}
+
+fn fail(status: StatusCode, code: &'static str, message: impl Into<String>) -> Response {
+    let error = SimError {
+        code,
+        message: message.into(),
+    };
+    (status, Json(SimFailure { error })).into_response()
 }
 
 /// `POST /sim/{provider}/v1/availability`.
+#[utoipa::path(post, path = "/sim/{provider}/v1/availability", tag = "sim",
+    params(("provider" = String, Path, description = "A mock provider's id")),
+    request_body = Availability,
+    responses(
+        (status = 200, description = "Itineraries, in the simulated airline's shape", body = Object),
+        (status = 400, description = "Invalid request", body = SimFailure),
+        (status = 404, description = "No such mock airline", body = SimFailure),
+        (status = 408, description = "The airline hung (simulated)", body = super::error::ErrorEnvelope),
+        (status = 413, description = "The body is too large", body = super::error::ErrorEnvelope),
+        (status = 503, description = "Busy or failing (simulated)", body = SimFailure),
+    ))]
 pub async fn availability(
     State(app): State<AppState>,
     Path(provider): Path<String>,

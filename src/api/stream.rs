@@ -35,6 +35,22 @@ pub struct StreamQuery {
 }
 
 /// Streams a search's events.
+#[utoipa::path(get, path = "/api/flights/search/{search_id}/stream", tag = "search",
+    params(
+        ("search_id" = String, Path, description = "The id from the 202"),
+        ("last_event_id" = Option<String>, Query, description = "Resume after this event id (a browser's first connection)"),
+        ("Last-Event-ID" = Option<String>, Header, description = "Resume after this event id; wins over the query"),
+    ),
+    responses(
+        (status = 200, description = "Server-Sent Events: `offers` (an `OffersEvent`), `provider` (a `ProviderEvent`), then `complete` (a `CompleteEvent`), each with an `id:` and one JSON `data:` line; the stream ends after `complete`",
+            body = String, content_type = "text/event-stream",
+            headers(("Cache-Control" = String), ("X-Accel-Buffering" = String))),
+        (status = 204, description = "Resumed after the last event of a finished search: nothing follows"),
+        (status = 400, description = "The resume position is not an event id of this stream", body = super::error::ErrorEnvelope),
+        (status = 404, description = "Unknown or expired search", body = super::error::ErrorEnvelope),
+        (status = 503, description = "The broker is down", body = super::error::ErrorEnvelope,
+            headers(("Retry-After" = u32, description = "Seconds to wait"))),
+    ))]
 pub async fn stream(
     State(app): State<AppState>,
     Path(search_id): Path<String>,

@@ -17,6 +17,7 @@ use jiff::civil::{Date, DateTime};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 /// A code of fixed length (IATA airport or airline, ISO currency) written in
@@ -32,7 +33,9 @@ pub fn normalize_code(text: &str, len: usize, digits_allowed: bool) -> Option<St
 }
 
 /// A travel class.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Cabin {
     /// Economy.
@@ -78,7 +81,7 @@ impl fmt::Display for Cabin {
 
 /// A validated search as it travels on the requested stream
 /// (`flight.search.requested`, field `data`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct SearchRequest {
     /// Unguessable search id (UUID v4).
     pub search_id: Uuid,
@@ -87,9 +90,11 @@ pub struct SearchRequest {
     /// Destination IATA airport code, upper-case.
     pub to: String,
     /// Outbound date.
+    #[schema(value_type = String, format = Date)]
     pub date: Date,
     /// Return date for a round trip.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = Date)]
     pub return_date: Option<Date>,
     /// Travellers, 1 to 9.
     pub passengers: u8,
@@ -98,8 +103,10 @@ pub struct SearchRequest {
     /// Provider ids this search targets.
     pub providers: Vec<String>,
     /// When the search was accepted.
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
     /// When the search stops waiting for airlines.
+    #[schema(value_type = String, format = DateTime)]
     pub deadline: Timestamp,
 }
 
@@ -112,7 +119,7 @@ pub fn time_left(at: Timestamp) -> Duration {
 }
 
 /// One direction of a round trip; a one-way search only has outbound offers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Leg {
     /// From `from` to `to` on `date`.
@@ -122,7 +129,7 @@ pub enum Leg {
 }
 
 /// An airline as shown on an offer.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct AirlineRef {
     /// IATA airline code.
     pub code: String,
@@ -131,7 +138,7 @@ pub struct AirlineRef {
 }
 
 /// A price with exact decimal amounts, serialized as strings.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Price {
     /// Total for every passenger.
     #[serde(with = "rust_decimal::serde::str")]
@@ -144,7 +151,7 @@ pub struct Price {
 }
 
 /// A normalized offer, the same whichever airline made it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Offer {
     /// Stable offer id: provider, flight, departure date and cabin.
     pub id: String,
@@ -159,8 +166,10 @@ pub struct Offer {
     /// Destination airport.
     pub to: String,
     /// Local departure date-time at the origin.
+    #[schema(value_type = String, example = "2026-12-20T08:30:00")]
     pub depart_at: DateTime,
     /// Local arrival date-time at the destination.
+    #[schema(value_type = String, example = "2026-12-20T11:15:00")]
     pub arrive_at: DateTime,
     /// Block time in minutes.
     pub duration_minutes: u32,
@@ -200,7 +209,7 @@ pub struct PriceKey {
 }
 
 /// How one airline's part of a search ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum AnswerStatus {
     /// The airline answered (possibly with no offers).

@@ -15,7 +15,9 @@ use serde_json::value::RawValue;
 use tokio::sync::watch;
 use uuid::Uuid;
 
-use crate::model::{AnswerStatus, AnswerView, OfferKey, SearchRequest};
+use utoipa::ToSchema;
+
+use crate::model::{AnswerStatus, AnswerView, Offer, OfferKey, SearchRequest};
 
 /// The kind of an SSE event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -176,7 +178,7 @@ pub struct StoredEvent {
 }
 
 /// How a search stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum SearchStatus {
     /// Airlines are still answering.
@@ -190,11 +192,12 @@ pub enum SearchStatus {
 /// One airline's part in a search, as shown in snapshots and the `complete`
 /// event. `status` is written first: the Redis scripts recognize a pending
 /// airline by the start of its JSON (`search/redis/lua/common.lua`).
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct AirlineProgress {
     /// How it answered, or `None` while it has not: `pending`, `ok`,
     /// `error` or `timeout` in JSON.
     #[serde(serialize_with = "pending_or", deserialize_with = "pending_or_read")]
+    #[schema(value_type = String, pattern = "^(pending|ok|error|timeout)$")]
     pub status: Option<AnswerStatus>,
     /// Offers it made.
     pub offers: usize,
@@ -249,7 +252,7 @@ fn pending_or_read<'de, D: Deserializer<'de>>(input: D) -> Result<Option<AnswerS
 }
 
 /// A JSON snapshot of a search, for clients that poll.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct Snapshot {
     /// Search id.
     pub search_id: Uuid,
@@ -262,10 +265,13 @@ pub struct Snapshot {
     /// Offers so far.
     pub total_offers: usize,
     /// Offers so far, cheapest first.
+    #[schema(value_type = Vec<Offer>)]
     pub offers: Vec<Box<RawValue>>,
     /// When the search finished.
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub finished_at: Option<Timestamp>,
     /// When its results stop being available: the deadline plus the TTL.
+    #[schema(value_type = String, format = DateTime)]
     pub expires_at: Timestamp,
 }
 
@@ -399,17 +405,39 @@ impl PreparedAnswer {
     }
 }
 
+/// The `offers` event as a client reads it: its head, then one airline's
+/// offers (spliced in as received, so this type only describes it).
+#[derive(Serialize, ToSchema)]
+#[schema(as = OffersEvent)]
+pub(crate) struct OffersEvent {
+    #[serde(flatten)]
+    head: OffersHead<'static>,
+    offers: Vec<Offer>,
+}
+
+/// The `complete` event as a client reads it: its head, then the cheapest
+/// offers (spliced in as received, so this type only describes it).
+#[derive(Serialize, ToSchema)]
+#[schema(as = CompleteEvent)]
+pub(crate) struct CompleteEvent {
+    #[serde(flatten)]
+    head: CompleteHead,
+    offers: Vec<Offer>,
+}
+
 /// The `offers` event without its offers, which are spliced in as JSON.
-#[derive(Serialize)]
-struct OffersHead<'a> {
+#[derive(Serialize, ToSchema)]
+pub(crate) struct OffersHead<'a> {
     #[serde(rename = "type")]
     kind: &'static str,
     search_id: Uuid,
     provider: &'a str,
 }
 
-#[derive(Serialize)]
-struct ProviderEvent<'a> {
+/// The `provider` event: one airline finished.
+#[derive(Serialize, ToSchema)]
+#[schema(as = ProviderEvent)]
+pub(crate) struct ProviderEvent<'a> {
     #[serde(rename = "type")]
     kind: &'static str,
     search_id: Uuid,
@@ -421,7 +449,7 @@ struct ProviderEvent<'a> {
 }
 
 /// The `complete` event without its cheapest offers, spliced in as JSON.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub(crate) struct CompleteHead {
     #[serde(rename = "type")]
     pub kind: &'static str,

@@ -13,6 +13,7 @@ mod lifecycle;
 mod loadtest;
 mod money;
 mod observability;
+mod openapi;
 mod providers;
 mod readme;
 mod redis_full;
