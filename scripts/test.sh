@@ -20,6 +20,7 @@ needs=(
   chromium:chromium           # the search page test's headless browser
   node:nodejs                 # runs playwright-core
   npm:npm                     # installs playwright-core
+  python3:python3-venv        # the venv schemathesis is installed into
 )
 missing=()
 for need in "${needs[@]}"; do
@@ -27,6 +28,10 @@ for need in "${needs[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 && continue
   [[ " ${missing[*]} " == *" $pkg "* ]] || missing+=("$pkg")
 done
+# python3 without its venv module (Debian splits it off).
+if command -v python3 >/dev/null 2>&1 && ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
+  [[ " ${missing[*]} " == *" python3-venv "* ]] || missing+=(python3-venv)
+fi
 if [ "${#missing[@]}" -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
@@ -38,6 +43,15 @@ fi
 if [ ! -d tests/browser/node_modules/playwright-core ]; then
   log "npm install (tests/browser: playwright-core)"
   (cd tests/browser && npm install --no-audit --no-fund --loglevel=error)
+fi
+
+# schemathesis (PyPI) for the contract test (tests/api/schemathesis.rs),
+# in a venv under the target directory, where the test looks for it.
+venv="${CARGO_TARGET_DIR:-target}/venv"
+if [ ! -x "$venv/bin/st" ]; then
+  log "pip install schemathesis (into $venv)"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis>=4,<5"
 fi
 
 # The toolchain parts the checks use.

@@ -18,5 +18,6 @@ mod providers;
 mod readme;
 mod redis_full;
 mod reload;
+mod schemathesis;
 mod upstream;
 mod validation;
