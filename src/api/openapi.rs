@@ -5,8 +5,9 @@
 
 use std::sync::LazyLock;
 
-use axum::http::header;
+use axum::Json;
 use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
 use utoipa::OpenApi;
 
 use super::error::{Envelope, ErrorEnvelope, FieldError};
@@ -66,22 +67,98 @@ use crate::search::events::{
 )]
 pub struct ApiDoc;
 
-/// The document as JSON, built once.
-static DOCUMENT: LazyLock<String> = LazyLock::new(|| {
-    ApiDoc::openapi()
-        .to_json()
-        .expect("the OpenAPI document encodes as JSON")
+/// The document, built once.
+static DOCUMENT: LazyLock<Value> = LazyLock::new(|| {
+    let mut doc =
+        serde_json::to_value(ApiDoc::openapi()).expect("the OpenAPI document encodes as JSON");
+    camel_case_links(&mut doc);
+    describe_events(&mut doc);
+    doc
 });
+
+/// utoipa 5 writes a response link's target as `operation_id`; OpenAPI
+/// (and every tool that follows links) reads `operationId`.
+fn camel_case_links(doc: &mut Value) {
+    let Some(paths) = doc["paths"].as_object_mut() else {
+        return;
+    };
+    let operations = paths.values_mut().filter_map(Value::as_object_mut);
+    let responses = operations
+        .flat_map(|ops| ops.values_mut())
+        .filter_map(|op| op["responses"].as_object_mut())
+        .flat_map(|responses| responses.values_mut());
+    for response in responses {
+        let Some(links) = response.get_mut("links").and_then(Value::as_object_mut) else {
+            continue;
+        };
+        for link in links.values_mut().filter_map(Value::as_object_mut) {
+            if let Some(id) = link.remove("operation_id") {
+                link.insert("operationId".into(), id);
+            }
+        }
+    }
+}
+
+/// The stream route's `200` as its events: each has an `id:`, an `event:`
+/// naming its payload's schema and one JSON `data:` line (the first also a
+/// `retry:` hint), as SSE-aware tools such as schemathesis read them.
+fn describe_events(doc: &mut Value) {
+    let events: Vec<Value> = [
+        ("offers", "OffersEvent"),
+        ("provider", "ProviderEvent"),
+        ("complete", "CompleteEvent"),
+    ]
+    .into_iter()
+    .map(|(event, schema)| {
+        json!({
+            "type": "object",
+            "required": ["id", "event", "data"],
+            "properties": {
+                "id": {"type": "string", "pattern": "^[0-9]+$"},
+                "event": {"const": event},
+                "retry": {"type": "integer", "minimum": 0},
+                "data": {
+                    "type": "string",
+                    "contentMediaType": "application/json",
+                    "contentSchema": {"$ref": format!("#/components/schemas/{schema}")},
+                },
+            },
+        })
+    })
+    .collect();
+    let pointer = "/paths/~1api~1flights~1search~1{search_id}~1stream/get/responses/200/content/text~1event-stream/schema";
+    if let Some(schema) = doc.pointer_mut(pointer) {
+        *schema = json!({"oneOf": events});
+    }
+}
+
+/// The document with today's example search (a date a month ahead, so the
+/// example is always one the server accepts; tools such as schemathesis
+/// start from it).
+fn with_example(today: jiff::civil::Date) -> Value {
+    let mut doc = DOCUMENT.clone();
+    let date = today
+        .checked_add(jiff::Span::new().days(30))
+        .unwrap_or(today);
+    if let Some(body) = doc.pointer_mut("/components/schemas/SearchBody") {
+        body["example"] = json!({
+            "from": "CGK",
+            "to": "DPS",
+            "date": date.to_string(),
+            "passengers": 2,
+        });
+    }
+    doc
+}
 
 /// `GET /openapi.json`.
 #[utoipa::path(get, path = "/openapi.json", tag = "contract",
     responses((status = 200, description = "This OpenAPI 3.1 document", body = Object)))]
 pub async fn document() -> Response {
-    (
-        [(header::CONTENT_TYPE, "application/json")],
-        DOCUMENT.as_str(),
-    )
-        .into_response()
+    let today = jiff::Timestamp::now()
+        .to_zoned_datetime(jiff::tz::TimeZone::UTC)
+        .date();
+    Json(with_example(today)).into_response()
 }
 
 #[cfg(test)]
@@ -90,7 +167,7 @@ mod tests {
 
     #[test]
     fn search_body_schema_names_every_field() {
-        let doc: serde_json::Value = serde_json::from_str(&DOCUMENT).unwrap();
+        let doc = &*DOCUMENT;
         let body = &doc["paths"]["/api/flights/search"]["post"]["requestBody"]["content"]["application/json"]
             ["schema"]["$ref"];
         let name = body.as_str().unwrap().rsplit('/').next().unwrap();
@@ -119,8 +196,7 @@ mod tests {
 
     #[test]
     fn every_path_the_router_declares_is_documented() {
-        let doc: serde_json::Value = serde_json::from_str(&DOCUMENT).unwrap();
-        let paths = doc["paths"].as_object().unwrap();
+        let paths = DOCUMENT["paths"].as_object().unwrap();
         let routed = routed_paths();
         assert!(routed.len() >= 12, "{routed:?}");
         for path in &routed {
@@ -128,6 +204,28 @@ mod tests {
         }
         for path in paths.keys() {
             assert!(routed.contains(path), "{path} is documented but not routed");
+        }
+    }
+
+    #[test]
+    fn links_name_their_operation_and_events_their_schemas() {
+        let accepted = &DOCUMENT["paths"]["/api/flights/search"]["post"]["responses"]["202"];
+        assert_eq!(accepted["links"]["Stream"]["operationId"], "stream");
+        assert_eq!(accepted["links"]["Snapshot"]["operationId"], "snapshot");
+        let stream = &DOCUMENT["paths"]["/api/flights/search/{search_id}/stream"]["get"];
+        let events = stream["responses"]["200"]["content"]["text/event-stream"]["schema"]["oneOf"]
+            .as_array()
+            .unwrap();
+        assert_eq!(events.len(), 3);
+        for event in events {
+            let target = event["properties"]["data"]["contentSchema"]["$ref"]
+                .as_str()
+                .unwrap();
+            let name = target.rsplit('/').next().unwrap();
+            assert!(
+                DOCUMENT["components"]["schemas"][name].is_object(),
+                "{name}"
+            );
         }
     }
 }

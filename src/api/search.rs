@@ -92,7 +92,15 @@ pub(super) struct SearchBody {
     request_body = SearchBody,
     responses(
         (status = 202, description = "Search accepted", body = Envelope<Submitted>,
-            headers(("Location" = String, description = "The search's snapshot"))),
+            headers(("Location" = String, description = "The search's snapshot")),
+            links(
+                ("Snapshot" = (operation_id = "snapshot",
+                    parameters(("search_id" = "$response.body#/data/search_id")),
+                    description = "Poll the search")),
+                ("Stream" = (operation_id = "stream",
+                    parameters(("search_id" = "$response.body#/data/search_id")),
+                    description = "Stream the search's events")),
+            )),
         (status = 400, description = "Malformed JSON", body = ErrorEnvelope),
         (status = 404, description = "A `providers` process serves no searches", body = ErrorEnvelope),
         (status = 408, description = "The request took too long", body = ErrorEnvelope),
