@@ -78,6 +78,7 @@ async fn schemathesis_finds_no_failure() {
         "schemathesis found failures:\n{stdout}\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
+    assert!(stdout.contains("No issues found"), "{stdout}");
     eprintln!("{stdout}");
     app.stop().await;
 }
