@@ -97,16 +97,18 @@ pub fn template_values(from: &str, to: &str) {
         }
         Err(e) => panic!("rendering failed for {from:?}, {to:?}: {e}"),
     };
-    let body: serde_json::Value =
-        serde_json::from_str(rendered.body.as_deref().unwrap()).expect("a checked body is JSON");
-    let object = body.as_object().expect("the body stays an object");
+    // Read as raw values: JSON leaves a number's range to the reader.
+    let body = rendered.body.as_deref().unwrap();
+    let object: std::collections::BTreeMap<String, &serde_json::value::RawValue> =
+        serde_json::from_str(body).expect("a checked body is a JSON object");
     assert_eq!(object.len(), 3, "a value added keys: {body}");
-    assert_eq!(object["origin"], from, "the value did not read back");
+    let origin: String = serde_json::from_str(object["origin"].get()).unwrap();
+    assert_eq!(origin, from, "the value did not read back");
     assert!(
-        !object["n"].is_object() && !object["n"].is_array(),
+        !object["n"].get().starts_with(['{', '[']),
         "a value made structure: {body}"
     );
-    assert_eq!(object["k"], 1);
+    assert_eq!(object["k"].get(), "1");
     check_url(rendered.url.as_str(), from, to);
     let header = rendered.headers.get("x-from").expect("the header is set");
     assert!(

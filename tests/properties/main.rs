@@ -134,3 +134,19 @@ fn every_sample_is_valid_and_survives_a_yaml_round_trip() {
         assert_eq!(again.as_ref(), Some(original), "round trip of:\n{written}");
     }
 }
+
+/// Found by the `template_values` fuzzer: a number too large for an f64
+/// outside quotes is valid JSON (its range is the reader's business), not
+/// structure.
+#[test]
+fn a_huge_number_outside_quotes_stays_one_scalar() {
+    hostile::template_values("", "11e077777");
+}
+
+/// Found by the `upstream_answer` fuzzer: an itinerary whose currency is
+/// missing was mapped to an offer with an empty currency; it is dropped.
+#[test]
+fn an_answer_without_a_currency_maps_no_offer() {
+    let answer = br#"{"data": {"itineraries": [{"offer_ref": "8B-1", "segments": [{"flight": "8B 123", "carrier": "8B", "origin": "CGK", "destination": "DPS", "departure": "2027-01-05T07:30:00", "arrival": "2027-01-05T10:20:00", "stops": 0}], "duration": "1h50m", "cabin": "economy", "seats_available": 9, "fare": {"total": "1500000.00", "per_adult": "750000.00", "currcney": "IDR"}}]}}"#;
+    hostile::upstream_answer(answer);
+}
