@@ -42,6 +42,8 @@
 //! - [`duration`]: human-friendly durations (`150ms`, `1h50m`) for settings and
 //!   provider files.
 //! - [`text`]: short excerpts of what a user wrote, for messages.
+//! - `hostile` (hidden): the properties that must hold for whatever
+//!   outsiders write, shared by the property tests and the fuzz targets.
 //!
 //! The `airstream loadtest` driver, an HTTP client of this service, is a
 //! crate of its own (`crates/loadtest`, package `airstream-loadtest`) that
@@ -52,6 +54,8 @@ pub mod bus;
 pub mod config;
 pub mod duration;
 pub mod fault;
+#[doc(hidden)]
+pub mod hostile;
 pub mod metrics;
 pub mod model;
 pub mod providers;

@@ -11,6 +11,11 @@ pub mod server;
 mod sim;
 mod stream;
 
+#[doc(hidden)]
+pub use search::parse_status;
+#[doc(hidden)]
+pub use stream::resume_position;
+
 use std::sync::Arc;
 use std::time::Instant;
 

@@ -91,8 +91,10 @@ pub async fn stream(
 }
 
 /// The event id to resume after: the `Last-Event-ID` header wins over the
-/// query parameter; neither means from the start.
-fn resume_position(headers: &HeaderMap, query: Option<&str>) -> Result<u64, ApiError> {
+/// query parameter; neither means from the start. Public (hidden) so the
+/// property tests and fuzzers can drive it with hostile values.
+#[doc(hidden)]
+pub fn resume_position(headers: &HeaderMap, query: Option<&str>) -> Result<u64, ApiError> {
     let (source, raw) = match headers.get("last-event-id") {
         Some(v) => (
             "Last-Event-ID header",

@@ -200,6 +200,8 @@ pub fn offer(values: Values<'_>, d: &Defaults<'_>) -> Result<Offer, String> {
     };
     let from = code("from", d.from, 3, true)?;
     let to = code("to", d.to, 3, true)?;
+    // Required: an offer without a currency has no meaningful price.
+    required("currency")?;
     let currency = code("currency", "", 3, true)?;
     let airline = AirlineRef {
         code: code("airline_code", &d.airline.code, 2, false)?,

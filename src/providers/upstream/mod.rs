@@ -122,14 +122,39 @@ impl Upstream {
         leg: Leg,
         deadline: Instant,
     ) -> Result<Vec<Offer>, Failure> {
-        let (from, to, date) = match leg {
-            Leg::Outbound => (&search.from, &search.to, search.date),
-            Leg::Inbound => (
-                &search.to,
-                &search.from,
-                search.return_date.unwrap_or(search.date),
-            ),
-        };
+        let ctx = self.context(provider, search, leg);
+        let request = self
+            .request
+            .render(self.compiled.borrow_owner(), &ctx)
+            .map_err(Failure::Error)?;
+        let guard = self
+            .breaker
+            .allow()
+            .map_err(|refused| Failure::Error(refused.into()))?;
+        let result = self.sender.send(provider.id, &request, deadline).await;
+        let result = result.and_then(|bytes| self.map(&bytes, &ctx, provider, search, leg));
+        guard.record(result.is_ok());
+        result
+    }
+
+    /// Maps an answer's body for one leg of a search without sending
+    /// anything: the entry point the property tests and fuzzers drive with
+    /// hostile answers.
+    #[doc(hidden)]
+    pub fn map_answer(
+        &self,
+        provider: &Provider<'_>,
+        search: &SearchRequest,
+        leg: Leg,
+        bytes: &[u8],
+    ) -> Result<Vec<Offer>, Failure> {
+        let ctx = self.context(provider, search, leg);
+        self.map(bytes, &ctx, provider, search, leg)
+    }
+
+    /// What the templates and expressions of one leg's call read.
+    fn context(&self, provider: &Provider<'_>, search: &SearchRequest, leg: Leg) -> Value {
+        let (from, to, date) = leg_route(search, leg);
         let timeout_ms = search
             .deadline
             .duration_since(search.created_at)
@@ -158,37 +183,14 @@ impl Upstream {
             airline => Value::from_safe_string(provider.airline.code.clone()),
             airline_name => Value::from_safe_string(provider.airline.name.clone()),
         };
-        let ctx = context! {
+        context! {
             search => search_value,
             leg => leg_value,
             env => self.env.clone(),
             settings => self.settings.clone(),
             provider => provider_value,
             airstream => context! { url => Value::from_safe_string(provider.self_url.to_string()) },
-        };
-        let request = self
-            .request
-            .render(self.compiled.borrow_owner(), &ctx)
-            .map_err(Failure::Error)?;
-        let guard = self
-            .breaker
-            .allow()
-            .map_err(|refused| Failure::Error(refused.into()))?;
-        let result = self.sender.send(provider.id, &request, deadline).await;
-        let result = result.and_then(|bytes| {
-            let defaults = mapping::Defaults {
-                provider: provider.id,
-                airline: provider.airline,
-                leg,
-                from,
-                to,
-                cabin: search.cabin,
-                passengers: search.passengers,
-            };
-            self.map(&bytes, &ctx, &defaults, search)
-        });
-        guard.record(result.is_ok());
-        result
+        }
     }
 
     /// Maps the answer's body to offers; an offer that cannot be read is
@@ -197,9 +199,20 @@ impl Upstream {
         &self,
         bytes: &[u8],
         ctx: &Value,
-        defaults: &mapping::Defaults<'_>,
+        provider: &Provider<'_>,
         search: &SearchRequest,
+        leg: Leg,
     ) -> Result<Vec<Offer>, Failure> {
+        let (from, to, _) = leg_route(search, leg);
+        let defaults = &mapping::Defaults {
+            provider: provider.id,
+            airline: provider.airline,
+            leg,
+            from,
+            to,
+            cabin: search.cabin,
+            passengers: search.passengers,
+        };
         let mapped = self
             .compiled
             .with_dependent(|_, exprs| exprs.read(bytes, ctx, defaults))
@@ -209,6 +222,18 @@ impl Upstream {
             tracing::warn!(provider = %defaults.provider, search_id = %search.search_id, offer = *index, %reason, "offer dropped: it could not be mapped");
         }
         Ok(mapped.offers)
+    }
+}
+
+/// Where one leg of a search goes, and when: a return leg flies back.
+fn leg_route(search: &SearchRequest, leg: Leg) -> (&str, &str, jiff::civil::Date) {
+    match leg {
+        Leg::Outbound => (&search.from, &search.to, search.date),
+        Leg::Inbound => (
+            &search.to,
+            &search.from,
+            search.return_date.unwrap_or(search.date),
+        ),
     }
 }
 
