@@ -174,7 +174,11 @@ fn no_transparent_huge_pages() {
 /// mimalloc hands freed memory back to the system only when some thread
 /// calls into it, and an idle server's threads sleep: after a flood its
 /// resident memory stayed at the peak. A thread of our own asks it every
-/// few seconds to return what has been free for its purge delay.
+/// few seconds to return what has been free for its purge delay. Beside
+/// [`collect_freed_memory`], which gives a worker's freed blocks back to the
+/// allocator when it parks: pages freed then are returned to the system
+/// only once their purge delay has passed, by which time that worker may
+/// sleep for good; this thread is the one that comes back for them.
 fn purge_freed_memory_when_idle() {
     let spawned = std::thread::Builder::new()
         .name("allocator-purge".into())
