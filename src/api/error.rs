@@ -1,6 +1,7 @@
 //! The API's one error type. Each variant becomes the JSON envelope with the
-//! right status; client errors say what is wrong, internal errors are logged
-//! with their cause and shown to the client only as an opaque message.
+//! right status and a stable machine-readable `code`; client errors say what
+//! is wrong, internal errors are logged with their cause and shown to the
+//! client only as an opaque message.
 
 use axum::Json;
 use axum::http::StatusCode;
@@ -10,21 +11,107 @@ use utoipa::ToSchema;
 
 use crate::fault::{Chain, Fault};
 
+/// What went wrong with a whole request, stable across releases so a client
+/// can react without reading the English message (`docs/api.md`).
+#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The body is not JSON.
+    MalformedJson,
+    /// A query parameter, header or path is malformed.
+    BadRequest,
+    /// `Last-Event-ID` (or `last_event_id`) is not a whole number.
+    InvalidLastEventId,
+    /// The resume position is beyond the search's last event.
+    EventIdBeyondEnd,
+    /// The search is unknown, malformed or expired.
+    SearchNotFound,
+    /// No route has this path.
+    RouteNotFound,
+    /// The route is not served by this process's role.
+    WrongRole,
+    /// The route does not take this method.
+    MethodNotAllowed,
+    /// The request took longer than the server's limit.
+    RequestTimeout,
+    /// The body is larger than the limit.
+    PayloadTooLarge,
+    /// One or more fields are wrong; each is listed in `errors`.
+    ValidationFailed,
+    /// A bug or an unexpected failure, logged on the server.
+    Internal,
+    /// The stream broker cannot be reached; retry after `Retry-After`.
+    BrokerUnavailable,
+    /// The server holds as many searches as it may; retry later.
+    OverCapacity,
+    /// No airline can be searched: none is enabled, or none is served now.
+    NoAirlineAvailable,
+    /// A requested airline is not served by a running process right now.
+    ProviderUnavailable,
+    /// This process does not record metrics.
+    MetricsNotRecorded,
+    /// `/readyz`: the process is not ready; `data.problems` says why.
+    NotReady,
+}
+
+/// What is wrong with one field of a `422`, stable across releases.
+#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FieldCode {
+    /// The body is JSON but not an object.
+    NotAnObject,
+    /// The field is not one a search takes.
+    UnknownField,
+    /// A required field is missing or `null`.
+    Required,
+    /// Not a three-letter IATA airport code.
+    InvalidAirport,
+    /// `to` is the same airport as `from`.
+    SameAirport,
+    /// Not a date written `YYYY-MM-DD`.
+    InvalidDate,
+    /// The date is before yesterday (UTC).
+    DateInPast,
+    /// The date is more than a year ahead.
+    DateTooFar,
+    /// `return_date` is before `date`.
+    ReturnBeforeOutbound,
+    /// `passengers` is not a whole number.
+    InvalidPassengers,
+    /// More travellers than a search may hold.
+    TooManyTravellers,
+    /// Not one of the cabins.
+    InvalidCabin,
+    /// `providers` is not a non-empty list of strings.
+    InvalidProviders,
+    /// A provider is listed twice.
+    DuplicateProvider,
+    /// No provider has this id.
+    UnknownProvider,
+    /// The provider's file disables it.
+    DisabledProvider,
+    /// `timeout_ms` is not a whole number of 1 or more.
+    InvalidTimeout,
+}
+
 /// One bad field of a request.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq, ToSchema)]
 pub struct FieldError {
     /// The field's name as sent.
     pub field: String,
-    /// What is wrong with it.
+    /// What is wrong, for programs.
+    pub code: FieldCode,
+    /// What is wrong with it, for people.
     pub message: String,
 }
 
 impl FieldError {
     /// A field error. A field name the client made up (an unknown field) is
     /// shown as an excerpt.
-    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn new(field: impl Into<String>, code: FieldCode, message: impl Into<String>) -> Self {
         Self {
             field: excerpt(&field.into()),
+            code,
             message: message.into(),
         }
     }
@@ -49,17 +136,17 @@ pub enum ApiError {
     #[error("validation failed")]
     Validation(Vec<FieldError>),
     /// A request parameter or header is wrong.
-    #[error("{0}")]
-    BadRequest(String),
+    #[error("{1}")]
+    BadRequest(ErrorCode, String),
     /// The body is larger than the limit.
     #[error("request body is larger than {0} bytes")]
     PayloadTooLarge(usize),
     /// Unknown or expired resource.
-    #[error("{0}")]
-    NotFound(String),
+    #[error("{1}")]
+    NotFound(ErrorCode, String),
     /// A dependency (the broker, capacity) is unavailable right now.
-    #[error("{0}")]
-    Unavailable(String),
+    #[error("{1}")]
+    Unavailable(ErrorCode, String),
     /// A bug or an unexpected failure; the client sees an opaque message,
     /// the log the whole chain of causes.
     #[error("internal error: {0}")]
@@ -71,6 +158,9 @@ pub enum ApiError {
 pub struct Envelope<T: Serialize> {
     /// Whether the request succeeded.
     pub success: bool,
+    /// Why the request failed, for programs; absent on success.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<ErrorCode>,
     /// A short human message.
     pub message: String,
     /// The payload.
@@ -86,6 +176,8 @@ pub struct Envelope<T: Serialize> {
 pub struct ErrorEnvelope {
     /// Always `false`.
     pub success: bool,
+    /// What went wrong, for programs.
+    pub code: ErrorCode,
     /// What went wrong, in a short sentence.
     pub message: String,
     /// Every bad field, on a `422`.
@@ -94,10 +186,11 @@ pub struct ErrorEnvelope {
 }
 
 impl ErrorEnvelope {
-    /// An error envelope with `message` and no field errors.
-    pub fn new(message: impl Into<String>) -> Self {
+    /// An error envelope with `code`, `message` and no field errors.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
             success: false,
+            code,
             message: message.into(),
             errors: None,
         }
@@ -110,6 +203,7 @@ impl<T: Serialize> Envelope<T> {
         Self {
             success: true,
             message: message.into(),
+            code: None,
             data: Some(data),
             errors: None,
         }
@@ -120,12 +214,25 @@ impl ApiError {
     /// The HTTP status of this error.
     pub fn status(&self) -> StatusCode {
         match self {
-            ApiError::MalformedJson(_) | ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::MalformedJson(_) | ApiError::BadRequest(..) => StatusCode::BAD_REQUEST,
             ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::NotFound(..) => StatusCode::NOT_FOUND,
+            ApiError::Unavailable(..) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The stable code of this error.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            ApiError::MalformedJson(_) => ErrorCode::MalformedJson,
+            ApiError::Validation(_) => ErrorCode::ValidationFailed,
+            ApiError::PayloadTooLarge(_) => ErrorCode::PayloadTooLarge,
+            ApiError::BadRequest(code, _)
+            | ApiError::NotFound(code, _)
+            | ApiError::Unavailable(code, _) => *code,
+            ApiError::Internal(_) => ErrorCode::Internal,
         }
     }
 }
@@ -133,6 +240,7 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
+        let code = self.code();
         let (message, errors) = match self {
             ApiError::Validation(errors) => ("validation failed".to_string(), Some(errors)),
             ApiError::Internal(fault) => {
@@ -143,6 +251,7 @@ impl IntoResponse for ApiError {
         };
         let body = ErrorEnvelope {
             success: false,
+            code,
             message,
             errors,
         };

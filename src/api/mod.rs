@@ -1,6 +1,6 @@
 //! The HTTP API (`docs/api.md`): search submission, the SSE stream, polling
 //! snapshots, the provider list and health probes, all answering in one JSON
-//! envelope (`{"success", "message", "data" | "errors"}`).
+//! envelope (`{"success", "code", "message", "data" | "errors"}`).
 
 pub mod error;
 pub mod openapi;
@@ -24,7 +24,7 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use error::ErrorEnvelope;
+use error::{ErrorCode, ErrorEnvelope};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::DefaultOnFailure;
@@ -188,6 +188,14 @@ async fn envelope_bare_errors(response: Response) -> Response {
         return response;
     }
     let (mut parts, body) = response.into_parts();
+    let code = match status {
+        StatusCode::METHOD_NOT_ALLOWED => ErrorCode::MethodNotAllowed,
+        StatusCode::REQUEST_TIMEOUT => ErrorCode::RequestTimeout,
+        StatusCode::PAYLOAD_TOO_LARGE => ErrorCode::PayloadTooLarge,
+        StatusCode::NOT_FOUND => ErrorCode::RouteNotFound,
+        s if s.is_server_error() => ErrorCode::Internal,
+        _ => ErrorCode::BadRequest,
+    };
     let message = match status {
         StatusCode::METHOD_NOT_ALLOWED => "method not allowed on this route".to_string(),
         StatusCode::REQUEST_TIMEOUT => "the request took too long and was cancelled".to_string(),
@@ -203,7 +211,7 @@ async fn envelope_bare_errors(response: Response) -> Response {
         }
     };
     parts.headers.remove(axum::http::header::CONTENT_LENGTH);
-    let body = Json(ErrorEnvelope::new(message)).into_response();
+    let body = Json(ErrorEnvelope::new(code, message)).into_response();
     let (body_parts, body) = body.into_parts();
     parts.headers.extend(body_parts.headers);
     Response::from_parts(parts, body)

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use utoipa::OpenApi;
 
-use super::error::{Envelope, ErrorEnvelope, FieldError};
+use super::error::{Envelope, ErrorCode, ErrorEnvelope, FieldCode, FieldError};
 use super::{page, probes, search, sim, stream};
 use crate::model::{AirlineRef, AnswerStatus, Cabin, Leg, Offer, Price, SearchRequest};
 use crate::search::events::{
@@ -22,7 +22,7 @@ use crate::search::events::{
 #[openapi(
     info(
         title = "airstream",
-        description = "Flight search: submit a search, then stream each airline's offers as Server-Sent Events. Every JSON answer is an envelope `{success, message, data | errors}`."
+        description = "Flight search: submit a search, then stream each airline's offers as Server-Sent Events. Every JSON answer is an envelope `{success, message, data}`; an error adds a stable `code` and, on a `422`, `errors` with a `code` for each bad field."
     ),
     paths(
         search::submit,
@@ -41,7 +41,9 @@ use crate::search::events::{
     ),
     components(schemas(
         ErrorEnvelope,
+        ErrorCode,
         FieldError,
+        FieldCode,
         Envelope<Snapshot>,
         Offer,
         AirlineRef,
@@ -73,6 +75,11 @@ static DOCUMENT: LazyLock<Value> = LazyLock::new(|| {
         serde_json::to_value(ApiDoc::openapi()).expect("the OpenAPI document encodes as JSON");
     camel_case_links(&mut doc);
     describe_events(&mut doc);
+    // The server refuses a field it does not know (`unknown_field`); the
+    // document says so, so a generated client or a tool does not send one.
+    if let Some(body) = doc.pointer_mut("/components/schemas/SearchBody") {
+        body["additionalProperties"] = Value::Bool(false);
+    }
     doc
 });
 
@@ -226,6 +233,35 @@ mod tests {
                 DOCUMENT["components"]["schemas"][name].is_object(),
                 "{name}"
             );
+        }
+    }
+
+    /// Every value of a code enum of the document: utoipa writes a unit
+    /// enum as one `enum` list, or as `oneOf` one-value enums when its
+    /// variants carry doc comments.
+    fn codes(schema: &str) -> Vec<String> {
+        let schema = &DOCUMENT["components"]["schemas"][schema];
+        let one_of = schema["oneOf"].as_array().into_iter().flatten();
+        std::iter::once(schema)
+            .chain(one_of)
+            .filter_map(|s| s["enum"].as_array())
+            .flatten()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect()
+    }
+
+    #[test]
+    fn the_api_reference_lists_every_error_code_of_the_document() {
+        let reference = include_str!("../../docs/api.md");
+        for schema in ["ErrorCode", "FieldCode"] {
+            let codes = codes(schema);
+            assert!(codes.len() >= 15, "{schema}: {codes:?}");
+            for code in codes {
+                assert!(
+                    reference.contains(&format!("| `{code}` |")),
+                    "docs/api.md has no row for the {schema} `{code}`"
+                );
+            }
         }
     }
 }

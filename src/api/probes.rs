@@ -9,7 +9,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::AppState;
-use super::error::{ApiError, Envelope, ErrorEnvelope};
+use super::error::{ApiError, Envelope, ErrorCode, ErrorEnvelope};
 use crate::providers::problems::{Problem, shown_path};
 use crate::providers::upstream::UpstreamStatus;
 use crate::providers::{ProviderMode, StatsSnapshot};
@@ -198,6 +198,7 @@ pub async fn readyz(State(app): State<AppState>) -> Response {
         } else {
             format!("not ready: {}", problems.join("; "))
         },
+        code: (!ready).then_some(ErrorCode::NotReady),
         data: Some(Readiness {
             ready,
             bus,
@@ -278,23 +279,26 @@ pub async fn metrics(State(app): State<AppState>) -> Response {
             )
                 .into_response()
         }
-        None => {
-            ApiError::Unavailable("metrics are not recorded in this process".into()).into_response()
-        }
+        None => ApiError::Unavailable(
+            ErrorCode::MetricsNotRecorded,
+            "metrics are not recorded in this process".into(),
+        )
+        .into_response(),
     }
 }
 
 /// Unknown routes answer in the envelope too.
 pub async fn not_found(uri: Uri) -> ApiError {
-    ApiError::NotFound(format!(
-        "no route for {}",
-        super::error::excerpt(uri.path())
-    ))
+    ApiError::NotFound(
+        ErrorCode::RouteNotFound,
+        format!("no route for {}", super::error::excerpt(uri.path())),
+    )
 }
 
 /// Search routes on a `providers` process.
 pub async fn not_api() -> ApiError {
     ApiError::NotFound(
+        ErrorCode::WrongRole,
         "this process runs the `providers` role: send searches to an `api` process".into(),
     )
 }

@@ -123,7 +123,7 @@ pub async fn availability(
         Err(e) => return fail(StatusCode::BAD_REQUEST, "INVALID_REQUEST", e.to_string()),
     };
     let today = Timestamp::now().to_zoned_datetime(TimeZone::UTC).date();
-    if let Err(reason) = super::search::check_travel_date(ask.departure_date, today) {
+    if let Err((_, reason)) = super::search::check_travel_date(ask.departure_date, today) {
         return fail(
             StatusCode::BAD_REQUEST,
             "INVALID_REQUEST",

@@ -21,7 +21,7 @@ use serde::Deserialize;
 use tokio::sync::watch;
 
 use super::AppState;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorCode};
 use super::search::{found, parse_id};
 use crate::search::events::{EventLog, StoredEvent};
 use crate::shutdown::Shutdown;
@@ -62,9 +62,10 @@ pub async fn stream(
     let log = found(id, app.searches.log(&id).await)?;
     let count = log.len();
     if after > count {
-        return Err(ApiError::BadRequest(format!(
-            "event id {after} is beyond the last event ({count}) of this search"
-        )));
+        return Err(ApiError::BadRequest(
+            ErrorCode::EventIdBeyondEnd,
+            format!("event id {after} is beyond the last event ({count}) of this search"),
+        ));
     }
     // Resuming after the last event of a finished search: nothing can
     // follow. 204 is what stops an EventSource from reconnecting (WHATWG);
@@ -110,10 +111,13 @@ pub fn resume_position(headers: &HeaderMap, query: Option<&str>) -> Result<u64, 
         return Ok(0);
     }
     raw.parse::<u64>().map_err(|_| {
-        ApiError::BadRequest(format!(
-            "{source} `{}` is not an event id of this stream (event ids are whole numbers)",
-            super::error::excerpt(raw)
-        ))
+        ApiError::BadRequest(
+            ErrorCode::InvalidLastEventId,
+            format!(
+                "{source} `{}` is not an event id of this stream (event ids are whole numbers)",
+                super::error::excerpt(raw)
+            ),
+        )
     })
 }
 

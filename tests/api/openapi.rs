@@ -125,3 +125,89 @@ async fn a_providers_process_serves_the_document_too() {
     assert!(doc["paths"]["/api/flights/search"].is_object());
     app.stop().await;
 }
+
+/// Every value of a code enum of the document (one `enum` list, or `oneOf`
+/// one-value enums when the variants are described).
+fn codes(doc: &Value, schema: &str) -> BTreeSet<String> {
+    let schema = &doc["components"]["schemas"][schema];
+    let one_of = schema["oneOf"].as_array().into_iter().flatten();
+    std::iter::once(schema)
+        .chain(one_of)
+        .filter_map(|s| s["enum"].as_array())
+        .flatten()
+        .filter_map(|v| v.as_str().map(str::to_string))
+        .collect()
+}
+
+#[tokio::test]
+async fn every_error_code_answered_is_listed_in_the_document() {
+    let app = TestApp::with_samples().await;
+    let doc = document(&app).await;
+    let (error_codes, field_codes) = (codes(&doc, "ErrorCode"), codes(&doc, "FieldCode"));
+    let id = app.submit(&search_body()).await;
+    let unknown = uuid::Uuid::new_v4();
+    let mut answered = Vec::new();
+    for raw in [
+        "{".to_string(),
+        "[1]".to_string(),
+        r#"{"from": "X", "to": 5, "date": "soon", "passengers": 12, "cabin": "deck", "providers": ["nope"], "timeout_ms": 0, "pet": 1}"#.to_string(),
+    ] {
+        answered.push(app.post_raw(raw).await);
+    }
+    for path in [
+        "/api/flights/search/not-an-id".to_string(),
+        format!("/api/flights/search/{unknown}"),
+        format!("/api/flights/search/{id}/stream?last_event_id=x"),
+        format!("/api/flights/search/{id}/stream?last_event_id=99999"),
+        "/nowhere".to_string(),
+    ] {
+        answered.push(app.get(&path).await);
+    }
+    let wrong_method = app
+        .client
+        .delete(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap();
+    answered.push((
+        wrong_method.status().as_u16(),
+        wrong_method.json().await.unwrap(),
+    ));
+    let mut seen = BTreeSet::new();
+    for (status, body) in &answered {
+        let code = body["code"].as_str().unwrap();
+        assert!(
+            error_codes.contains(code),
+            "{status}: `{code}` is not documented"
+        );
+        seen.insert(code.to_string());
+        for error in body["errors"].as_array().into_iter().flatten() {
+            let code = error["code"].as_str().unwrap();
+            assert!(
+                field_codes.contains(code),
+                "field code `{code}` is not documented"
+            );
+            seen.insert(code.to_string());
+        }
+    }
+    for expected in [
+        "malformed_json",
+        "validation_failed",
+        "not_an_object",
+        "invalid_airport",
+        "too_many_travellers",
+        "unknown_provider",
+        "unknown_field",
+        "search_not_found",
+        "invalid_last_event_id",
+        "event_id_beyond_end",
+        "route_not_found",
+        "method_not_allowed",
+    ] {
+        assert!(
+            seen.contains(expected),
+            "no answer carried `{expected}`: {seen:?}"
+        );
+    }
+    app.stop().await;
+}

@@ -1,5 +1,5 @@
 //! Every bad form of a search request gets a clear 400, 413 or 422 that names
-//! what is wrong.
+//! what is wrong, in words and as a stable code.
 
 use serde_json::{Value, json};
 
@@ -19,10 +19,11 @@ async fn app() -> TestApp {
     .await
 }
 
-/// The field errors of a 422, as (field, message) pairs.
-fn field_errors(body: &Value) -> Vec<(String, String)> {
+/// The field errors of a 422, as (field, code, message).
+fn field_errors(body: &Value) -> Vec<(String, String, String)> {
     assert_eq!(body["success"], false);
     assert_eq!(body["message"], "validation failed");
+    assert_eq!(body["code"], "validation_failed");
     body["errors"]
         .as_array()
         .expect("errors list")
@@ -30,6 +31,7 @@ fn field_errors(body: &Value) -> Vec<(String, String)> {
         .map(|e| {
             (
                 e["field"].as_str().unwrap().to_string(),
+                e["code"].as_str().unwrap().to_string(),
                 e["message"].as_str().unwrap().to_string(),
             )
         })
@@ -55,6 +57,7 @@ async fn malformed_json_is_400() {
         let (status, body) = app.post_raw(raw.to_string()).await;
         assert_eq!(status, 400, "{raw}");
         assert_eq!(body["success"], false);
+        assert_eq!(body["code"], "malformed_json");
         assert!(
             body["message"].as_str().unwrap().contains("malformed JSON"),
             "{body}"
@@ -69,72 +72,171 @@ async fn oversized_bodies_are_413() {
     body["pad"] = json!("x".repeat(4096));
     let (status, body) = app.post(&body).await;
     assert_eq!(status, 413);
+    assert_eq!(body["code"], "payload_too_large");
     assert!(body["message"].as_str().unwrap().contains("2048"), "{body}");
 }
 
 #[tokio::test]
 async fn each_bad_field_is_named() {
     let app = app().await;
-    let cases: Vec<(Value, &str, &str)> = vec![
-        (without("from"), "from", "is required"),
-        (with("from", json!("JAKARTA")), "from", "three-letter"),
-        (with("from", json!(12)), "from", "three-letter"),
-        (with("to", json!("CGK")), "to", "must differ"),
-        (without("to"), "to", "is required"),
-        (without("date"), "date", "is required"),
-        (with("date", json!("25/12/2026")), "date", "YYYY-MM-DD"),
-        (with("date", json!("2026-02-30")), "date", "YYYY-MM-DD"),
-        (with("date", json!(date_in(-5))), "date", "in the past"),
-        (with("date", json!(date_in(400))), "date", "days ahead"),
+    let cases: Vec<(Value, &str, &str, &str)> = vec![
+        (without("from"), "from", "is required", "required"),
+        (
+            with("from", json!("JAKARTA")),
+            "from",
+            "three-letter",
+            "invalid_airport",
+        ),
+        (
+            with("from", json!(12)),
+            "from",
+            "three-letter",
+            "invalid_airport",
+        ),
+        (
+            with("to", json!("CGK")),
+            "to",
+            "must differ",
+            "same_airport",
+        ),
+        (without("to"), "to", "is required", "required"),
+        (without("date"), "date", "is required", "required"),
+        (
+            with("date", json!("25/12/2026")),
+            "date",
+            "YYYY-MM-DD",
+            "invalid_date",
+        ),
+        (
+            with("date", json!("2026-02-30")),
+            "date",
+            "YYYY-MM-DD",
+            "invalid_date",
+        ),
+        (
+            with("date", json!(date_in(-5))),
+            "date",
+            "in the past",
+            "date_in_past",
+        ),
+        (
+            with("date", json!(date_in(400))),
+            "date",
+            "days ahead",
+            "date_too_far",
+        ),
         (
             with("return_date", json!(date_in(2))),
             "return_date",
             "before `date`",
+            "return_before_outbound",
         ),
         (
             with("return_date", json!(true)),
             "return_date",
             "YYYY-MM-DD",
+            "invalid_date",
         ),
-        (without("passengers"), "passengers", "is required"),
-        (with("passengers", json!(0)), "passengers", "1 to 9"),
-        (with("passengers", json!(10)), "passengers", "1 to 9"),
-        (with("passengers", json!("2")), "passengers", "1 to 9"),
-        (with("passengers", json!(1.5)), "passengers", "1 to 9"),
+        (
+            without("passengers"),
+            "passengers",
+            "is required",
+            "required",
+        ),
+        (
+            with("passengers", json!(0)),
+            "passengers",
+            "1 to 9",
+            "invalid_passengers",
+        ),
+        (
+            with("passengers", json!(10)),
+            "passengers",
+            "1 to 9",
+            "too_many_travellers",
+        ),
+        (
+            with("passengers", json!("2")),
+            "passengers",
+            "1 to 9",
+            "invalid_passengers",
+        ),
+        (
+            with("passengers", json!(1.5)),
+            "passengers",
+            "1 to 9",
+            "invalid_passengers",
+        ),
         (
             with("cabin", json!("luxury")),
             "cabin",
             "economy, premium_economy",
+            "invalid_cabin",
         ),
         (
             with("providers", json!(["alpha", "nope"])),
             "providers",
             "unknown provider `nope`",
+            "unknown_provider",
         ),
-        (with("providers", json!(["off"])), "providers", "disabled"),
+        (
+            with("providers", json!(["off"])),
+            "providers",
+            "disabled",
+            "disabled_provider",
+        ),
         (
             with("providers", json!("alpha")),
             "providers",
             "list of provider ids",
+            "invalid_providers",
         ),
-        (with("providers", json!([])), "providers", "at least one"),
+        (
+            with("providers", json!([])),
+            "providers",
+            "at least one",
+            "invalid_providers",
+        ),
         (
             with("providers", json!(["alpha", "alpha"])),
             "providers",
             "listed twice",
+            "duplicate_provider",
         ),
-        (with("providers", json!([7])), "providers", "strings"),
-        (with("timeout_ms", json!(0)), "timeout_ms", "1 or more"),
-        (with("timeout_ms", json!("soon")), "timeout_ms", "1 or more"),
-        (with("flexible", json!(true)), "flexible", "unknown field"),
+        (
+            with("providers", json!([7])),
+            "providers",
+            "strings",
+            "invalid_providers",
+        ),
+        (
+            with("timeout_ms", json!(0)),
+            "timeout_ms",
+            "1 or more",
+            "invalid_timeout",
+        ),
+        (
+            with("timeout_ms", json!("soon")),
+            "timeout_ms",
+            "1 or more",
+            "invalid_timeout",
+        ),
+        (
+            with("flexible", json!(true)),
+            "flexible",
+            "unknown field",
+            "unknown_field",
+        ),
     ];
-    for (body, field, needle) in cases {
+    for (body, field, needle, code) in cases {
         let (status, answer) = app.post(&body).await;
         assert_eq!(status, 422, "{body} -> {answer}");
         let errors = field_errors(&answer);
         assert!(
-            errors.iter().any(|(f, m)| f == field && m.contains(needle)),
-            "{body}: expected `{field}` with `{needle}`, got {errors:?}"
+            errors
+                .iter()
+                .any(|(f, c, m)| f == field && c == code && m.contains(needle)),
+            "{body}: expected `{field}` {code} with `{needle}`, got {errors:?}"
         );
     }
 }
@@ -145,7 +247,10 @@ async fn every_bad_field_is_listed_at_once() {
     let body = json!({"from": "X", "to": 5, "date": "tomorrow", "passengers": 0, "cabin": "deck", "colour": "red"});
     let (status, answer) = app.post(&body).await;
     assert_eq!(status, 422);
-    let fields: Vec<String> = field_errors(&answer).into_iter().map(|(f, _)| f).collect();
+    let fields: Vec<String> = field_errors(&answer)
+        .into_iter()
+        .map(|(f, _, _)| f)
+        .collect();
     for f in ["from", "to", "date", "passengers", "cabin", "colour"] {
         assert!(fields.iter().any(|x| x == f), "{f} missing from {fields:?}");
     }
@@ -156,7 +261,8 @@ async fn a_non_object_body_is_422() {
     let app = app().await;
     let (status, answer) = app.post(&json!([1, 2])).await;
     assert_eq!(status, 422);
-    assert_eq!(field_errors(&answer)[0].0, "body");
+    let (field, code, _) = &field_errors(&answer)[0];
+    assert_eq!((field.as_str(), code.as_str()), ("body", "not_an_object"));
 }
 
 #[tokio::test]
@@ -209,6 +315,7 @@ async fn a_wrong_method_is_405_in_the_envelope() {
     assert_eq!(response.status(), 405);
     let body: Value = response.json().await.expect("JSON envelope");
     assert_eq!(body["success"], false);
+    assert_eq!(body["code"], "method_not_allowed");
     assert!(
         body["message"]
             .as_str()

@@ -54,6 +54,7 @@ impl Api {
             .expect("POST");
         let status = response.status().as_u16();
         let body = response.json::<Value>().await.expect("JSON body");
+        coded(status, &body);
         (status, body)
     }
 
@@ -81,7 +82,9 @@ impl Api {
     pub async fn get(&self, path: &str) -> (u16, Value) {
         let response = self.client.get(self.url(path)).send().await.expect("GET");
         let status = response.status().as_u16();
-        (status, response.json::<Value>().await.expect("JSON body"))
+        let body = response.json::<Value>().await.expect("JSON body");
+        coded(status, &body);
+        (status, body)
     }
 
     /// GETs a text path (such as `/metrics`).
@@ -165,4 +168,26 @@ pub async fn read_events(response: reqwest::Response) -> Vec<SseEvent> {
         .await
         .expect("stream ends in time");
     events
+}
+
+/// Every error answer carries a stable `code` (snake case), and so does
+/// every bad field of a `422`: checked on every answer the tests read.
+pub fn coded(status: u16, body: &Value) {
+    let snake = |v: &Value| {
+        v.as_str().is_some_and(|c| {
+            !c.is_empty() && c.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+        })
+    };
+    if status >= 400 {
+        assert!(snake(&body["code"]), "HTTP {status} without a code: {body}");
+    }
+    if status == 422 {
+        let errors = body["errors"].as_array().expect("a 422 lists its errors");
+        for error in errors {
+            assert!(
+                snake(&error["code"]),
+                "a field error without a code: {error}"
+            );
+        }
+    }
 }

@@ -1,32 +1,19 @@
-//! `POST /api/flights/search` and `GET /api/flights/search/{id}`.
+//! Reading a search request: the body's JSON, field by field, every bad
+//! field named at once with its code (`docs/api.md`).
 
-use std::time::Duration;
-
-use axum::Json;
-use axum::body::Body;
-use axum::extract::{Path, State};
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use bytes::Bytes;
+use axum::http::StatusCode;
+use jiff::ToSpan;
 use jiff::civil::Date;
-use jiff::tz::TimeZone;
-use jiff::{Timestamp, ToSpan};
-use serde::Serialize;
 use serde_json::{Map, Value};
-use tracing::Instrument;
 use utoipa::ToSchema;
-use uuid::Uuid;
 
-use super::AppState;
-use super::error::{ApiError, Envelope, ErrorEnvelope, FieldError, excerpt, shown};
-use crate::fault::{Chain, Fault};
-use crate::model::{Cabin, SearchRequest, normalize_code};
+use crate::api::error::{ApiError, ErrorCode, FieldCode, FieldError, excerpt, shown};
+use crate::fault::Fault;
+use crate::model::{Cabin, normalize_code};
 use crate::providers::{AirlineState, Airlines};
-use crate::search::SearchError;
-use crate::search::events::Snapshot;
 
 /// Fields a search request may carry.
-pub(super) const FIELDS: [&str; 8] = [
+pub(crate) const FIELDS: [&str; 8] = [
     "from",
     "to",
     "date",
@@ -38,21 +25,7 @@ pub(super) const FIELDS: [&str; 8] = [
 ];
 
 /// How far ahead a search may look, in days.
-const MAX_DAYS_AHEAD: i32 = 366;
-
-/// The 202 payload.
-#[derive(Debug, Serialize, ToSchema)]
-pub(super) struct Submitted {
-    search_id: Uuid,
-    /// Always `processing`.
-    status: &'static str,
-    providers: Vec<String>,
-    stream_url: String,
-    #[schema(value_type = String, format = DateTime)]
-    deadline: Timestamp,
-    #[schema(value_type = String, format = DateTime)]
-    expires_at: Timestamp,
-}
+pub(crate) const MAX_DAYS_AHEAD: i32 = 366;
 
 /// The body of a search as the document describes it. [`validate`] reads
 /// the JSON field by field instead, to name every bad field at once; the
@@ -62,7 +35,7 @@ pub(super) struct Submitted {
     dead_code,
     reason = "describes the request body for the OpenAPI document"
 )]
-pub(super) struct SearchBody {
+pub(crate) struct SearchBody {
     /// Origin IATA airport code, case-insensitive.
     #[schema(example = "CGK")]
     from: String,
@@ -86,177 +59,25 @@ pub(super) struct SearchBody {
     timeout_ms: Option<u64>,
 }
 
-/// Accepts a search, publishes it to the requested stream and answers 202
-/// with where to stream its results.
-#[utoipa::path(post, path = "/api/flights/search", tag = "search",
-    request_body = SearchBody,
-    responses(
-        (status = 202, description = "Search accepted", body = Envelope<Submitted>,
-            headers(("Location" = String, description = "The search's snapshot")),
-            links(
-                ("Snapshot" = (operation_id = "snapshot",
-                    parameters(("search_id" = "$response.body#/data/search_id")),
-                    description = "Poll the search")),
-                ("Stream" = (operation_id = "stream",
-                    parameters(("search_id" = "$response.body#/data/search_id")),
-                    description = "Stream the search's events")),
-            )),
-        (status = 400, description = "Malformed JSON", body = ErrorEnvelope),
-        (status = 404, description = "A `providers` process serves no searches", body = ErrorEnvelope),
-        (status = 408, description = "The request took too long", body = ErrorEnvelope),
-        (status = 413, description = "The body is too large", body = ErrorEnvelope),
-        (status = 422, description = "Invalid fields, each listed", body = ErrorEnvelope),
-        (status = 503, description = "No airline can be searched, or the broker is down", body = ErrorEnvelope,
-            headers(("Retry-After" = u32, description = "Seconds to wait"))),
-    ))]
-pub async fn submit(state: State<AppState>, body: Body) -> Result<Response, ApiError> {
-    let result = accept(state, body).await;
-    if let Err(e) = &result {
-        let reason = match e {
-            ApiError::Unavailable(_) => "unavailable",
-            ApiError::Internal(_) => "error",
-            _ => "invalid",
-        };
-        metrics::counter!(crate::metrics::SEARCHES_REFUSED, "reason" => reason).increment(1);
-    }
-    result
-}
-
-async fn accept(State(app): State<AppState>, body: Body) -> Result<Response, ApiError> {
-    let limit = app.settings.http.body_limit;
-    let bytes: Bytes = axum::body::to_bytes(body, limit)
-        .await
-        .map_err(|_| ApiError::PayloadTooLarge(limit))?;
-    let airlines = app.airlines();
-    let today = Timestamp::now().to_zoned_datetime(TimeZone::UTC).date();
-    let fields = parse(&bytes, &airlines, today)?;
-    if fields.providers.is_empty() {
-        return Err(ApiError::Unavailable(if airlines.any_away() {
-            "no airline is served by a running providers process at the moment; retry shortly"
-                .into()
-        } else {
-            "no airline is enabled: add a provider file to the providers directory".into()
-        }));
-    }
-    let search = &app.settings.search;
-    let timeout = fields
-        .timeout_ms
-        .map(Duration::from_millis)
-        .unwrap_or(search.default_timeout.get())
-        .min(search.max_timeout.get());
-    let created_at = Timestamp::now();
-    let deadline = created_at
-        .checked_add(jiff::SignedDuration::try_from(timeout).unwrap_or_default())
-        .map_err(|e| ApiError::Internal(Fault::caused_by("deadline out of range", e)))?;
-    let request = SearchRequest {
-        search_id: Uuid::new_v4(),
-        from: fields.from,
-        to: fields.to,
-        date: fields.date,
-        return_date: fields.return_date,
-        passengers: fields.passengers,
-        cabin: fields.cabin,
-        providers: fields.providers,
-        created_at,
-        deadline,
-    };
-    let id = request.search_id;
-    let span = tracing::info_span!("search", search_id = %id);
-    let (from, to, providers) = (
-        request.from.clone(),
-        request.to.clone(),
-        request.providers.clone(),
-    );
-    let expires_at = app
-        .searches
-        .submit(&app.bus, request)
-        .instrument(span.clone())
-        .await
-        .map_err(|e| match e {
-            SearchError::Full(_) => ApiError::Unavailable(e.to_string()),
-            SearchError::Unavailable(_) => {
-                span.in_scope(|| tracing::warn!(error = %Chain(&e), "search not published"));
-                ApiError::Unavailable(format!("the search could not be submitted because {e}"))
-            }
-            SearchError::Internal(fault) => ApiError::Internal(fault),
-        })?;
-    span.in_scope(|| tracing::info!(%from, %to, providers = providers.len(), "search accepted"));
-    let payload = Submitted {
-        search_id: id,
-        status: "processing",
-        providers,
-        stream_url: format!("/api/flights/search/{id}/stream"),
-        deadline,
-        expires_at,
-    };
-    let location = format!("/api/flights/search/{id}");
-    Ok((
-        StatusCode::ACCEPTED,
-        [(header::LOCATION, location)],
-        Json(Envelope::ok("Search request submitted", payload)),
-    )
-        .into_response())
-}
-
-/// The JSON snapshot of a search.
-#[utoipa::path(get, path = "/api/flights/search/{search_id}", tag = "search",
-    params(("search_id" = String, Path, description = "The id from the 202")),
-    responses(
-        (status = 200, description = "The search so far", body = Envelope<Snapshot>),
-        (status = 404, description = "Unknown or expired search", body = ErrorEnvelope),
-        (status = 408, description = "The request took too long", body = ErrorEnvelope),
-        (status = 503, description = "The broker is down", body = ErrorEnvelope,
-            headers(("Retry-After" = u32, description = "Seconds to wait"))),
-    ))]
-pub async fn snapshot(
-    State(app): State<AppState>,
-    Path(search_id): Path<String>,
-) -> Result<Response, ApiError> {
-    let id = parse_id(&search_id)?;
-    let snap = found(id, app.searches.snapshot(&id).await)?;
-    Ok(Json(Envelope::ok("Search found", snap)).into_response())
-}
-
-/// Reads a search id from its path segment: a malformed one is 404.
-pub fn parse_id(search_id: &str) -> Result<Uuid, ApiError> {
-    Uuid::parse_str(search_id).map_err(|_| {
-        ApiError::NotFound(format!(
-            "search `{}` not found: not a valid search id",
-            excerpt(search_id)
-        ))
-    })
-}
-
-/// What a lookup of search `id` found: an unknown or expired search is 404,
-/// an unreachable broker 503.
-pub fn found<T>(id: Uuid, lookup: Result<Option<T>, SearchError>) -> Result<T, ApiError> {
-    match lookup {
-        Ok(Some(found)) => Ok(found),
-        Ok(None) => Err(ApiError::NotFound(format!(
-            "search `{id}` not found: it is unknown or its results have expired"
-        ))),
-        Err(SearchError::Internal(fault)) => Err(ApiError::Internal(fault)),
-        Err(e) => Err(ApiError::Unavailable(format!(
-            "search `{id}` cannot be read now: {e}"
-        ))),
-    }
-}
-
 /// A search request whose every field is valid.
 #[derive(Debug)]
-struct ValidSearch {
-    from: String,
-    to: String,
-    date: Date,
-    return_date: Option<Date>,
-    passengers: u8,
-    cabin: Cabin,
-    providers: Vec<String>,
-    timeout_ms: Option<u64>,
+pub(crate) struct ValidSearch {
+    pub from: String,
+    pub to: String,
+    pub date: Date,
+    pub return_date: Option<Date>,
+    pub passengers: u8,
+    pub cabin: Cabin,
+    pub providers: Vec<String>,
+    pub timeout_ms: Option<u64>,
 }
 
 /// Reads a request body as JSON and checks every field.
-fn parse(bytes: &[u8], airlines: &Airlines, today: Date) -> Result<ValidSearch, ApiError> {
+pub(crate) fn parse(
+    bytes: &[u8],
+    airlines: &Airlines,
+    today: Date,
+) -> Result<ValidSearch, ApiError> {
     let value: Value =
         serde_json::from_slice(bytes).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
     validate(&value, airlines, today)
@@ -278,6 +99,7 @@ fn validate(value: &Value, airlines: &Airlines, today: Date) -> Result<ValidSear
     let Some(object) = value.as_object() else {
         return Err(ApiError::Validation(vec![FieldError::new(
             "body",
+            FieldCode::NotAnObject,
             "the request body must be a JSON object",
         )]));
     };
@@ -286,6 +108,7 @@ fn validate(value: &Value, airlines: &Airlines, today: Date) -> Result<ValidSear
         if !FIELDS.contains(&key.as_str()) {
             errors.push(FieldError::new(
                 key.clone(),
+                FieldCode::UnknownField,
                 format!("unknown field; expected one of {}", FIELDS.join(", ")),
             ));
         }
@@ -295,25 +118,42 @@ fn validate(value: &Value, airlines: &Airlines, today: Date) -> Result<ValidSear
     if let (Some(f), Some(t)) = (&from, &to)
         && f == t
     {
-        errors.push(FieldError::new("to", "must differ from `from`"));
+        errors.push(FieldError::new(
+            "to",
+            FieldCode::SameAirport,
+            "must differ from `from`",
+        ));
     }
     let date = date_field(object, "date", true, today, &mut errors);
     let return_date = date_field(object, "return_date", false, today, &mut errors);
     if let (Some(out), Some(back)) = (date, return_date)
         && back < out
     {
-        errors.push(FieldError::new("return_date", "must not be before `date`"));
+        errors.push(FieldError::new(
+            "return_date",
+            FieldCode::ReturnBeforeOutbound,
+            "must not be before `date`",
+        ));
     }
     let passengers = match present(object, "passengers") {
         None => {
-            errors.push(FieldError::new("passengers", "is required"));
+            errors.push(FieldError::new(
+                "passengers",
+                FieldCode::Required,
+                "is required",
+            ));
             None
         }
         Some(v) => match v.as_u64() {
             Some(n @ 1..=9) => Some(n as u8),
-            _ => {
+            other => {
+                let code = match other {
+                    Some(10..) => FieldCode::TooManyTravellers,
+                    _ => FieldCode::InvalidPassengers,
+                };
                 errors.push(FieldError::new(
                     "passengers",
+                    code,
                     format!("must be a whole number from 1 to 9, got {}", shown(v)),
                 ));
                 None
@@ -327,6 +167,7 @@ fn validate(value: &Value, airlines: &Airlines, today: Date) -> Result<ValidSear
             None => {
                 errors.push(FieldError::new(
                     "cabin",
+                    FieldCode::InvalidCabin,
                     format!(
                         "must be one of economy, premium_economy, business, first; got {}",
                         shown(v)
@@ -345,6 +186,7 @@ fn validate(value: &Value, airlines: &Airlines, today: Date) -> Result<ValidSear
             _ => {
                 errors.push(FieldError::new(
                     "timeout_ms",
+                    FieldCode::InvalidTimeout,
                     format!(
                         "must be a whole number of milliseconds of 1 or more, got {}",
                         shown(v)
@@ -358,10 +200,13 @@ fn validate(value: &Value, airlines: &Airlines, today: Date) -> Result<ValidSear
         return Err(ApiError::Validation(errors));
     }
     if !away.is_empty() {
-        return Err(ApiError::Unavailable(format!(
-            "provider {} is not served by any running providers process at the moment; retry shortly",
-            quote_list(&away)
-        )));
+        return Err(ApiError::Unavailable(
+            ErrorCode::ProviderUnavailable,
+            format!(
+                "provider {} is not served by any running providers process at the moment; retry shortly",
+                quote_list(&away)
+            ),
+        ));
     }
     match (from, to, date, passengers, cabin, providers) {
         (Some(from), Some(to), Some(date), Some(passengers), Some(cabin), Some(providers)) => {
@@ -393,7 +238,7 @@ fn airport(
     errors: &mut Vec<FieldError>,
 ) -> Option<String> {
     let Some(v) = present(object, field) else {
-        errors.push(FieldError::new(field, "is required"));
+        errors.push(FieldError::new(field, FieldCode::Required, "is required"));
         return None;
     };
     match v.as_str().and_then(|s| normalize_code(s, 3, false)) {
@@ -401,6 +246,7 @@ fn airport(
         None => {
             errors.push(FieldError::new(
                 field,
+                FieldCode::InvalidAirport,
                 format!(
                     "must be a three-letter IATA airport code such as CGK, got {}",
                     shown(v)
@@ -420,7 +266,7 @@ fn date_field(
 ) -> Option<Date> {
     let Some(v) = present(object, field) else {
         if required {
-            errors.push(FieldError::new(field, "is required"));
+            errors.push(FieldError::new(field, FieldCode::Required, "is required"));
         }
         return None;
     };
@@ -431,14 +277,15 @@ fn date_field(
     let Some(date) = parsed else {
         errors.push(FieldError::new(
             field,
+            FieldCode::InvalidDate,
             format!("must be a date written YYYY-MM-DD, got {}", shown(v)),
         ));
         return None;
     };
     match check_travel_date(date, today) {
         Ok(()) => Some(date),
-        Err(message) => {
-            errors.push(FieldError::new(field, message));
+        Err((code, message)) => {
+            errors.push(FieldError::new(field, code, message));
             None
         }
     }
@@ -446,20 +293,23 @@ fn date_field(
 
 /// Whether a travel date can be searched: from yesterday (somewhere on
 /// Earth it is still yesterday, UTC) to [`MAX_DAYS_AHEAD`] days ahead.
-pub fn check_travel_date(date: Date, today: Date) -> Result<(), String> {
+pub fn check_travel_date(date: Date, today: Date) -> Result<(), (FieldCode, String)> {
     let earliest = today.checked_sub(1.day()).unwrap_or(today);
     let latest = today.checked_add(MAX_DAYS_AHEAD.days()).unwrap_or(today);
     if date < earliest {
-        return Err(format!("{date} is in the past"));
+        return Err((FieldCode::DateInPast, format!("{date} is in the past")));
     }
     if date > latest {
-        return Err(format!("{date} is more than {MAX_DAYS_AHEAD} days ahead"));
+        return Err((
+            FieldCode::DateTooFar,
+            format!("{date} is more than {MAX_DAYS_AHEAD} days ahead"),
+        ));
     }
     Ok(())
 }
 
 /// The providers a search targets: the ones named, or every enabled one.
-fn providers(
+pub(crate) fn providers(
     object: &Map<String, Value>,
     airlines: &Airlines,
     errors: &mut Vec<FieldError>,
@@ -471,6 +321,7 @@ fn providers(
     let Some(list) = v.as_array() else {
         errors.push(FieldError::new(
             "providers",
+            FieldCode::InvalidProviders,
             format!("must be a list of provider ids, got {}", shown(v)),
         ));
         return None;
@@ -478,6 +329,7 @@ fn providers(
     if list.is_empty() {
         errors.push(FieldError::new(
             "providers",
+            FieldCode::InvalidProviders,
             "must name at least one provider, or be left out for all",
         ));
         return None;
@@ -490,6 +342,7 @@ fn providers(
         let Some(id) = item.as_str() else {
             errors.push(FieldError::new(
                 "providers",
+                FieldCode::InvalidProviders,
                 format!("provider ids are strings, got {}", shown(item)),
             ));
             continue;
@@ -501,6 +354,7 @@ fn providers(
             AirlineState::Targetable if ids.iter().any(|i| i == id) => {
                 errors.push(FieldError::new(
                     "providers",
+                    FieldCode::DuplicateProvider,
                     format!("`{}` is listed twice", excerpt(id)),
                 ));
             }
@@ -511,6 +365,7 @@ fn providers(
         let known: Vec<&str> = airlines.enabled().iter().map(String::as_str).collect();
         errors.push(FieldError::new(
             "providers",
+            FieldCode::UnknownProvider,
             format!(
                 "unknown provider {} (available: {})",
                 quote_list(&unknown),
@@ -521,6 +376,7 @@ fn providers(
     if !disabled.is_empty() {
         errors.push(FieldError::new(
             "providers",
+            FieldCode::DisabledProvider,
             format!("provider {} is disabled", quote_list(&disabled)),
         ));
     }
@@ -529,7 +385,7 @@ fn providers(
 
 /// Ids the client sent, quoted: the first ten as excerpts, then how many
 /// more.
-fn quote_list(ids: &[String]) -> String {
+pub(crate) fn quote_list(ids: &[String]) -> String {
     let mut text = ids
         .iter()
         .take(10)

@@ -1,0 +1,212 @@
+//! `POST /api/flights/search` and `GET /api/flights/search/{id}`.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use serde::Serialize;
+use tracing::Instrument;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::AppState;
+use super::error::{ApiError, Envelope, ErrorCode, ErrorEnvelope, excerpt};
+use crate::fault::{Chain, Fault};
+use crate::model::SearchRequest;
+use crate::search::SearchError;
+use crate::search::events::Snapshot;
+
+/// The 202 payload.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct Submitted {
+    search_id: Uuid,
+    /// Always `processing`.
+    status: &'static str,
+    providers: Vec<String>,
+    stream_url: String,
+    #[schema(value_type = String, format = DateTime)]
+    deadline: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
+    expires_at: Timestamp,
+}
+
+mod request;
+
+#[cfg(test)]
+pub(crate) use request::FIELDS;
+pub(crate) use request::SearchBody;
+use request::parse;
+pub use request::{check_travel_date, parse_status};
+
+/// Accepts a search, publishes it to the requested stream and answers 202
+/// with where to stream its results.
+#[utoipa::path(post, path = "/api/flights/search", tag = "search",
+    request_body = SearchBody,
+    responses(
+        (status = 202, description = "Search accepted", body = Envelope<Submitted>,
+            headers(("Location" = String, description = "The search's snapshot")),
+            links(
+                ("Snapshot" = (operation_id = "snapshot",
+                    parameters(("search_id" = "$response.body#/data/search_id")),
+                    description = "Poll the search")),
+                ("Stream" = (operation_id = "stream",
+                    parameters(("search_id" = "$response.body#/data/search_id")),
+                    description = "Stream the search's events")),
+            )),
+        (status = 400, description = "Malformed JSON", body = ErrorEnvelope),
+        (status = 404, description = "A `providers` process serves no searches", body = ErrorEnvelope),
+        (status = 408, description = "The request took too long", body = ErrorEnvelope),
+        (status = 413, description = "The body is too large", body = ErrorEnvelope),
+        (status = 422, description = "Invalid fields, each listed", body = ErrorEnvelope),
+        (status = 503, description = "No airline can be searched, or the broker is down", body = ErrorEnvelope,
+            headers(("Retry-After" = u32, description = "Seconds to wait"))),
+    ))]
+pub async fn submit(state: State<AppState>, body: Body) -> Result<Response, ApiError> {
+    let result = accept(state, body).await;
+    if let Err(e) = &result {
+        let reason = match e {
+            ApiError::Unavailable(..) => "unavailable",
+            ApiError::Internal(_) => "error",
+            _ => "invalid",
+        };
+        metrics::counter!(crate::metrics::SEARCHES_REFUSED, "reason" => reason).increment(1);
+    }
+    result
+}
+
+async fn accept(State(app): State<AppState>, body: Body) -> Result<Response, ApiError> {
+    let limit = app.settings.http.body_limit;
+    let bytes: Bytes = axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| ApiError::PayloadTooLarge(limit))?;
+    let airlines = app.airlines();
+    let today = Timestamp::now().to_zoned_datetime(TimeZone::UTC).date();
+    let fields = parse(&bytes, &airlines, today)?;
+    if fields.providers.is_empty() {
+        return Err(ApiError::Unavailable(
+            ErrorCode::NoAirlineAvailable,
+            if airlines.any_away() {
+                "no airline is served by a running providers process at the moment; retry shortly"
+                    .into()
+            } else {
+                "no airline is enabled: add a provider file to the providers directory".into()
+            },
+        ));
+    }
+    let search = &app.settings.search;
+    let timeout = fields
+        .timeout_ms
+        .map(Duration::from_millis)
+        .unwrap_or(search.default_timeout.get())
+        .min(search.max_timeout.get());
+    let created_at = Timestamp::now();
+    let deadline = created_at
+        .checked_add(jiff::SignedDuration::try_from(timeout).unwrap_or_default())
+        .map_err(|e| ApiError::Internal(Fault::caused_by("deadline out of range", e)))?;
+    let request = SearchRequest {
+        search_id: Uuid::new_v4(),
+        from: fields.from,
+        to: fields.to,
+        date: fields.date,
+        return_date: fields.return_date,
+        passengers: fields.passengers,
+        cabin: fields.cabin,
+        providers: fields.providers,
+        created_at,
+        deadline,
+    };
+    let id = request.search_id;
+    let span = tracing::info_span!("search", search_id = %id);
+    let (from, to, providers) = (
+        request.from.clone(),
+        request.to.clone(),
+        request.providers.clone(),
+    );
+    let expires_at = app
+        .searches
+        .submit(&app.bus, request)
+        .instrument(span.clone())
+        .await
+        .map_err(|e| match e {
+            SearchError::Full(_) => ApiError::Unavailable(ErrorCode::OverCapacity, e.to_string()),
+            SearchError::Unavailable(_) => {
+                span.in_scope(|| tracing::warn!(error = %Chain(&e), "search not published"));
+                ApiError::Unavailable(
+                    ErrorCode::BrokerUnavailable,
+                    format!("the search could not be submitted because {e}"),
+                )
+            }
+            SearchError::Internal(fault) => ApiError::Internal(fault),
+        })?;
+    span.in_scope(|| tracing::info!(%from, %to, providers = providers.len(), "search accepted"));
+    let payload = Submitted {
+        search_id: id,
+        status: "processing",
+        providers,
+        stream_url: format!("/api/flights/search/{id}/stream"),
+        deadline,
+        expires_at,
+    };
+    let location = format!("/api/flights/search/{id}");
+    Ok((
+        StatusCode::ACCEPTED,
+        [(header::LOCATION, location)],
+        Json(Envelope::ok("Search request submitted", payload)),
+    )
+        .into_response())
+}
+
+/// The JSON snapshot of a search.
+#[utoipa::path(get, path = "/api/flights/search/{search_id}", tag = "search",
+    params(("search_id" = String, Path, description = "The id from the 202")),
+    responses(
+        (status = 200, description = "The search so far", body = Envelope<Snapshot>),
+        (status = 404, description = "Unknown or expired search", body = ErrorEnvelope),
+        (status = 408, description = "The request took too long", body = ErrorEnvelope),
+        (status = 503, description = "The broker is down", body = ErrorEnvelope,
+            headers(("Retry-After" = u32, description = "Seconds to wait"))),
+    ))]
+pub async fn snapshot(
+    State(app): State<AppState>,
+    Path(search_id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = parse_id(&search_id)?;
+    let snap = found(id, app.searches.snapshot(&id).await)?;
+    Ok(Json(Envelope::ok("Search found", snap)).into_response())
+}
+
+/// Reads a search id from its path segment: a malformed one is 404.
+pub fn parse_id(search_id: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(search_id).map_err(|_| {
+        ApiError::NotFound(
+            ErrorCode::SearchNotFound,
+            format!(
+                "search `{}` not found: not a valid search id",
+                excerpt(search_id)
+            ),
+        )
+    })
+}
+
+/// What a lookup of search `id` found: an unknown or expired search is 404,
+/// an unreachable broker 503.
+pub fn found<T>(id: Uuid, lookup: Result<Option<T>, SearchError>) -> Result<T, ApiError> {
+    match lookup {
+        Ok(Some(found)) => Ok(found),
+        Ok(None) => Err(ApiError::NotFound(
+            ErrorCode::SearchNotFound,
+            format!("search `{id}` not found: it is unknown or its results have expired"),
+        )),
+        Err(SearchError::Internal(fault)) => Err(ApiError::Internal(fault)),
+        Err(e) => Err(ApiError::Unavailable(
+            ErrorCode::BrokerUnavailable,
+            format!("search `{id}` cannot be read now: {e}"),
+        )),
+    }
+}
