@@ -32,14 +32,12 @@ pub(super) struct ProviderView {
     timeout_ms: Option<u64>,
     concurrency: Option<u32>,
     airports: Vec<String>,
-    #[schema(value_type = Object)]
     stats: StatsSnapshot,
     /// The file is rejected (see `error`) but its last good definition
     /// still serves.
     serving_previous: bool,
     /// The circuit breaker and dropped offers of an `http` provider.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
     upstream: Option<UpstreamStatus>,
     error: Option<LoadErrorView>,
 }
@@ -47,7 +45,6 @@ pub(super) struct ProviderView {
 #[derive(Debug, Serialize, ToSchema)]
 pub(super) struct LoadErrorView {
     message: String,
-    #[schema(value_type = Vec<Object>)]
     problems: Vec<Problem>,
 }
 

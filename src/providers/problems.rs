@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde_saphyr::Spanned;
 
 /// One problem in a provider file.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Problem {
     /// 1-based line, or 0 when the problem concerns the whole file.
     pub line: u64,

@@ -16,7 +16,7 @@ pub struct ProviderStats {
 }
 
 /// A snapshot of [`ProviderStats`].
-#[derive(Clone, Copy, Debug, Default, Serialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct StatsSnapshot {
     /// Searches being answered now.
     pub in_flight: u64,

@@ -26,9 +26,10 @@ struct BreakerState {
 }
 
 /// The breaker's state as shown in `/api/providers`.
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct BreakerSnapshot {
     /// `closed`, `open` or `half_open`.
+    #[schema(value_type = String, pattern = "^(closed|open|half_open)$")]
     pub state: &'static str,
     /// Failed searches in a row.
     pub consecutive_failures: u32,

@@ -248,7 +248,7 @@ pub struct Provider<'a> {
 }
 
 /// Upstream state shown in `/api/providers`.
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct UpstreamStatus {
     /// The circuit breaker.
     pub breaker: BreakerSnapshot,
