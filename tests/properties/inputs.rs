@@ -33,11 +33,13 @@ pub fn sample_texts() -> &'static [(String, ProviderDef)] {
 /// URL and JSON structure, CR/LF, controls, non-ASCII; or any string.
 pub fn nasty_text() -> impl Strategy<Value = String> {
     prop_oneof![
-        "[\"'\\\\/?&#%+=;:,{}\\[\\]<> \r\n\t\u{0}\u{1}\u{7f}a-zA-Z0-9\u{e9}\u{2028}\u{1F600}]{0,24}",
+        "[\"'\\\\/?&#%+=;:,.{}\\[\\]<> \r\n\t\u{0}\u{1}\u{7f}a-zA-Z0-9\u{e9}\u{2028}\u{1F600}]{0,24}",
         any::<String>(),
         Just("{{ env }}".to_string()),
         Just("\"}, \"admin\": true, \"x\": {\"".to_string()),
         Just("../../admin?x=1#y".to_string()),
+        Just("..".to_string()),
+        Just(".".to_string()),
         Just("a\r\nX-Evil: 1".to_string()),
     ]
 }

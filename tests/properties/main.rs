@@ -143,6 +143,17 @@ fn a_huge_number_outside_quotes_stays_one_scalar() {
     hostile::template_values("", "11e077777");
 }
 
+/// Found by the `template_values` fuzzer: a value of `..` in a path
+/// segment was escaped (a dot is unreserved), and parsing the URL then
+/// resolved it, sending the request to the parent path. Such a URL is
+/// refused before it is sent.
+#[test]
+fn a_dot_segment_value_cannot_move_the_path() {
+    hostile::template_values("..", "DPS");
+    hostile::template_values(".", "DPS");
+    hostile::template_values("..", "..");
+}
+
 /// Found by the `upstream_answer` fuzzer: an itinerary whose currency is
 /// missing was mapped to an offer with an empty currency; it is dropped.
 #[test]

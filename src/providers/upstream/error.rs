@@ -51,6 +51,13 @@ pub enum UpstreamError {
         /// Why it is not a URL.
         source: UrlError,
     },
+    /// The URL's path has a `.` or `..` segment, which a URL parser would
+    /// resolve, moving the request to another path (a search value of
+    /// `..` in a path segment would otherwise reach the parent resource).
+    #[error(
+        "the URL template produced a path with a `.` or `..` segment, which would change the path"
+    )]
+    DotSegment,
     /// A header template made a value that cannot be sent.
     #[error("the `{name}` header template produced a value that is not a header value")]
     NotAHeaderValue {

@@ -177,6 +177,9 @@ impl RequestShape {
                 .map_err(|source| UpstreamError::Template { name, source })
         };
         let url = render(Place::Url.template_name(""))?;
+        if has_dot_segment(url.trim()) {
+            return Err(UpstreamError::DotSegment);
+        }
         let url = reqwest::Url::parse(url.trim())
             .map_err(|source| UpstreamError::NotAUrl { url, source })?;
         let mut headers = HeaderMap::new();
@@ -207,9 +210,47 @@ impl RequestShape {
     }
 }
 
+/// Whether a URL's path has a segment that parsing resolves away: `.` or
+/// `..`, written plainly or percent-encoded (`%2e`), as the WHATWG URL
+/// standard reads them. Escaping cannot help here, as `.` is unreserved.
+fn has_dot_segment(url: &str) -> bool {
+    let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let path = after_scheme
+        .split(['?', '#'])
+        .next()
+        .unwrap_or_default()
+        .split_once('/')
+        .map_or("", |(_, path)| path);
+    path.split(['/', '\\']).any(|segment| {
+        let segment = segment.to_ascii_lowercase().replace("%2e", ".");
+        segment == "." || segment == ".."
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dot_segments_are_found_however_written() {
+        for url in [
+            "https://a.example/v1/../admin",
+            "https://a.example/v1/./x?q=1",
+            "https://a.example/v1/%2E%2e/admin",
+            "https://a.example/v1/..",
+            "https://a.example/.",
+        ] {
+            assert!(has_dot_segment(url), "{url}");
+        }
+        for url in [
+            "https://a.example/v1/CGK/fares?to=../x#..",
+            "https://a.example/v1/.well-known/x",
+            "https://a.example/v1/a..b/...",
+            "https://a.example",
+        ] {
+            assert!(!has_dot_segment(url), "{url}");
+        }
+    }
 
     #[test]
     fn escapes_keep_each_place_whole() {
