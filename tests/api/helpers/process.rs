@@ -85,11 +85,28 @@ impl Process {
             .status()
             .unwrap();
         assert!(killed.success());
-        let status = tokio::task::spawn_blocking(move || self.child.wait())
-            .await
-            .unwrap()
-            .unwrap();
+        let started = std::time::Instant::now();
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(
+                started.elapsed() < WAIT,
+                "no exit within {WAIT:?} of SIGTERM"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        };
         assert!(status.success(), "clean exit on SIGTERM: {status}");
+    }
+}
+
+/// A test that fails (or forgets to terminate) leaves no server running.
+impl Drop for Process {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }
 
