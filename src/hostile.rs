@@ -168,6 +168,8 @@ fn upstream_sample() -> (&'static Upstream, &'static ProviderDef, SearchRequest)
         date: now.to_zoned_datetime(TimeZone::UTC).date(),
         return_date: None,
         passengers: 2,
+        travellers: None,
+        max_stops: None,
         cabin: Cabin::Economy,
         providers: vec![def.id.clone()],
         created_at: now,

@@ -76,10 +76,15 @@ pub enum FieldCode {
     DateTooFar,
     /// `return_date` is before `date`.
     ReturnBeforeOutbound,
-    /// `passengers` is not a whole number.
+    /// A traveller count is not a whole number in its range.
     InvalidPassengers,
-    /// More travellers than a search may hold.
+    /// More travellers than a search may hold: adults and children
+    /// together at most 9.
     TooManyTravellers,
+    /// More infants than adults (each infant sits on an adult's lap).
+    TooManyInfants,
+    /// `max_stops` is not 0, 1 or 2.
+    InvalidMaxStops,
     /// Not one of the cabins.
     InvalidCabin,
     /// `providers` is not a non-empty list of strings.

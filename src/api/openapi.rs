@@ -80,6 +80,11 @@ static DOCUMENT: LazyLock<Value> = LazyLock::new(|| {
     if let Some(body) = doc.pointer_mut("/components/schemas/SearchBody") {
         body["additionalProperties"] = Value::Bool(false);
     }
+    // utoipa takes no bounds on an enum's unnamed field.
+    if let Some(adults) = doc.pointer_mut("/components/schemas/PassengersBody/oneOf/0") {
+        adults["minimum"] = json!(1);
+        adults["maximum"] = json!(9);
+    }
     doc
 });
 

@@ -33,7 +33,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::AppState;
-use crate::model::{Cabin, SearchRequest, normalize_code};
+use crate::model::{Cabin, SearchRequest, Travellers, normalize_code};
 use crate::providers::ProviderMode;
 use crate::providers::latency::Fate;
 use crate::providers::mock::Quoter;
@@ -56,6 +56,10 @@ pub(super) struct Availability {
 #[serde(deny_unknown_fields)]
 pub(super) struct Passengers {
     adults: u8,
+    #[serde(default)]
+    children: u8,
+    #[serde(default)]
+    infants: u8,
 }
 
 /// An error of the simulated API, in its own shape (not airstream's).
@@ -148,11 +152,19 @@ pub async fn availability(
             "origin and destination must be IATA airport codes",
         );
     };
-    if !(1..=9).contains(&ask.passengers.adults) {
+    let travellers = Travellers {
+        adults: ask.passengers.adults,
+        children: ask.passengers.children,
+        infants: ask.passengers.infants,
+    };
+    if !(1..=9).contains(&travellers.adults)
+        || travellers.seated() > Travellers::MAX_SEATED
+        || travellers.infants > travellers.adults
+    {
         return fail(
             StatusCode::BAD_REQUEST,
             "INVALID_REQUEST",
-            "passengers.adults must be from 1 to 9",
+            "passengers: adults must be from 1 to 9, adults and children at most 9, infants at most one per adult",
         );
     }
     let cabin = match ask
@@ -200,7 +212,9 @@ pub async fn availability(
         to,
         date: ask.departure_date,
         return_date: None,
-        passengers: ask.passengers.adults,
+        passengers: travellers.total(),
+        travellers: Some(travellers),
+        max_stops: None,
         cabin,
         providers: vec![def.id.clone()],
         created_at: now,

@@ -8,6 +8,9 @@
 //! [`money`] writes every offer's amounts with their currency's digits.
 
 pub mod money;
+mod travellers;
+
+pub use travellers::{PassengerPrice, PassengerType, Travellers, split_total};
 
 use std::fmt;
 use std::time::Duration;
@@ -96,8 +99,16 @@ pub struct SearchRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<String>, format = Date)]
     pub return_date: Option<Date>,
-    /// Travellers, 1 to 9.
+    /// Every traveller (adults, children and infants), as before
+    /// travellers had types.
     pub passengers: u8,
+    /// The travellers by type; absent from a search written before they
+    /// had types, which counted adults only (read with [`Self::travellers`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub travellers: Option<Travellers>,
+    /// Offers with more stops are not sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_stops: Option<u8>,
     /// Requested cabin.
     pub cabin: Cabin,
     /// Provider ids this search targets.
@@ -108,6 +119,14 @@ pub struct SearchRequest {
     /// When the search stops waiting for airlines.
     #[schema(value_type = String, format = DateTime)]
     pub deadline: Timestamp,
+}
+
+impl SearchRequest {
+    /// The travellers by type: a search without them counted adults.
+    pub fn travellers(&self) -> Travellers {
+        self.travellers
+            .unwrap_or(Travellers::adults(self.passengers))
+    }
 }
 
 /// Time from now until `at` (a search's deadline); zero once it has
@@ -140,12 +159,17 @@ pub struct AirlineRef {
 /// A price with exact decimal amounts, serialized as strings.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Price {
-    /// Total for every passenger.
+    /// Total for every traveller.
     #[serde(with = "rust_decimal::serde::str")]
     pub total: Decimal,
-    /// Price for one passenger.
+    /// Price for one adult.
     #[serde(with = "rust_decimal::serde::str")]
     pub per_passenger: Decimal,
+    /// The total split by traveller type: the sum of `count` × `each` is
+    /// `total` exactly. Empty only when an airline's answer gives a total
+    /// that cannot be split so (`docs/providers.md`).
+    #[serde(default)]
+    pub by_passenger: Vec<PassengerPrice>,
     /// ISO 4217 currency code.
     pub currency: String,
 }

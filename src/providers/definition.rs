@@ -242,6 +242,11 @@ pub struct PricingSpec {
     /// Random spread of each fare, such as `0.05` for plus or minus 5%,
     /// drawn from the seeded RNG.
     pub jitter: Option<Spanned<f64>>,
+    /// A child's fare as a share of an adult's, from 0 to 1 (default 1).
+    pub child: Option<Spanned<f64>>,
+    /// An infant's (on a lap) fare as a share of an adult's, from 0 to 1
+    /// (default 0.1).
+    pub infant: Option<Spanned<f64>>,
 }
 
 /// A money amount as written in YAML: a number or a string, kept exact.

@@ -496,7 +496,14 @@ async fn answer(
     let deadline = tokio::time::Instant::now() + budget;
     let (status, offers, error) =
         match tokio::time::timeout(budget, call(def, search, draw, deadline, self_url)).await {
-            Ok(Ok(offers)) => (AnswerStatus::Ok, offers, None),
+            Ok(Ok(mut offers)) => {
+                // One rule for every kind of airline: a search's
+                // `max_stops` holds whoever made the offers.
+                if let Some(most) = search.max_stops {
+                    offers.retain(|o| o.stops <= most);
+                }
+                (AnswerStatus::Ok, offers, None)
+            }
             // What an airline's answer made us say is quoted only in part.
             Ok(Err(Failure::Error(reason))) => (
                 AnswerStatus::Error,

@@ -422,6 +422,8 @@ mod tests {
             date: "2030-01-01".parse().unwrap(),
             return_date: None,
             passengers: 1,
+            travellers: None,
+            max_stops: None,
             cabin: Cabin::Economy,
             providers: vec!["a".into()],
             created_at: now,

@@ -19,5 +19,6 @@ mod readme;
 mod redis_full;
 mod reload;
 mod schemathesis;
+mod travellers;
 mod upstream;
 mod validation;

@@ -370,6 +370,8 @@ upstream:
         date: date_in(14).parse().unwrap(),
         return_date: None,
         passengers: 1,
+        travellers: None,
+        max_stops: None,
         cabin: Cabin::Economy,
         providers: vec!["skyway".into()],
         created_at: now,

@@ -37,6 +37,7 @@ pub(super) struct Submitted {
 }
 
 mod request;
+mod travellers;
 
 #[cfg(test)]
 pub(crate) use request::FIELDS;
@@ -115,7 +116,9 @@ async fn accept(State(app): State<AppState>, body: Body) -> Result<Response, Api
         to: fields.to,
         date: fields.date,
         return_date: fields.return_date,
-        passengers: fields.passengers,
+        passengers: fields.travellers.total(),
+        travellers: Some(fields.travellers),
+        max_stops: fields.max_stops,
         cabin: fields.cabin,
         providers: fields.providers,
         created_at,

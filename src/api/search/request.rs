@@ -7,17 +7,19 @@ use jiff::civil::Date;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
+use super::travellers;
 use crate::api::error::{ApiError, ErrorCode, FieldCode, FieldError, excerpt, shown};
 use crate::fault::Fault;
-use crate::model::{Cabin, normalize_code};
+use crate::model::{Cabin, Travellers, normalize_code};
 use crate::providers::{AirlineState, Airlines};
 
 /// Fields a search request may carry.
-pub(crate) const FIELDS: [&str; 8] = [
+pub(crate) const FIELDS: [&str; 9] = [
     "from",
     "to",
     "date",
     "passengers",
+    "max_stops",
     "return_date",
     "cabin",
     "providers",
@@ -45,9 +47,11 @@ pub(crate) struct SearchBody {
     /// Outbound date, from yesterday to a year ahead.
     #[schema(value_type = String, format = Date)]
     date: Date,
-    /// Travellers.
-    #[schema(minimum = 1, maximum = 9)]
-    passengers: u8,
+    /// Travellers: a number of adults, or adults, children and infants.
+    passengers: PassengersBody,
+    /// Offers with more stops are not sent.
+    #[schema(minimum = 0, maximum = 2)]
+    max_stops: Option<u8>,
     /// Return date for a round trip, not before `date`.
     #[schema(value_type = Option<String>, format = Date)]
     return_date: Option<Date>,
@@ -59,6 +63,21 @@ pub(crate) struct SearchBody {
     timeout_ms: Option<u64>,
 }
 
+/// The two forms of `passengers`, for the document.
+#[derive(ToSchema, serde::Serialize)]
+#[serde(untagged)]
+#[expect(
+    dead_code,
+    reason = "describes the request body for the OpenAPI document"
+)]
+pub(crate) enum PassengersBody {
+    /// That many adults, 1 to 9 (the document adds the bounds).
+    Adults(u8),
+    /// Travellers by type: adults and children together at most 9, at
+    /// most one infant per adult.
+    ByType(Travellers),
+}
+
 /// A search request whose every field is valid.
 #[derive(Debug)]
 pub(crate) struct ValidSearch {
@@ -66,7 +85,8 @@ pub(crate) struct ValidSearch {
     pub to: String,
     pub date: Date,
     pub return_date: Option<Date>,
-    pub passengers: u8,
+    pub travellers: Travellers,
+    pub max_stops: Option<u8>,
     pub cabin: Cabin,
     pub providers: Vec<String>,
     pub timeout_ms: Option<u64>,
@@ -144,22 +164,10 @@ fn validate(value: &Value, airlines: &Airlines, today: Date) -> Result<ValidSear
             ));
             None
         }
-        Some(v) => match v.as_u64() {
-            Some(n @ 1..=9) => Some(n as u8),
-            other => {
-                let code = match other {
-                    Some(10..) => FieldCode::TooManyTravellers,
-                    _ => FieldCode::InvalidPassengers,
-                };
-                errors.push(FieldError::new(
-                    "passengers",
-                    code,
-                    format!("must be a whole number from 1 to 9, got {}", shown(v)),
-                ));
-                None
-            }
-        },
+        Some(v) => travellers::travellers(v, &mut errors),
     };
+    let max_stops =
+        present(object, "max_stops").and_then(|v| travellers::max_stops(v, &mut errors));
     let cabin = match present(object, "cabin") {
         None => Some(Cabin::Economy),
         Some(v) => match v.as_str().and_then(Cabin::parse) {
@@ -215,7 +223,8 @@ fn validate(value: &Value, airlines: &Airlines, today: Date) -> Result<ValidSear
                 to,
                 date,
                 return_date,
-                passengers,
+                travellers: passengers,
+                max_stops,
                 cabin,
                 providers,
                 timeout_ms,

@@ -13,7 +13,9 @@ use rand::{RngExt, SeedableRng};
 use rust_decimal::Decimal;
 
 use crate::model::money;
-use crate::model::{AirlineRef, Cabin, Leg, Offer, Price, SearchRequest};
+use crate::model::{
+    AirlineRef, Cabin, Leg, Offer, PassengerPrice, PassengerType, Price, SearchRequest, split_total,
+};
 pub use spec::from_spec;
 
 /// A validated mock fare table.
@@ -63,6 +65,10 @@ pub struct Pricing {
     pub advance: Vec<(i64, Decimal)>,
     /// Plus or minus this share, drawn per offer.
     pub jitter: f64,
+    /// A child's fare as a share of an adult's.
+    pub child: Decimal,
+    /// An infant's fare as a share of an adult's.
+    pub infant: Decimal,
 }
 
 impl Default for Pricing {
@@ -72,6 +78,8 @@ impl Default for Pricing {
             weekend_days: [false, false, false, false, false, true, true],
             advance: Vec::new(),
             jitter: 0.0,
+            child: Decimal::ONE,
+            infant: Decimal::new(1, 1),
         }
     }
 }
@@ -114,6 +122,7 @@ impl MockTable {
         let Some(flights) = self.routes.get(&(from.clone(), to.clone())) else {
             return;
         };
+        let travellers = search.travellers();
         let weekday = weekday_index(date.weekday());
         let days_ahead = (date - today).get_days() as i64;
         let mut factor = Decimal::ONE;
@@ -141,7 +150,7 @@ impl MockTable {
             let mut rng =
                 SmallRng::seed_from_u64(offer_seed(self.seed, search, leg, &flight.number, date));
             let seats_left: u16 = rng.random_range(1..=flight.seats);
-            if seats_left < u16::from(search.passengers) {
+            if seats_left < u16::from(travellers.seated()) {
                 continue;
             }
             let jitter = if self.pricing.jitter > 0.0 {
@@ -150,11 +159,21 @@ impl MockTable {
                 0.0
             };
             let jitter = Decimal::from_f64_retain(1.0 + jitter).unwrap_or(Decimal::ONE);
-            let per_passenger = money::with_digits(base * factor * jitter, self.decimals);
-            let total = money::with_digits(
-                per_passenger * Decimal::from(search.passengers),
-                self.decimals,
-            );
+            let adult = base * factor * jitter;
+            let by_passenger: Vec<PassengerPrice> = travellers
+                .counts()
+                .map(|(kind, count)| {
+                    let share = match kind {
+                        PassengerType::Adult => Decimal::ONE,
+                        PassengerType::Child => self.pricing.child,
+                        PassengerType::Infant => self.pricing.infant,
+                    };
+                    let each = money::with_digits(adult * share, self.decimals);
+                    PassengerPrice { kind, count, each }
+                })
+                .collect();
+            let per_passenger = money::with_digits(adult, self.decimals);
+            let total = split_total(&by_passenger);
             let depart_at = date.to_datetime(flight.depart);
             let arrive_at = flight.arrival(depart_at);
             out.push(Offer {
@@ -181,6 +200,7 @@ impl MockTable {
                 price: Price {
                     total,
                     per_passenger,
+                    by_passenger,
                     currency: self.currency.clone(),
                 },
                 leg,
@@ -271,6 +291,8 @@ mod tests {
             date: date.parse().unwrap(),
             return_date: back.map(|d| d.parse().unwrap()),
             passengers,
+            travellers: None,
+            max_stops: None,
             cabin,
             providers: vec!["t".into()],
             created_at: Timestamp::UNIX_EPOCH,

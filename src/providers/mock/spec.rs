@@ -347,7 +347,32 @@ fn pricing_from_spec(spec: &Spanned<PricingSpec>, problems: &mut Problems) -> Pr
     if let Some(list) = &p.weekend_days {
         pricing.weekend_days = day_set(list, problems);
     }
+    if let Some(c) = &p.child {
+        pricing.child = share(c, "child", problems);
+    }
+    if let Some(i) = &p.infant {
+        pricing.infant = share(i, "infant", problems);
+    }
     pricing
+}
+
+/// A share of the adult fare, from 0 to 1, or 1 with a problem recorded.
+fn share(value: &Spanned<f64>, what: &str, problems: &mut Problems) -> Decimal {
+    match Decimal::from_f64_retain(value.value)
+        .filter(|d| (Decimal::ZERO..=Decimal::ONE).contains(d))
+    {
+        Some(d) => d.normalize(),
+        None => {
+            problems.at(
+                value,
+                format!(
+                    "{what} must be a share of the adult fare from 0 to 1, such as 0.75, got {}",
+                    value.value
+                ),
+            );
+            Decimal::ONE
+        }
+    }
 }
 
 #[cfg(test)]
@@ -357,7 +382,7 @@ mod tests {
     #[test]
     fn every_table_problem_is_reported() {
         let spec: Spanned<MockSpec> = serde_saphyr::from_str(
-            "currency: rupiah\nroutes:\n  - from: CGK\n    to: DPS\n    flights:\n      - { number: GA1, depart: \"7:3x\", duration: 0s, days: [someday], fares: {} }\n  - from: CGK\n    to: DPS\n    flights: []\npricing: { jitter: 2, weekend: -1, advance: { soon: 1.1 } }\n",
+            "currency: rupiah\nroutes:\n  - from: CGK\n    to: DPS\n    flights:\n      - { number: GA1, depart: \"7:3x\", duration: 0s, days: [someday], fares: {} }\n  - from: CGK\n    to: DPS\n    flights: []\npricing: { jitter: 2, weekend: -1, advance: { soon: 1.1 }, child: 1.5, infant: -0.1 }\n",
         )
         .unwrap();
         let mut problems = Problems::default();
@@ -373,6 +398,8 @@ mod tests {
             "at least one flight",
             "jitter must be",
             "weekend must be a positive factor",
+            "child must be a share of the adult fare from 0 to 1",
+            "infant must be a share of the adult fare from 0 to 1",
             "`soon` is not a number of days",
         ] {
             assert!(text.contains(needle), "{needle} missing in:\n{text}");

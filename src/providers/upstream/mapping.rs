@@ -13,7 +13,10 @@ use rust_decimal::Decimal;
 use super::error::{UpstreamError, snippet};
 use crate::duration::HumanDuration;
 use crate::model::money;
-use crate::model::{AirlineRef, Cabin, Leg, Offer, Price, normalize_code};
+use crate::model::{
+    AirlineRef, Cabin, Leg, Offer, PassengerPrice, PassengerType, Price, Travellers,
+    normalize_code, split_total,
+};
 
 /// The offer fields a `map` may set.
 pub const FIELDS: [&str; 16] = [
@@ -56,7 +59,7 @@ pub struct Defaults<'a> {
     /// The search's cabin.
     pub cabin: Cabin,
     /// Travellers.
-    pub passengers: u8,
+    pub travellers: Travellers,
 }
 
 /// The compiled expressions of a provider's response mapping.
@@ -224,7 +227,9 @@ pub fn offer(values: Values<'_>, d: &Defaults<'_>) -> Result<Offer, String> {
     };
     let stops = count("stops", 0, 9)? as u8;
     let seats_left = count("seats_left", 9, 999)? as u16;
-    let passengers = Decimal::from(d.passengers);
+    let travellers = d.travellers;
+    let adults_only = travellers.total() == travellers.adults;
+    let passengers = Decimal::from(travellers.total());
     let total = values("price")?
         .map(|v| amount(&v).map_err(|e| format!("`price`: {e}")))
         .transpose()?;
@@ -236,8 +241,26 @@ pub fn offer(values: Values<'_>, d: &Defaults<'_>) -> Result<Offer, String> {
     let (total, per_passenger) = match (total, per) {
         (Some(t), Some(p)) => (minor(t), minor(p)),
         (Some(t), None) => (minor(t), minor(t / passengers)),
-        (None, Some(p)) => (minor(minor(p) * passengers), minor(p)),
+        (None, Some(p)) if adults_only => (minor(minor(p) * passengers), minor(p)),
+        (None, Some(_)) => {
+            return Err(
+                "`price` (the total) is not set, and `per_passenger` alone does not price children or infants"
+                    .into(),
+            );
+        }
         (None, None) => return Err("neither `price` nor `per_passenger` is set".into()),
+    };
+    // Split by type only where the answer's own figures add up exactly: an
+    // adults-only total that is `per_passenger` times the adults.
+    let by_passenger = [PassengerPrice {
+        kind: PassengerType::Adult,
+        count: travellers.adults,
+        each: per_passenger,
+    }];
+    let by_passenger = if adults_only && split_total(&by_passenger) == total {
+        by_passenger.to_vec()
+    } else {
+        Vec::new()
     };
     let leg = match text("leg")?.as_deref() {
         None => d.leg,
@@ -273,6 +296,7 @@ pub fn offer(values: Values<'_>, d: &Defaults<'_>) -> Result<Offer, String> {
         price: Price {
             total,
             per_passenger,
+            by_passenger,
             currency,
         },
         leg,

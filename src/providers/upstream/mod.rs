@@ -160,6 +160,7 @@ impl Upstream {
             .duration_since(search.created_at)
             .as_millis()
             .max(0);
+        let travellers = search.travellers();
         let search_value = context! {
             search_id => search.search_id.to_string(),
             from => &search.from,
@@ -167,6 +168,10 @@ impl Upstream {
             date => search.date.to_string(),
             return_date => search.return_date.map(|d| d.to_string()),
             passengers => search.passengers,
+            adults => travellers.adults,
+            children => travellers.children,
+            infants => travellers.infants,
+            max_stops => search.max_stops,
             cabin => search.cabin.as_str(),
             deadline => search.deadline.to_string(),
             timeout_ms => timeout_ms as u64,
@@ -211,7 +216,7 @@ impl Upstream {
             from,
             to,
             cabin: search.cabin,
-            passengers: search.passengers,
+            travellers: search.travellers(),
         };
         let mapped = self
             .compiled

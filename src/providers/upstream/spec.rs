@@ -23,13 +23,17 @@ const TEMPLATE_ROOTS: [&str; 6] = ["search", "leg", "env", "settings", "provider
 /// Top-level names a response expression may read.
 const EXPRESSION_ROOTS: [&str; 6] = ["item", "body", "search", "leg", "settings", "provider"];
 /// Fields of `search`.
-const SEARCH_FIELDS: [&str; 9] = [
+const SEARCH_FIELDS: [&str; 13] = [
     "search_id",
     "from",
     "to",
     "date",
     "return_date",
     "passengers",
+    "adults",
+    "children",
+    "infants",
+    "max_stops",
     "cabin",
     "deadline",
     "timeout_ms",
