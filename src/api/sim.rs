@@ -230,15 +230,18 @@ pub async fn availability(
         .map(|o| {
             json!({
                 "offer_ref": o.id,
-                "segments": [{
-                    "carrier": o.airline.code,
-                    "flight": o.flight_number,
-                    "origin": o.from,
-                    "destination": o.to,
-                    "departure": o.depart_at.to_string(),
-                    "arrival": o.arrive_at.to_string(),
-                    "stops": o.stops,
-                }],
+                "segments": o.segments.iter().map(|s| json!({
+                    "carrier": s.marketing_carrier,
+                    "flight": s.flight_number,
+                    "operating_carrier": s.operating_carrier,
+                    "operating_flight": s.operating_flight_number,
+                    "origin": s.from,
+                    "destination": s.to,
+                    "departure": s.depart_at.to_string(),
+                    "arrival": s.arrive_at.to_string(),
+                    "duration": format!("PT{}H{}M", s.duration_minutes / 60, s.duration_minutes % 60),
+                })).collect::<Vec<_>>(),
+                "stops": o.stops,
                 "duration": format!("PT{}H{}M", o.duration_minutes / 60, o.duration_minutes % 60),
                 "cabin": o.cabin.as_str().to_uppercase(),
                 "seats_available": o.seats_left,

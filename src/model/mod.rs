@@ -7,9 +7,11 @@
 //!
 //! [`money`] writes every offer's amounts with their currency's digits.
 
+mod itinerary;
 pub mod money;
 mod travellers;
 
+pub use itinerary::{Segment, itinerary_key, journey_minutes};
 pub use travellers::{PassengerPrice, PassengerType, Travellers, split_total};
 
 use std::fmt;
@@ -181,13 +183,13 @@ pub struct Offer {
     pub id: String,
     /// Provider id that answered.
     pub provider: String,
-    /// Operating airline.
+    /// The airline selling it.
     pub airline: AirlineRef,
-    /// Flight number, such as `GA404`.
+    /// The first segment's flight number, such as `GA404`.
     pub flight_number: String,
-    /// Origin airport.
+    /// Origin airport: the first segment's.
     pub from: String,
-    /// Destination airport.
+    /// Destination airport: the last segment's.
     pub to: String,
     /// Local departure date-time at the origin.
     #[schema(value_type = String, example = "2026-12-20T08:30:00")]
@@ -195,10 +197,16 @@ pub struct Offer {
     /// Local arrival date-time at the destination.
     #[schema(value_type = String, example = "2026-12-20T11:15:00")]
     pub arrive_at: DateTime,
-    /// Block time in minutes.
+    /// Minutes from departure to arrival: block times and connections.
     pub duration_minutes: u32,
-    /// Intermediate stops.
+    /// Intermediate stops: connections and technical stops.
     pub stops: u8,
+    /// The flights, in order.
+    #[serde(default)]
+    pub segments: Vec<Segment>,
+    /// The same flights in the same cabin, whoever sells them.
+    #[serde(default)]
+    pub itinerary: String,
     /// Cabin of the fare.
     pub cabin: Cabin,
     /// Seats left at this fare.
@@ -220,6 +228,12 @@ pub struct OfferKey {
     pub depart_at: DateTime,
     /// Offer id, the last tie-breaker.
     pub id: String,
+    /// Who sells it.
+    #[serde(default)]
+    pub provider: String,
+    /// Its flights and cabin.
+    #[serde(default)]
+    pub itinerary: String,
 }
 
 /// The ordering part of a price: currency first, then amount.

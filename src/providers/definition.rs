@@ -199,8 +199,25 @@ pub struct RouteSpec {
     pub from: Spanned<String>,
     /// Destination IATA airport code.
     pub to: Spanned<String>,
-    /// Scheduled flights on this route.
-    pub flights: Spanned<Vec<Spanned<FlightSpec>>>,
+    /// Scheduled flights on this route; none on a connecting route.
+    pub flights: Option<Spanned<Vec<Spanned<FlightSpec>>>>,
+    /// A connecting route: the hub whose flights from `from` and to `to`
+    /// (routes of this file) are sold together.
+    pub via: Option<Spanned<String>>,
+    /// How long a connection at the hub may be.
+    pub connection: Option<Spanned<ConnectionSpec>>,
+    /// Multiplies the sum of the two flights' fares (default 1).
+    pub factor: Option<Spanned<f64>>,
+}
+
+/// The window of a connection at a hub.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectionSpec {
+    /// Shortest connection (default 45m).
+    pub min: Option<Spanned<WrittenDuration>>,
+    /// Longest connection (default 12h).
+    pub max: Option<Spanned<WrittenDuration>>,
 }
 
 /// One scheduled flight.
@@ -225,6 +242,9 @@ pub struct FlightSpec {
     pub seats: Option<Spanned<u16>>,
     /// Intermediate stops (default 0).
     pub stops: Option<Spanned<u8>>,
+    /// A codeshare: the number another airline flies it under, such as
+    /// `QG302`.
+    pub operated_by: Option<Spanned<String>>,
 }
 
 /// Pricing rules.

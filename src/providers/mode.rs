@@ -22,7 +22,7 @@ use super::upstream::Upstream;
 #[derive(Clone, Debug, PartialEq)]
 pub enum ProviderMode {
     /// From a mock fare table.
-    Mock(MockTable),
+    Mock(Box<MockTable>),
     /// From an airline's HTTP API.
     Upstream(Arc<Upstream>),
 }
@@ -59,7 +59,9 @@ impl ProviderMode {
                 );
                 None
             }
-            (Some(spec), None) => mock::from_spec(spec, problems).map(ProviderMode::Mock),
+            (Some(spec), None) => {
+                mock::from_spec(spec, problems).map(|t| ProviderMode::Mock(Box::new(t)))
+            }
             (None, Some(upstream)) => {
                 Upstream::from_spec(upstream, problems).map(|u| ProviderMode::Upstream(Arc::new(u)))
             }

@@ -267,6 +267,8 @@ pub struct Snapshot {
     /// Offers so far, cheapest first.
     #[schema(value_type = Vec<Offer>)]
     pub offers: Vec<Box<RawValue>>,
+    /// How many airlines sell each itinerary (the offers' `itinerary`).
+    pub sellers: BTreeMap<String, usize>,
     /// When the search finished.
     #[schema(value_type = Option<String>, format = DateTime)]
     pub finished_at: Option<Timestamp>,
@@ -292,6 +294,36 @@ pub(crate) fn complete_event<'a>(
     }
     data.extend_from_slice(b"]}");
     Bytes::from(data)
+}
+
+/// Offers grouped by itinerary, from offers sorted cheapest first: the
+/// position of each itinerary's cheapest offer, in that order, and how
+/// many airlines sell each itinerary. An offer without an itinerary (from
+/// an older process) is one of its own.
+pub(crate) fn by_itinerary<'a>(
+    keys: impl Iterator<Item = &'a OfferKey>,
+) -> (Vec<usize>, BTreeMap<String, usize>) {
+    let mut firsts = Vec::new();
+    let mut sellers: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for (at, key) in keys.enumerate() {
+        let itinerary = if key.itinerary.is_empty() {
+            key.id.as_str()
+        } else {
+            key.itinerary.as_str()
+        };
+        let seen = sellers.entry(itinerary).or_default();
+        if seen.is_empty() {
+            firsts.push(at);
+        }
+        if !seen.contains(&key.provider.as_str()) {
+            seen.push(&key.provider);
+        }
+    }
+    let counts = sellers
+        .into_iter()
+        .map(|(itinerary, by)| (itinerary.to_string(), by.len()))
+        .collect();
+    (firsts, counts)
 }
 
 /// When the first offer came: the earliest answer that had offers.
@@ -457,6 +489,8 @@ pub(crate) struct CompleteHead {
     pub status: SearchStatus,
     pub providers: BTreeMap<String, AirlineProgress>,
     pub total_offers: usize,
+    /// How many airlines sell each itinerary of the search's offers.
+    pub sellers: BTreeMap<String, usize>,
     pub elapsed_ms: u64,
 }
 

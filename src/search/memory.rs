@@ -21,7 +21,7 @@ use uuid::Uuid;
 use super::error::SearchError;
 use super::events::{
     AirlineProgress, CompleteHead, EventKind, EventLog, PreparedAnswer, SearchStatus, Snapshot,
-    complete_event, first_offer_ms, raw_json, timeout_event,
+    by_itinerary, complete_event, first_offer_ms, raw_json, timeout_event,
 };
 use super::limits::{StoreLimits, expires_at};
 use crate::model::{AnswerView, OfferKey, SearchRequest, time_left};
@@ -62,6 +62,7 @@ impl SearchCell {
     pub fn snapshot(&self) -> Snapshot {
         let state = self.state.lock().expect("search lock");
         let finished_at = state.finished.map(|(_, t)| t);
+        let (_, sellers) = by_itinerary(state.offers.iter().map(|(key, _)| key));
         Snapshot {
             search_id: self.request.search_id,
             status: state.status,
@@ -73,6 +74,7 @@ impl SearchCell {
                 .iter()
                 .filter_map(|(_, json)| raw_json(json))
                 .collect(),
+            sellers,
             finished_at,
             expires_at: self.expires_at,
         }
@@ -162,6 +164,7 @@ impl SearchCell {
         );
         state.status = status;
         state.finished = Some((Instant::now(), Timestamp::now()));
+        let (firsts, sellers) = by_itinerary(state.offers.iter().map(|(key, _)| key));
         let data = complete_event(
             CompleteHead {
                 kind: "complete",
@@ -169,9 +172,13 @@ impl SearchCell {
                 status,
                 providers: self.progress_map(state),
                 total_offers: state.offers.len(),
+                sellers,
                 elapsed_ms,
             },
-            state.offers.iter().take(top).map(|(_, json)| json.as_ref()),
+            firsts
+                .into_iter()
+                .take(top)
+                .map(|at| state.offers[at].1.as_ref()),
         );
         self.log.push(EventKind::Complete, data);
     }

@@ -9,6 +9,7 @@ mod flow;
 mod hardening;
 mod helpers;
 mod hostile;
+mod itineraries;
 mod lifecycle;
 mod loadtest;
 mod money;

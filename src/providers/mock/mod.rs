@@ -2,20 +2,16 @@
 //! RNG so that the same search with the same seed gives the same offers.
 
 mod clock;
+mod quote;
 mod spec;
 
 use std::collections::HashMap;
 
-use jiff::ToSpan;
-use jiff::civil::{Date, DateTime, Time, Weekday};
-use rand::rngs::SmallRng;
-use rand::{RngExt, SeedableRng};
+use jiff::civil::Time;
 use rust_decimal::Decimal;
 
-use crate::model::money;
-use crate::model::{
-    AirlineRef, Cabin, Leg, Offer, PassengerPrice, PassengerType, Price, SearchRequest, split_total,
-};
+use crate::model::Cabin;
+pub use quote::Quoter;
 pub use spec::from_spec;
 
 /// A validated mock fare table.
@@ -29,6 +25,9 @@ pub struct MockTable {
     pub seed: u64,
     /// Flights by (origin, destination).
     pub routes: HashMap<(String, String), Vec<Flight>>,
+    /// Connections through a hub by (origin, destination): the file's
+    /// flights to the hub and from it, combined.
+    pub connections: HashMap<(String, String), Connection>,
     /// Pricing rules.
     pub pricing: Pricing,
 }
@@ -50,8 +49,25 @@ pub struct Flight {
     pub fares: Vec<(Cabin, Decimal)>,
     /// Seats for sale per cabin at most.
     pub seats: u16,
-    /// Intermediate stops.
+    /// Intermediate (technical) stops.
     pub stops: u8,
+    /// On a codeshare, the number another airline flies it under, such as
+    /// `QG302`.
+    pub operated_by: Option<String>,
+}
+
+/// A connecting route: the flights from the origin to `via` and from `via`
+/// to the destination, sold together.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Connection {
+    /// The hub.
+    pub via: String,
+    /// Shortest connection at the hub, in minutes.
+    pub min_minutes: i64,
+    /// Longest connection at the hub, in minutes.
+    pub max_minutes: i64,
+    /// Multiplies the sum of the two flights' fares.
+    pub factor: Decimal,
 }
 
 /// Pricing rules of a mock table.
@@ -84,193 +100,12 @@ impl Default for Pricing {
     }
 }
 
-/// Who is quoting: the provider id and the airline shown on offers.
-#[derive(Clone, Debug)]
-pub struct Quoter<'a> {
-    /// Provider id.
-    pub provider: &'a str,
-    /// Airline on the offers.
-    pub airline: &'a AirlineRef,
-}
-
-impl MockTable {
-    /// The offers this airline makes for a search, given today's date (for
-    /// advance-purchase pricing). Deterministic for a given seed, search and
-    /// day.
-    pub fn offers(&self, quoter: &Quoter<'_>, search: &SearchRequest, today: Date) -> Vec<Offer> {
-        let mut offers = Vec::new();
-        self.leg_offers(quoter, search, Leg::Outbound, today, &mut offers);
-        if search.return_date.is_some() {
-            self.leg_offers(quoter, search, Leg::Inbound, today, &mut offers);
-        }
-        offers
-    }
-
-    fn leg_offers(
-        &self,
-        quoter: &Quoter<'_>,
-        search: &SearchRequest,
-        leg: Leg,
-        today: Date,
-        out: &mut Vec<Offer>,
-    ) {
-        let (from, to, date) = match (leg, search.return_date) {
-            (Leg::Outbound, _) => (&search.from, &search.to, search.date),
-            (Leg::Inbound, Some(back)) => (&search.to, &search.from, back),
-            (Leg::Inbound, None) => return,
-        };
-        let Some(flights) = self.routes.get(&(from.clone(), to.clone())) else {
-            return;
-        };
-        let travellers = search.travellers();
-        let weekday = weekday_index(date.weekday());
-        let days_ahead = (date - today).get_days() as i64;
-        let mut factor = Decimal::ONE;
-        if self.pricing.weekend_days[weekday] {
-            factor *= self.pricing.weekend;
-        }
-        if let Some((_, f)) = self
-            .pricing
-            .advance
-            .iter()
-            .rev()
-            .find(|(days, _)| *days <= days_ahead)
-        {
-            factor *= *f;
-        }
-        for flight in flights.iter().filter(|f| f.days[weekday]) {
-            let Some(base) = flight
-                .fares
-                .iter()
-                .find(|(c, _)| *c == search.cabin)
-                .map(|(_, b)| *b)
-            else {
-                continue;
-            };
-            let mut rng =
-                SmallRng::seed_from_u64(offer_seed(self.seed, search, leg, &flight.number, date));
-            let seats_left: u16 = rng.random_range(1..=flight.seats);
-            if seats_left < u16::from(travellers.seated()) {
-                continue;
-            }
-            let jitter = if self.pricing.jitter > 0.0 {
-                rng.random_range(-self.pricing.jitter..=self.pricing.jitter)
-            } else {
-                0.0
-            };
-            let jitter = Decimal::from_f64_retain(1.0 + jitter).unwrap_or(Decimal::ONE);
-            let adult = base * factor * jitter;
-            let by_passenger: Vec<PassengerPrice> = travellers
-                .counts()
-                .map(|(kind, count)| {
-                    let share = match kind {
-                        PassengerType::Adult => Decimal::ONE,
-                        PassengerType::Child => self.pricing.child,
-                        PassengerType::Infant => self.pricing.infant,
-                    };
-                    let each = money::with_digits(adult * share, self.decimals);
-                    PassengerPrice { kind, count, each }
-                })
-                .collect();
-            let per_passenger = money::with_digits(adult, self.decimals);
-            let total = split_total(&by_passenger);
-            let depart_at = date.to_datetime(flight.depart);
-            let arrive_at = flight.arrival(depart_at);
-            out.push(Offer {
-                id: format!(
-                    "{}-{}-{:04}{:02}{:02}-{}",
-                    quoter.provider,
-                    flight.number,
-                    date.year(),
-                    date.month(),
-                    date.day(),
-                    search.cabin
-                ),
-                provider: quoter.provider.to_string(),
-                airline: quoter.airline.clone(),
-                flight_number: flight.number.clone(),
-                from: from.clone(),
-                to: to.clone(),
-                depart_at,
-                arrive_at,
-                duration_minutes: flight.duration_minutes,
-                stops: flight.stops,
-                cabin: search.cabin,
-                seats_left,
-                price: Price {
-                    total,
-                    per_passenger,
-                    by_passenger,
-                    currency: self.currency.clone(),
-                },
-                leg,
-            });
-        }
-    }
-
-    /// Every airport this table flies from or to, sorted.
-    pub fn airports(&self) -> Vec<String> {
-        let mut all: Vec<String> = self
-            .routes
-            .keys()
-            .flat_map(|(a, b)| [a.clone(), b.clone()])
-            .collect();
-        all.sort();
-        all.dedup();
-        all
-    }
-}
-
-impl Flight {
-    /// Local arrival: the file's arrival time when given, else departure plus
-    /// block time.
-    fn arrival(&self, depart_at: DateTime) -> DateTime {
-        match self.arrive {
-            Some((time, day_offset)) => depart_at
-                .date()
-                .checked_add(i64::from(day_offset).days())
-                .unwrap_or(depart_at.date())
-                .to_datetime(time),
-            None => depart_at
-                .checked_add(i64::from(self.duration_minutes).minutes())
-                .unwrap_or(depart_at),
-        }
-    }
-}
-
-/// Monday = 0 .. Sunday = 6.
-fn weekday_index(day: Weekday) -> usize {
-    day.to_monday_zero_offset() as usize
-}
-
-/// FNV-1a over the search's identity, so the seed is stable across runs and
-/// platforms (unlike `std`'s randomized hasher).
-fn offer_seed(seed: u64, search: &SearchRequest, leg: Leg, flight: &str, date: Date) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ seed;
-    let mut eat = |bytes: &[u8]| {
-        for b in bytes {
-            h ^= u64::from(*b);
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-        h ^= 0xff;
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    };
-    eat(search.from.as_bytes());
-    eat(search.to.as_bytes());
-    eat(date.to_string().as_bytes());
-    eat(&[search.passengers]);
-    eat(search.cabin.as_str().as_bytes());
-    eat(&[matches!(leg, Leg::Inbound) as u8]);
-    eat(flight.as_bytes());
-    h
-}
-
 #[cfg(test)]
 mod tests {
     use super::super::definition::MockSpec;
     use super::super::problems::Problems;
     use super::*;
-    use crate::model::Cabin;
+    use crate::model::{AirlineRef, Leg, Offer, SearchRequest};
     use jiff::Timestamp;
     use serde_saphyr::Spanned;
     use uuid::Uuid;

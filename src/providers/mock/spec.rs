@@ -9,7 +9,8 @@ use rust_decimal::Decimal;
 use serde_saphyr::Spanned;
 
 use super::clock::{self, Shift};
-use super::{Flight, MockTable, Pricing};
+use super::{Connection, Flight, MockTable, Pricing};
+use crate::duration::WrittenDuration;
 use crate::model::money;
 use crate::model::{Cabin, normalize_code};
 use crate::providers::definition::{FlightSpec, MockSpec, PricingSpec, RouteSpec};
@@ -52,7 +53,27 @@ pub fn from_spec(spec: &Spanned<MockSpec>, problems: &mut Problems) -> Option<Mo
     if s.routes.value.is_empty() {
         problems.at(&s.routes, "a mock table needs at least one route");
     }
+    let mut connections: HashMap<(String, String), Connection> = HashMap::new();
+    let mut connection_routes = Vec::new();
     for route in &s.routes.value {
+        if route.value.via.is_some() {
+            let Some((key, connection)) = connection_from_spec(route, problems) else {
+                continue;
+            };
+            if connections.contains_key(&key) {
+                problems.at(
+                    route,
+                    format!(
+                        "the connection {}-{} is listed twice; sell one hub per route",
+                        key.0, key.1
+                    ),
+                );
+                continue;
+            }
+            connection_routes.push((key.clone(), route));
+            connections.insert(key, connection);
+            continue;
+        }
         let Some((key, flights, shift)) = route_from_spec(route, problems) else {
             continue;
         };
@@ -73,6 +94,19 @@ pub fn from_spec(spec: &Spanned<MockSpec>, problems: &mut Problems) -> Option<Mo
         routes.insert(key, flights);
     }
     clock::reverse_shifts(&shifts, problems);
+    for ((from, to), route) in connection_routes {
+        let via = &connections[&(from.clone(), to.clone())].via;
+        for (a, b) in [(&from, via), (via, &to)] {
+            if !routes.contains_key(&(a.clone(), b.clone())) {
+                problems.at(
+                    route.value.via.as_ref().unwrap_or(&route.value.from),
+                    format!(
+                        "the connection {from}-{to} via {via} needs a route from {a} to {b} in this file"
+                    ),
+                );
+            }
+        }
+    }
     let pricing = s
         .pricing
         .as_ref()
@@ -83,6 +117,7 @@ pub fn from_spec(spec: &Spanned<MockSpec>, problems: &mut Problems) -> Option<Mo
         decimals,
         seed: s.seed.unwrap_or(0),
         routes,
+        connections,
         pricing,
     })
 }
@@ -99,13 +134,35 @@ fn route_from_spec(route: &Spanned<RouteSpec>, problems: &mut Problems) -> Optio
     {
         problems.at(&r.to, format!("route goes from {f} to itself"));
     }
-    if r.flights.value.is_empty() {
-        problems.at(&r.flights, "a route needs at least one flight");
+    for (written, name) in [
+        (
+            r.connection.as_ref().map(|c| c.referenced.line()),
+            "connection",
+        ),
+        (r.factor.as_ref().map(|f| f.referenced.line()), "factor"),
+    ] {
+        if written.is_some() {
+            problems.at(
+                route,
+                format!("`{name}` belongs to a connecting route: add `via: <hub>` or remove it"),
+            );
+        }
     }
+    let listed: &[Spanned<FlightSpec>] = match &r.flights {
+        Some(list) if !list.value.is_empty() => &list.value,
+        Some(list) => {
+            problems.at(list, "a route needs at least one flight");
+            &[]
+        }
+        None => {
+            problems.at(route, "a route needs at least one flight under `flights:`");
+            &[]
+        }
+    };
     let mut flights = Vec::new();
     let mut implied = Vec::new();
     let mut seen: HashMap<String, u64> = HashMap::new();
-    for flight in &r.flights.value {
+    for flight in listed {
         if let Some((f, shift)) = flight_from_spec(flight, problems) {
             if let Some(line) = seen.get(&f.number) {
                 problems.at(
@@ -147,11 +204,7 @@ fn flight_from_spec(
     let f = &flight.value;
     let before = problems.len();
     let number = f.number.value.trim().to_ascii_uppercase();
-    let valid_number = number.len() >= 3
-        && number.len() <= 7
-        && number.bytes().take(2).all(|b| b.is_ascii_alphanumeric())
-        && number.bytes().skip(2).all(|b| b.is_ascii_digit());
-    if !valid_number {
+    if !is_flight_number(&number) {
         problems.at(
             &f.number,
             format!("`{}` is not a flight number such as GA404", f.number.value),
@@ -226,6 +279,20 @@ fn flight_from_spec(
         None => 9,
     };
     let stops = f.stops.as_ref().map(|s| s.value).unwrap_or(0);
+    let operated_by = f.operated_by.as_ref().and_then(|o| {
+        let code = o.value.trim().to_ascii_uppercase();
+        if !is_flight_number(&code) || code == number {
+            problems.at(
+                o,
+                format!(
+                    "`{}` is not the operating airline's flight number, such as QG302",
+                    o.value
+                ),
+            );
+            return None;
+        }
+        Some(code)
+    });
     if let Some(s) = f.stops.as_ref().filter(|s| s.value > 3) {
         problems.at(s, format!("stops must be 0 to 3, got {}", s.value));
     }
@@ -244,9 +311,77 @@ fn flight_from_spec(
             fares,
             seats,
             stops,
+            operated_by,
         },
         shift,
     ))
+}
+
+/// A connecting route (one with `via`): its key and its window.
+fn connection_from_spec(
+    route: &Spanned<RouteSpec>,
+    problems: &mut Problems,
+) -> Option<((String, String), Connection)> {
+    let r = &route.value;
+    let before = problems.len();
+    let from = airport(&r.from, problems);
+    let to = airport(&r.to, problems);
+    let via = r.via.as_ref().and_then(|v| airport(v, problems));
+    if let (Some(f), Some(t), Some(v)) = (&from, &to, &via)
+        && (f == t || v == f || v == t)
+    {
+        problems.at(
+            route,
+            format!("a connection goes through a third airport: {f} to {t} via {v}"),
+        );
+    }
+    if let Some(flights) = &r.flights {
+        problems.at(
+            flights,
+            "a connecting route has no flights of its own: it sells the file's flights to and from its hub; remove `flights:`",
+        );
+    }
+    let minutes = |d: &Option<Spanned<WrittenDuration>>, default: i64| {
+        d.as_ref()
+            .map_or(default, |d| (d.value.value.get().as_secs() / 60) as i64)
+    };
+    let window = r.connection.as_ref().map(|c| &c.value);
+    let min_minutes = minutes(&window.and_then(|w| w.min.clone()), 45);
+    let max_minutes = minutes(&window.and_then(|w| w.max.clone()), 12 * 60);
+    if !(20 <= min_minutes && min_minutes <= max_minutes && max_minutes <= 24 * 60)
+        && let Some(c) = &r.connection
+    {
+        problems.at(
+            c,
+            format!(
+                "a connection must be at least 20m, at most 24h, and `min` not above `max`; got {min_minutes}m to {max_minutes}m"
+            ),
+        );
+    }
+    let factor = r
+        .factor
+        .as_ref()
+        .map_or(Decimal::ONE, |f| factor(f, "factor", problems));
+    if problems.len() != before {
+        return None;
+    }
+    Some((
+        (from?, to?),
+        Connection {
+            via: via?,
+            min_minutes,
+            max_minutes,
+            factor,
+        },
+    ))
+}
+
+/// An airline code of two letters or digits, then one to five digits.
+fn is_flight_number(number: &str) -> bool {
+    number.len() >= 3
+        && number.len() <= 7
+        && number.bytes().take(2).all(|b| b.is_ascii_alphanumeric())
+        && number.bytes().skip(2).all(|b| b.is_ascii_digit())
 }
 
 fn parse_time(text: &Spanned<String>, problems: &mut Problems) -> Option<Time> {

@@ -14,8 +14,8 @@ use super::error::{UpstreamError, snippet};
 use crate::duration::HumanDuration;
 use crate::model::money;
 use crate::model::{
-    AirlineRef, Cabin, Leg, Offer, PassengerPrice, PassengerType, Price, Travellers,
-    normalize_code, split_total,
+    AirlineRef, Cabin, Leg, Offer, PassengerPrice, PassengerType, Price, Segment, Travellers,
+    itinerary_key, normalize_code, split_total,
 };
 
 /// The offer fields a `map` may set.
@@ -280,8 +280,19 @@ pub fn offer(values: Values<'_>, d: &Defaults<'_>) -> Result<Offer, String> {
     if flight_number.is_empty() {
         return Err("`flight_number` is empty".into());
     }
+    // Without a mapped list of segments, the offer is its one flight (its
+    // stops, if any, are the airline's to tell).
+    let segments = vec![Segment::own(
+        &airline.code,
+        &flight_number,
+        (&from, &to),
+        (depart_at, arrive_at),
+        duration_minutes,
+    )];
     Ok(Offer {
         id,
+        itinerary: itinerary_key(&segments, cabin),
+        segments,
         provider: d.provider.to_string(),
         airline,
         flight_number,

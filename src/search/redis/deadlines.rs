@@ -155,6 +155,10 @@ impl RedisStore {
                 continue;
             }
             let elapsed_ms = (now.as_millisecond() - stored.created_ms).max(0) as u64;
+            let cheapest: Vec<Vec<u8>> = stored
+                .cheapest(self.limits.top_offers)
+                .map(<[u8]>::to_vec)
+                .collect();
             let mut snap = stored.snapshot;
             let mut events = Vec::new();
             for (provider, progress) in snap.providers.iter_mut() {
@@ -174,12 +178,10 @@ impl RedisStore {
                     status: SearchStatus::Partial,
                     providers: snap.providers,
                     total_offers: snap.total_offers,
+                    sellers: snap.sellers,
                     elapsed_ms,
                 },
-                snap.offers
-                    .iter()
-                    .take(self.limits.top_offers)
-                    .map(|o| o.get().as_bytes()),
+                cheapest.iter().map(Vec::as_slice),
             );
             events.push((EventKind::Complete, complete));
             log.extend(log.len() + 1, events);

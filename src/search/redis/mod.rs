@@ -359,7 +359,7 @@ impl RedisStore {
                     },
                     _ => return None,
                 };
-                let snap = stored.snapshot;
+                let snap = &stored.snapshot;
                 let elapsed_ms = (now.as_millisecond() - stored.created_ms).max(0) as u64;
                 let figures = (
                     outcome == SearchStatus::Partial,
@@ -371,11 +371,12 @@ impl RedisStore {
                         kind: "complete",
                         search_id: *id,
                         status: outcome,
-                        providers: snap.providers,
+                        providers: snap.providers.clone(),
                         total_offers: snap.total_offers,
+                        sellers: snap.sellers.clone(),
                         elapsed_ms,
                     },
-                    snap.offers.iter().take(top).map(|o| o.get().as_bytes()),
+                    stored.cheapest(top),
                 );
                 let keys = self.keys(id);
                 let complete = tagged(EventKind::Complete, &complete);

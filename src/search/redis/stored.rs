@@ -13,7 +13,9 @@ use uuid::Uuid;
 use crate::bus::BusError;
 use crate::fault::Fault;
 use crate::model::{OfferKey, SearchRequest};
-use crate::search::events::{AirlineProgress, EventKind, SearchStatus, Snapshot, raw_json};
+use crate::search::events::{
+    AirlineProgress, EventKind, SearchStatus, Snapshot, by_itinerary, raw_json,
+};
 
 /// A search's hash as read from Redis.
 pub(super) type Fields = HashMap<String, Vec<u8>>;
@@ -28,6 +30,19 @@ pub(super) struct Stored {
     pub outcome: Option<String>,
     /// When the search was accepted, in milliseconds since the epoch.
     pub created_ms: i64,
+    /// Where in `snapshot.offers` each itinerary's cheapest offer is,
+    /// cheapest first: what the `complete` event lists.
+    pub cheapest: Vec<usize>,
+}
+
+impl Stored {
+    /// The cheapest offer of each itinerary, up to `top`, as JSON.
+    pub fn cheapest(&self, top: usize) -> impl Iterator<Item = &[u8]> {
+        self.cheapest
+            .iter()
+            .take(top)
+            .map(|&at| self.snapshot.offers[at].get().as_bytes())
+    }
 }
 
 impl Stored {
@@ -78,6 +93,7 @@ impl Stored {
             }
         }
         offers.sort_by(|a, b| a.0.cmp(&b.0));
+        let (cheapest, sellers) = by_itinerary(offers.iter().map(|(key, _)| key));
         let finished_at = fields
             .contains_key("finished_ms")
             .then(|| number("finished_ms"))
@@ -94,6 +110,7 @@ impl Stored {
                 providers,
                 total_offers: usize::try_from(number("total")?).unwrap_or(0),
                 offers: offers.into_iter().map(|(_, json)| json).collect(),
+                sellers,
                 finished_at,
                 expires_at,
             },
@@ -102,6 +119,7 @@ impl Stored {
                 .and_then(|o| String::from_utf8(o.clone()).ok()),
             created_ms: number("created_ms")?,
             state,
+            cheapest,
         }))
     }
 }

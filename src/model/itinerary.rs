@@ -1,0 +1,128 @@
+//! The flights of an offer (SPEC section 9): its segments, the journey they
+//! make, and the key that names the same flights whoever sells them.
+
+use jiff::civil::DateTime;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::Cabin;
+
+/// One flight of an offer: a connection has two or more, one after the
+/// other (one's `to` is the next one's `from`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Segment {
+    /// The flight number it is sold under, such as `GA7302`.
+    pub flight_number: String,
+    /// IATA code of the airline selling it under that number.
+    pub marketing_carrier: String,
+    /// IATA code of the airline flying it: another one on a codeshare.
+    pub operating_carrier: String,
+    /// The number the operating airline flies it under (`QG302` for
+    /// `GA7302` operated by Citilink); the flight number when the same.
+    pub operating_flight_number: String,
+    /// Origin airport.
+    pub from: String,
+    /// Destination airport.
+    pub to: String,
+    /// Local departure date-time at `from`.
+    #[schema(value_type = String, example = "2026-12-20T08:30:00")]
+    pub depart_at: DateTime,
+    /// Local arrival date-time at `to`.
+    #[schema(value_type = String, example = "2026-12-20T11:15:00")]
+    pub arrive_at: DateTime,
+    /// Block time in minutes.
+    pub duration_minutes: u32,
+}
+
+impl Segment {
+    /// A segment flown under its own number by the airline that sells it.
+    pub fn own(
+        carrier: &str,
+        flight_number: &str,
+        (from, to): (&str, &str),
+        (depart_at, arrive_at): (DateTime, DateTime),
+        duration_minutes: u32,
+    ) -> Self {
+        Self {
+            flight_number: flight_number.to_string(),
+            marketing_carrier: carrier.to_string(),
+            operating_carrier: carrier.to_string(),
+            operating_flight_number: flight_number.to_string(),
+            from: from.to_string(),
+            to: to.to_string(),
+            depart_at,
+            arrive_at,
+            duration_minutes,
+        }
+    }
+}
+
+/// The key of the same flights in the same cabin, whoever sells them: the
+/// operating flight number and departure date of every segment, then the
+/// cabin, such as `QG302:2026-12-20|GA874:2026-12-20|economy`.
+pub fn itinerary_key(segments: &[Segment], cabin: Cabin) -> String {
+    let mut key = String::new();
+    for s in segments {
+        key.push_str(&s.operating_flight_number);
+        key.push(':');
+        key.push_str(&s.depart_at.date().to_string());
+        key.push('|');
+    }
+    key.push_str(cabin.as_str());
+    key
+}
+
+/// Minutes from the first departure to the last arrival: the segments'
+/// block times and the waits between them (each wait is read at one
+/// airport, so local times give it exactly).
+pub fn journey_minutes(segments: &[Segment]) -> u32 {
+    let flying: u32 = segments.iter().map(|s| s.duration_minutes).sum();
+    let waiting: i64 = segments
+        .windows(2)
+        .map(|pair| {
+            pair[1]
+                .depart_at
+                .duration_since(pair[0].arrive_at)
+                .as_mins()
+                .max(0)
+        })
+        .sum();
+    flying + u32::try_from(waiting).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(text: &str) -> DateTime {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn a_connection_across_zones_counts_flying_and_waiting() {
+        // CGK 08:00 (UTC+7) to SIN 10:50 (UTC+8): 1h50m; then SIN 13:05 to
+        // HND 21:00 (UTC+9): 6h55m. The wait at SIN is 2h15m.
+        let first = Segment::own(
+            "GA",
+            "GA820",
+            ("CGK", "SIN"),
+            (at("2026-12-20T08:00"), at("2026-12-20T10:50")),
+            110,
+        );
+        let mut second = Segment::own(
+            "GA",
+            "GA874",
+            ("SIN", "HND"),
+            (at("2026-12-20T13:05"), at("2026-12-20T21:00")),
+            415,
+        );
+        second.operating_carrier = "NH".into();
+        second.operating_flight_number = "NH842".into();
+        let segments = [first, second];
+        assert_eq!(journey_minutes(&segments), 110 + 135 + 415);
+        assert_eq!(
+            itinerary_key(&segments, Cabin::Economy),
+            "GA820:2026-12-20|NH842:2026-12-20|economy"
+        );
+    }
+}

@@ -1,0 +1,321 @@
+//! Quoting a search from a mock fare table: the flights of each leg, direct
+//! and through a hub, priced per traveller type, with seats and jitter
+//! drawn from an RNG seeded by the offer's identity.
+
+use jiff::ToSpan;
+use jiff::civil::{Date, DateTime, Weekday};
+use rand::rngs::SmallRng;
+use rand::{RngExt, SeedableRng};
+use rust_decimal::Decimal;
+
+use super::{Connection, Flight, MockTable};
+use crate::model::money;
+use crate::model::{
+    AirlineRef, Cabin, Leg, Offer, PassengerPrice, PassengerType, Price, SearchRequest, Segment,
+    itinerary_key, journey_minutes, split_total,
+};
+
+/// Who is quoting: the provider id and the airline shown on offers.
+#[derive(Clone, Debug)]
+pub struct Quoter<'a> {
+    /// Provider id.
+    pub provider: &'a str,
+    /// Airline on the offers.
+    pub airline: &'a AirlineRef,
+}
+
+/// One flight of a journey being quoted: the flight, its airports and its
+/// local departure.
+struct Hop<'a> {
+    flight: &'a Flight,
+    from: &'a str,
+    to: &'a str,
+    depart_at: DateTime,
+}
+
+/// What every offer of one leg shares.
+struct LegQuote<'a> {
+    quoter: &'a Quoter<'a>,
+    search: &'a SearchRequest,
+    leg: Leg,
+    date: Date,
+    /// Weekend and advance-purchase factors of the leg's date.
+    factor: Decimal,
+}
+
+impl MockTable {
+    /// The offers this airline makes for a search, given today's date (for
+    /// advance-purchase pricing). Deterministic for a given seed, search and
+    /// day.
+    pub fn offers(&self, quoter: &Quoter<'_>, search: &SearchRequest, today: Date) -> Vec<Offer> {
+        let mut offers = Vec::new();
+        self.leg_offers(quoter, search, Leg::Outbound, today, &mut offers);
+        if search.return_date.is_some() {
+            self.leg_offers(quoter, search, Leg::Inbound, today, &mut offers);
+        }
+        offers
+    }
+
+    fn leg_offers(
+        &self,
+        quoter: &Quoter<'_>,
+        search: &SearchRequest,
+        leg: Leg,
+        today: Date,
+        out: &mut Vec<Offer>,
+    ) {
+        let (from, to, date) = match (leg, search.return_date) {
+            (Leg::Outbound, _) => (search.from.as_str(), search.to.as_str(), search.date),
+            (Leg::Inbound, Some(back)) => (search.to.as_str(), search.from.as_str(), back),
+            (Leg::Inbound, None) => return,
+        };
+        let quote = LegQuote {
+            quoter,
+            search,
+            leg,
+            date,
+            factor: self.date_factor(date, today),
+        };
+        let flies = |f: &&Flight| f.days[weekday_index(date.weekday())];
+        let key = |a: &str, b: &str| (a.to_string(), b.to_string());
+        if let Some(flights) = self.routes.get(&key(from, to)) {
+            for flight in flights.iter().filter(flies) {
+                let Some(base) = flight.fare(search.cabin) else {
+                    continue;
+                };
+                let hop = Hop {
+                    flight,
+                    from,
+                    to,
+                    depart_at: date.to_datetime(flight.depart),
+                };
+                out.extend(self.offer(&quote, &[hop], base));
+            }
+        }
+        let Some(connection) = self.connections.get(&key(from, to)) else {
+            return;
+        };
+        let via = connection.via.as_str();
+        let (Some(firsts), Some(seconds)) = (
+            self.routes.get(&key(from, via)),
+            self.routes.get(&key(via, to)),
+        ) else {
+            return;
+        };
+        for first in firsts.iter().filter(flies) {
+            let depart_at = date.to_datetime(first.depart);
+            let Some((second, onward)) = connecting(connection, first.arrival(depart_at), seconds)
+            else {
+                continue;
+            };
+            let (Some(a), Some(b)) = (first.fare(search.cabin), second.fare(search.cabin)) else {
+                continue;
+            };
+            let hops = [
+                Hop {
+                    flight: first,
+                    from,
+                    to: via,
+                    depart_at,
+                },
+                Hop {
+                    flight: second,
+                    from: via,
+                    to,
+                    depart_at: onward,
+                },
+            ];
+            out.extend(self.offer(&quote, &hops, (a + b) * connection.factor));
+        }
+    }
+
+    /// Weekend and advance-purchase factors of a departure date.
+    fn date_factor(&self, date: Date, today: Date) -> Decimal {
+        let days_ahead = (date - today).get_days() as i64;
+        let mut factor = Decimal::ONE;
+        if self.pricing.weekend_days[weekday_index(date.weekday())] {
+            factor *= self.pricing.weekend;
+        }
+        if let Some((_, f)) = self
+            .pricing
+            .advance
+            .iter()
+            .rev()
+            .find(|(days, _)| *days <= days_ahead)
+        {
+            factor *= *f;
+        }
+        factor
+    }
+
+    /// The offer of one journey at `base` fare, or none when it has fewer
+    /// seats left than the search has seated travellers.
+    fn offer(&self, quote: &LegQuote<'_>, hops: &[Hop<'_>], base: Decimal) -> Option<Offer> {
+        let search = quote.search;
+        let numbers: Vec<&str> = hops.iter().map(|h| h.flight.number.as_str()).collect();
+        let numbers = numbers.join("+");
+        let mut rng = SmallRng::seed_from_u64(offer_seed(
+            self.seed, search, quote.leg, &numbers, quote.date,
+        ));
+        let seats = hops.iter().map(|h| h.flight.seats).min().unwrap_or(1);
+        let seats_left: u16 = rng.random_range(1..=seats);
+        let travellers = search.travellers();
+        if seats_left < u16::from(travellers.seated()) {
+            return None;
+        }
+        let jitter = if self.pricing.jitter > 0.0 {
+            rng.random_range(-self.pricing.jitter..=self.pricing.jitter)
+        } else {
+            0.0
+        };
+        let jitter = Decimal::from_f64_retain(1.0 + jitter).unwrap_or(Decimal::ONE);
+        let adult = base * quote.factor * jitter;
+        let by_passenger: Vec<PassengerPrice> = travellers
+            .counts()
+            .map(|(kind, count)| {
+                let share = match kind {
+                    PassengerType::Adult => Decimal::ONE,
+                    PassengerType::Child => self.pricing.child,
+                    PassengerType::Infant => self.pricing.infant,
+                };
+                let each = money::with_digits(adult * share, self.decimals);
+                PassengerPrice { kind, count, each }
+            })
+            .collect();
+        let carrier = &quote.quoter.airline.code;
+        let segments: Vec<Segment> = hops.iter().map(|h| h.segment(carrier)).collect();
+        let (first, last) = (segments.first()?, segments.last()?);
+        let technical: u8 = hops.iter().map(|h| h.flight.stops).sum();
+        Some(Offer {
+            id: format!(
+                "{}-{}-{}-{}",
+                quote.quoter.provider,
+                numbers,
+                quote.date.strftime("%Y%m%d"),
+                search.cabin
+            ),
+            provider: quote.quoter.provider.to_string(),
+            airline: quote.quoter.airline.clone(),
+            flight_number: first.flight_number.clone(),
+            from: first.from.clone(),
+            to: last.to.clone(),
+            depart_at: first.depart_at,
+            arrive_at: last.arrive_at,
+            duration_minutes: journey_minutes(&segments),
+            stops: (segments.len() as u8 - 1).saturating_add(technical),
+            itinerary: itinerary_key(&segments, search.cabin),
+            segments,
+            cabin: search.cabin,
+            seats_left,
+            price: Price {
+                total: split_total(&by_passenger),
+                per_passenger: money::with_digits(adult, self.decimals),
+                by_passenger,
+                currency: self.currency.clone(),
+            },
+            leg: quote.leg,
+        })
+    }
+
+    /// Every airport this table flies from or to, sorted.
+    pub fn airports(&self) -> Vec<String> {
+        let mut all: Vec<String> = self
+            .routes
+            .keys()
+            .flat_map(|(a, b)| [a.clone(), b.clone()])
+            .collect();
+        all.sort();
+        all.dedup();
+        all
+    }
+}
+
+/// The first onward flight that leaves the hub within the connection's
+/// window after `arrived` (the same day or the next), and its departure.
+fn connecting<'a>(
+    connection: &Connection,
+    arrived: DateTime,
+    onward: &'a [Flight],
+) -> Option<(&'a Flight, DateTime)> {
+    let days = [arrived.date(), arrived.date().tomorrow().ok()?];
+    onward
+        .iter()
+        .flat_map(|f| days.map(|d| (f, d.to_datetime(f.depart))))
+        .filter(|(f, at)| f.days[weekday_index(at.date().weekday())])
+        .filter(|(_, at)| {
+            let wait = at.duration_since(arrived).as_mins();
+            (connection.min_minutes..=connection.max_minutes).contains(&wait)
+        })
+        .min_by_key(|(_, at)| *at)
+}
+
+impl Hop<'_> {
+    /// The segment this hop flies, sold by `carrier`.
+    fn segment(&self, carrier: &str) -> Segment {
+        let f = self.flight;
+        let mut segment = Segment::own(
+            carrier,
+            &f.number,
+            (self.from, self.to),
+            (self.depart_at, f.arrival(self.depart_at)),
+            f.duration_minutes,
+        );
+        if let Some(operating) = &f.operated_by {
+            segment.operating_carrier = operating[..2].to_string();
+            segment.operating_flight_number = operating.clone();
+        }
+        segment
+    }
+}
+
+impl Flight {
+    /// The base fare of a cabin, when this flight sells it.
+    fn fare(&self, cabin: Cabin) -> Option<Decimal> {
+        self.fares
+            .iter()
+            .find(|(c, _)| *c == cabin)
+            .map(|(_, b)| *b)
+    }
+
+    /// Local arrival: the file's arrival time when given, else departure plus
+    /// block time.
+    fn arrival(&self, depart_at: DateTime) -> DateTime {
+        match self.arrive {
+            Some((time, day_offset)) => depart_at
+                .date()
+                .checked_add(i64::from(day_offset).days())
+                .unwrap_or(depart_at.date())
+                .to_datetime(time),
+            None => depart_at
+                .checked_add(i64::from(self.duration_minutes).minutes())
+                .unwrap_or(depart_at),
+        }
+    }
+}
+
+/// Monday = 0 .. Sunday = 6.
+fn weekday_index(day: Weekday) -> usize {
+    day.to_monday_zero_offset() as usize
+}
+
+/// FNV-1a over the search's identity, so the seed is stable across runs and
+/// platforms (unlike `std`'s randomized hasher).
+fn offer_seed(seed: u64, search: &SearchRequest, leg: Leg, flight: &str, date: Date) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ seed;
+    let mut eat = |bytes: &[u8]| {
+        for b in bytes {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        h ^= 0xff;
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    };
+    eat(search.from.as_bytes());
+    eat(search.to.as_bytes());
+    eat(date.to_string().as_bytes());
+    eat(&[search.passengers]);
+    eat(search.cabin.as_str().as_bytes());
+    eat(&[matches!(leg, Leg::Inbound) as u8]);
+    eat(flight.as_bytes());
+    h
+}
