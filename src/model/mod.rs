@@ -7,10 +7,12 @@
 //!
 //! [`money`] writes every offer's amounts with their currency's digits.
 
+mod fare;
 mod itinerary;
 pub mod money;
 mod travellers;
 
+pub use fare::{Baggage, Fare};
 pub use itinerary::{Segment, itinerary_key, journey_minutes};
 pub use travellers::{PassengerPrice, PassengerType, Travellers, split_total};
 
@@ -167,6 +169,14 @@ pub struct Price {
     /// Price for one adult.
     #[serde(with = "rust_decimal::serde::str")]
     pub per_passenger: Decimal,
+    /// The fare without taxes, for every traveller; `null` when the
+    /// airline gives only the total. `base` + `taxes` = `total`.
+    #[serde(default)]
+    pub base: Option<Decimal>,
+    /// Taxes and fees, for every traveller; `null` when the airline gives
+    /// only the total.
+    #[serde(default)]
+    pub taxes: Option<Decimal>,
     /// The total split by traveller type: the sum of `count` × `each` is
     /// `total` exactly. Empty only when an airline's answer gives a total
     /// that cannot be split so (`docs/providers.md`).
@@ -211,6 +221,14 @@ pub struct Offer {
     pub cabin: Cabin,
     /// Seats left at this fare.
     pub seats_left: u16,
+    /// The fare's brand, conditions and bags.
+    #[serde(default)]
+    pub fare: Fare,
+    /// Until when the price is offered; `null` when the airline does not
+    /// say.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub expires_at: Option<Timestamp>,
     /// Fare.
     pub price: Price,
     /// Outbound or inbound leg.

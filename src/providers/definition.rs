@@ -189,6 +189,46 @@ pub struct MockSpec {
     pub routes: Spanned<Vec<Spanned<RouteSpec>>>,
     /// Pricing rules applied on top of the base fares.
     pub pricing: Option<Spanned<PricingSpec>>,
+    /// Fare brands per cabin: each flight gives one offer per brand of the
+    /// cabin searched.
+    pub brands: Option<Spanned<BTreeMap<String, Spanned<BrandList>>>>,
+    /// Taxes added to every fare.
+    pub taxes: Option<Spanned<TaxesSpec>>,
+    /// How long an offer's price holds (default 15m).
+    pub offer_lifetime: Option<Spanned<WrittenDuration>>,
+}
+
+/// The brands of one cabin.
+pub type BrandList = Vec<Spanned<BrandSpec>>;
+
+/// One fare brand of a cabin.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BrandSpec {
+    /// Its name, such as `Lite`.
+    pub name: Spanned<String>,
+    /// Multiplies the fare (default 1).
+    pub factor: Option<Spanned<f64>>,
+    /// Checked bags included (`0`: sold separately).
+    pub checked_bags: Option<Spanned<u8>>,
+    /// Weight allowed per checked bag, in kilograms.
+    pub checked_kg: Option<Spanned<u16>>,
+    /// Bags taken into the cabin.
+    pub cabin_bags: Option<Spanned<u8>>,
+    /// Whether it can be refunded.
+    pub refundable: Option<bool>,
+    /// Whether its flights can be changed.
+    pub changeable: Option<bool>,
+}
+
+/// Taxes on every fare.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaxesSpec {
+    /// A fixed amount per traveller with a seat, in the table's currency.
+    pub per_traveller: Option<Spanned<Amount>>,
+    /// A percentage of every traveller's fare, such as `11` for 11%.
+    pub percent: Option<Spanned<f64>>,
 }
 
 /// One direction between two airports.

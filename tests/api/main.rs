@@ -5,6 +5,7 @@ mod bus_contract;
 mod cli;
 mod cluster;
 mod deployment;
+mod fares;
 mod flow;
 mod hardening;
 mod helpers;

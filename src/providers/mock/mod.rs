@@ -2,15 +2,18 @@
 //! RNG so that the same search with the same seed gives the same offers.
 
 mod clock;
+mod fares;
 mod quote;
 mod spec;
 
 use std::collections::HashMap;
 
+use std::time::Duration;
+
 use jiff::civil::Time;
 use rust_decimal::Decimal;
 
-use crate::model::Cabin;
+use crate::model::{Cabin, Fare};
 pub use quote::Quoter;
 pub use spec::from_spec;
 
@@ -30,6 +33,31 @@ pub struct MockTable {
     pub connections: HashMap<(String, String), Connection>,
     /// Pricing rules.
     pub pricing: Pricing,
+    /// Fare brands of each cabin; a cabin without is sold as one fare
+    /// whose brand, conditions and bags are not known.
+    pub brands: Vec<(Cabin, Vec<Brand>)>,
+    /// Taxes on every fare.
+    pub taxes: Taxes,
+    /// How long an offer's price holds.
+    pub offer_lifetime: Duration,
+}
+
+/// One fare brand of a cabin.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Brand {
+    /// Multiplies the fare.
+    pub factor: Decimal,
+    /// The brand's name, conditions and bags, as offers show them.
+    pub fare: Fare,
+}
+
+/// Taxes on every fare.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Taxes {
+    /// A fixed amount per traveller with a seat.
+    pub per_traveller: Decimal,
+    /// A percentage of each traveller's fare.
+    pub percent: Decimal,
 }
 
 /// One scheduled flight of a mock table.
@@ -264,8 +292,14 @@ pricing: { weekend: 1.5, advance: { 0d: 2.0, 7d: 1.25, 30d: 1.0 } }
     fn jitter_is_reproducible_and_bounded() {
         let t = table(&TABLE.replace("30d: 1.0 }", "30d: 1.0 }, jitter: 0.1"));
         let s = search("2026-12-02", 1, Cabin::Economy, None);
-        let a = offers(&t, &s, "2026-10-01");
-        let b = offers(&t, &s, "2026-10-01");
+        // Everything but the time the price holds until, which runs from
+        // the moment of quoting.
+        let timeless = |mut offers: Vec<Offer>| {
+            offers.iter_mut().for_each(|o| o.expires_at = None);
+            offers
+        };
+        let a = timeless(offers(&t, &s, "2026-10-01"));
+        let b = timeless(offers(&t, &s, "2026-10-01"));
         assert_eq!(a, b);
         for o in &a {
             let base = if o.flight_number == "GA404" {

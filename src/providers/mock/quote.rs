@@ -2,8 +2,8 @@
 //! and through a hub, priced per traveller type, with seats and jitter
 //! drawn from an RNG seeded by the offer's identity.
 
-use jiff::ToSpan;
 use jiff::civil::{Date, DateTime, Weekday};
+use jiff::{SignedDuration, Timestamp, ToSpan};
 use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
 use rust_decimal::Decimal;
@@ -11,8 +11,8 @@ use rust_decimal::Decimal;
 use super::{Connection, Flight, MockTable};
 use crate::model::money;
 use crate::model::{
-    AirlineRef, Cabin, Leg, Offer, PassengerPrice, PassengerType, Price, SearchRequest, Segment,
-    itinerary_key, journey_minutes, split_total,
+    AirlineRef, Cabin, Fare, Leg, Offer, PassengerPrice, PassengerType, Price, SearchRequest,
+    Segment, itinerary_key, journey_minutes, split_total,
 };
 
 /// Who is quoting: the provider id and the airline shown on offers.
@@ -89,7 +89,7 @@ impl MockTable {
                     to,
                     depart_at: date.to_datetime(flight.depart),
                 };
-                out.extend(self.offer(&quote, &[hop], base));
+                out.extend(self.journey_offers(&quote, &[hop], base));
             }
         }
         let Some(connection) = self.connections.get(&key(from, to)) else {
@@ -125,7 +125,7 @@ impl MockTable {
                     depart_at: onward,
                 },
             ];
-            out.extend(self.offer(&quote, &hops, (a + b) * connection.factor));
+            out.extend(self.journey_offers(&quote, &hops, (a + b) * connection.factor));
         }
     }
 
@@ -148,9 +148,10 @@ impl MockTable {
         factor
     }
 
-    /// The offer of one journey at `base` fare, or none when it has fewer
-    /// seats left than the search has seated travellers.
-    fn offer(&self, quote: &LegQuote<'_>, hops: &[Hop<'_>], base: Decimal) -> Option<Offer> {
+    /// The offers of one journey at `base` fare, one per fare brand of the
+    /// cabin; none when it has fewer seats left than the search has
+    /// seated travellers.
+    fn journey_offers(&self, quote: &LegQuote<'_>, hops: &[Hop<'_>], base: Decimal) -> Vec<Offer> {
         let search = quote.search;
         let numbers: Vec<&str> = hops.iter().map(|h| h.flight.number.as_str()).collect();
         let numbers = numbers.join("+");
@@ -159,9 +160,8 @@ impl MockTable {
         ));
         let seats = hops.iter().map(|h| h.flight.seats).min().unwrap_or(1);
         let seats_left: u16 = rng.random_range(1..=seats);
-        let travellers = search.travellers();
-        if seats_left < u16::from(travellers.seated()) {
-            return None;
+        if seats_left < u16::from(search.travellers().seated()) {
+            return Vec::new();
         }
         let jitter = if self.pricing.jitter > 0.0 {
             rng.random_range(-self.pricing.jitter..=self.pricing.jitter)
@@ -170,51 +170,94 @@ impl MockTable {
         };
         let jitter = Decimal::from_f64_retain(1.0 + jitter).unwrap_or(Decimal::ONE);
         let adult = base * quote.factor * jitter;
-        let by_passenger: Vec<PassengerPrice> = travellers
-            .counts()
-            .map(|(kind, count)| {
-                let share = match kind {
-                    PassengerType::Adult => Decimal::ONE,
-                    PassengerType::Child => self.pricing.child,
-                    PassengerType::Infant => self.pricing.infant,
-                };
-                let each = money::with_digits(adult * share, self.decimals);
-                PassengerPrice { kind, count, each }
-            })
-            .collect();
         let carrier = &quote.quoter.airline.code;
         let segments: Vec<Segment> = hops.iter().map(|h| h.segment(carrier)).collect();
-        let (first, last) = (segments.first()?, segments.last()?);
+        let (Some(first), Some(last)) = (segments.first(), segments.last()) else {
+            return Vec::new();
+        };
         let technical: u8 = hops.iter().map(|h| h.flight.stops).sum();
-        Some(Offer {
-            id: format!(
-                "{}-{}-{}-{}",
-                quote.quoter.provider,
-                numbers,
-                quote.date.strftime("%Y%m%d"),
-                search.cabin
-            ),
-            provider: quote.quoter.provider.to_string(),
-            airline: quote.quoter.airline.clone(),
-            flight_number: first.flight_number.clone(),
-            from: first.from.clone(),
-            to: last.to.clone(),
-            depart_at: first.depart_at,
-            arrive_at: last.arrive_at,
-            duration_minutes: journey_minutes(&segments),
-            stops: (segments.len() as u8 - 1).saturating_add(technical),
-            itinerary: itinerary_key(&segments, search.cabin),
-            segments,
-            cabin: search.cabin,
-            seats_left,
-            price: Price {
-                total: split_total(&by_passenger),
-                per_passenger: money::with_digits(adult, self.decimals),
-                by_passenger,
-                currency: self.currency.clone(),
-            },
-            leg: quote.leg,
-        })
+        let id = format!(
+            "{}-{}-{}-{}",
+            quote.quoter.provider,
+            numbers,
+            quote.date.strftime("%Y%m%d"),
+            search.cabin
+        );
+        let unbranded = [(Decimal::ONE, Fare::default())];
+        let brands: Vec<(Decimal, Fare)> =
+            match self.brands.iter().find(|(c, _)| *c == search.cabin) {
+                Some((_, brands)) => brands.iter().map(|b| (b.factor, b.fare.clone())).collect(),
+                None => unbranded.to_vec(),
+            };
+        let expires_at = Timestamp::now()
+            .round(jiff::Unit::Second)
+            .ok()
+            .unwrap_or_else(Timestamp::now)
+            .checked_add(SignedDuration::try_from(self.offer_lifetime).unwrap_or_default())
+            .ok();
+        brands
+            .into_iter()
+            .map(|(factor, fare)| Offer {
+                id: match &fare.brand {
+                    Some(brand) => format!("{id}-{}", slug(brand)),
+                    None => id.clone(),
+                },
+                provider: quote.quoter.provider.to_string(),
+                airline: quote.quoter.airline.clone(),
+                flight_number: first.flight_number.clone(),
+                from: first.from.clone(),
+                to: last.to.clone(),
+                depart_at: first.depart_at,
+                arrive_at: last.arrive_at,
+                duration_minutes: journey_minutes(&segments),
+                stops: (segments.len() as u8 - 1).saturating_add(technical),
+                itinerary: itinerary_key(&segments, search.cabin),
+                segments: segments.clone(),
+                cabin: search.cabin,
+                seats_left,
+                price: self.price(adult * factor, search),
+                fare,
+                expires_at,
+                leg: quote.leg,
+            })
+            .collect()
+    }
+
+    /// The price of a fare whose adult fare before rounding is `adult`:
+    /// each traveller type's fare and taxes rounded to the currency's
+    /// digits, so every sum is exact.
+    fn price(&self, adult: Decimal, search: &SearchRequest) -> Price {
+        let digits = |amount: Decimal| money::with_digits(amount, self.decimals);
+        let (mut base, mut taxes) = (Decimal::ZERO, Decimal::ZERO);
+        let by_passenger: Vec<PassengerPrice> = search
+            .travellers()
+            .counts()
+            .map(|(kind, count)| {
+                let (share, fixed) = match kind {
+                    PassengerType::Adult => (Decimal::ONE, self.taxes.per_traveller),
+                    PassengerType::Child => (self.pricing.child, self.taxes.per_traveller),
+                    // An infant on a lap pays no per-seat taxes.
+                    PassengerType::Infant => (self.pricing.infant, Decimal::ZERO),
+                };
+                let fare = digits(adult * share);
+                let tax = digits(fixed + fare * self.taxes.percent / Decimal::ONE_HUNDRED);
+                base += fare * Decimal::from(count);
+                taxes += tax * Decimal::from(count);
+                PassengerPrice {
+                    kind,
+                    count,
+                    each: fare + tax,
+                }
+            })
+            .collect();
+        Price {
+            total: split_total(&by_passenger),
+            per_passenger: by_passenger.first().map_or(Decimal::ZERO, |p| p.each),
+            base: Some(base),
+            taxes: Some(taxes),
+            by_passenger,
+            currency: self.currency.clone(),
+        }
     }
 
     /// Every airport this table flies from or to, sorted.
@@ -291,6 +334,15 @@ impl Flight {
                 .unwrap_or(depart_at),
         }
     }
+}
+
+/// A brand's name in an offer id: lower case, words joined by `-`.
+fn slug(name: &str) -> String {
+    name.split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_ascii_lowercase)
+        .collect::<Vec<_>>()
+        .join("-")
 }
 
 /// Monday = 0 .. Sunday = 6.

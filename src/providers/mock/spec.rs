@@ -9,11 +9,12 @@ use rust_decimal::Decimal;
 use serde_saphyr::Spanned;
 
 use super::clock::{self, Shift};
-use super::{Connection, Flight, MockTable, Pricing};
+use super::fares::{factor, fares_from_spec, pricing_from_spec};
+use super::{Connection, Flight, MockTable};
 use crate::duration::WrittenDuration;
 use crate::model::money;
 use crate::model::{Cabin, normalize_code};
-use crate::providers::definition::{FlightSpec, MockSpec, PricingSpec, RouteSpec};
+use crate::providers::definition::{FlightSpec, MockSpec, RouteSpec};
 use crate::providers::problems::Problems;
 
 const DAY_NAMES: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
@@ -112,12 +113,16 @@ pub fn from_spec(spec: &Spanned<MockSpec>, problems: &mut Problems) -> Option<Mo
         .as_ref()
         .map(|p| pricing_from_spec(p, problems))
         .unwrap_or_default();
+    let (brands, taxes, offer_lifetime) = fares_from_spec(s, problems);
     (problems.len() == before).then(|| MockTable {
         currency,
         decimals,
         seed: s.seed.unwrap_or(0),
         routes,
         connections,
+        brands,
+        taxes,
+        offer_lifetime,
         pricing,
     })
 }
@@ -397,7 +402,7 @@ fn parse_time(text: &Spanned<String>, problems: &mut Problems) -> Option<Time> {
     }
 }
 
-fn day_set(list: &Spanned<Vec<Spanned<String>>>, problems: &mut Problems) -> [bool; 7] {
+pub(super) fn day_set(list: &Spanned<Vec<Spanned<String>>>, problems: &mut Problems) -> [bool; 7] {
     let mut days = [false; 7];
     if list.value.is_empty() {
         problems.at(
@@ -422,92 +427,6 @@ fn day_set(list: &Spanned<Vec<Spanned<String>>>, problems: &mut Problems) -> [bo
         }
     }
     days
-}
-
-/// A positive pricing factor, or 1 with a problem recorded.
-fn factor(value: &Spanned<f64>, what: &str, problems: &mut Problems) -> Decimal {
-    match Decimal::from_f64_retain(value.value)
-        .filter(|d| *d > Decimal::ZERO && value.value <= 100.0)
-    {
-        Some(d) => d.normalize(),
-        None => {
-            problems.at(
-                value,
-                format!(
-                    "{what} must be a positive factor such as 1.2, got {}",
-                    value.value
-                ),
-            );
-            Decimal::ONE
-        }
-    }
-}
-
-fn pricing_from_spec(spec: &Spanned<PricingSpec>, problems: &mut Problems) -> Pricing {
-    let p = &spec.value;
-    let mut pricing = Pricing::default();
-    if let Some(w) = &p.weekend {
-        pricing.weekend = factor(w, "weekend", problems);
-    }
-    if let Some(steps) = &p.advance {
-        for (key, value) in &steps.value {
-            let f = factor(value, "an advance-purchase factor", problems);
-            match key
-                .strip_suffix('d')
-                .and_then(|n| n.parse::<i64>().ok())
-                .filter(|n| *n >= 0)
-            {
-                Some(days) => pricing.advance.push((days, f)),
-                None => problems.at(
-                    value,
-                    format!("`{key}` is not a number of days such as 0d, 7d or 30d"),
-                ),
-            }
-        }
-        pricing.advance.sort_by_key(|(d, _)| *d);
-    }
-    if let Some(j) = &p.jitter {
-        if (0.0..0.5).contains(&j.value) {
-            pricing.jitter = j.value;
-        } else {
-            problems.at(
-                j,
-                format!(
-                    "jitter must be from 0 to 0.5 (a share of the fare), got {}",
-                    j.value
-                ),
-            );
-        }
-    }
-    if let Some(list) = &p.weekend_days {
-        pricing.weekend_days = day_set(list, problems);
-    }
-    if let Some(c) = &p.child {
-        pricing.child = share(c, "child", problems);
-    }
-    if let Some(i) = &p.infant {
-        pricing.infant = share(i, "infant", problems);
-    }
-    pricing
-}
-
-/// A share of the adult fare, from 0 to 1, or 1 with a problem recorded.
-fn share(value: &Spanned<f64>, what: &str, problems: &mut Problems) -> Decimal {
-    match Decimal::from_f64_retain(value.value)
-        .filter(|d| (Decimal::ZERO..=Decimal::ONE).contains(d))
-    {
-        Some(d) => d.normalize(),
-        None => {
-            problems.at(
-                value,
-                format!(
-                    "{what} must be a share of the adult fare from 0 to 1, such as 0.75, got {}",
-                    value.value
-                ),
-            );
-            Decimal::ONE
-        }
-    }
 }
 
 #[cfg(test)]

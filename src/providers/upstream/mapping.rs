@@ -14,7 +14,7 @@ use super::error::{UpstreamError, snippet};
 use crate::duration::HumanDuration;
 use crate::model::money;
 use crate::model::{
-    AirlineRef, Cabin, Leg, Offer, PassengerPrice, PassengerType, Price, Segment, Travellers,
+    AirlineRef, Cabin, Fare, Leg, Offer, PassengerPrice, PassengerType, Price, Segment, Travellers,
     itinerary_key, normalize_code, split_total,
 };
 
@@ -307,9 +307,13 @@ pub fn offer(values: Values<'_>, d: &Defaults<'_>) -> Result<Offer, String> {
         price: Price {
             total,
             per_passenger,
+            base: None,
+            taxes: None,
             by_passenger,
             currency,
         },
+        fare: Fare::default(),
+        expires_at: None,
         leg,
     })
 }
