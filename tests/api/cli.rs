@@ -293,25 +293,40 @@ fn validate_explains_indentation_mistakes_at_the_line_to_edit() {
         got.starts_with("18:5: `pricing:` is indented more than `seed:` on line 17, so YAML reads this line as the rest of that value: line it up with `seed:`"),
         "{got}"
     );
-    // `routes:` (line 22) indented too far, into `pricing:`.
-    let got = validate_garuda_with(|n, l| if n == 22 { format!("  {l}") } else { l.into() });
+    // `routes:` indented too far, into the block above it, `pricing:`.
+    let text = std::fs::read_to_string(samples_dir().join("garuda.yaml")).unwrap();
+    let line_of = |wanted: &str| {
+        1 + text
+            .lines()
+            .position(|l| l.split('#').next().unwrap_or_default().trim_end() == wanted)
+            .unwrap()
+    };
+    let (routes, pricing) = (line_of("  routes:"), line_of("  pricing:"));
+    let got = validate_garuda_with(|n, l| {
+        if n == routes {
+            format!("  {l}")
+        } else {
+            l.into()
+        }
+    });
     assert!(
-        got.starts_with(
-            "22:5: unknown field `routes`: it is not expected under `pricing:` (line 18)"
-        ) && got.contains("check its indentation"),
+        got.starts_with(&format!(
+            "{routes}:5: unknown field `routes`: it is not expected under `pricing:` (line {pricing})"
+        )) && got.contains("check its indentation"),
         "{got}"
     );
-    // `to:` (line 24) short by a space: the parser said "missing field `to`"
-    // at line 23.
+    // The first route's `to:` short by a space: the parser said "missing
+    // field `to`" at the line of `from:`.
+    let to = routes + 2;
     let got = validate_garuda_with(|n, l| {
-        if n == 24 {
+        if n == to {
             l[1..].to_string()
         } else {
             l.into()
         }
     });
     assert!(
-        got.starts_with("24:6: `to:` is indented 5 spaces, but the keys beside it (such as `from:` on line 23) are indented 6 spaces"),
+        got.starts_with(&format!("{to}:6: `to:` is indented 5 spaces, but the keys beside it (such as `from:` on line {}) are indented 6 spaces", to - 1)),
         "{got}"
     );
     // Two keys on one line: "mapping values are not allowed in this context".
