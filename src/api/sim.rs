@@ -33,7 +33,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::AppState;
-use crate::model::{Cabin, SearchRequest, Travellers, normalize_code};
+use crate::model::{Cabin, PassengerType, SearchRequest, Travellers, normalize_code};
 use crate::providers::ProviderMode;
 use crate::providers::latency::Fate;
 use crate::providers::mock::Quoter;
@@ -248,8 +248,27 @@ pub async fn availability(
                 "fare": {
                     "total": o.price.total.to_string(),
                     "per_adult": o.price.per_passenger.to_string(),
+                    "base": o.price.base.map(|b| b.to_string()),
+                    "taxes": o.price.taxes.map(|t| t.to_string()),
+                    "per_passenger_type": o.price.by_passenger.iter().map(|p| {
+                        let code = match p.kind {
+                            PassengerType::Adult => "ADT",
+                            PassengerType::Child => "CHD",
+                            PassengerType::Infant => "INF",
+                        };
+                        (code, p.each.to_string())
+                    }).collect::<std::collections::BTreeMap<_, _>>(),
                     "currency": o.price.currency,
+                    "brand": o.fare.brand,
+                    "refundable": o.fare.refundable,
+                    "changeable": o.fare.changeable,
+                    "baggage": {
+                        "checked": o.fare.baggage.checked_bags,
+                        "checked_kg": o.fare.baggage.checked_kg,
+                        "cabin": o.fare.baggage.cabin_bags,
+                    },
                 },
+                "valid_until": o.expires_at.map(|t| t.to_string()),
             })
         })
         .collect();

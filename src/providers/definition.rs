@@ -110,6 +110,12 @@ pub struct ResponseSpec {
     /// One expression per offer field, over `item` (one element of the
     /// list), `body`, `search` and `leg`.
     pub map: Spanned<BTreeMap<String, Spanned<String>>>,
+    /// Expression selecting an offer's list of flights, such as
+    /// `item.segments`.
+    pub segments: Option<Spanned<String>>,
+    /// One expression per segment field, over `segment` (one element of
+    /// that list) and what `map` reads.
+    pub segment: Option<Spanned<BTreeMap<String, Spanned<String>>>>,
 }
 
 /// A latency profile: at most one distribution, plus error rates.

@@ -23,4 +23,5 @@ mod reload;
 mod schemathesis;
 mod travellers;
 mod upstream;
+mod upstream_model;
 mod validation;

@@ -12,8 +12,11 @@
 //! - [`error`]: why a call gave no offers.
 
 pub mod breaker;
+mod convert;
 pub mod error;
 pub mod mapping;
+mod price;
+mod segments;
 pub mod send;
 pub mod spec;
 pub mod template;

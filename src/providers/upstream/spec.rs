@@ -22,6 +22,10 @@ use crate::providers::problems::Problems;
 const TEMPLATE_ROOTS: [&str; 6] = ["search", "leg", "env", "settings", "provider", "airstream"];
 /// Top-level names a response expression may read.
 const EXPRESSION_ROOTS: [&str; 6] = ["item", "body", "search", "leg", "settings", "provider"];
+/// Top-level names a segment field's expression may read.
+const SEGMENT_ROOTS: [&str; 7] = [
+    "segment", "item", "body", "search", "leg", "settings", "provider",
+];
 /// Fields of `search`.
 const SEARCH_FIELDS: [&str; 13] = [
     "search_id",
@@ -259,32 +263,52 @@ impl Upstream {
                 );
             }
         }
-        for key in mapping::REQUIRED {
+        let required = match &response.segments {
+            Some(_) => mapping::REQUIRED.to_vec(),
+            None => [
+                &mapping::REQUIRED[..],
+                &mapping::REQUIRED_WITHOUT_SEGMENTS[..],
+            ]
+            .concat(),
+        };
+        for key in required {
             if !response.map.value.contains_key(key) {
                 problems.at(&response.map, format!("`map` must set `{key}`"));
             }
         }
-        if !response.map.value.contains_key("price")
-            && !response.map.value.contains_key("per_passenger")
+        if !mapping::PRICED_BY
+            .iter()
+            .any(|k| response.map.value.contains_key(*k))
         {
-            problems.at(&response.map, "`map` must set `price` or `per_passenger`");
+            problems.at(
+                &response.map,
+                "`map` must set `price`, `per_passenger` or `price_adult`",
+            );
         }
-        let mut exprs: Vec<(String, &Spanned<String>)> =
-            vec![("offers".to_string(), &response.offers)];
-        exprs.extend(response.map.value.iter().map(|(k, v)| (k.clone(), v)));
-        for (_, node) in &exprs {
+        check_segment_mapping(response, problems);
+        let mut exprs: Vec<(&Spanned<String>, &[&str])> =
+            vec![(&response.offers, &EXPRESSION_ROOTS)];
+        exprs.extend(
+            response
+                .map
+                .value
+                .values()
+                .map(|v| (v, &EXPRESSION_ROOTS[..])),
+        );
+        exprs.extend(response.segments.iter().map(|v| (v, &EXPRESSION_ROOTS[..])));
+        exprs.extend(
+            response
+                .segment
+                .iter()
+                .flat_map(|m| m.value.values())
+                .map(|v| (v, &SEGMENT_ROOTS[..])),
+        );
+        for (node, roots) in exprs {
             match env.compile_expression(&node.value) {
                 Err(e) => compile_problem(problems, node, "expression", &e),
                 Ok(expr) => {
                     let names = expr.undeclared_variables(true);
-                    check_source(
-                        problems,
-                        node,
-                        names,
-                        &EXPRESSION_ROOTS,
-                        &env_listed,
-                        &settings_map,
-                    );
+                    check_source(problems, node, names, roots, &env_listed, &settings_map);
                 }
             }
         }
@@ -332,20 +356,25 @@ impl Upstream {
             }
         };
         let offers_expr = response.offers.value.clone();
-        let field_sources: Vec<(String, String)> = response
-            .map
-            .value
-            .iter()
-            .map(|(k, v)| (k.clone(), v.value.clone()))
-            .collect();
+        let sources = |map: Option<&Spanned<BTreeMap<String, Spanned<String>>>>| {
+            map.iter()
+                .flat_map(|m| m.value.iter())
+                .map(|(k, v)| (k.clone(), v.value.clone()))
+                .collect::<Vec<(String, String)>>()
+        };
+        let field_sources = sources(Some(&response.map));
+        let segment_sources = sources(response.segment.as_ref());
+        let segments_source = response.segments.as_ref().map(|s| s.value.clone());
         let compiled = Compiled::try_new(env, |env| -> Result<Expressions<'_>, minijinja::Error> {
             Ok(Expressions {
                 offers_source: offers_expr.clone(),
                 offers: env.compile_expression_owned(offers_expr.clone())?,
-                fields: field_sources
-                    .iter()
-                    .map(|(k, v)| Ok((k.clone(), env.compile_expression_owned(v.clone())?)))
-                    .collect::<Result<_, minijinja::Error>>()?,
+                fields: compile_all(env, &field_sources)?,
+                segments: segments_source
+                    .clone()
+                    .map(|s| env.compile_expression_owned(s))
+                    .transpose()?,
+                segment_fields: compile_all(env, &segment_sources)?,
             })
         })
         .ok()?;
@@ -381,5 +410,56 @@ impl Upstream {
             dropped: AtomicU64::new(0),
             written,
         })
+    }
+}
+
+/// Compiles each `(field, expression)`.
+fn compile_all<'env>(
+    env: &'env minijinja::Environment<'static>,
+    sources: &[(String, String)],
+) -> Result<Vec<(String, minijinja::Expression<'env, 'static>)>, minijinja::Error> {
+    sources
+        .iter()
+        .map(|(k, v)| Ok((k.clone(), env.compile_expression_owned(v.clone())?)))
+        .collect()
+}
+
+/// `segments` and `segment` come together, and `segment` sets known
+/// fields, the required ones among them.
+fn check_segment_mapping(
+    response: &crate::providers::definition::ResponseSpec,
+    problems: &mut Problems,
+) {
+    match (&response.segments, &response.segment) {
+        (None, None) => {}
+        (Some(list), None) => problems.at(
+            list,
+            "`segments` needs `segment:` beside it: one expression per segment field",
+        ),
+        (None, Some(map)) => problems.at(
+            map,
+            "`segment` needs `segments:` beside it: the expression selecting an offer's flights",
+        ),
+        (Some(_), Some(map)) => {
+            for key in map.value.keys() {
+                if !super::segments::FIELDS.contains(&key.as_str()) {
+                    problems.at(
+                        map,
+                        format!(
+                            "`segment` sets unknown field `{key}`; the fields are {}",
+                            super::segments::FIELDS.join(", ")
+                        ),
+                    );
+                }
+            }
+            for key in super::segments::REQUIRED {
+                if !map.value.contains_key(key) {
+                    problems.at(map, format!("`segment` must set `{key}`"));
+                }
+            }
+            if !map.value.contains_key("arrive_at") && !map.value.contains_key("duration") {
+                problems.at(map, "`segment` must set `arrive_at` or `duration`");
+            }
+        }
     }
 }
