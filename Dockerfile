@@ -5,6 +5,8 @@ FROM rust:1-slim-bookworm AS build
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
+# The airport table, compiled into the binary.
+COPY data ./data
 # Workspace members (the root Cargo.toml lists them); the build needs each.
 COPY crates ./crates
 RUN cargo build --release --locked --bin airstream

@@ -49,6 +49,7 @@
 //! crate of its own (`crates/loadtest`, package `airstream-loadtest`) that
 //! the binary calls; the server library does not depend on it.
 
+pub mod airports;
 pub mod api;
 pub mod bus;
 pub mod config;

@@ -66,8 +66,12 @@ pub enum FieldCode {
     Required,
     /// Not a three-letter IATA airport code.
     InvalidAirport,
+    /// Three letters, but no airport has that IATA code.
+    UnknownAirport,
     /// `to` is the same airport as `from`.
     SameAirport,
+    /// No airline flies between `from` and `to`.
+    NoRoute,
     /// Not a date written `YYYY-MM-DD`.
     InvalidDate,
     /// The date is before yesterday (UTC).

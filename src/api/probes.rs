@@ -218,7 +218,17 @@ pub async fn readyz(State(app): State<AppState>) -> Response {
 /// One airport that some targetable airline serves.
 #[derive(Debug, Serialize, ToSchema)]
 pub(super) struct AirportView {
+    /// IATA code.
     code: String,
+    /// The airport's name, from airstream's table.
+    name: String,
+    /// The city it serves; empty when the table does not say.
+    city: String,
+    /// ISO 3166 country code.
+    country: String,
+    /// IANA time zone, such as `Asia/Jakarta`.
+    tz: String,
+    /// The airlines that fly from or to it.
     providers: Vec<String>,
 }
 
@@ -248,9 +258,19 @@ pub async fn airports(State(app): State<AppState>) -> Response {
     }
     let views: Vec<AirportView> = found
         .into_iter()
-        .map(|(code, providers)| AirportView {
-            code,
-            providers: providers.into_iter().collect(),
+        .map(|(code, providers)| {
+            let known = crate::airports::lookup(&code);
+            let field = |f: fn(&crate::airports::Airport) -> &String| {
+                known.map(f).cloned().unwrap_or_default()
+            };
+            AirportView {
+                name: field(|a| &a.name),
+                city: field(|a| &a.city),
+                country: field(|a| &a.country),
+                tz: field(|a| &a.tz),
+                code,
+                providers: providers.into_iter().collect(),
+            }
         })
         .collect();
     Json(Envelope::ok(format!("{} airports", views.len()), views)).into_response()

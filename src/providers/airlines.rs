@@ -1,6 +1,8 @@
 //! The airlines a search may target, as an api process sees them.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::Coverage;
 
 use super::live::LiveSet;
 use super::load::Catalog;
@@ -13,6 +15,7 @@ pub struct Airlines {
     enabled: Vec<String>,
     disabled: BTreeSet<String>,
     away: BTreeSet<String>,
+    coverage: BTreeMap<String, Coverage>,
 }
 
 /// What an api process knows of an airline id a search names.
@@ -35,6 +38,10 @@ impl Airlines {
     pub fn from_catalog(catalog: &Catalog) -> Self {
         Self {
             enabled: catalog.enabled().map(|d| d.id.clone()).collect(),
+            coverage: catalog
+                .enabled()
+                .map(|d| (d.id.clone(), d.coverage()))
+                .collect(),
             disabled: catalog
                 .providers
                 .values()
@@ -59,12 +66,31 @@ impl Airlines {
             enabled,
             disabled,
             away: live.away.clone(),
+            coverage: live
+                .airlines
+                .iter()
+                .map(|(id, (airline, _))| (id.clone(), airline.coverage.clone()))
+                .collect(),
         }
     }
 
     /// Ids that searches may target, sorted.
     pub fn enabled(&self) -> &[String] {
         &self.enabled
+    }
+
+    /// The ids of the airlines that may fly a search from `from` to `to`
+    /// (either way, for a round trip), sorted.
+    pub fn serving(&self, from: &str, to: &str, round_trip: bool) -> Vec<String> {
+        self.enabled
+            .iter()
+            .filter(|id| {
+                self.coverage
+                    .get(*id)
+                    .is_none_or(|c| c.serves_search(from, to, round_trip))
+            })
+            .cloned()
+            .collect()
     }
 
     /// Whether some airline is away (see [`AirlineState::Away`]).

@@ -75,6 +75,11 @@ pub struct UpstreamSpec {
     pub breaker: Option<Spanned<BreakerSpec>>,
     /// How to read offers out of the answer.
     pub response: Spanned<ResponseSpec>,
+    /// Routes it flies, such as `CGK-DPS` (each way); with `airports`,
+    /// searches ask it only for these. Without either, for every route.
+    pub routes: Option<Spanned<Vec<Spanned<String>>>>,
+    /// Airports it flies between (any two of them).
+    pub airports: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 /// Retries of a failed call.

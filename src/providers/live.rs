@@ -8,6 +8,7 @@
 //! soon as a process serves it, and an airline whose every process died
 //! stops being targeted within [`LIFETIME`].
 
+use super::Coverage;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -52,6 +53,10 @@ pub struct LiveAirline {
     pub timeout_ms: u64,
     /// Airports it serves, when known.
     pub airports: Vec<String>,
+    /// Where it flies; a process from before coverage was sent is asked
+    /// for every route.
+    #[serde(default = "Coverage::everywhere")]
+    pub coverage: Coverage,
 }
 
 /// One process's heartbeat.
@@ -117,6 +122,7 @@ impl Live {
                 mode: d.mode.name().to_string(),
                 timeout_ms: d.timeout.as_millis() as u64,
                 airports: d.airports(),
+                coverage: d.coverage(),
             })
             .collect();
         let beat = Beat {

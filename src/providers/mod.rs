@@ -24,6 +24,7 @@
 //!   counters of each airline.
 
 pub mod airlines;
+pub mod coverage;
 pub mod definition;
 pub mod files;
 pub mod latency;
@@ -41,6 +42,7 @@ pub mod watch;
 pub mod yaml_errors;
 
 pub use airlines::{AirlineState, Airlines};
+pub use coverage::Coverage;
 pub use mode::ProviderMode;
 pub use provider::ProviderDef;
 pub use registry::{ProviderRegistry, ReloadSummary};

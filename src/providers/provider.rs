@@ -32,6 +32,15 @@ pub struct ProviderDef {
 }
 
 impl ProviderDef {
+    /// Where it flies: a mock airline's routes and connections; what an
+    /// upstream airline's file declares, or everywhere.
+    pub fn coverage(&self) -> super::Coverage {
+        match &self.mode {
+            ProviderMode::Mock(table) => table.coverage(),
+            ProviderMode::Upstream(upstream) => upstream.coverage().clone(),
+        }
+    }
+
     /// The airports this airline serves, when known: a mock airline's
     /// routes; an upstream airline's are unknown until asked (empty).
     pub fn airports(&self) -> Vec<String> {

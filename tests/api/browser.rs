@@ -62,4 +62,17 @@ async fn the_page_and_its_assets_are_served() {
         codes.contains(&"CGK") && codes.contains(&"SIN"),
         "{codes:?}"
     );
+    let cgk = airports["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["code"] == "CGK")
+        .unwrap();
+    assert_eq!(cgk["city"], "Jakarta", "{cgk}");
+    assert_eq!(cgk["country"], "ID", "{cgk}");
+    assert_eq!(cgk["tz"], "Asia/Jakarta", "{cgk}");
+    assert!(
+        cgk["name"].as_str().unwrap().contains("Soekarno-Hatta"),
+        "{cgk}"
+    );
 }

@@ -1,7 +1,8 @@
 //! The deployment files refer to what the repository holds: every source
 //! the Dockerfile copies and every directory docker-compose mounts exists,
-//! and the image build copies every member of the Cargo workspace (without
-//! one, `cargo build --locked` in the image fails). The files are read when
+//! and the image build copies every member of the Cargo workspace and every
+//! file the binary compiles in (without one, `cargo build --locked` in the
+//! image fails). The files are read when
 //! the test runs, so moving a folder breaks the test, not the image.
 
 use std::path::{Component, Path, PathBuf};
@@ -136,6 +137,64 @@ fn every_host_path_the_compose_file_mounts_exists() {
         assert!(
             repo("").join(normalized(path)).exists(),
             "docker-compose.yml mounts or builds `{path}`, which the repository does not have"
+        );
+    }
+}
+
+/// The files the service's code compiles in (`include_str!` and
+/// `include_bytes!` outside its tests), relative to the repository.
+fn embedded_files() -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut dirs = vec![repo("src")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap().map(Result::unwrap) {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path);
+                continue;
+            }
+            if path.extension().is_none_or(|e| e != "rs") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+            for part in code.split("include_").skip(1) {
+                let Some(rest) = part
+                    .strip_prefix("str!(\"")
+                    .or_else(|| part.strip_prefix("bytes!(\""))
+                else {
+                    continue;
+                };
+                let Some(end) = rest.find('"') else { continue };
+                let file = path.parent().unwrap().join(&rest[..end]);
+                let file = std::fs::canonicalize(&file).unwrap_or_else(|e| {
+                    panic!("{} embeds {}: {e}", path.display(), file.display())
+                });
+                let root = std::fs::canonicalize(repo("")).unwrap();
+                found.push(file.strip_prefix(&root).unwrap().to_path_buf());
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn the_image_build_copies_every_file_the_binary_embeds() {
+    let dockerfile = std::fs::read_to_string(repo("Dockerfile")).expect("Dockerfile");
+    let copied: Vec<PathBuf> = dockerfile_sources(&dockerfile)
+        .iter()
+        .map(|s| normalized(s))
+        .collect();
+    let embedded = embedded_files();
+    assert!(
+        embedded.iter().any(|f| f.starts_with("data")),
+        "the airport table is embedded: {embedded:?}"
+    );
+    for file in embedded {
+        assert!(
+            copied.iter().any(|c| file.starts_with(c)),
+            "the binary embeds `{}`, which the Dockerfile does not copy: copies {copied:?}",
+            file.display()
         );
     }
 }

@@ -20,6 +20,7 @@ mod providers;
 mod readme;
 mod redis_full;
 mod reload;
+mod routes;
 mod schemathesis;
 mod travellers;
 mod upstream;

@@ -100,6 +100,18 @@ async fn each_bad_field_is_named() {
             "same_airport",
         ),
         (without("to"), "to", "is required", "required"),
+        (
+            with("to", json!("QQQ")),
+            "to",
+            "not an airport",
+            "unknown_airport",
+        ),
+        (
+            with("from", json!("zzz")),
+            "from",
+            "`ZZZ`",
+            "unknown_airport",
+        ),
         (without("date"), "date", "is required", "required"),
         (
             with("date", json!("25/12/2026")),

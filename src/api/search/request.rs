@@ -186,7 +186,11 @@ fn validate(value: &Value, airlines: &Airlines, today: Date) -> Result<ValidSear
         },
     };
     let mut away = Vec::new();
-    let providers = providers(object, airlines, &mut errors, &mut away);
+    let route = match (&from, &to) {
+        (Some(f), Some(t)) => Some((f.as_str(), t.as_str(), return_date.is_some())),
+        _ => None,
+    };
+    let providers = providers(object, airlines, route, &mut errors, &mut away);
     let timeout_ms = match present(object, "timeout_ms") {
         None => None,
         Some(v) => match v.as_u64() {
@@ -251,7 +255,15 @@ fn airport(
         return None;
     };
     match v.as_str().and_then(|s| normalize_code(s, 3, false)) {
-        Some(code) => Some(code),
+        Some(code) if crate::airports::lookup(&code).is_some() => Some(code),
+        Some(code) => {
+            errors.push(FieldError::new(
+                field,
+                FieldCode::UnknownAirport,
+                format!("`{code}` is not an airport airstream knows; see /api/airports for the ones airlines serve"),
+            ));
+            None
+        }
         None => {
             errors.push(FieldError::new(
                 field,
@@ -317,15 +329,32 @@ pub fn check_travel_date(date: Date, today: Date) -> Result<(), (FieldCode, Stri
     Ok(())
 }
 
-/// The providers a search targets: the ones named, or every enabled one.
+/// The providers a search targets: the ones named (asked as named), or
+/// every enabled one that flies the route (`from`, `to`, round trip).
 pub(crate) fn providers(
     object: &Map<String, Value>,
     airlines: &Airlines,
+    route: Option<(&str, &str, bool)>,
     errors: &mut Vec<FieldError>,
     away: &mut Vec<String>,
 ) -> Option<Vec<String>> {
     let Some(v) = present(object, "providers") else {
-        return Some(airlines.enabled().to_vec());
+        let Some((from, to, round_trip)) = route else {
+            return Some(airlines.enabled().to_vec());
+        };
+        let serving = airlines.serving(from, to, round_trip);
+        if serving.is_empty() && !airlines.enabled().is_empty() {
+            errors.push(FieldError::new(
+                "to",
+                FieldCode::NoRoute,
+                format!(
+                    "no airline airstream searches flies from {from} to {to}{}; /api/airports lists the airports each one serves",
+                    if round_trip { " or back" } else { "" }
+                ),
+            ));
+            return None;
+        }
+        return Some(serving);
     };
     let Some(list) = v.as_array() else {
         errors.push(FieldError::new(

@@ -260,6 +260,19 @@ impl MockTable {
         }
     }
 
+    /// The routes it flies: direct and through its hubs.
+    pub fn coverage(&self) -> crate::providers::Coverage {
+        crate::providers::Coverage {
+            routes: self
+                .routes
+                .keys()
+                .chain(self.connections.keys())
+                .cloned()
+                .collect(),
+            ..Default::default()
+        }
+    }
+
     /// Every airport this table flies from or to, sorted.
     pub fn airports(&self) -> Vec<String> {
         let mut all: Vec<String> = self

@@ -191,11 +191,19 @@ fn route_from_spec(route: &Spanned<RouteSpec>, problems: &mut Problems) -> Optio
 
 fn airport(code: &Spanned<String>, problems: &mut Problems) -> Option<String> {
     let upper = normalize_code(&code.value, 3, false);
-    if upper.is_none() {
-        problems.at(
+    match &upper {
+        None => problems.at(
             code,
             format!("`{}` is not a three-letter IATA airport code", code.value),
-        );
+        ),
+        Some(known) if crate::airports::lookup(known).is_none() => {
+            problems.at(
+                code,
+                format!("`{known}` is not the IATA code of any airport airstream knows"),
+            );
+            return None;
+        }
+        Some(_) => {}
     }
     upper
 }
@@ -436,7 +444,7 @@ mod tests {
     #[test]
     fn every_table_problem_is_reported() {
         let spec: Spanned<MockSpec> = serde_saphyr::from_str(
-            "currency: rupiah\nroutes:\n  - from: CGK\n    to: DPS\n    flights:\n      - { number: GA1, depart: \"7:3x\", duration: 0s, days: [someday], fares: {} }\n  - from: CGK\n    to: DPS\n    flights: []\npricing: { jitter: 2, weekend: -1, advance: { soon: 1.1 }, child: 1.5, infant: -0.1 }\n",
+            "currency: rupiah\nroutes:\n  - from: CGK\n    to: DPS\n    flights:\n      - { number: GA1, depart: \"7:3x\", duration: 0s, days: [someday], fares: {} }\n  - from: CGK\n    to: DPS\n    flights: []\n  - from: CGK\n    to: QQQ\n    flights: []\npricing: { jitter: 2, weekend: -1, advance: { soon: 1.1 }, child: 1.5, infant: -0.1 }\n",
         )
         .unwrap();
         let mut problems = Problems::default();
@@ -451,6 +459,7 @@ mod tests {
             "listed twice",
             "at least one flight",
             "jitter must be",
+            "`QQQ` is not the IATA code of any airport",
             "weekend must be a positive factor",
             "child must be a share of the adult fare from 0 to 1",
             "infant must be a share of the adult fare from 0 to 1",

@@ -69,6 +69,8 @@ pub struct Upstream {
     /// compare equal when it says the same, so a reload keeps this one
     /// (and its breaker and pooled connections) only then.
     written: serde_json::Value,
+    /// Where it flies, as its file declares.
+    coverage: crate::providers::Coverage,
 }
 
 impl std::fmt::Debug for Upstream {
@@ -87,6 +89,11 @@ impl PartialEq for Upstream {
 }
 
 impl Upstream {
+    /// Where it flies, as its file declares (everywhere when it does not).
+    pub fn coverage(&self) -> &crate::providers::Coverage {
+        &self.coverage
+    }
+
     /// The breaker's state and the offers dropped so far, for
     /// `/api/providers`.
     pub fn status(&self) -> UpstreamStatus {

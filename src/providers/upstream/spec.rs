@@ -339,6 +339,7 @@ impl Upstream {
             .as_ref()
             .and_then(|b| b.value.cooldown.as_ref())
             .map_or(Duration::from_secs(10), |c| c.value.get());
+        let coverage = coverage(s, problems);
         if problems.len() > before {
             return None;
         }
@@ -409,6 +410,7 @@ impl Upstream {
             breaker: Breaker::new(failures, cooldown),
             dropped: AtomicU64::new(0),
             written,
+            coverage,
         })
     }
 }
@@ -462,4 +464,52 @@ fn check_segment_mapping(
             }
         }
     }
+}
+
+/// Where an upstream airline flies: its `routes` (each way) and
+/// `airports`, or everywhere when it lists neither.
+fn coverage(
+    s: &crate::providers::definition::UpstreamSpec,
+    problems: &mut Problems,
+) -> crate::providers::Coverage {
+    let mut coverage = crate::providers::Coverage::default();
+    let known = |code: &Spanned<String>, problems: &mut Problems| {
+        let found = crate::model::normalize_code(&code.value, 3, false)
+            .filter(|c| crate::airports::lookup(c).is_some());
+        if found.is_none() {
+            problems.at(
+                code,
+                format!(
+                    "`{}` is not the IATA code of any airport airstream knows",
+                    code.value
+                ),
+            );
+        }
+        found
+    };
+    for route in s.routes.iter().flat_map(|r| &r.value) {
+        let Some((a, b)) = route.value.split_once('-') else {
+            problems.at(
+                route,
+                format!("`{}` is not a route such as CGK-DPS", route.value),
+            );
+            continue;
+        };
+        let part = |text: &str| Spanned {
+            value: text.trim().to_string(),
+            referenced: route.referenced,
+            defined: route.defined,
+        };
+        if let (Some(a), Some(b)) = (known(&part(a), problems), known(&part(b), problems)) {
+            coverage.routes.insert((a.clone(), b.clone()));
+            coverage.routes.insert((b, a));
+        }
+    }
+    for code in s.airports.iter().flat_map(|a| &a.value) {
+        if let Some(code) = known(code, problems) {
+            coverage.airports.insert(code);
+        }
+    }
+    coverage.everywhere = s.routes.is_none() && s.airports.is_none();
+    coverage
 }
