@@ -41,6 +41,10 @@ CUT_EVENTS = ("offers", "complete")
 CUT_AT = 150
 
 SEARCH = '{"from":"CGK","to":"DPS","date":"\'$DATE\'","passengers":1}'
+FAMILY = (
+    '{"from":"CGK","to":"DPS","date":"\'$DATE\'",'
+    '"passengers":{"adults":2,"children":1,"infants":1},"providers":["singapore"],"max_stops":1}'
+)
 BAD_SEARCH = (
     '{"from":"cgkk","to":"DPS","date":"2026-02-30","return_date":"2024-01-01",'
     '"passengers":12,"cabin":"luxury","providers":["garuda","wings"],"timeout_ms":0,"currency":"IDR"}'
@@ -54,6 +58,8 @@ COMMANDS = {
     "post-search": (f"curl -s -i localhost:3000/api/flights/search {JSON_HEADER} -d '{SEARCH}'", "raw"),
     "stream": ("curl -sN localhost:3000/api/flights/search/$SID/stream", "sse"),
     "snapshot": ("curl -s localhost:3000/api/flights/search/$SID", "first-offer"),
+    "family-search": (f"curl -s localhost:3000/api/flights/search {JSON_HEADER} -d '{FAMILY}'", "raw"),
+    "family-offer": ("curl -s localhost:3000/api/flights/search/$FID", "first-offer"),
     "resume": ("curl -sN -H 'Last-Event-ID: 5' localhost:3000/api/flights/search/$SID/stream", "sse"),
     "errors-422": (f"curl -s {STATUS} localhost:3000/api/flights/search {JSON_HEADER} -d '{BAD_SEARCH}'", "raw"),
     "errors-400": (f"curl -s {STATUS} localhost:3000/api/flights/search {JSON_HEADER} -d '{{\"from\":\"CGK\",'", "raw"),
@@ -229,6 +235,10 @@ def main():
                 output = run(command, args.port, env)
             if name == "post-search":
                 env["SID"] = json.loads(output.split("\n\n", 1)[1])["data"]["search_id"]
+            if name == "family-search":
+                env["FID"] = json.loads(output)["data"]["search_id"]
+                # The offer below is shown once the search has finished.
+                run(f"curl -sN localhost:3000/api/flights/search/{env['FID']}/stream", args.port, env)
             blocks[name] = f"$ {command}\n{shape(output, how)}"
         blocks["partial"] = partial(args.port, env)
     finally:

@@ -170,6 +170,7 @@ fn upstream_sample() -> (&'static Upstream, &'static ProviderDef, SearchRequest)
         passengers: 2,
         travellers: None,
         max_stops: None,
+        convert: None,
         cabin: Cabin::Economy,
         providers: vec![def.id.clone()],
         created_at: now,

@@ -53,6 +53,7 @@ pub mod airports;
 pub mod api;
 pub mod bus;
 pub mod config;
+pub mod currency;
 pub mod duration;
 pub mod fault;
 #[doc(hidden)]

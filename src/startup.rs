@@ -50,6 +50,9 @@ pub enum StartupError {
     /// The bus refused to set up streams or groups.
     #[error("cannot set up streams")]
     Bus(#[from] crate::bus::BusError),
+    /// The exchange rates file could not be read.
+    #[error("{0}")]
+    Rates(String),
     /// The listen address could not be bound.
     #[error("cannot listen on {addr}")]
     Bind {
@@ -203,7 +206,16 @@ impl Application {
                 shutdown.clone(),
             ));
         }
+        let rates = settings
+            .currency
+            .rates_file
+            .as_deref()
+            .map(crate::currency::Rates::load)
+            .transpose()
+            .map_err(StartupError::Rates)?
+            .map(Arc::new);
         let state = AppState {
+            rates,
             sim_slots: Arc::new(tokio::sync::Semaphore::new(
                 settings.search.max_retained.max(1),
             )),

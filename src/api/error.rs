@@ -101,6 +101,10 @@ pub enum FieldCode {
     DisabledProvider,
     /// `timeout_ms` is not a whole number of 1 or more.
     InvalidTimeout,
+    /// `currency` is not a three-letter code.
+    InvalidCurrency,
+    /// `currency` has no rate in the server's rates file (or none is set).
+    UnknownCurrency,
 }
 
 /// One bad field of a request.

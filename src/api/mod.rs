@@ -58,6 +58,8 @@ pub struct AppState {
     pub started: Instant,
     /// Requests the simulated airline API may have in flight.
     pub sim_slots: Arc<tokio::sync::Semaphore>,
+    /// Exchange rates for `currency`, when the settings name a file.
+    pub rates: Option<Arc<crate::currency::Rates>>,
 }
 
 impl AppState {

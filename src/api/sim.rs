@@ -215,6 +215,7 @@ pub async fn availability(
         passengers: travellers.total(),
         travellers: Some(travellers),
         max_stops: None,
+        convert: None,
         cabin,
         providers: vec![def.id.clone()],
         created_at: now,

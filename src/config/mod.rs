@@ -42,6 +42,17 @@ pub struct Settings {
     pub metrics: MetricsSettings,
     /// The simulated airline API.
     pub sim: SimSettings,
+    /// Showing prices in another currency.
+    pub currency: CurrencySettings,
+}
+
+/// Showing prices in the currency a search asks for.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct CurrencySettings {
+    /// A TOML file of exchange rates (`date`, `base`, `[rates]`); unset, a
+    /// search cannot ask for a `currency`. Read at start.
+    pub rates_file: Option<PathBuf>,
 }
 
 /// The simulated airline API (`POST /sim/{provider}/v1/availability`).
@@ -210,6 +221,7 @@ impl Default for Settings {
             log: LogSettings::default(),
             metrics: MetricsSettings::default(),
             sim: SimSettings::default(),
+            currency: CurrencySettings::default(),
         }
     }
 }

@@ -14,6 +14,7 @@ mod travellers;
 
 pub use fare::{Baggage, Fare};
 pub use itinerary::{Segment, itinerary_key, journey_minutes};
+pub use money::{Conversion, Converted};
 pub use travellers::{PassengerPrice, PassengerType, Travellers, split_total};
 
 use std::fmt;
@@ -113,6 +114,9 @@ pub struct SearchRequest {
     /// Offers with more stops are not sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_stops: Option<u8>,
+    /// The currency to show totals in, with the rates to convert them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub convert: Option<Conversion>,
     /// Requested cabin.
     pub cabin: Cabin,
     /// Provider ids this search targets.
@@ -177,6 +181,10 @@ pub struct Price {
     /// only the total.
     #[serde(default)]
     pub taxes: Option<Decimal>,
+    /// The total in the currency the search asked for, when it asked for
+    /// one and the offer's currency has a rate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub converted: Option<money::Converted>,
     /// The total split by traveller type: the sum of `count` × `each` is
     /// `total` exactly. Empty only when an airline's answer gives a total
     /// that cannot be split so (`docs/providers.md`).
@@ -254,14 +262,43 @@ pub struct OfferKey {
     pub itinerary: String,
 }
 
-/// The ordering part of a price: currency first, then amount.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+/// The ordering part of a price: the total in the currency the search
+/// asked for, when it has one (offers without come after those with);
+/// then the currency, then the total in it.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 pub struct PriceKey {
     /// Currency code.
     pub currency: String,
     /// Total amount.
     #[serde(with = "rust_decimal::serde::str")]
     pub total: Decimal,
+    /// The total in the search's currency.
+    #[serde(default)]
+    pub converted: Option<ConvertedKey>,
+}
+
+/// The ordering part of a converted total.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct ConvertedKey {
+    /// The total in the search's currency.
+    #[serde(with = "rust_decimal::serde::str")]
+    pub total: Decimal,
+}
+
+impl Ord for PriceKey {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        let rank = |k: &PriceKey| (k.converted.is_none(), k.converted.as_ref().map(|c| c.total));
+        rank(self)
+            .cmp(&rank(other))
+            .then_with(|| self.currency.cmp(&other.currency))
+            .then_with(|| self.total.cmp(&other.total))
+    }
+}
+
+impl PartialOrd for PriceKey {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
 }
 
 /// How one airline's part of a search ended.

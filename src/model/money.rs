@@ -4,7 +4,12 @@
 //! digits than its currency, it is rounded half to even (banker's rounding,
 //! so that many roundings do not drift one way).
 
+use std::collections::BTreeMap;
+
+use jiff::civil::Date;
 use rust_decimal::{Decimal, RoundingStrategy};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// Digits of a currency that has other than two (ISO 4217 minor units).
 /// Every other currency, known or not, has two.
@@ -62,6 +67,53 @@ pub fn with_digits(amount: Decimal, digits: u32) -> Decimal {
     let mut rounded = amount.round_dp_with_strategy(digits, RoundingStrategy::MidpointNearestEven);
     rounded.rescale(digits);
     rounded
+}
+
+/// An offer's total in the currency a search asked for.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Converted {
+    /// The currency asked for.
+    pub currency: String,
+    /// The offer's total in it, with its digits.
+    #[serde(with = "rust_decimal::serde::str")]
+    #[schema(value_type = String, example = "118.72")]
+    pub total: Decimal,
+    /// Units of `currency` for one unit of the offer's currency.
+    #[serde(with = "rust_decimal::serde::str")]
+    #[schema(value_type = String)]
+    pub rate: Decimal,
+    /// The day of the rate.
+    #[schema(value_type = String, format = Date)]
+    pub date: Date,
+}
+
+/// A search's conversion: into which currency, the rates' day, and the
+/// factor from each currency into it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Conversion {
+    /// The currency asked for.
+    pub currency: String,
+    /// The day of the rates.
+    #[schema(value_type = String, format = Date)]
+    pub date: Date,
+    /// Units of `currency` for one unit of each currency.
+    #[schema(value_type = BTreeMap<String, String>)]
+    pub factors: BTreeMap<String, Decimal>,
+}
+
+impl Conversion {
+    /// Adds `price.converted` to an offer whose currency has a rate.
+    pub fn apply(&self, offer: &mut super::Offer) {
+        let Some(rate) = self.factors.get(&offer.price.currency) else {
+            return;
+        };
+        offer.price.converted = Some(Converted {
+            currency: self.currency.clone(),
+            total: in_minor_units(offer.price.total * rate, &self.currency),
+            rate: rate.round_dp(10).normalize(),
+            date: self.date,
+        });
+    }
 }
 
 #[cfg(test)]

@@ -502,6 +502,9 @@ async fn answer(
                 if let Some(most) = search.max_stops {
                     offers.retain(|o| o.stops <= most);
                 }
+                if let Some(conversion) = &search.convert {
+                    offers.iter_mut().for_each(|o| conversion.apply(o));
+                }
                 (AnswerStatus::Ok, offers, None)
             }
             // What an airline's answer made us say is quoted only in part.

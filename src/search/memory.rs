@@ -431,6 +431,7 @@ mod tests {
             passengers: 1,
             travellers: None,
             max_stops: None,
+            convert: None,
             cabin: Cabin::Economy,
             providers: vec!["a".into()],
             created_at: now,

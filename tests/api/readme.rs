@@ -403,11 +403,14 @@ async fn check(app: &TestApp, t: &Transcript, vars: &mut BTreeMap<&str, String>)
     let actual: Value = serde_json::from_str(&text).unwrap();
     same_shape(&shown, &actual, "body")
         .unwrap_or_else(|e| panic!("{label}: {e}; run scripts/transcripts.py"));
-    if let Some(id) = actual["data"]["search_id"].as_str()
-        && t.name == "post-search"
-    {
+    let var = match t.name.as_str() {
+        "post-search" => Some("SID"),
+        "family-search" => Some("FID"),
+        _ => None,
+    };
+    if let (Some(id), Some(var)) = (actual["data"]["search_id"].as_str(), var) {
         // The search the later commands name: wait until it is finished.
-        vars.insert("SID", id.to_string());
+        vars.insert(var, id.to_string());
         app.stream(id, "", None).await;
     }
 }

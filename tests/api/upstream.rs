@@ -372,6 +372,7 @@ upstream:
         passengers: 1,
         travellers: None,
         max_stops: None,
+        convert: None,
         cabin: Cabin::Economy,
         providers: vec!["skyway".into()],
         created_at: now,

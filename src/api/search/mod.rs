@@ -88,7 +88,7 @@ async fn accept(State(app): State<AppState>, body: Body) -> Result<Response, Api
         .map_err(|_| ApiError::PayloadTooLarge(limit))?;
     let airlines = app.airlines();
     let today = Timestamp::now().to_zoned_datetime(TimeZone::UTC).date();
-    let fields = parse(&bytes, &airlines, today)?;
+    let fields = parse(&bytes, &airlines, app.rates.as_deref(), today)?;
     if fields.providers.is_empty() {
         return Err(ApiError::Unavailable(
             ErrorCode::NoAirlineAvailable,
@@ -119,6 +119,7 @@ async fn accept(State(app): State<AppState>, body: Body) -> Result<Response, Api
         passengers: fields.travellers.total(),
         travellers: Some(fields.travellers),
         max_stops: fields.max_stops,
+        convert: fields.convert,
         cabin: fields.cabin,
         providers: fields.providers,
         created_at,

@@ -9,12 +9,13 @@ use utoipa::ToSchema;
 
 use super::travellers;
 use crate::api::error::{ApiError, ErrorCode, FieldCode, FieldError, excerpt, shown};
+use crate::currency::Rates;
 use crate::fault::Fault;
-use crate::model::{Cabin, Travellers, normalize_code};
+use crate::model::{Cabin, Conversion, Travellers, normalize_code};
 use crate::providers::{AirlineState, Airlines};
 
 /// Fields a search request may carry.
-pub(crate) const FIELDS: [&str; 9] = [
+pub(crate) const FIELDS: [&str; 10] = [
     "from",
     "to",
     "date",
@@ -24,6 +25,7 @@ pub(crate) const FIELDS: [&str; 9] = [
     "cabin",
     "providers",
     "timeout_ms",
+    "currency",
 ];
 
 /// How far ahead a search may look, in days.
@@ -61,6 +63,10 @@ pub(crate) struct SearchBody {
     providers: Option<Vec<String>>,
     /// How long to wait for airlines, capped by the server's maximum.
     timeout_ms: Option<u64>,
+    /// Also show each total in this currency (`price.converted`), and order
+    /// by it; one of the currencies of the server's rates file.
+    #[schema(example = "USD")]
+    currency: Option<String>,
 }
 
 /// The two forms of `passengers`, for the document.
@@ -90,17 +96,19 @@ pub(crate) struct ValidSearch {
     pub cabin: Cabin,
     pub providers: Vec<String>,
     pub timeout_ms: Option<u64>,
+    pub convert: Option<Conversion>,
 }
 
 /// Reads a request body as JSON and checks every field.
 pub(crate) fn parse(
     bytes: &[u8],
     airlines: &Airlines,
+    rates: Option<&Rates>,
     today: Date,
 ) -> Result<ValidSearch, ApiError> {
     let value: Value =
         serde_json::from_slice(bytes).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
-    validate(&value, airlines, today)
+    validate(&value, airlines, rates, today)
 }
 
 /// The status a search request body gets from reading and checking alone
@@ -108,14 +116,19 @@ pub(crate) fn parse(
 /// point the property tests and fuzzers drive with hostile bodies.
 #[doc(hidden)]
 pub fn parse_status(bytes: &[u8], airlines: &Airlines, today: Date) -> StatusCode {
-    match parse(bytes, airlines, today) {
+    match parse(bytes, airlines, None, today) {
         Ok(_) => StatusCode::ACCEPTED,
         Err(e) => e.status(),
     }
 }
 
 /// Checks every field and reports every problem at once.
-fn validate(value: &Value, airlines: &Airlines, today: Date) -> Result<ValidSearch, ApiError> {
+fn validate(
+    value: &Value,
+    airlines: &Airlines,
+    rates: Option<&Rates>,
+    today: Date,
+) -> Result<ValidSearch, ApiError> {
     let Some(object) = value.as_object() else {
         return Err(ApiError::Validation(vec![FieldError::new(
             "body",
@@ -166,6 +179,7 @@ fn validate(value: &Value, airlines: &Airlines, today: Date) -> Result<ValidSear
         }
         Some(v) => travellers::travellers(v, &mut errors),
     };
+    let convert = present(object, "currency").and_then(|v| conversion(v, rates, &mut errors));
     let max_stops =
         present(object, "max_stops").and_then(|v| travellers::max_stops(v, &mut errors));
     let cabin = match present(object, "cabin") {
@@ -232,6 +246,7 @@ fn validate(value: &Value, airlines: &Airlines, today: Date) -> Result<ValidSear
                 cabin,
                 providers,
                 timeout_ms,
+                convert,
             })
         }
         _ => Err(ApiError::Internal(Fault::new(
@@ -434,4 +449,41 @@ pub(crate) fn quote_list(ids: &[String]) -> String {
         text.push_str(&format!(" and {} more", ids.len() - 10));
     }
     text
+}
+
+/// Reads `currency`: a code the rates file has.
+fn conversion(
+    value: &Value,
+    rates: Option<&Rates>,
+    errors: &mut Vec<FieldError>,
+) -> Option<Conversion> {
+    let Some(code) = value.as_str().and_then(|s| normalize_code(s, 3, false)) else {
+        errors.push(FieldError::new(
+            "currency",
+            FieldCode::InvalidCurrency,
+            format!(
+                "must be a three-letter currency code such as USD, got {}",
+                shown(value)
+            ),
+        ));
+        return None;
+    };
+    let converted = rates.and_then(|r| r.into_currency(&code));
+    if converted.is_none() {
+        let known = rates.map_or_else(
+            || "no exchange rates are set on this server (`currency.rates_file`)".to_string(),
+            |r| {
+                format!(
+                    "the rates have {}",
+                    r.currencies().collect::<Vec<_>>().join(", ")
+                )
+            },
+        );
+        errors.push(FieldError::new(
+            "currency",
+            FieldCode::UnknownCurrency,
+            format!("`{code}` cannot be shown: {known}"),
+        ));
+    }
+    converted
 }

@@ -156,6 +156,7 @@ mod tests {
             passengers,
             travellers: None,
             max_stops: None,
+            convert: None,
             cabin,
             providers: vec!["t".into()],
             created_at: Timestamp::UNIX_EPOCH,

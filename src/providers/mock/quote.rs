@@ -255,6 +255,7 @@ impl MockTable {
             per_passenger: by_passenger.first().map_or(Decimal::ZERO, |p| p.each),
             base: Some(base),
             taxes: Some(taxes),
+            converted: None,
             by_passenger,
             currency: self.currency.clone(),
         }

@@ -100,6 +100,7 @@ pub fn price(values: Values<'_>, travellers: Travellers, currency: &str) -> Resu
         per_passenger,
         base,
         taxes,
+        converted: None,
         by_passenger,
         currency: currency.to_string(),
     })
