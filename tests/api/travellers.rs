@@ -226,6 +226,33 @@ async fn an_integer_is_that_many_adults_priced_as_before() {
             json!([{"type": "adult", "count": 2, "each": price["per_passenger"]}])
         );
     }
+    // Every field an old client reads (SPEC section 5) is still there, with
+    // its type, whatever was added beside it.
+    for offer in offers {
+        for (field, is) in [
+            ("id", Value::is_string as fn(&Value) -> bool),
+            ("provider", Value::is_string),
+            ("flight_number", Value::is_string),
+            ("from", Value::is_string),
+            ("to", Value::is_string),
+            ("depart_at", Value::is_string),
+            ("arrive_at", Value::is_string),
+            ("duration_minutes", Value::is_u64),
+            ("stops", Value::is_u64),
+            ("cabin", Value::is_string),
+            ("seats_left", Value::is_u64),
+            ("leg", Value::is_string),
+        ] {
+            assert!(is(&offer[field]), "`{field}` of {offer}");
+        }
+        assert!(offer["airline"]["code"].is_string() && offer["airline"]["name"].is_string());
+        for field in ["total", "per_passenger", "currency"] {
+            assert!(
+                offer["price"][field].is_string(),
+                "`price.{field}` of {offer}"
+            );
+        }
+    }
     let mut adults = body.clone();
     adults["passengers"] = json!({"adults": 2});
     let same = complete_for(&app, &adults).await;

@@ -73,3 +73,18 @@ pub fn cheapest_fare(complete: &Value) -> u64 {
         .parse()
         .unwrap()
 }
+
+/// Asserts that a provider file is refused at load with a problem whose
+/// message contains `needle`, at a line of the file.
+pub fn refused_at_a_line(file: &str, text: &str, needle: &str) {
+    let problems = airstream::providers::load::parse_provider(Path::new(file), text)
+        .err()
+        .unwrap_or_else(|| panic!("accepted, though it should say `{needle}`"));
+    let all: Vec<&str> = problems.iter().map(|p| p.message.as_str()).collect();
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.message.contains(needle) && p.line > 0),
+        "{needle}: {all:?}"
+    );
+}

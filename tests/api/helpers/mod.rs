@@ -14,7 +14,8 @@ mod wait;
 pub use api::{Api, SseEvent, read_events};
 pub use app::TestApp;
 pub use fixtures::{
-    cheapest_fare, date_in, fast_airline, mock_airline, pricier_airline, samples_dir, search_body,
+    cheapest_fare, date_in, fast_airline, mock_airline, pricier_airline, refused_at_a_line,
+    samples_dir, search_body,
 };
 pub use process::{Process, airstream};
 pub use redis::RedisServer;
