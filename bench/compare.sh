@@ -27,12 +27,15 @@ start() { # BIN DIR
   echo "server $1 did not become ready" >&2; exit 1
 }
 load() { "$new" loadtest --url "http://127.0.0.1:$port" --json "$@"; }
-summary() { python3 -c '
+summary() {
+  python3 - "$1" <<'PY'
 import json, sys
 r = json.loads(sys.argv[1])
 t = r["time_to_complete"]
-print(f"{r[\"searches_per_sec\"]:.0f} searches/s, errors {r[\"errors\"]}, complete p50 {t[\"p50_ms\"]:.1f} ms p99 {t[\"p99_ms\"]:.1f} ms")
-' "$1"; }
+print(f"{r['searches_per_sec']:.0f} searches/s, errors {r['errors']}, "
+      f"complete p50 {t['p50_ms']:.1f} ms p99 {t['p99_ms']:.1f} ms")
+PY
+}
 date=$(date -u -d '+14 days' +%F)
 stream_bytes() { # average bytes of one CGK-DPS search's stream, 20 searches
   python3 - "$port" "$date" <<'PY'
