@@ -179,7 +179,7 @@ pub(super) fn pricing_from_spec(spec: &Spanned<PricingSpec>, problems: &mut Prob
         }
     }
     if let Some(list) = &p.weekend_days {
-        pricing.weekend_days = super::spec::day_set(list, problems);
+        pricing.weekend_days = day_set(list, problems);
     }
     if let Some(c) = &p.child {
         pricing.child = share(c, "child", problems);
@@ -207,4 +207,35 @@ fn share(value: &Spanned<f64>, what: &str, problems: &mut Problems) -> Decimal {
             Decimal::ONE
         }
     }
+}
+
+const DAY_NAMES: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+
+/// Days of the week by name (`mon` .. `sun`, or whole names), Monday
+/// first; a wrong name is recorded where it is written.
+pub(super) fn day_set(list: &Spanned<Vec<Spanned<String>>>, problems: &mut Problems) -> [bool; 7] {
+    let mut days = [false; 7];
+    if list.value.is_empty() {
+        problems.at(
+            list,
+            "days must name at least one day (mon .. sun), or be left out for every day",
+        );
+    }
+    for day in &list.value {
+        let name = day.value.trim().to_ascii_lowercase();
+        match DAY_NAMES
+            .iter()
+            .position(|d| name.starts_with(d) && name.len() <= 9)
+        {
+            Some(i) => days[i] = true,
+            None => problems.at(
+                day,
+                format!(
+                    "`{}` is not a day; use mon, tue, wed, thu, fri, sat or sun",
+                    day.value
+                ),
+            ),
+        }
+    }
+    days
 }

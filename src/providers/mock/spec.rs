@@ -9,15 +9,13 @@ use rust_decimal::Decimal;
 use serde_saphyr::Spanned;
 
 use super::clock::{self, Shift};
-use super::fares::{factor, fares_from_spec, pricing_from_spec};
+use super::fares::{day_set, factor, fares_from_spec, pricing_from_spec};
 use super::{Connection, Flight, MockTable};
 use crate::duration::WrittenDuration;
 use crate::model::money;
 use crate::model::{Cabin, normalize_code};
 use crate::providers::definition::{FlightSpec, MockSpec, RouteSpec};
 use crate::providers::problems::Problems;
-
-const DAY_NAMES: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 
 /// Builds a mock table from its YAML, recording every problem.
 pub fn from_spec(spec: &Spanned<MockSpec>, problems: &mut Problems) -> Option<MockTable> {
@@ -408,33 +406,6 @@ fn parse_time(text: &Spanned<String>, problems: &mut Problems) -> Option<Time> {
             None
         }
     }
-}
-
-pub(super) fn day_set(list: &Spanned<Vec<Spanned<String>>>, problems: &mut Problems) -> [bool; 7] {
-    let mut days = [false; 7];
-    if list.value.is_empty() {
-        problems.at(
-            list,
-            "days must name at least one day (mon .. sun), or be left out for every day",
-        );
-    }
-    for day in &list.value {
-        let name = day.value.trim().to_ascii_lowercase();
-        match DAY_NAMES
-            .iter()
-            .position(|d| name.starts_with(d) && name.len() <= 9)
-        {
-            Some(i) => days[i] = true,
-            None => problems.at(
-                day,
-                format!(
-                    "`{}` is not a day; use mon, tue, wed, thu, fri, sat or sun",
-                    day.value
-                ),
-            ),
-        }
-    }
-    days
 }
 
 #[cfg(test)]

@@ -11,8 +11,10 @@ use minijinja::Value;
 use minijinja::value::ValueKind;
 use rust_decimal::Decimal;
 
-use super::mapping::Values;
 use crate::duration::HumanDuration;
+
+/// What one offer's (or a segment's) fields evaluated to, by field name.
+pub type Values<'a> = &'a dyn Fn(&str) -> Result<Option<Value>, String>;
 
 /// A flight's departure, arrival and block time, from the fields
 /// `depart_at`, `arrive_at` and `duration` (`arrive_at` or `duration`

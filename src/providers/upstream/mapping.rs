@@ -6,6 +6,7 @@
 use minijinja::value::ValueKind;
 use minijinja::{Expression, Value, context};
 
+pub use super::convert::Values;
 use super::convert::{flag, scalar_text, schedule, timestamp, whole};
 use super::error::{UpstreamError, snippet};
 use super::price;
@@ -56,9 +57,6 @@ pub const REQUIRED_WITHOUT_SEGMENTS: [&str; 2] = ["flight_number", "depart_at"];
 
 /// Fields of which a `map` must set at least one.
 pub const PRICED_BY: [&str; 3] = ["price", "per_passenger", "price_adult"];
-
-/// What one offer's fields evaluated to, by field name.
-pub type Values<'a> = &'a dyn Fn(&str) -> Result<Option<Value>, String>;
 
 /// What an offer falls back on for fields the map does not set.
 pub struct Defaults<'a> {

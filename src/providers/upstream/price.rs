@@ -4,8 +4,7 @@
 
 use rust_decimal::Decimal;
 
-use super::convert::amount;
-use super::mapping::Values;
+use super::convert::{Values, amount};
 use crate::model::{PassengerPrice, PassengerType, Price, Travellers, money, split_total};
 
 /// The price of one offer for `travellers`, in `currency`.

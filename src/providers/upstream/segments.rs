@@ -2,8 +2,7 @@
 //! offer's flights (`response.segments`), and one expression per segment
 //! field reads each (`response.segment`), as `map` reads an offer.
 
-use super::convert::{scalar_text, schedule};
-use super::mapping::Values;
+use super::convert::{Values, scalar_text, schedule};
 use crate::model::{Segment, normalize_code};
 
 /// The fields a `segment` mapping may set.
