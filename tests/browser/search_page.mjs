@@ -37,7 +37,7 @@ try {
   check(airports.includes("CGK") && airports.includes("DPS"), `airport suggestions include CGK and DPS (${airports.length} airports)`);
 
   // Every field has a label.
-  for (const id of ["from", "to", "date", "passengers", "cabin"]) {
+  for (const id of ["from", "to", "date", "return_date", "adults", "children", "infants", "cabin"]) {
     const label = await page.$(`label[for="${id}"]`);
     check(label !== null, `field ${id} has a label`);
   }
@@ -51,10 +51,27 @@ try {
   check(/differ/.test(toError), `a 422 puts its message next to the field: "${toError}"`);
   check(await page.getAttribute("#to", "aria-invalid") === "true", "the invalid field is marked aria-invalid");
 
-  // A real search, submitted from the keyboard.
+  // An airport's suggestion carries its name and city.
+  const cgk = await page.$eval("#airports option[value=CGK]", (o) => o.label);
+  check(/Jakarta/.test(cgk), `the CGK suggestion names its city: "${cgk}"`);
+
+  // More infants than adults is refused before anything is sent.
+  let posts = 0;
+  page.on("request", (r) => { if (r.method() === "POST") posts += 1; });
   await page.fill("#to", "DPS");
-  await page.focus("#passengers");
-  await page.fill("#passengers", "2");
+  await page.fill("#adults", "1");
+  await page.fill("#infants", "2");
+  await page.click("#submit");
+  await page.waitForFunction(() => document.getElementById("infants-error").textContent.length > 0);
+  const infantsError = await page.textContent("#infants-error");
+  check(posts === 0 && /one infant per adult/.test(infantsError),
+    `two infants for one adult are refused before submit: "${infantsError}"`);
+
+  // A family (2 adults, 1 child, 1 infant), submitted from the keyboard.
+  await page.fill("#adults", "2");
+  await page.fill("#children", "1");
+  await page.fill("#infants", "1");
+  await page.focus("#adults");
   await page.keyboard.press("Enter");
   await page.waitForFunction(() => document.getElementById("results").dataset.state === "running");
   const heightRunning = await page.$eval("#results", (el) => el.getBoundingClientRect().top);
@@ -74,6 +91,14 @@ try {
   check(rows.length > 0 && sorted, `${rows.length} offers, sorted by price`);
   const snapshot = await (await fetch(`${base}/api/flights/search/${searchId}`)).json();
   check(snapshot.data.total_offers === rows.length, `the page shows the snapshot's ${snapshot.data.total_offers} offers`);
+  check(JSON.stringify(snapshot.data.request.travellers) === JSON.stringify({ adults: 2, children: 1, infants: 1 }),
+    `the search was for the family: ${JSON.stringify(snapshot.data.request.travellers)}`);
+  const shownTotals = await page.$$eval("#offer-rows tr", (trs) => trs.map((tr) => [tr.dataset.id, tr.dataset.total]));
+  const apiTotals = new Map(snapshot.data.offers.map((o) => [o.id, o.price.total]));
+  check(shownTotals.every(([id, total]) => apiTotals.get(id) === total),
+    "every offer's total on the page is the API's");
+  const chips = await page.$$eval("#airlines li", (lis) => lis.map((li) => li.textContent));
+  check(chips.some((c) => c.includes("Garuda Indonesia")), `the chips name the airlines: ${JSON.stringify(chips.slice(0, 3))}`);
   const summary = await page.textContent("#summary");
   check(/offers from/.test(summary), `a summary: "${summary}"`);
   await page.screenshot({ path: join(artifacts, "search-desktop.png"), fullPage: true });

@@ -4,7 +4,16 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const FIELDS = ["from", "to", "date", "passengers", "cabin"];
+const FIELDS = ["from", "to", "date", "return_date", "adults", "children", "infants", "cabin"];
+// Where an API field's error goes on the form.
+const FIELD_OF = {
+  passengers: "adults",
+  "passengers.adults": "adults",
+  "passengers.children": "children",
+  "passengers.infants": "infants",
+};
+// Provider id to airline name, for the status chips.
+const names = new Map();
 
 // The search on screen; a new search replaces it whole.
 let current = null;
@@ -26,7 +35,9 @@ async function loadAirports() {
       ...body.data.map((a) => {
         const o = document.createElement("option");
         o.value = a.code;
-        o.label = `${a.code} (${a.providers.join(", ")})`;
+        // The browser matches what is typed against the label too, so a
+        // city or an airport's name finds its code.
+        o.label = [a.name, a.city].filter(Boolean).join(", ") || a.code;
         return o;
       }),
     );
@@ -47,7 +58,8 @@ function showErrors(body) {
   const errors = body.errors || [];
   let first = null;
   for (const e of errors) {
-    const field = FIELDS.includes(e.field) ? e.field : null;
+    const mapped = FIELD_OF[e.field] || e.field;
+    const field = FIELDS.includes(mapped) ? mapped : null;
     if (field) {
       const slot = $(`${field}-error`);
       slot.textContent = slot.textContent ? `${slot.textContent} ${e.message}` : e.message;
@@ -146,7 +158,7 @@ function renderAirlines(search) {
     li.dataset.provider = id;
     li.dataset.status = st.status;
     const name = document.createElement("span");
-    name.textContent = id;
+    name.textContent = names.get(id) || id;
     const state = document.createElement("span");
     state.className = "state";
     state.textContent =
@@ -228,16 +240,43 @@ function listen(search) {
   };
 }
 
+// The rules the API enforces on travellers, checked before sending.
+function travellerErrors(t) {
+  const errors = [];
+  if (!Number.isInteger(t.adults) || t.adults < 1 || t.adults > 9) {
+    errors.push({ field: "adults", message: "From 1 to 9 adults." });
+  }
+  if (!Number.isInteger(t.children) || t.children < 0) {
+    errors.push({ field: "children", message: "A whole number, 0 or more." });
+  } else if (t.adults + t.children > 9) {
+    errors.push({ field: "children", message: "Adults and children together: 9 at most." });
+  }
+  if (!Number.isInteger(t.infants) || t.infants < 0) {
+    errors.push({ field: "infants", message: "A whole number, 0 or more." });
+  } else if (t.infants > t.adults) {
+    errors.push({ field: "infants", message: "At most one infant per adult: each sits on an adult's lap." });
+  }
+  return errors;
+}
+
 async function submit(event) {
   event.preventDefault();
   clearErrors();
+  const count = (id) => Number($(id).value || "0");
+  const passengers = { adults: count("adults"), children: count("children"), infants: count("infants") };
+  const refused = travellerErrors(passengers);
+  if (refused.length) {
+    showErrors({ errors: refused });
+    return;
+  }
   const body = {
     from: $("from").value.trim().toUpperCase(),
     to: $("to").value.trim().toUpperCase(),
     date: $("date").value,
-    passengers: Number($("passengers").value),
+    passengers,
     cabin: $("cabin").value,
   };
+  if ($("return_date").value) body.return_date = $("return_date").value;
   const button = $("submit");
   button.disabled = true;
   try {
@@ -281,6 +320,17 @@ function start(data) {
   listen(search);
 }
 
+async function loadNames() {
+  try {
+    const res = await fetch("/api/providers");
+    if (!res.ok) return;
+    for (const p of (await res.json()).data) if (p.name) names.set(p.id, p.name);
+  } catch (_) {
+    // Chips fall back to provider ids.
+  }
+}
+
 $("date").value = isoDateIn(14);
 $("search").addEventListener("submit", submit);
 loadAirports();
+loadNames();
