@@ -95,6 +95,7 @@ pub fn router(state: AppState) -> Router {
     let timed = searches
         .route("/api/providers", get(probes::providers))
         .route("/api/airports", get(probes::airports))
+        .route("/api/currencies", get(probes::currencies))
         .route("/", get(page::index))
         .route("/assets/app.js", get(page::script))
         .route("/assets/style.css", get(page::style))

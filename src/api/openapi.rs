@@ -30,6 +30,7 @@ use crate::search::events::{
         stream::stream,
         probes::providers,
         probes::airports,
+        probes::currencies,
         probes::healthz,
         probes::readyz,
         probes::metrics,

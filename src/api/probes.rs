@@ -232,6 +232,33 @@ pub(super) struct AirportView {
     providers: Vec<String>,
 }
 
+/// The currencies a search may show its prices in.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct CurrencyList {
+    /// The day of the rates; `null` when the server has none.
+    #[schema(value_type = Option<String>, format = Date)]
+    date: Option<jiff::civil::Date>,
+    /// Every currency with a rate, sorted; empty without a rates file.
+    currencies: Vec<String>,
+}
+
+/// `GET /api/currencies`: the currencies of the server's rates file, for
+/// a search's `currency` (the search form offers them).
+#[utoipa::path(get, path = "/api/currencies", tag = "providers",
+    responses((status = 200, description = "Currencies with a rate", body = Envelope<CurrencyList>)))]
+pub async fn currencies(State(app): State<AppState>) -> Response {
+    let list = CurrencyList {
+        date: app.rates.as_ref().map(|r| r.date),
+        currencies: app
+            .rates
+            .as_ref()
+            .map(|r| r.currencies().map(str::to_string).collect())
+            .unwrap_or_default(),
+    };
+    let message = format!("{} currencies", list.currencies.len());
+    Json(Envelope::ok(message, list)).into_response()
+}
+
 /// `GET /api/airports`: the airports the targetable airlines serve, for
 /// the search form's suggestions (upstream airlines do not list theirs).
 #[utoipa::path(get, path = "/api/airports", tag = "providers",

@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, sample_files};
 
 #[tokio::test]
 async fn the_search_page_works_in_a_real_browser() {
@@ -16,7 +16,17 @@ async fn the_search_page_works_in_a_real_browser() {
             .exists(),
         "playwright-core is not installed: run ./scripts/test.sh, which installs it"
     );
-    let app = TestApp::with_samples().await;
+    // The sample airlines, and the example rates file for the currency field.
+    let rates = root.join("docs/examples/rates.toml");
+    let files = sample_files();
+    let files: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(n, y)| (n.as_str(), y.as_str()))
+        .collect();
+    let app = TestApp::with_providers(&files, |s| {
+        s.currency.rates_file = Some(rates);
+    })
+    .await;
     let script = root.join("tests/browser/search_page.mjs");
     let artifacts = root.join("test-artifacts");
     let base = app.base.clone();

@@ -119,6 +119,12 @@ async fn totals_are_converted_and_ordered_across_currencies() {
 #[tokio::test]
 async fn a_currency_without_a_rate_is_a_422_that_says_which_there_are() {
     let (app, _dir) = app(Some(RATES)).await;
+    let (status, list) = app.get("/api/currencies").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        list["data"],
+        json!({"date": "2026-12-01", "currencies": ["EUR", "IDR", "USD"]})
+    );
     for (currency, code, needle) in [
         (
             json!("JPY"),
@@ -144,6 +150,8 @@ async fn a_currency_without_a_rate_is_a_422_that_says_which_there_are() {
     }
     app.stop().await;
     let (app, _dir) = app_without_rates().await;
+    let (_, list) = app.get("/api/currencies").await;
+    assert_eq!(list["data"], json!({"date": null, "currencies": []}));
     let mut body = search_body();
     body["currency"] = json!("USD");
     let (status, answer) = app.post(&body).await;

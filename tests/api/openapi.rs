@@ -8,12 +8,13 @@ use serde_json::Value;
 use crate::helpers::{TestApp, search_body};
 
 /// Every route the router serves, as `METHOD path`.
-const SERVED: [&str; 13] = [
+const SERVED: [&str; 14] = [
     "POST /api/flights/search",
     "GET /api/flights/search/{search_id}",
     "GET /api/flights/search/{search_id}/stream",
     "GET /api/providers",
     "GET /api/airports",
+    "GET /api/currencies",
     "GET /healthz",
     "GET /readyz",
     "GET /metrics",

@@ -16,7 +16,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::helpers::{TestApp, date_in, samples_dir};
+use crate::helpers::{TestApp, date_in, sample_files};
 
 /// One documented command and what the documentation says it printed.
 struct Transcript {
@@ -422,14 +422,7 @@ async fn transcripts_match_the_running_server() {
     for expected in ["post-search", "stream", "snapshot", "providers", "readyz"] {
         assert!(names.contains(expected), "no transcript `{expected}`");
     }
-    let files: Vec<(String, String)> = std::fs::read_dir(samples_dir())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .map(|p| {
-            let name = p.file_name().unwrap().to_string_lossy().into_owned();
-            (name, std::fs::read_to_string(&p).unwrap())
-        })
-        .collect();
+    let files = sample_files();
     let files: Vec<(&str, &str)> = files
         .iter()
         .map(|(n, y)| (n.as_str(), y.as_str()))

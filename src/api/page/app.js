@@ -4,7 +4,7 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const FIELDS = ["from", "to", "date", "return_date", "adults", "children", "infants", "cabin"];
+const FIELDS = ["from", "to", "date", "return_date", "adults", "children", "infants", "cabin", "currency"];
 // Where an API field's error goes on the form.
 const FIELD_OF = {
   passengers: "adults",
@@ -92,8 +92,17 @@ function duration(minutes) {
   return h ? `${h}h ${String(m).padStart(2, "0")}m` : `${m}m`;
 }
 
-// Cheapest first, as the API orders them: currency, total, departure, id.
+// Cheapest first, as the API orders them: the total in the currency asked
+// for (offers without one after), else currency and total; then departure
+// and id.
 function byPrice(a, b) {
+  const ca = a.price.converted;
+  const cb = b.price.converted;
+  if (ca || cb) {
+    if (!ca || !cb) return ca ? -1 : 1;
+    const d = Number(ca.total) - Number(cb.total);
+    if (d) return d;
+  }
   if (a.price.currency !== b.price.currency) return a.price.currency < b.price.currency ? -1 : 1;
   const d = Number(a.price.total) - Number(b.price.total);
   if (d) return d;
@@ -119,36 +128,175 @@ function when(dt, label) {
   return td;
 }
 
-function renderOffers(search) {
-  const rows = search.offers.map((o) => {
-    const tr = document.createElement("tr");
-    tr.dataset.id = o.id;
-    tr.dataset.total = o.price.total;
-    tr.dataset.currency = o.price.currency;
-    const airline = cell(o.airline.name, "Airline");
-    const leg = document.createElement("span");
-    leg.className = "sub";
-    leg.textContent = `${o.from} → ${o.to}${o.leg === "inbound" ? " (return)" : ""}`;
-    airline.append(leg);
-    tr.append(
-      airline,
-      cell(o.flight_number, "Flight"),
-      when(o.depart_at, "Departs"),
-      when(o.arrive_at, "Arrives"),
-      cell(duration(o.duration_minutes), "Duration"),
-      cell(o.stops === 0 ? "Direct" : `${o.stops} stop${o.stops > 1 ? "s" : ""}`, "Stops"),
-      cell(String(o.seats_left), "Seats"),
-    );
-    const price = cell(money(o.price), "Price", "num price-cell");
-    price.classList.add("price");
-    const per = document.createElement("span");
-    per.className = "sub";
-    per.textContent = `${money({ total: o.price.per_passenger, currency: o.price.currency })} each`;
-    price.append(per);
-    tr.append(price);
-    return tr;
+// The same flights sold by several airlines (or in several fare brands)
+// show once: the cheapest offer, with who else sells them.
+function groups(offers) {
+  const byKey = new Map();
+  for (const o of offers) {
+    const key = o.itinerary || o.id;
+    if (!byKey.has(key)) byKey.set(key, { best: o, sellers: new Set(), offers: [] });
+    const g = byKey.get(key);
+    g.offers.push(o);
+    g.sellers.add(o.airline.name);
+    if (byPrice(o, g.best) < 0) g.best = o;
+  }
+  return [...byKey.values()];
+}
+
+const HOURS = { night: [0, 5], morning: [5, 12], afternoon: [12, 18], evening: [18, 24] };
+
+// What the filters let through, in the chosen order.
+function shown(search) {
+  const stops = [...document.querySelectorAll("input[name=stops]:checked")].map((c) => c.value);
+  const airline = $("f-airline").value;
+  const period = HOURS[$("f-time").value];
+  const max = Number($("f-max").value || "0");
+  const keep = (o) => {
+    const s = o.stops >= 2 ? "2" : String(o.stops);
+    const hour = Number(o.depart_at.slice(11, 13));
+    return stops.includes(s)
+      && (!airline || o.provider === airline)
+      && (!period || (hour >= period[0] && hour < period[1]))
+      && (!max || Number(o.price.total) <= max);
+  };
+  const list = groups(search.offers.filter(keep));
+  const order = {
+    price: (a, b) => byPrice(a.best, b.best),
+    duration: (a, b) => a.best.duration_minutes - b.best.duration_minutes || byPrice(a.best, b.best),
+    depart: (a, b) => (a.best.depart_at < b.best.depart_at ? -1 : a.best.depart_at > b.best.depart_at ? 1 : byPrice(a.best, b.best)),
+  }[$("sort").value];
+  return list.sort(order);
+}
+
+function offerRow(search, g) {
+  const o = g.best;
+  const tr = document.createElement("tr");
+  tr.className = "offer";
+  tr.dataset.id = o.id;
+  tr.dataset.total = o.price.total;
+  tr.dataset.currency = o.price.currency;
+  tr.dataset.itinerary = o.itinerary || o.id;
+  tr.dataset.stops = String(o.stops);
+  tr.dataset.provider = o.provider;
+  tr.dataset.depart = o.depart_at;
+  tr.dataset.duration = String(o.duration_minutes);
+  tr.dataset.sellers = String(g.sellers.size);
+  const airline = cell(o.airline.name, "Airline");
+  const leg = document.createElement("span");
+  leg.className = "sub";
+  const others = g.sellers.size > 1 ? ` · also ${[...g.sellers].filter((n) => n !== o.airline.name).join(", ")}` : "";
+  leg.textContent = `${o.from} → ${o.to}${others}`;
+  airline.append(leg);
+  const via = (o.segments || []).slice(1).map((s) => s.from);
+  tr.append(
+    airline,
+    cell((o.segments || []).map((s) => s.flight_number).join(" + ") || o.flight_number, "Flight"),
+    when(o.depart_at, "Departs"),
+    when(o.arrive_at, "Arrives"),
+    cell(duration(o.duration_minutes), "Duration"),
+    cell(o.stops === 0 ? "Direct" : `${o.stops} stop${o.stops > 1 ? "s" : ""}${via.length ? ` (${via.join(", ")})` : ""}`, "Stops"),
+    cell(String(o.seats_left), "Seats"),
+  );
+  const converted = o.price.converted;
+  const price = cell(money(converted || o.price), "Price", "num price-cell");
+  price.classList.add("price");
+  if (converted) {
+    tr.dataset.converted = converted.total;
+    const original = document.createElement("span");
+    original.className = "sub";
+    original.textContent = money(o.price);
+    price.append(original);
+  }
+  const toggle = document.createElement("button");
+  toggle.type = "button";
+  toggle.className = "details";
+  const open = search.expanded.has(tr.dataset.itinerary);
+  toggle.setAttribute("aria-expanded", String(open));
+  toggle.textContent = open ? "Hide details" : "Details";
+  toggle.addEventListener("click", () => {
+    const key = tr.dataset.itinerary;
+    if (search.expanded.has(key)) search.expanded.delete(key);
+    else search.expanded.add(key);
+    renderOffers(search);
+    const again = [...document.querySelectorAll("#offer-rows tr.offer")].find((r) => r.dataset.itinerary === key);
+    if (again) again.querySelector("button.details").focus();
   });
+  price.append(toggle);
+  tr.append(price);
+  return open ? [tr, detailRow(o, g)] : [tr];
+}
+
+// Everything an offer says: its flights and connections, fare, bags,
+// conditions and price parts.
+function detailRow(o, g) {
+  const tr = document.createElement("tr");
+  tr.className = "detail";
+  tr.dataset.id = o.id;
+  const td = document.createElement("td");
+  td.colSpan = 8;
+  const line = (text, cls) => {
+    const p = document.createElement("p");
+    p.textContent = text;
+    if (cls) p.className = cls;
+    td.append(p);
+  };
+  (o.segments || []).forEach((s, i, all) => {
+    const operated = s.operating_carrier !== s.marketing_carrier ? ` (operated by ${s.operating_carrier} as ${s.operating_flight_number})` : "";
+    line(`${s.flight_number}${operated}: ${s.from} ${s.depart_at.replace("T", " ").slice(0, 16)} → ${s.to} ${s.arrive_at.replace("T", " ").slice(0, 16)}, ${duration(s.duration_minutes)}`, "segment");
+    const next = all[i + 1];
+    if (next) {
+      const wait = (Date.parse(`${next.depart_at}Z`) - Date.parse(`${s.arrive_at}Z`)) / 60000;
+      line(`Connection in ${s.to}: ${duration(wait)}`, "layover");
+    }
+  });
+  const f = o.fare || {};
+  const b = f.baggage || {};
+  const known = (v, yes, no) => (v === true ? yes : v === false ? no : "not stated");
+  line(`Fare: ${f.brand || "not stated"} · checked bags: ${b.checked_bags ?? "not stated"}${b.checked_kg ? ` × ${b.checked_kg} kg` : ""} · cabin bags: ${b.cabin_bags ?? "not stated"} · ${known(f.refundable, "refundable", "not refundable")} · ${known(f.changeable, "changeable", "not changeable")}`, "fare");
+  const cur = o.price.currency;
+  const parts = [];
+  if (o.price.base != null) parts.push(`base ${money({ total: o.price.base, currency: cur })}`, `taxes ${money({ total: o.price.taxes, currency: cur })}`);
+  for (const p of o.price.by_passenger || []) parts.push(`${p.count} × ${p.type} ${money({ total: p.each, currency: cur })}`);
+  line(`Price: ${parts.join(" · ")}${parts.length ? " · " : ""}total ${money(o.price)}`, "price-parts");
+  if (o.price.converted) {
+    const c = o.price.converted;
+    line(`In ${c.currency}: ${money(c)} (1 ${cur} = ${c.rate} ${c.currency}, rates of ${c.date})`, "converted");
+  }
+  if (o.expires_at) line(`Price holds until ${new Date(o.expires_at).toLocaleString()}`, "expires");
+  if (g.sellers.size > 1) line(`Sold by ${[...g.sellers].join(", ")}`, "sellers");
+  tr.append(td);
+  return tr;
+}
+
+function renderOffers(search) {
+  const list = shown(search);
+  const rows = [];
+  const legs = search.roundTrip ? ["outbound", "inbound"] : [null];
+  for (const leg of legs) {
+    const part = leg ? list.filter((g) => g.best.leg === leg) : list;
+    if (leg) {
+      const head = document.createElement("tr");
+      head.className = "leg-head";
+      const th = document.createElement("th");
+      th.colSpan = 8;
+      th.scope = "colgroup";
+      th.textContent = leg === "outbound" ? "Outbound" : "Return";
+      head.append(th);
+      rows.push(head);
+    }
+    for (const g of part) rows.push(...offerRow(search, g));
+  }
   $("offer-rows").replaceChildren(...rows);
+  $("shown-count").textContent = `${list.length} of ${groups(search.offers).length} journeys shown`;
+}
+
+function fillAirlineFilter(search) {
+  const select = $("f-airline");
+  const keep = select.value;
+  const options = [new Option("All airlines", "")];
+  for (const id of search.providers) options.push(new Option(names.get(id) || id, id));
+  select.replaceChildren(...options);
+  select.value = search.providers.includes(keep) ? keep : "";
 }
 
 function renderAirlines(search) {
@@ -277,6 +425,7 @@ async function submit(event) {
     cabin: $("cabin").value,
   };
   if ($("return_date").value) body.return_date = $("return_date").value;
+  if ($("currency").value) body.currency = $("currency").value;
   const button = $("submit");
   button.disabled = true;
   try {
@@ -290,7 +439,7 @@ async function submit(event) {
       showErrors(answer);
       return;
     }
-    start(answer.data);
+    start({ ...answer.data, roundTrip: Boolean(body.return_date) });
   } catch (e) {
     $("form-error").textContent = `The search could not be sent: ${e.message}`;
   } finally {
@@ -308,16 +457,34 @@ function start(data) {
     offers: [],
     lastId: 0,
     done: false,
+    expanded: new Set(),
+    roundTrip: Boolean(data.roundTrip),
   };
   current = search;
   const results = $("results");
   results.dataset.state = "running";
   results.dataset.searchId = search.id;
   delete results.dataset.status;
+  fillAirlineFilter(search);
   renderOffers(search);
   renderAirlines(search);
   summary(`Searching ${search.providers.length} airlines…`);
   listen(search);
+}
+
+// The currencies the server can show prices in; the field shows only
+// when there are some.
+async function loadCurrencies() {
+  try {
+    const res = await fetch("/api/currencies");
+    if (!res.ok) return;
+    const { currencies } = (await res.json()).data;
+    if (!currencies.length) return;
+    $("currency").append(...currencies.map((c) => new Option(c, c)));
+    $("currency-field").hidden = false;
+  } catch (_) {
+    // Prices stay in each airline's currency.
+  }
 }
 
 async function loadNames() {
@@ -332,5 +499,12 @@ async function loadNames() {
 
 $("date").value = isoDateIn(14);
 $("search").addEventListener("submit", submit);
+for (const id of ["f-airline", "f-time", "f-max", "sort"]) {
+  $(id).addEventListener("input", () => current && renderOffers(current));
+}
+for (const box of document.querySelectorAll("input[name=stops]")) {
+  box.addEventListener("change", () => current && renderOffers(current));
+}
 loadAirports();
 loadNames();
+loadCurrencies();

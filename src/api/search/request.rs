@@ -201,7 +201,7 @@ fn validate(
     };
     let mut away = Vec::new();
     let route = match (&from, &to) {
-        (Some(f), Some(t)) => Some((f.as_str(), t.as_str(), return_date.is_some())),
+        (Some(f), Some(t)) if f != t => Some((f.as_str(), t.as_str(), return_date.is_some())),
         _ => None,
     };
     let providers = providers(object, airlines, route, &mut errors, &mut away);

@@ -74,6 +74,18 @@ pub fn cheapest_fare(complete: &Value) -> u64 {
         .unwrap()
 }
 
+/// The sample provider files, as (file name, text).
+pub fn sample_files() -> Vec<(String, String)> {
+    std::fs::read_dir(samples_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .map(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            (name, std::fs::read_to_string(&p).unwrap())
+        })
+        .collect()
+}
+
 /// Asserts that a provider file is refused at load with a problem whose
 /// message contains `needle`, at a line of the file.
 pub fn refused_at_a_line(file: &str, text: &str, needle: &str) {

@@ -15,7 +15,7 @@ pub use api::{Api, SseEvent, read_events};
 pub use app::TestApp;
 pub use fixtures::{
     cheapest_fare, date_in, fast_airline, mock_airline, pricier_airline, refused_at_a_line,
-    samples_dir, search_body,
+    sample_files, samples_dir, search_body,
 };
 pub use process::{Process, airstream};
 pub use redis::RedisServer;
