@@ -41,6 +41,10 @@ enum Command {
     Validate {
         /// Files or directories (default: the providers directory from settings).
         paths: Vec<PathBuf>,
+        /// Do not require the variables of `env:` to be set (for a CI job
+        /// without the secrets); every other check still runs.
+        #[arg(long)]
+        no_environment: bool,
     },
     /// Drive a running server with searches and report throughput and latency.
     Loadtest(LoadtestArgs),
@@ -83,7 +87,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             app.run_until_stopped().await?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Validate { paths } => {
+        Command::Validate {
+            paths,
+            no_environment,
+        } => {
+            if no_environment {
+                airstream::providers::upstream::spec::lint_without_environment();
+            }
             let paths = if paths.is_empty() {
                 vec![Settings::load(cli.config.as_deref())?.providers_dir]
             } else {

@@ -363,3 +363,40 @@ fn validate_refuses(path: &std::path::Path) -> String {
     assert!(!out.status.success(), "{stdout}");
     stdout
 }
+
+/// `validate --no-environment` lints a file whose secrets are not set (a CI
+/// job without them), and still reports its other problems; without the
+/// flag an unset variable is an error, as for a serving process.
+#[test]
+fn validate_without_the_environment_checks_all_but_the_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = "AIRSTREAM_TEST_UNSET_SECRET_9F2";
+    let good = crate::upstream::airline("http://127.0.0.1:9", "")
+        .replace("env: [CARGO_PKG_NAME]", &format!("env: [{secret}]"))
+        .replace("env.CARGO_PKG_NAME", &format!("env.{secret}"));
+    let path = dir.path().join("skyway.yaml");
+    std::fs::write(&path, &good).unwrap();
+    let run = |flag: bool| {
+        let mut cmd = airstream();
+        cmd.arg("validate").env_remove(secret);
+        if flag {
+            cmd.arg("--no-environment");
+        }
+        let out = cmd.arg(&path).output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (ok, out) = run(false);
+    assert!(
+        !ok && out.contains(&format!("`{secret}` is listed in `env:` but not set")),
+        "{out}"
+    );
+    let (ok, out) = run(true);
+    assert!(ok && out.contains("ok (skyway)"), "{out}");
+    // Another problem is still found without the environment.
+    std::fs::write(&path, good.replace("{{ leg.date }}", "{{ leg.day }}")).unwrap();
+    let (ok, out) = run(true);
+    assert!(!ok && out.contains("leg.day"), "{out}");
+}

@@ -4,7 +4,7 @@
 //! Every problem is reported at its line and column.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use minijinja::Value;
@@ -17,6 +17,17 @@ use super::template::{self, Place, RequestShape};
 use super::{Compiled, Upstream};
 use crate::providers::definition::UpstreamSpec;
 use crate::providers::problems::Problems;
+
+/// Set by `airstream validate --no-environment`: unset variables of `env:`
+/// are not errors (the process only lints files; it serves nothing).
+static WITHOUT_ENVIRONMENT: AtomicBool = AtomicBool::new(false);
+
+/// Lints provider files without their environment from now on: a CI job
+/// without the secrets can still check everything else. Only for the
+/// `validate` command; a serving process must never call it.
+pub fn lint_without_environment() {
+    WITHOUT_ENVIRONMENT.store(true, Ordering::Relaxed);
+}
 
 /// Top-level names a request template may read.
 const TEMPLATE_ROOTS: [&str; 6] = ["search", "leg", "env", "settings", "provider", "airstream"];
@@ -184,6 +195,11 @@ impl Upstream {
             match std::env::var(name) {
                 Ok(value) => {
                     env_values.insert(name.clone(), Value::from_safe_string(value));
+                }
+                // Linting without the environment: the variable reads as
+                // empty, and every other check still runs.
+                Err(_) if WITHOUT_ENVIRONMENT.load(Ordering::Relaxed) => {
+                    env_values.insert(name.clone(), Value::from(""));
                 }
                 Err(_) => problems.at(
                     var,
