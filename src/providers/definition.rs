@@ -75,11 +75,38 @@ pub struct UpstreamSpec {
     pub breaker: Option<Spanned<BreakerSpec>>,
     /// How to read offers out of the answer.
     pub response: Spanned<ResponseSpec>,
+    /// How the airline's API wants callers to authenticate.
+    pub auth: Option<Spanned<AuthSpec>>,
     /// Routes it flies, such as `CGK-DPS` (each way); with `airports`,
     /// searches ask it only for these. Without either, for every route.
     pub routes: Option<Spanned<Vec<Spanned<String>>>>,
     /// Airports it flies between (any two of them).
     pub airports: Option<Spanned<Vec<Spanned<String>>>>,
+}
+
+/// An upstream airline's authentication.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSpec {
+    /// OAuth2 client credentials (RFC 6749 section 4.4).
+    pub oauth2: Spanned<OAuth2Spec>,
+}
+
+/// OAuth2 client credentials; each value is a template over `env` and
+/// `settings`, rendered at load.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OAuth2Spec {
+    /// Where tokens are asked for.
+    pub token_url: Spanned<String>,
+    /// The client id, such as `{{ env.AIRLINE_CLIENT_ID }}`.
+    pub client_id: Spanned<String>,
+    /// The client secret, such as `{{ env.AIRLINE_CLIENT_SECRET }}`.
+    pub client_secret: Spanned<String>,
+    /// The scope asked for, if any.
+    pub scope: Option<Spanned<String>>,
+    /// `basic` (HTTP Basic, the default) or `form` (in the body).
+    pub credentials: Option<Spanned<String>>,
 }
 
 /// Retries of a failed call.

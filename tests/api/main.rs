@@ -15,6 +15,7 @@ mod itineraries;
 mod lifecycle;
 mod loadtest;
 mod money;
+mod oauth;
 mod observability;
 mod openapi;
 mod providers;

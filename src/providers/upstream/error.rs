@@ -72,6 +72,12 @@ pub enum UpstreamError {
         /// Why it is not JSON.
         source: serde_json::Error,
     },
+    /// No access token could be had from the token endpoint.
+    #[error("no access token: {reason}")]
+    Token {
+        /// Why, without any secret or anything the endpoint said.
+        reason: String,
+    },
     /// The circuit breaker refused the call.
     #[error(transparent)]
     Breaker(#[from] super::breaker::Refused),

@@ -15,6 +15,7 @@ pub mod breaker;
 mod convert;
 pub mod error;
 pub mod mapping;
+mod oauth;
 mod price;
 mod segments;
 pub mod send;
@@ -71,6 +72,9 @@ pub struct Upstream {
     written: serde_json::Value,
     /// Where it flies, as its file declares.
     coverage: crate::providers::Coverage,
+    /// OAuth2 client credentials and the cached token, when the API wants
+    /// them.
+    oauth: Option<oauth::OAuth2>,
 }
 
 impl std::fmt::Debug for Upstream {
@@ -132,19 +136,68 @@ impl Upstream {
         leg: Leg,
         deadline: Instant,
     ) -> Result<Vec<Offer>, Failure> {
-        let ctx = self.context(provider, search, leg);
-        let request = self
-            .request
-            .render(self.compiled.borrow_owner(), &ctx)
-            .map_err(Failure::Error)?;
         let guard = self
             .breaker
             .allow()
             .map_err(|refused| Failure::Error(refused.into()))?;
-        let result = self.sender.send(provider.id, &request, deadline).await;
-        let result = result.and_then(|bytes| self.map(&bytes, &ctx, provider, search, leg));
+        let mut result = self.call(provider, search, leg, deadline).await;
+        // A token the airline refuses is given up once, and the call made
+        // again with a new one.
+        if let (
+            Some(oauth),
+            Err((Failure::Error(UpstreamError::Status { status: 401 }), Some(token))),
+        ) = (&self.oauth, &result)
+        {
+            oauth.reject(token).await;
+            result = self.call(provider, search, leg, deadline).await;
+        }
+        let result = result.map_err(|(failure, _)| failure);
         guard.record(result.is_ok());
         result
+    }
+
+    /// One call for one leg, with a token when the API wants one; on
+    /// failure, the token it carried.
+    async fn call(
+        &self,
+        provider: &Provider<'_>,
+        search: &SearchRequest,
+        leg: Leg,
+        deadline: Instant,
+    ) -> Result<Vec<Offer>, (Failure, Option<String>)> {
+        let token = match &self.oauth {
+            Some(oauth) => Some(
+                oauth
+                    .token(deadline)
+                    .await
+                    .map_err(|e| (Failure::Error(e), None))?,
+            ),
+            None => None,
+        };
+        let fail = |failure| (failure, token.clone());
+        let ctx = self.context(provider, search, leg, token.as_deref());
+        let mut request = self
+            .request
+            .render(self.compiled.borrow_owner(), &ctx)
+            .map_err(|e| fail(Failure::Error(e)))?;
+        if let Some(token) = &token {
+            let bearer = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}"))
+                .map_err(|_| {
+                    fail(Failure::Error(UpstreamError::Token {
+                        reason: "the access token is not a valid header value".into(),
+                    }))
+                })?;
+            request
+                .headers
+                .entry(reqwest::header::AUTHORIZATION)
+                .or_insert(bearer);
+        }
+        let bytes = self
+            .sender
+            .send(provider.id, &request, deadline)
+            .await
+            .map_err(fail)?;
+        self.map(&bytes, &ctx, provider, search, leg).map_err(fail)
     }
 
     /// Maps an answer's body for one leg of a search without sending
@@ -158,12 +211,18 @@ impl Upstream {
         leg: Leg,
         bytes: &[u8],
     ) -> Result<Vec<Offer>, Failure> {
-        let ctx = self.context(provider, search, leg);
+        let ctx = self.context(provider, search, leg, None);
         self.map(bytes, &ctx, provider, search, leg)
     }
 
     /// What the templates and expressions of one leg's call read.
-    fn context(&self, provider: &Provider<'_>, search: &SearchRequest, leg: Leg) -> Value {
+    fn context(
+        &self,
+        provider: &Provider<'_>,
+        search: &SearchRequest,
+        leg: Leg,
+        token: Option<&str>,
+    ) -> Value {
         let (from, to, date) = leg_route(search, leg);
         let timeout_ms = search
             .deadline
@@ -205,6 +264,9 @@ impl Upstream {
             settings => self.settings.clone(),
             provider => provider_value,
             airstream => context! { url => Value::from_safe_string(provider.self_url.to_string()) },
+            // Escaped where it lands, as search values are: it comes from
+            // outside.
+            auth => context! { access_token => token },
         }
     }
 

@@ -155,6 +155,9 @@ fn check_names(
                     "`provider.{f}` does not exist; provider has {}",
                     PROVIDER_FIELDS.join(", ")
                 )),
+                ("auth", Some(f)) if f != "access_token" => {
+                    Some(format!("`auth.{f}` does not exist; auth has access_token"))
+                }
                 ("airstream", Some(f)) if f != "url" => {
                     Some(format!("`airstream.{f}` does not exist; airstream has url"))
                 }
@@ -249,6 +252,12 @@ impl Upstream {
         if let Some(body) = &s.body {
             templates.push((Place::Body.template_name(""), body));
         }
+        // `auth` exists only where the file declares it.
+        let template_roots: Vec<&str> = TEMPLATE_ROOTS
+            .iter()
+            .copied()
+            .chain(s.auth.is_some().then_some("auth"))
+            .collect();
         for (name, node) in &templates {
             if let Err(e) = env.add_template_owned(name.clone(), node.value.clone()) {
                 compile_problem(problems, node, "template", &e);
@@ -260,7 +269,7 @@ impl Upstream {
                     problems,
                     node,
                     names,
-                    &TEMPLATE_ROOTS,
+                    &template_roots,
                     &env_listed,
                     &settings_map,
                 );
@@ -356,6 +365,18 @@ impl Upstream {
             .and_then(|b| b.value.cooldown.as_ref())
             .map_or(Duration::from_secs(10), |c| c.value.get());
         let coverage = coverage(s, problems);
+        let oauth = s.auth.as_ref().and_then(|auth| {
+            let ctx = minijinja::context! {
+                env => Value::from(env_values.clone()),
+                settings => template::trusted(&serde_json::Value::Object(settings_map.clone())),
+            };
+            super::oauth::OAuth2::from_spec(
+                &auth.value.oauth2,
+                &ctx,
+                reqwest::Client::new(),
+                problems,
+            )
+        });
         if problems.len() > before {
             return None;
         }
@@ -427,6 +448,7 @@ impl Upstream {
             dropped: AtomicU64::new(0),
             written,
             coverage,
+            oauth,
         })
     }
 }
