@@ -5,6 +5,10 @@
 use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
+use serde_saphyr::Spanned;
+
+use crate::model::normalize_code;
+use crate::providers::problems::Problems;
 
 /// The routes an airline serves.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,6 +42,28 @@ impl Coverage {
     pub fn serves_search(&self, from: &str, to: &str, round_trip: bool) -> bool {
         self.serves(from, to) || (round_trip && self.serves(to, from))
     }
+}
+
+/// An airport code written in a provider file: upper-cased, and one of
+/// airstream's airport table; otherwise `None`, with the problem recorded
+/// at the code.
+pub(crate) fn airport(code: &Spanned<String>, problems: &mut Problems) -> Option<String> {
+    let upper = normalize_code(&code.value, 3, false);
+    match &upper {
+        None => problems.at(
+            code,
+            format!("`{}` is not a three-letter IATA airport code", code.value),
+        ),
+        Some(known) if crate::airports::lookup(known).is_none() => {
+            problems.at(
+                code,
+                format!("`{known}` is not the IATA code of any airport airstream knows"),
+            );
+            return None;
+        }
+        Some(_) => {}
+    }
+    upper
 }
 
 #[cfg(test)]

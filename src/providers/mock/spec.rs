@@ -14,6 +14,7 @@ use super::{Connection, Flight, MockTable};
 use crate::duration::WrittenDuration;
 use crate::model::money;
 use crate::model::{Cabin, normalize_code};
+use crate::providers::coverage::airport;
 use crate::providers::definition::{FlightSpec, MockSpec, RouteSpec};
 use crate::providers::problems::Problems;
 
@@ -185,25 +186,6 @@ fn route_from_spec(route: &Spanned<RouteSpec>, problems: &mut Problems) -> Optio
     let (from, to) = (from?, to?);
     let shift = clock::route_shift(&from, &to, &implied, problems);
     Some(((from, to), flights, shift))
-}
-
-fn airport(code: &Spanned<String>, problems: &mut Problems) -> Option<String> {
-    let upper = normalize_code(&code.value, 3, false);
-    match &upper {
-        None => problems.at(
-            code,
-            format!("`{}` is not a three-letter IATA airport code", code.value),
-        ),
-        Some(known) if crate::airports::lookup(known).is_none() => {
-            problems.at(
-                code,
-                format!("`{known}` is not the IATA code of any airport airstream knows"),
-            );
-            return None;
-        }
-        Some(_) => {}
-    }
-    upper
 }
 
 /// A flight and the time difference between its airports that its times

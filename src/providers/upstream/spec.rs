@@ -511,20 +511,7 @@ fn coverage(
     problems: &mut Problems,
 ) -> crate::providers::Coverage {
     let mut coverage = crate::providers::Coverage::default();
-    let known = |code: &Spanned<String>, problems: &mut Problems| {
-        let found = crate::model::normalize_code(&code.value, 3, false)
-            .filter(|c| crate::airports::lookup(c).is_some());
-        if found.is_none() {
-            problems.at(
-                code,
-                format!(
-                    "`{}` is not the IATA code of any airport airstream knows",
-                    code.value
-                ),
-            );
-        }
-        found
-    };
+    let known = crate::providers::coverage::airport;
     for route in s.routes.iter().flat_map(|r| &r.value) {
         let Some((a, b)) = route.value.split_once('-') else {
             problems.at(
