@@ -148,20 +148,17 @@ impl RedisStore {
         };
         let now = Timestamp::now();
         for ((id, log), stored) in logs.into_iter().zip(stored) {
-            let Some(stored) = stored else { continue };
+            let Some(mut stored) = stored else { continue };
             let overdue = now.duration_since(stored.snapshot.request.deadline)
                 > jiff::SignedDuration::try_from(END_HERE_AFTER).unwrap_or_default();
             if log.is_finished() || !overdue {
                 continue;
             }
             let elapsed_ms = (now.as_millisecond() - stored.created_ms).max(0) as u64;
-            let cheapest: Vec<Vec<u8>> = stored
-                .cheapest(self.limits.top_offers)
-                .map(<[u8]>::to_vec)
-                .collect();
-            let mut snap = stored.snapshot;
+            // The head takes what it shows; the offers stay for the list.
+            let mut providers = std::mem::take(&mut stored.snapshot.providers);
             let mut events = Vec::new();
-            for (provider, progress) in snap.providers.iter_mut() {
+            for (provider, progress) in providers.iter_mut() {
                 if !progress.is_pending() {
                     continue;
                 }
@@ -176,12 +173,12 @@ impl RedisStore {
                     kind: "complete",
                     search_id: id,
                     status: SearchStatus::Partial,
-                    providers: snap.providers,
-                    total_offers: snap.total_offers,
-                    sellers: snap.sellers,
+                    providers,
+                    total_offers: stored.snapshot.total_offers,
+                    sellers: std::mem::take(&mut stored.snapshot.sellers),
                     elapsed_ms,
                 },
-                cheapest.iter().map(Vec::as_slice),
+                stored.cheapest(self.limits.top_offers),
             );
             events.push((EventKind::Complete, complete));
             log.extend(log.len() + 1, events);

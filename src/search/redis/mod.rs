@@ -351,7 +351,7 @@ impl RedisStore {
             .iter()
             .zip(stored)
             .filter_map(|(id, stored)| {
-                let stored = stored?;
+                let mut stored = stored?;
                 let outcome = match stored.state.as_str() {
                     "completing" => match stored.outcome.as_deref() {
                         Some("partial") => SearchStatus::Partial,
@@ -359,25 +359,24 @@ impl RedisStore {
                     },
                     _ => return None,
                 };
-                let snap = &stored.snapshot;
                 let elapsed_ms = (now.as_millisecond() - stored.created_ms).max(0) as u64;
                 let figures = (
                     outcome == SearchStatus::Partial,
                     elapsed_ms,
-                    first_offer_ms(snap.providers.values()),
+                    first_offer_ms(stored.snapshot.providers.values()),
                 );
-                let complete = complete_event(
-                    CompleteHead {
-                        kind: "complete",
-                        search_id: *id,
-                        status: outcome,
-                        providers: snap.providers.clone(),
-                        total_offers: snap.total_offers,
-                        sellers: snap.sellers.clone(),
-                        elapsed_ms,
-                    },
-                    stored.cheapest(top),
-                );
+                // The head takes what it shows; the offers stay for the list.
+                let snap = &mut stored.snapshot;
+                let head = CompleteHead {
+                    kind: "complete",
+                    search_id: *id,
+                    status: outcome,
+                    providers: std::mem::take(&mut snap.providers),
+                    total_offers: snap.total_offers,
+                    sellers: std::mem::take(&mut snap.sellers),
+                    elapsed_ms,
+                };
+                let complete = complete_event(head, stored.cheapest(top));
                 let keys = self.keys(id);
                 let complete = tagged(EventKind::Complete, &complete);
                 let call = self.finish.call(
