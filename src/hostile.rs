@@ -85,8 +85,7 @@ pub fn template_values(from: &str, to: &str) {
     );
     let shape = RequestShape {
         headers: vec![(HeaderName::from_static("x-from"), "X-From".to_string())],
-        has_body: true,
-        json_body: true,
+        body: Some(template::BodyKind::Json),
     };
     let ctx = context! { search => context! { from => from, to => to } };
     let rendered = match shape.render(&env, &ctx) {

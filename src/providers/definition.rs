@@ -136,6 +136,9 @@ pub struct BreakerSpec {
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ResponseSpec {
+    /// `json` or `xml`; without it, what the answer's `Content-Type`
+    /// says (XML for any `…xml` type, else JSON).
+    pub format: Option<Spanned<AnswerFormat>>,
     /// Expression selecting the list of offers, such as
     /// `body.data.itineraries`.
     pub offers: Spanned<String>,
@@ -148,6 +151,16 @@ pub struct ResponseSpec {
     /// One expression per segment field, over `segment` (one element of
     /// that list) and what `map` reads.
     pub segment: Option<Spanned<BTreeMap<String, Spanned<String>>>>,
+}
+
+/// How an airline's answer is read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AnswerFormat {
+    /// A JSON document.
+    Json,
+    /// An XML document (a SOAP envelope too), read as a tree.
+    Xml,
 }
 
 /// A latency profile: at most one distribution, plus error rates.

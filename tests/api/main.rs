@@ -28,3 +28,4 @@ mod travellers;
 mod upstream;
 mod upstream_model;
 mod validation;
+mod xml;

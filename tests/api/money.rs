@@ -89,3 +89,48 @@ async fn upstream_eur_amounts_have_two_digits() {
     assert_eq!(by_flight("SW4")["total"], "10.00");
     assert_eq!(by_flight("SW4")["per_passenger"], "5.00");
 }
+
+/// The forms SPEC section 10 names, in JSON: a number, a string, more
+/// digits than the currency has, and currencies of 0 and 3 digits.
+#[tokio::test]
+async fn upstream_amounts_in_every_form_take_their_currencys_digits() {
+    let server = MockServer::start().await;
+    let date = date_in(14);
+    let cases = [
+        (json!(999.9), "EUR", "999.90"),
+        (json!("999.90"), "EUR", "999.90"),
+        (json!(999.899), "EUR", "999.90"),
+        (json!("999.899"), "EUR", "999.90"),
+        (json!(1234), "JPY", "1234"),
+        (json!("1234.5"), "JPY", "1234"),
+        (json!(1.2345), "KWD", "1.234"),
+        (json!("1.2355"), "KWD", "1.236"),
+    ];
+    let itineraries: Vec<Value> = cases
+        .iter()
+        .enumerate()
+        .map(|(i, (total, ccy, _))| {
+            json!({"segments": [{"flight": format!("SW{i}"), "dep": format!("{date}T{:02}:00:00", 6 + i), "arr": format!("{date}T{:02}:50:00", 6 + i)}],
+                   "fare": {"total": total, "ccy": ccy}, "seats": 9})
+        })
+        .collect();
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"data": {"itineraries": itineraries}})),
+        )
+        .mount(&server)
+        .await;
+    let yaml = crate::upstream::airline(&server.uri(), "");
+    let app = TestApp::with_providers(&[("skyway.yaml", &yaml)], |_| {}).await;
+    let complete = complete_for(&app, search_body()).await;
+    for (i, (total, ccy, expected)) in cases.iter().enumerate() {
+        let offer = complete["offers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["flight_number"] == format!("SW{i}"))
+            .unwrap_or_else(|| panic!("SW{i} in {complete}"));
+        assert_eq!(offer["price"]["total"], *expected, "{total} {ccy}");
+        assert_eq!(offer["price"]["currency"], *ccy);
+    }
+}

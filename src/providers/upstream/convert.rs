@@ -119,6 +119,38 @@ pub fn amount(value: &Value) -> Result<Decimal, String> {
     Ok(parsed)
 }
 
+/// The `as_list` filter: a list as it is, nothing (none or undefined) as
+/// an empty list, anything else as a list of one, so an element an XML
+/// answer writes once or many times reads alike.
+pub fn as_list(value: Value) -> Value {
+    match value.kind() {
+        ValueKind::Seq => value,
+        ValueKind::Undefined | ValueKind::None => Value::from(Vec::<Value>::new()),
+        _ => Value::from(vec![value]),
+    }
+}
+
+/// The `decimals` filter: a whole amount in minor units with the number of
+/// decimals written beside it, as an exact amount (`99990 | decimals(2)` is
+/// `"999.90"`), as XML APIs write `Amount="99990" DecimalPlaces="2"`.
+pub fn decimals(value: Value, places: Value) -> Result<Value, minijinja::Error> {
+    let invalid =
+        |what: String| minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, what);
+    let places = whole(&places).filter(|p| *p <= 20).ok_or_else(|| {
+        invalid(format!(
+            "decimals: {places} is not a number of places from 0 to 20"
+        ))
+    })?;
+    let text = scalar_text(&value)
+        .ok_or_else(|| invalid(format!("decimals: expected a whole amount, got {value}")))?;
+    let units: i64 = text.trim().parse().map_err(|_| {
+        invalid(format!(
+            "decimals: `{text}` is not a whole amount in minor units"
+        ))
+    })?;
+    Ok(Value::from(Decimal::new(units, places as u32).to_string()))
+}
+
 /// A local date-time from `2026-12-20T07:30:00`, `2026-12-20T07:30`,
 /// `2026-12-20 07:30`, or the same with an offset or `Z` (the time as
 /// written is kept: airline APIs give local times at the airport).

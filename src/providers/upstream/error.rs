@@ -72,6 +72,13 @@ pub enum UpstreamError {
         /// Why it is not JSON.
         source: serde_json::Error,
     },
+    /// The body template made XML that is not well-formed (refused before
+    /// sending).
+    #[error("the body template produced XML that cannot be sent: {source}")]
+    BodyNotXml {
+        /// Why.
+        source: super::xml::XmlError,
+    },
     /// No access token could be had from the token endpoint.
     #[error("no access token: {reason}")]
     Token {
@@ -147,6 +154,15 @@ pub enum UpstreamError {
         /// Why.
         source: serde_json::Error,
     },
+    /// The answer is XML that cannot be read.
+    #[error("the answer cannot be read as XML: {source}")]
+    NotXml {
+        /// Why.
+        source: super::xml::XmlError,
+    },
+    /// The answer is a SOAP fault (its text is logged, not kept here).
+    #[error("the airline answered with a SOAP fault")]
+    SoapFault,
     /// The offers expression failed on the answer.
     #[error("`{expression}` could not be read from the answer: {source}")]
     OffersUnreadable {

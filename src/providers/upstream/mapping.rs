@@ -11,10 +11,12 @@ use super::convert::{flag, scalar_text, schedule, timestamp, whole};
 use super::error::{UpstreamError, snippet};
 use super::price;
 use super::segments::{connected, segment};
+use super::xml;
 use crate::model::{
     AirlineRef, Baggage, Cabin, Fare, Leg, Offer, Segment, Travellers, itinerary_key,
     journey_minutes, normalize_code,
 };
+use crate::providers::definition::AnswerFormat;
 
 /// The offer fields a `map` may set.
 pub const FIELDS: [&str; 28] = [
@@ -105,14 +107,33 @@ impl Expressions<'_> {
     pub fn read(
         &self,
         bytes: &[u8],
+        format: AnswerFormat,
         ctx: &Value,
         d: &Defaults<'_>,
     ) -> Result<Mapped, UpstreamError> {
-        let json: serde_json::Value = serde_json::from_slice(bytes).map_err(|source| {
-            tracing::warn!(provider = d.provider, body = %snippet(bytes), "the airline's answer is not JSON");
-            UpstreamError::NotJson { source }
-        })?;
-        let base = context! { body => Value::from_serialize(&json), ..ctx.clone() };
+        let body = match format {
+            AnswerFormat::Json => {
+                let json: serde_json::Value = serde_json::from_slice(bytes).map_err(|source| {
+                    tracing::warn!(provider = d.provider, body = %snippet(bytes), "the airline's answer is not JSON");
+                    UpstreamError::NotJson { source }
+                })?;
+                Value::from_serialize(&json)
+            }
+            AnswerFormat::Xml => match xml::parse(bytes) {
+                Ok(Ok(tree)) => tree,
+                Ok(Err(fault)) => {
+                    let fault = snippet(fault.as_bytes());
+                    tracing::warn!(provider = d.provider, %fault, "the airline answered with a SOAP fault");
+                    return Err(UpstreamError::SoapFault);
+                }
+                Err(source) => {
+                    tracing::warn!(provider = d.provider, body = %snippet(bytes), "the airline's answer is not readable XML");
+                    return Err(UpstreamError::NotXml { source });
+                }
+            },
+        };
+        let xml = format == AnswerFormat::Xml;
+        let base = context! { body => body, ..ctx.clone() };
         let expression = || self.offers_source.clone();
         let list = self
             .offers
@@ -121,6 +142,11 @@ impl Expressions<'_> {
                 expression: expression(),
                 source,
             })?;
+        // An XML element written once is the element, not a list of one.
+        let list = match list.kind() {
+            ValueKind::Map if xml => Value::from(vec![list]),
+            _ => list,
+        };
         if list.is_none() || list.is_undefined() {
             tracing::warn!(provider = d.provider, body = %snippet(bytes), "the airline's answer has no offers list");
             return Err(UpstreamError::NoOffers {
@@ -143,7 +169,7 @@ impl Expressions<'_> {
             let item_ctx = context! { item => item, ..base.clone() };
             let values = |name: &str| evaluate(&self.fields, name, &item_ctx, "");
             let read = self
-                .read_segments(&item_ctx, d)
+                .read_segments(&item_ctx, xml, d)
                 .and_then(|segments| offer(&values, segments, d));
             match read {
                 Ok(offer) => mapped.offers.push(offer),
@@ -157,6 +183,7 @@ impl Expressions<'_> {
     fn read_segments(
         &self,
         item_ctx: &Value,
+        xml: bool,
         d: &Defaults<'_>,
     ) -> Result<Option<Vec<Segment>>, String> {
         let Some(expr) = &self.segments else {
@@ -165,6 +192,10 @@ impl Expressions<'_> {
         let list = expr
             .eval(item_ctx)
             .map_err(|e| format!("`segments`: {e}"))?;
+        let list = match list.kind() {
+            ValueKind::Map if xml => Value::from(vec![list]),
+            _ => list,
+        };
         let items = list
             .try_iter()
             .ok()

@@ -8,6 +8,7 @@
 //! - [`send`]: sending it with one pooled client per provider, retries
 //!   with backoff, never past the deadline.
 //! - [`mapping`]: reading offers out of the answer.
+//! - [`xml`]: XML and SOAP answers as a tree, and XML request bodies.
 //! - [`breaker`]: the circuit breaker of each provider.
 //! - [`error`]: why a call gave no offers.
 
@@ -21,6 +22,7 @@ mod segments;
 pub mod send;
 pub mod spec;
 pub mod template;
+pub mod xml;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -30,6 +32,7 @@ use serde::Serialize;
 use tokio::time::Instant;
 
 use crate::model::{AirlineRef, Leg, Offer, SearchRequest};
+use crate::providers::definition::AnswerFormat;
 use breaker::{Breaker, BreakerSnapshot};
 pub use error::{Failure, UpstreamError};
 use mapping::Expressions;
@@ -75,6 +78,8 @@ pub struct Upstream {
     /// OAuth2 client credentials and the cached token, when the API wants
     /// them.
     oauth: Option<oauth::OAuth2>,
+    /// How answers are read, when the file says (else by `Content-Type`).
+    format: Option<AnswerFormat>,
 }
 
 impl std::fmt::Debug for Upstream {
@@ -192,12 +197,14 @@ impl Upstream {
                 .entry(reqwest::header::AUTHORIZATION)
                 .or_insert(bearer);
         }
-        let bytes = self
+        let answer = self
             .sender
             .send(provider.id, &request, deadline)
             .await
             .map_err(fail)?;
-        self.map(&bytes, &ctx, provider, search, leg).map_err(fail)
+        let format = xml::answer_format(self.format, answer.content_type.as_deref());
+        self.map(&answer.body, format, &ctx, provider, search, leg)
+            .map_err(fail)
     }
 
     /// Maps an answer's body for one leg of a search without sending
@@ -212,7 +219,8 @@ impl Upstream {
         bytes: &[u8],
     ) -> Result<Vec<Offer>, Failure> {
         let ctx = self.context(provider, search, leg, None);
-        self.map(bytes, &ctx, provider, search, leg)
+        let format = self.format.unwrap_or(AnswerFormat::Json);
+        self.map(bytes, format, &ctx, provider, search, leg)
     }
 
     /// What the templates and expressions of one leg's call read.
@@ -275,6 +283,7 @@ impl Upstream {
     fn map(
         &self,
         bytes: &[u8],
+        format: AnswerFormat,
         ctx: &Value,
         provider: &Provider<'_>,
         search: &SearchRequest,
@@ -292,7 +301,7 @@ impl Upstream {
         };
         let mapped = self
             .compiled
-            .with_dependent(|_, exprs| exprs.read(bytes, ctx, defaults))
+            .with_dependent(|_, exprs| exprs.read(bytes, format, ctx, defaults))
             .map_err(Failure::Error)?;
         for (index, reason) in &mapped.dropped {
             self.dropped.fetch_add(1, Ordering::Relaxed);

@@ -13,6 +13,14 @@ use super::template::Rendered;
 /// Largest answer read, in bytes.
 const MAX_BODY: usize = 8 * 1024 * 1024;
 
+/// An airline's answer: its body and what its `Content-Type` says.
+pub struct Answer {
+    /// The body.
+    pub body: Bytes,
+    /// The `Content-Type` header, when it is text.
+    pub content_type: Option<String>,
+}
+
 /// How a provider's requests are sent.
 pub struct Sender {
     /// The provider's pooled client.
@@ -84,14 +92,13 @@ impl Retries {
 }
 
 impl Sender {
-    /// Sends with retries, never past the deadline; returns the answer's
-    /// body.
+    /// Sends with retries, never past the deadline; returns the answer.
     pub async fn send(
         &self,
         provider: &str,
         request: &Rendered,
         deadline: Instant,
-    ) -> Result<Bytes, Failure> {
+    ) -> Result<Answer, Failure> {
         self.retries
             .run(deadline, |attempt, left| {
                 self.attempt(provider, request, attempt, left)
@@ -106,7 +113,7 @@ impl Sender {
         request: &Rendered,
         attempt: u32,
         left: Duration,
-    ) -> Result<Bytes, UpstreamError> {
+    ) -> Result<Answer, UpstreamError> {
         let mut builder = self
             .client
             .request(self.method.clone(), request.url.clone())
@@ -144,8 +151,13 @@ impl Sender {
                 status: status.as_u16(),
             });
         }
+        let content_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         match read_limited(response).await {
-            Ok(Some(bytes)) => Ok(bytes),
+            Ok(Some(body)) => Ok(Answer { body, content_type }),
             Ok(None) => Err(UpstreamError::TooLarge {
                 max_bytes: MAX_BODY,
             }),

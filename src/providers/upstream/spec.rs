@@ -13,7 +13,7 @@ use serde_saphyr::Spanned;
 use super::breaker::Breaker;
 use super::mapping::{self, Expressions};
 use super::send::{Retries, Sender};
-use super::template::{self, Place, RequestShape};
+use super::template::{self, BodyKind, Place, RequestShape};
 use super::{Compiled, Upstream};
 use crate::providers::definition::UpstreamSpec;
 use crate::providers::problems::Problems;
@@ -249,9 +249,17 @@ impl Upstream {
             headers.push((header, name.clone()));
             templates.push((Place::Header.template_name(name), value));
         }
-        if let Some(body) = &s.body {
-            templates.push((Place::Body.template_name(""), body));
-        }
+        let body_kind = s.body.as_ref().map(|body| {
+            let kind = BodyKind::of(content_type.as_deref());
+            if kind != BodyKind::Xml && body.value.trim_start().starts_with('<') {
+                problems.at(
+                    body,
+                    "the body looks like XML, but no `Content-Type` header names XML (such as `text/xml; charset=utf-8`), so it would be sent and checked as JSON",
+                );
+            }
+            templates.push((kind.place().template_name(""), body));
+            kind
+        });
         // `auth` exists only where the file declares it.
         let template_roots: Vec<&str> = TEMPLATE_ROOTS
             .iter()
@@ -429,9 +437,7 @@ impl Upstream {
             compiled,
             request: RequestShape {
                 headers,
-                has_body: s.body.is_some(),
-                json_body: s.body.is_some()
-                    && content_type.as_deref().is_none_or(|c| c.contains("json")),
+                body: body_kind,
             },
             env: Value::from(env_values),
             settings: template::trusted(&serde_json::Value::Object(settings_map)),
@@ -449,6 +455,7 @@ impl Upstream {
             written,
             coverage,
             oauth,
+            format: response.format.as_ref().map(|f| f.value),
         })
     }
 }

@@ -3,7 +3,8 @@
 //! place it lands. Trusted values are the ones the platform engineer wrote
 //! or chose (`env`, `settings`, `provider`, `airstream`); everything from a
 //! search is escaped as a URL component in the URL, as a header value in a
-//! header, and for JSON in the body, so no search value can change the
+//! header, and for JSON or XML in the body (as its `Content-Type` says), so
+//! no search value can change the
 //! structure of a request. The `safe` filter is removed so a template cannot
 //! opt a search value out of escaping. [`RequestShape::render`] makes one
 //! search's request out of them.
@@ -25,6 +26,8 @@ pub enum Place {
     Header,
     /// The body: values become JSON string content.
     Body,
+    /// An XML body: values become XML text (entities for markup).
+    XmlBody,
 }
 
 impl Place {
@@ -33,6 +36,7 @@ impl Place {
             Place::Url => "url",
             Place::Header => "header",
             Place::Body => "json",
+            Place::XmlBody => "xml",
         }
     }
 
@@ -42,6 +46,7 @@ impl Place {
             Place::Url => "url".to_string(),
             Place::Header => format!("header:{header}"),
             Place::Body => "body".to_string(),
+            Place::XmlBody => "body:xml".to_string(),
         }
     }
 }
@@ -104,6 +109,7 @@ fn format(out: &mut Output<'_>, state: &State<'_, '_>, value: &Value) -> Result<
             AutoEscape::Custom("url") => escape_url(&text),
             AutoEscape::Custom("header") => escape_header(&text),
             AutoEscape::Custom("json") => escape_json(&text),
+            AutoEscape::Custom("xml") => super::xml::escape_xml(&text),
             _ => text,
         }
     };
@@ -121,12 +127,16 @@ pub fn environment() -> Environment<'static> {
             Place::Url
         } else if name.starts_with("header:") {
             Place::Header
+        } else if name == "body:xml" {
+            Place::XmlBody
         } else {
             Place::Body
         };
         AutoEscape::Custom(place.tag())
     });
     env.set_formatter(format);
+    env.add_filter("as_list", super::convert::as_list);
+    env.add_filter("decimals", super::convert::decimals);
     env
 }
 
@@ -150,11 +160,41 @@ pub struct RequestShape {
     /// The headers set, each as written in the file (which names its
     /// template).
     pub headers: Vec<(HeaderName, String)>,
-    /// Whether a `body` template exists.
-    pub has_body: bool,
-    /// Whether the body is JSON (no `Content-Type` says otherwise): it is
-    /// then checked before sending, and sent as `application/json`.
-    pub json_body: bool,
+    /// What the body is, when a `body` template exists.
+    pub body: Option<BodyKind>,
+}
+
+/// What a request's body is, as its `Content-Type` header says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BodyKind {
+    /// JSON (no `Content-Type`, or one naming JSON): checked before
+    /// sending, and sent as `application/json`.
+    Json,
+    /// XML (a `Content-Type` naming XML, SOAP's too): checked to be
+    /// well-formed before sending.
+    Xml,
+    /// Anything else, sent as rendered.
+    Other,
+}
+
+impl BodyKind {
+    /// The kind a `Content-Type` (as written in the file) gives.
+    pub fn of(content_type: Option<&str>) -> BodyKind {
+        match content_type {
+            None => BodyKind::Json,
+            Some(t) if super::xml::is_xml_type(t) => BodyKind::Xml,
+            Some(t) if t.to_ascii_lowercase().contains("json") => BodyKind::Json,
+            Some(_) => BodyKind::Other,
+        }
+    }
+
+    /// Where its template's values land.
+    pub fn place(self) -> Place {
+        match self {
+            BodyKind::Xml => Place::XmlBody,
+            BodyKind::Json | BodyKind::Other => Place::Body,
+        }
+    }
 }
 
 /// One search's request, ready to send.
@@ -193,18 +233,24 @@ impl RequestShape {
             })?;
             headers.insert(header.clone(), value);
         }
-        let body = if self.has_body {
-            let body = render(Place::Body.template_name(""))?;
-            if self.json_body {
-                serde_json::from_str::<serde::de::IgnoredAny>(&body)
-                    .map_err(|source| UpstreamError::BodyNotJson { source })?;
-                headers
-                    .entry(CONTENT_TYPE)
-                    .or_insert(HeaderValue::from_static("application/json"));
+        let body = match self.body {
+            None => None,
+            Some(kind) => {
+                let body = render(kind.place().template_name(""))?;
+                match kind {
+                    BodyKind::Json => {
+                        serde_json::from_str::<serde::de::IgnoredAny>(&body)
+                            .map_err(|source| UpstreamError::BodyNotJson { source })?;
+                        headers
+                            .entry(CONTENT_TYPE)
+                            .or_insert(HeaderValue::from_static("application/json"));
+                    }
+                    BodyKind::Xml => super::xml::check_body(&body)
+                        .map_err(|source| UpstreamError::BodyNotXml { source })?,
+                    BodyKind::Other => {}
+                }
+                Some(body)
             }
-            Some(body)
-        } else {
-            None
         };
         Ok(Rendered { url, headers, body })
     }
