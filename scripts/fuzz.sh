@@ -10,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-targets=(provider_file template_values upstream_answer search_body last_event_id)
+targets=(provider_file template_values upstream_answer xml_answer search_body last_event_id)
 target=${1:-all}
 seconds=${2:-60}
 

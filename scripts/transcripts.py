@@ -76,7 +76,7 @@ COMMANDS = {
     "help": ("airstream --help", "raw"),
     # Exits 1 (two broken files): the status is shown after the output.
     "validate": (
-        "airstream validate providers.d docs/examples/merpati.yaml docs/examples/pelita.yaml",
+        "airstream validate providers.d docs/examples/merpati.yaml docs/examples/wings.yaml",
         "exit-status",
     ),
 }

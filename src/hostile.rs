@@ -118,6 +118,66 @@ pub fn template_values(from: &str, to: &str) {
     );
 }
 
+/// Two search values in an XML body, as text, in attributes of either
+/// quote and inside CDATA: the body is well-formed with exactly its
+/// elements, and each value reads back as itself; or, when a value holds a
+/// character XML cannot carry, the body is refused before sending.
+pub fn xml_values(from: &str, to: &str) {
+    let mut env = template::environment();
+    let mut add = |name: String, source: &str| {
+        env.add_template_owned(name, source.to_string())
+            .expect("the template compiles");
+    };
+    add(
+        template::Place::Url.template_name(""),
+        "https://api.example.com/ndc",
+    );
+    add(
+        template::Place::XmlBody.template_name(""),
+        "<r a=\"{{ search.from }}\" b='{{ search.to }}'><t>{{ search.from }}</t><c><![CDATA[{{ search.to }}]]></c></r>",
+    );
+    let shape = RequestShape {
+        headers: Vec::new(),
+        body: Some(template::BodyKind::Xml),
+    };
+    let ctx = context! { search => context! { from => from, to => to } };
+    let rendered = match shape.render(&env, &ctx) {
+        Ok(rendered) => rendered,
+        Err(upstream::UpstreamError::BodyNotXml { .. }) => {
+            let carried = |c: char| matches!(c as u32, 0x9 | 0xA | 0xD | 0x20..=0xD7FF | 0xE000..=0xFFFD | 0x10000..);
+            assert!(
+                !(from.chars().all(carried) && to.chars().all(carried)),
+                "a body of characters XML carries was refused: {from:?}, {to:?}"
+            );
+            return;
+        }
+        Err(e) => panic!("rendering failed for {from:?}, {to:?}: {e}"),
+    };
+    let body = rendered.body.expect("a body");
+    let doc = roxmltree::Document::parse(&body).expect("a checked body is well-formed");
+    let root = doc.root_element();
+    let names: Vec<&str> = root
+        .children()
+        .filter(|n| n.is_element())
+        .map(|n| n.tag_name().name())
+        .collect();
+    assert_eq!(names, ["t", "c"], "a value added elements: {body}");
+    assert_eq!(
+        root.attributes().len(),
+        2,
+        "a value added attributes: {body}"
+    );
+    assert_eq!(root.attribute("a"), Some(from));
+    assert_eq!(root.attribute("b"), Some(to));
+    let t = root.first_element_child().expect("t");
+    assert_eq!(t.text().unwrap_or_default(), from);
+    let c = root.last_element_child().expect("c");
+    assert!(
+        c.children().all(|n| n.is_text()),
+        "CDATA was ended early: {body}"
+    );
+}
+
 /// The URL and header properties of [`template_values`], on a render whose
 /// body was refused.
 fn check_url_and_header(env: &minijinja::Environment<'_>, from: &str, to: &str) {
@@ -149,12 +209,13 @@ fn check_url(url: &str, from: &str, to: &str) {
     reqwest::Url::parse(url).expect("the URL parses");
 }
 
-/// The sample upstream airline and a search for it.
-fn upstream_sample() -> (&'static Upstream, &'static ProviderDef, SearchRequest) {
+/// A sample upstream airline (`transnusa`: JSON, `superairjet`: XML) and
+/// a search for it.
+fn upstream_sample(id: &str) -> (&'static Upstream, &'static ProviderDef, SearchRequest) {
     let def = samples()
         .providers
-        .values()
-        .find(|d| matches!(d.mode, ProviderMode::Upstream(_)))
+        .get(id)
+        .filter(|d| matches!(d.mode, ProviderMode::Upstream(_)))
         .expect("a sample upstream airline");
     let ProviderMode::Upstream(upstream) = &def.mode else {
         unreachable!("found by its mode")
@@ -181,7 +242,16 @@ fn upstream_sample() -> (&'static Upstream, &'static ProviderDef, SearchRequest)
 /// An airline's answer: mapped to offers or refused, never a panic, and
 /// every offer mapped carries the airline's flight and a currency.
 pub fn upstream_answer(bytes: &[u8]) {
-    let (upstream, def, search) = upstream_sample();
+    answer_of("transnusa", bytes);
+}
+
+/// An XML airline's answer (the NDC-style sample): the same properties.
+pub fn upstream_xml_answer(bytes: &[u8]) {
+    answer_of("superairjet", bytes);
+}
+
+fn answer_of(id: &str, bytes: &[u8]) {
+    let (upstream, def, search) = upstream_sample(id);
     let provider = upstream::Provider {
         id: &def.id,
         airline: &def.airline,

@@ -33,6 +33,9 @@ pub const PROVIDER_SCANS: &str = "airstream_provider_scans_total";
 /// Calls to upstream airline APIs, by `provider` and `status` (the HTTP
 /// status code, or `timeout`, `connect_error`, `error`).
 pub const UPSTREAM_CALLS: &str = "airstream_upstream_calls_total";
+/// Access token requests to upstream airlines' token endpoints, by
+/// `provider` and `outcome` (`ok`, `error`): one per token lifetime.
+pub const UPSTREAM_TOKENS: &str = "airstream_upstream_token_requests_total";
 /// Open SSE streams.
 pub const SSE_CONNECTIONS: &str = "airstream_sse_connections";
 /// Open client connections (every protocol, including SSE streams whose
@@ -112,6 +115,10 @@ fn describe() {
     describe_counter!(
         UPSTREAM_CALLS,
         "Calls to upstream airline APIs, by provider and status"
+    );
+    describe_counter!(
+        UPSTREAM_TOKENS,
+        "Access token requests to upstream token endpoints, by provider and outcome"
     );
     describe_gauge!(SSE_CONNECTIONS, "Open SSE streams");
     describe_gauge!(HTTP_CONNECTIONS, "Open client connections");

@@ -216,9 +216,7 @@ impl Application {
             .map(Arc::new);
         let state = AppState {
             rates,
-            sim_slots: Arc::new(tokio::sync::Semaphore::new(
-                settings.search.max_retained.max(1),
-            )),
+            sim: Arc::new(crate::api::sim::SimState::new(settings.search.max_retained)),
             settings,
             bus,
             registry,

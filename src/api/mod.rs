@@ -8,7 +8,7 @@ mod page;
 mod probes;
 mod search;
 pub mod server;
-mod sim;
+pub mod sim;
 mod stream;
 
 #[doc(hidden)]
@@ -56,8 +56,8 @@ pub struct AppState {
     pub shutdown: Shutdown,
     /// When the process started.
     pub started: Instant,
-    /// Requests the simulated airline API may have in flight.
-    pub sim_slots: Arc<tokio::sync::Semaphore>,
+    /// The simulated airline API's slots and tokens.
+    pub sim: Arc<sim::SimState>,
     /// Exchange rates for `currency`, when the settings name a file.
     pub rates: Option<Arc<crate::currency::Rates>>,
 }
@@ -88,7 +88,17 @@ pub fn router(state: AppState) -> Router {
             .route("/api/flights/search/{search_id}", get(probes::not_api))
     };
     let searches = if state.settings.sim.enabled {
-        searches.route("/sim/{provider}/v1/availability", post(sim::availability))
+        searches
+            .route("/sim/{provider}/v1/availability", post(sim::availability))
+            .route(
+                "/sim/{provider}/v2/availability",
+                post(sim::availability_v2),
+            )
+            .route(
+                "/sim/{provider}/ndc/AirShopping",
+                post(sim::ndc::air_shopping),
+            )
+            .route("/sim/oauth/token", post(sim::oauth::token))
     } else {
         searches
     };

@@ -38,6 +38,9 @@ use crate::search::events::{
         page::script,
         page::style,
         sim::availability,
+        sim::availability_v2,
+        sim::ndc::air_shopping,
+        sim::oauth::token,
         document,
     ),
     components(schemas(
@@ -81,6 +84,12 @@ static DOCUMENT: LazyLock<Value> = LazyLock::new(|| {
     if let Some(body) = doc.pointer_mut("/components/schemas/SearchBody") {
         body["additionalProperties"] = Value::Bool(false);
     }
+    // The simulated API's v2 route wants a token from its own endpoint.
+    doc["components"]["securitySchemes"] = json!({"sim_oauth2": {
+        "type": "oauth2",
+        "description": "The simulated airline API's client credentials (`sim.client_id`, `sim.client_secret`)",
+        "flows": {"clientCredentials": {"tokenUrl": "/sim/oauth/token", "scopes": {}}}
+    }});
     // utoipa takes no bounds on an enum's unnamed field.
     if let Some(adults) = doc.pointer_mut("/components/schemas/PassengersBody/oneOf/0") {
         adults["minimum"] = json!(1);

@@ -55,18 +55,30 @@ pub struct CurrencySettings {
     pub rates_file: Option<PathBuf>,
 }
 
-/// The simulated airline API (`POST /sim/{provider}/v1/availability`).
+/// The simulated airline API (`/sim/...`).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct SimSettings {
     /// Whether this process serves it. On by default so that an upstream
     /// sample works out of the box; turn it off on a public listener.
     pub enabled: bool,
+    /// The one client its token endpoint knows: its id.
+    pub client_id: String,
+    /// That client's secret. A published demo value by default: the
+    /// simulated API guards nothing, it imitates an airline that does.
+    pub client_secret: String,
+    /// How long an access token it issues lasts.
+    pub token_lifetime: HumanDuration,
 }
 
 impl Default for SimSettings {
     fn default() -> Self {
-        Self { enabled: true }
+        Self {
+            enabled: true,
+            client_id: "airstream-demo".into(),
+            client_secret: "demo-secret".into(),
+            token_lifetime: HumanDuration::from(std::time::Duration::from_secs(30 * 60)),
+        }
     }
 }
 

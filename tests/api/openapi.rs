@@ -8,7 +8,7 @@ use serde_json::Value;
 use crate::helpers::{TestApp, search_body};
 
 /// Every route the router serves, as `METHOD path`.
-const SERVED: [&str; 14] = [
+const SERVED: [&str; 17] = [
     "POST /api/flights/search",
     "GET /api/flights/search/{search_id}",
     "GET /api/flights/search/{search_id}/stream",
@@ -22,6 +22,9 @@ const SERVED: [&str; 14] = [
     "GET /assets/app.js",
     "GET /assets/style.css",
     "POST /sim/{provider}/v1/availability",
+    "POST /sim/{provider}/v2/availability",
+    "POST /sim/{provider}/ndc/AirShopping",
+    "POST /sim/oauth/token",
     "GET /openapi.json",
 ];
 

@@ -42,6 +42,11 @@ proptest! {
     }
 
     #[test]
+    fn search_values_never_change_an_xml_requests_structure(from in nasty_text(), to in nasty_text()) {
+        hostile::xml_values(&from, &to);
+    }
+
+    #[test]
     fn any_bytes_as_an_airline_answer_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
         hostile::upstream_answer(&bytes);
     }
@@ -57,6 +62,18 @@ proptest! {
     ) {
         let body = serde_json::json!({ "data": { "itineraries": items } });
         hostile::upstream_answer(body.to_string().as_bytes());
+    }
+
+    #[test]
+    fn any_bytes_as_an_xml_answer_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+        hostile::upstream_xml_answer(&bytes);
+    }
+
+    #[test]
+    fn xml_like_text_as_an_xml_answer_never_panics(
+        text in "(<[a-zA-Z:]{1,6}( [a-z@:]{1,4}=\"[^\"<&]{0,6}\")?/?>|</[a-zA-Z:]{1,6}>|[a-z0-9 .&;#]{1,8}|<!\\[CDATA\\[|\\]\\]>|<!DOCTYPE x>|<\\?xml version=\"1.0\"\\?>){0,40}"
+    ) {
+        hostile::upstream_xml_answer(text.as_bytes());
     }
 
     #[test]

@@ -173,7 +173,7 @@ impl Upstream {
         let token = match &self.oauth {
             Some(oauth) => Some(
                 oauth
-                    .token(deadline)
+                    .token(provider, deadline)
                     .await
                     .map_err(|e| (Failure::Error(e), None))?,
             ),

@@ -21,7 +21,11 @@ const TOKEN_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A provider's client credentials and its cached token.
 pub struct OAuth2 {
-    token_url: reqwest::Url,
+    /// The token URL's template, rendered when a token is fetched (it may
+    /// name `airstream.url`, this process's own address).
+    token_url: String,
+    /// What that template reads besides `airstream`: `env` and `settings`.
+    ctx: Value,
     client_id: String,
     client_secret: String,
     scope: Option<String>,
@@ -48,14 +52,16 @@ struct TokenAnswer {
 impl std::fmt::Debug for OAuth2 {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OAuth2")
-            .field("token_url", &self.token_url.as_str())
+            .field("token_url", &self.token_url)
             .finish_non_exhaustive()
     }
 }
 
 impl OAuth2 {
     /// Reads `auth.oauth2`: its values are templates over `env` and
-    /// `settings`, rendered once at load (secrets belong in `env`).
+    /// `settings`, rendered once at load (secrets belong in `env`); the
+    /// token URL may also name `airstream.url`, and is rendered when a
+    /// token is fetched.
     pub fn from_spec(
         spec: &Spanned<OAuth2Spec>,
         ctx: &Value,
@@ -65,6 +71,20 @@ impl OAuth2 {
         let s = &spec.value;
         let mut env = minijinja::Environment::new();
         env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+        // Checked here with a stand-in for this process's address.
+        let with_self = |ctx: &Value| {
+            minijinja::context! { airstream => minijinja::context! { url => "http://127.0.0.1:1" }, ..ctx.clone() }
+        };
+        let token_url = match env.render_str(&s.token_url.value, with_self(ctx)) {
+            Ok(v) => Some(v.trim().to_string()),
+            Err(e) => {
+                problems.at(
+                    &s.token_url,
+                    format!("`auth.oauth2.token_url` cannot be rendered: {e}"),
+                );
+                None
+            }
+        };
         let mut render = |node: &Spanned<String>, what: &str| -> Option<String> {
             match env.render_str(&node.value, ctx) {
                 Ok(v) => Some(v.trim().to_string()),
@@ -77,7 +97,6 @@ impl OAuth2 {
                 }
             }
         };
-        let token_url = render(&s.token_url, "token_url");
         let client_id = render(&s.client_id, "client_id");
         let client_secret = render(&s.client_secret, "client_secret");
         let scope = s.scope.as_ref().and_then(|v| render(v, "scope"));
@@ -93,8 +112,8 @@ impl OAuth2 {
             }
         };
         let token_url = token_url?;
-        let parsed = match reqwest::Url::parse(&token_url) {
-            Ok(url) if matches!(url.scheme(), "http" | "https") => url,
+        match reqwest::Url::parse(&token_url) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") => {}
             _ => {
                 problems.at(
                     &s.token_url,
@@ -104,7 +123,8 @@ impl OAuth2 {
             }
         };
         Some(Self {
-            token_url: parsed,
+            token_url: s.token_url.value.clone(),
+            ctx: ctx.clone(),
             client_id: client_id?,
             client_secret: client_secret?,
             scope,
@@ -116,12 +136,19 @@ impl OAuth2 {
 
     /// A valid token: the cached one, or a new one fetched once for every
     /// search waiting for it.
-    pub async fn token(&self, deadline: Instant) -> Result<String, UpstreamError> {
+    pub async fn token(
+        &self,
+        provider: &super::Provider<'_>,
+        deadline: Instant,
+    ) -> Result<String, UpstreamError> {
         let mut cached = self.cached.lock().await;
         if let Some(c) = cached.as_ref().filter(|c| Instant::now() < c.renew_at) {
             return Ok(c.token.clone());
         }
-        let fresh = self.fetch(deadline).await?;
+        let fresh = self.fetch(provider.self_url, deadline).await;
+        let outcome = if fresh.is_ok() { "ok" } else { "error" };
+        metrics::counter!(crate::metrics::UPSTREAM_TOKENS, "provider" => provider.id.to_string(), "outcome" => outcome).increment(1);
+        let fresh = fresh?;
         let token = fresh.token.clone();
         *cached = Some(fresh);
         Ok(token)
@@ -136,8 +163,16 @@ impl OAuth2 {
         }
     }
 
-    async fn fetch(&self, deadline: Instant) -> Result<Cached, UpstreamError> {
+    async fn fetch(&self, self_url: &str, deadline: Instant) -> Result<Cached, UpstreamError> {
         let token_error = |reason: String| UpstreamError::Token { reason };
+        let mut env = minijinja::Environment::new();
+        env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+        let ctx = minijinja::context! { airstream => minijinja::context! { url => self_url }, ..self.ctx.clone() };
+        let token_url = env
+            .render_str(&self.token_url, ctx)
+            .ok()
+            .and_then(|url| reqwest::Url::parse(url.trim()).ok())
+            .ok_or_else(|| token_error("the token URL template did not make a URL".into()))?;
         let left = deadline
             .saturating_duration_since(Instant::now())
             .min(TOKEN_TIMEOUT);
@@ -145,7 +180,7 @@ impl OAuth2 {
         if let Some(scope) = &self.scope {
             form.push(("scope", scope));
         }
-        let mut request = self.client.post(self.token_url.clone()).timeout(left);
+        let mut request = self.client.post(token_url.clone()).timeout(left);
         if self.in_form {
             form.push(("client_id", &self.client_id));
             form.push(("client_secret", &self.client_secret));
@@ -193,7 +228,7 @@ impl OAuth2 {
         let life = Duration::from_secs(answer.expires_in.unwrap_or(3600));
         let margin = (life / 10).min(Duration::from_secs(60));
         tracing::info!(
-            token_url = self.token_url.as_str(),
+            token_url = token_url.as_str(),
             expires_in_s = life.as_secs(),
             elapsed_ms = started.elapsed().as_millis() as u64,
             "fetched an access token"
