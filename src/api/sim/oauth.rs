@@ -77,6 +77,37 @@ impl Tokens {
     }
 }
 
+/// A token request (RFC 6749 section 4.4.2), form-encoded.
+#[derive(Debug, Default, ToSchema)]
+pub(in crate::api) struct TokenRequest {
+    /// `client_credentials`.
+    grant_type: Option<String>,
+    /// The scope asked for, given back as it is.
+    scope: Option<String>,
+    /// The client's id, unless sent in HTTP Basic.
+    client_id: Option<String>,
+    /// The client's secret, unless sent in HTTP Basic.
+    client_secret: Option<String>,
+}
+
+impl TokenRequest {
+    /// Reads a form body; unknown fields are ignored, as RFC 6749 asks.
+    fn from_form(body: &[u8]) -> TokenRequest {
+        let mut request = TokenRequest::default();
+        for (key, value) in form_urlencoded::parse(body) {
+            let slot = match key.as_ref() {
+                "grant_type" => &mut request.grant_type,
+                "scope" => &mut request.scope,
+                "client_id" => &mut request.client_id,
+                "client_secret" => &mut request.client_secret,
+                _ => continue,
+            };
+            *slot = Some(value.into_owned());
+        }
+        request
+    }
+}
+
 /// A token, as RFC 6749 section 5.1 answers it.
 #[derive(Debug, Serialize, ToSchema)]
 pub(in crate::api) struct TokenGrant {
@@ -115,7 +146,7 @@ fn refuse(status: StatusCode, error: &'static str, description: &str) -> Respons
 
 /// `POST /sim/oauth/token`.
 #[utoipa::path(post, path = "/sim/oauth/token", tag = "sim",
-    request_body(content = String, content_type = "application/x-www-form-urlencoded",
+    request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded",
         description = "`grant_type=client_credentials`, optional `scope`, and `client_id` and `client_secret` unless sent in HTTP Basic"),
     responses(
         (status = 200, description = "An access token", body = TokenGrant),
@@ -126,8 +157,8 @@ fn refuse(status: StatusCode, error: &'static str, description: &str) -> Respons
         (status = 503, description = "Too many live tokens", body = TokenError),
     ))]
 pub async fn token(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let form: HashMap<String, String> = form_urlencoded::parse(&body).into_owned().collect();
-    match form.get("grant_type").map(String::as_str) {
+    let form = TokenRequest::from_form(&body);
+    match form.grant_type.as_deref() {
         Some("client_credentials") => {}
         Some(_) => {
             return refuse(
@@ -158,7 +189,7 @@ pub async fn token(State(app): State<AppState>, headers: HeaderMap, body: Bytes)
                         .map(|(i, s)| (i.to_string(), s.to_string()))
                 })
         });
-    let in_form = match (form.get("client_id"), form.get("client_secret")) {
+    let in_form = match (&form.client_id, &form.client_secret) {
         (Some(id), Some(secret)) => Some((id.clone(), secret.clone())),
         _ => None,
     };
@@ -206,7 +237,7 @@ pub async fn token(State(app): State<AppState>, headers: HeaderMap, body: Bytes)
         access_token,
         token_type: "Bearer",
         expires_in: lifetime.as_secs().max(1),
-        scope: form.get("scope").cloned(),
+        scope: form.scope,
     };
     let mut response = Json(grant).into_response();
     response
