@@ -9,6 +9,8 @@ COPY src ./src
 COPY data ./data
 # Workspace members (the root Cargo.toml lists them); the build needs each.
 COPY crates ./crates
+# The benchmarks the manifest declares: cargo reads them to load it.
+COPY benches ./benches
 RUN cargo build --release --locked --bin airstream
 
 FROM debian:bookworm-slim

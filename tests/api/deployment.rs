@@ -221,6 +221,63 @@ fn the_image_build_copies_every_workspace_member() {
     }
 }
 
+/// The files of the targets the root manifest declares (`[[bench]]`,
+/// `[[bin]]`): cargo reads every one of them to load the manifest, so a
+/// build that lacks one fails even for another target.
+fn declared_targets() -> Vec<PathBuf> {
+    let manifest: toml::Value =
+        toml::from_str(&std::fs::read_to_string(repo("Cargo.toml")).unwrap())
+            .expect("the root Cargo.toml parses");
+    let mut paths = Vec::new();
+    for (kind, folder) in [
+        ("bench", "benches"),
+        ("bin", "src/bin"),
+        ("example", "examples"),
+        ("test", "tests"),
+    ] {
+        for target in manifest
+            .get(kind)
+            .and_then(|t| t.as_array())
+            .into_iter()
+            .flatten()
+        {
+            let path = match (target.get("path"), target.get("name")) {
+                (Some(path), _) => path.as_str().unwrap().to_string(),
+                (None, Some(name)) => format!("{folder}/{}.rs", name.as_str().unwrap()),
+                _ => continue,
+            };
+            paths.push(normalized(&path));
+        }
+    }
+    paths
+}
+
+#[test]
+fn the_image_build_copies_every_target_the_manifest_declares() {
+    let dockerfile = std::fs::read_to_string(repo("Dockerfile")).expect("Dockerfile");
+    let copied: Vec<PathBuf> = dockerfile_sources(&dockerfile)
+        .iter()
+        .map(|s| normalized(s))
+        .collect();
+    let targets = declared_targets();
+    assert!(
+        targets.iter().any(|t| t.starts_with("benches")),
+        "{targets:?}"
+    );
+    for target in targets {
+        assert!(
+            repo("").join(&target).is_file(),
+            "`{}` is declared but missing",
+            target.display()
+        );
+        assert!(
+            copied.iter().any(|c| target.starts_with(c)),
+            "the Dockerfile does not copy `{}`, which Cargo.toml declares: copies {copied:?}",
+            target.display()
+        );
+    }
+}
+
 #[test]
 fn the_parsers_read_what_the_files_say() {
     let sources = dockerfile_sources(
