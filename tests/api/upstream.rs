@@ -7,15 +7,14 @@
 use std::path::Path;
 use std::time::Duration;
 
-use airstream::model::{AirlineRef, Cabin, SearchRequest};
 use airstream::providers::ProviderMode;
 use airstream::providers::load::parse_provider;
-use airstream::providers::upstream::{Failure, Provider};
+use airstream::providers::upstream::Failure;
 use serde_json::{Value, json};
 use wiremock::matchers::{body_json, header, method, path, query_param};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
-use crate::helpers::{TestApp, date_in, search_body};
+use crate::helpers::{Direct, TestApp, date_in, search_body};
 
 /// An upstream provider file calling `base`, with `extra` lines under
 /// `upstream:` (indented two spaces).
@@ -349,35 +348,12 @@ upstream:
 "#,
         server.uri()
     );
-    let def = parse_provider(Path::new("skyway.yaml"), &yaml).expect("valid file");
-    let ProviderMode::Upstream(upstream) = &def.mode else {
-        panic!("upstream")
-    };
-    let airline = AirlineRef {
-        code: "SW".into(),
-        name: "Skyway".into(),
-    };
-    let provider = Provider {
-        id: "skyway",
-        airline: &airline,
-        self_url: "http://127.0.0.1:1",
-    };
-    let now = jiff::Timestamp::now();
-    let search = SearchRequest {
-        search_id: uuid::Uuid::new_v4(),
-        from: "CGK/../admin?x=1&y=2#frag\r\nX-Evil: 1\"}".into(),
-        to: "DPS\"], \"admin\": true, \"x\": [\"".into(),
-        date: date_in(14).parse().unwrap(),
-        return_date: None,
-        passengers: 1,
-        travellers: None,
-        max_stops: None,
-        convert: None,
-        cabin: Cabin::Economy,
-        providers: vec!["skyway".into()],
-        created_at: now,
-        deadline: now,
-    };
+    let direct = Direct::load("skyway.yaml", &yaml);
+    let (upstream, provider) = (direct.upstream(), direct.provider());
+    let search = direct.search(
+        "CGK/../admin?x=1&y=2#frag\r\nX-Evil: 1\"}",
+        "DPS\"], \"admin\": true, \"x\": [\"",
+    );
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     // A value landing outside a JSON string cannot add keys: the body is
     // refused as invalid JSON before anything is sent.

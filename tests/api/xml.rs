@@ -4,18 +4,14 @@
 //! huge answers as the airline's `error`, quickly and within bounded
 //! memory; hostile search values unable to change an XML request.
 
-use std::path::Path;
 use std::time::Duration;
 
-use airstream::model::{AirlineRef, Cabin, SearchRequest};
-use airstream::providers::ProviderMode;
-use airstream::providers::load::parse_provider;
-use airstream::providers::upstream::{Failure, Provider};
+use airstream::providers::upstream::Failure;
 use serde_json::Value;
 use wiremock::matchers::{body_string_contains, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::helpers::{Process, TestApp, date_in, refused_at_a_line, search_body};
+use crate::helpers::{Direct, Process, TestApp, date_in, refused_at_a_line, search_body};
 
 /// An NDC-style airline at `base`: a SOAP request, an AirShoppingRS answer.
 /// `format` is the extra line under `response:`, if any.
@@ -354,39 +350,11 @@ upstream:
 "#,
         server.uri()
     );
-    let def = parse_provider(Path::new("ndc.yaml"), &yaml).expect("valid file");
-    let ProviderMode::Upstream(upstream) = &def.mode else {
-        panic!("upstream")
-    };
-    let airline = AirlineRef {
-        code: "ND".into(),
-        name: "NDC".into(),
-    };
-    let provider = Provider {
-        id: "ndc",
-        airline: &airline,
-        self_url: "http://127.0.0.1:1",
-    };
+    let direct = Direct::load("ndc.yaml", &yaml);
+    let (upstream, provider) = (direct.upstream(), direct.provider());
+    let search = |from: &str, to: &str| direct.search(from, to);
     let from = r#"CGK"/><Admin x="1"/><x a='&amp;"#;
     let to = r#"DPS]]></Destination><Admin/><![CDATA[ ' " & <"#;
-    let search = |from: &str, to: &str| {
-        let now = jiff::Timestamp::now();
-        SearchRequest {
-            search_id: uuid::Uuid::new_v4(),
-            from: from.into(),
-            to: to.into(),
-            date: date_in(14).parse().unwrap(),
-            return_date: None,
-            passengers: 1,
-            travellers: None,
-            max_stops: None,
-            convert: None,
-            cabin: Cabin::Economy,
-            providers: vec!["ndc".into()],
-            created_at: now,
-            deadline: now,
-        }
-    };
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     // A character XML cannot carry is refused before anything is sent.
     let refused = upstream

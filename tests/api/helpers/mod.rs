@@ -6,6 +6,7 @@
 
 mod api;
 mod app;
+mod direct;
 mod fixtures;
 mod process;
 mod redis;
@@ -13,6 +14,7 @@ mod wait;
 
 pub use api::{Api, SseEvent, read_events};
 pub use app::TestApp;
+pub use direct::Direct;
 pub use fixtures::{
     cheapest_fare, date_in, fast_airline, mock_airline, pricier_airline, refused_at_a_line,
     sample_files, samples_dir, search_body,
