@@ -4,6 +4,7 @@ mod browser;
 mod bus_contract;
 mod cli;
 mod cluster;
+mod cluster_live;
 mod currency;
 mod deployment;
 mod fares;
