@@ -32,6 +32,8 @@
 //!   in Redis, shared by every api process (`search::redis`), each an
 //!   ordered, replayable event log per search (`search::events`) with
 //!   deadlines, TTL and a retention cap; and the aggregator that fills it.
+//! - [`access`]: API keys: the keys file, checking a presented key in
+//!   constant time, and reading the file again when it changes.
 //! - [`metrics`]: every metric name, the Prometheus recorder and `/metrics`.
 //! - [`config`]: settings from `airstream.toml` and `AIRSTREAM_*` variables.
 //! - [`shutdown`]: the one shutdown signal every long-running task selects on.
@@ -49,6 +51,7 @@
 //! crate of its own (`crates/loadtest`, package `airstream-loadtest`) that
 //! the binary calls; the server library does not depend on it.
 
+pub mod access;
 pub mod airports;
 pub mod api;
 pub mod bus;

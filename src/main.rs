@@ -51,6 +51,20 @@ enum Command {
     /// Print the settings in force (defaults, file, environment) as JSON;
     /// fails naming any unknown or invalid setting.
     Settings,
+    /// API keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Make a new key: prints the key (to give to the client, once) and the
+    /// lines to add to the keys file (its id and the SHA-256 of the key).
+    New {
+        /// The key's id: lower-case letters, digits and dashes, such as
+        /// `travel-site`. It shows in logs; the key never does.
+        name: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -100,6 +114,22 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 paths
             };
             validate(&paths)
+        }
+        Command::Keys(KeysCommand::New { name }) => {
+            if !airstream::access::valid_id(&name) {
+                anyhow::bail!(
+                    "`{}` is not a key id: use 1 to 64 lower-case letters, digits and dashes",
+                    airstream::text::excerpt(&name)
+                );
+            }
+            let (key, lines) = airstream::access::new_key(&name);
+            // The key on stderr, the file's lines on stdout: `airstream keys
+            // new NAME >> keys.toml` shows the key and files only its hash.
+            eprintln!(
+                "The key for `{name}` (give it to the client; it is not shown again):\n{key}"
+            );
+            print_out(&lines);
+            Ok(ExitCode::SUCCESS)
         }
         Command::Settings => {
             let settings = Settings::load(cli.config.as_deref())?;

@@ -11,7 +11,8 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 /// Searches finished, by `outcome` (`completed`, `partial`).
 pub const SEARCHES: &str = "airstream_searches_total";
-/// Searches refused at submission, by `reason` (`invalid`, `unavailable`).
+/// Searches refused at submission, by `reason` (`invalid`, `unavailable`,
+/// `unauthorized`, `forbidden`, `error`).
 pub const SEARCHES_REFUSED: &str = "airstream_searches_refused_total";
 /// From submission to the first offer, seconds.
 pub const SEARCH_FIRST_OFFER: &str = "airstream_search_first_offer_seconds";

@@ -53,6 +53,9 @@ pub enum StartupError {
     /// The exchange rates file could not be read.
     #[error("{0}")]
     Rates(String),
+    /// The API keys file could not be read.
+    #[error(transparent)]
+    Keys(#[from] crate::access::KeysError),
     /// The listen address could not be bound.
     #[error("cannot listen on {addr}")]
     Bind {
@@ -214,7 +217,19 @@ impl Application {
             .transpose()
             .map_err(StartupError::Rates)?
             .map(Arc::new);
+        let keys = match &settings.access.keys_file {
+            Some(path) => {
+                let keys = Arc::new(crate::access::Keys::load(path)?);
+                if keys.is_empty() {
+                    tracing::warn!(path = %path.display(), "the keys file holds no key: every search is refused");
+                }
+                tasks.spawn(keys.clone().watch(shutdown.clone()));
+                Some(keys)
+            }
+            None => None,
+        };
         let state = AppState {
+            keys,
             rates,
             sim: Arc::new(crate::api::sim::SimState::new(settings.search.max_retained)),
             settings,

@@ -52,6 +52,11 @@ pub enum ErrorCode {
     MetricsNotRecorded,
     /// `/readyz`: the process is not ready; `data.problems` says why.
     NotReady,
+    /// API keys are on, and the request has no key or a key the server does
+    /// not accept.
+    Unauthorized,
+    /// The API key may not search an airline the search names.
+    AirlineNotAllowed,
 }
 
 /// What is wrong with one field of a `422`, stable across releases.
@@ -160,6 +165,12 @@ pub enum ApiError {
     /// A dependency (the broker, capacity) is unavailable right now.
     #[error("{1}")]
     Unavailable(ErrorCode, String),
+    /// No API key, or one the server does not accept.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// The request is understood but this key may not make it.
+    #[error("{1}")]
+    Forbidden(ErrorCode, String),
     /// A bug or an unexpected failure; the client sees an opaque message,
     /// the log the whole chain of causes.
     #[error("internal error: {0}")]
@@ -231,6 +242,8 @@ impl ApiError {
             ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::NotFound(..) => StatusCode::NOT_FOUND,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(..) => StatusCode::FORBIDDEN,
             ApiError::Unavailable(..) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -242,8 +255,10 @@ impl ApiError {
             ApiError::MalformedJson(_) => ErrorCode::MalformedJson,
             ApiError::Validation(_) => ErrorCode::ValidationFailed,
             ApiError::PayloadTooLarge(_) => ErrorCode::PayloadTooLarge,
+            ApiError::Unauthorized(_) => ErrorCode::Unauthorized,
             ApiError::BadRequest(code, _)
             | ApiError::NotFound(code, _)
+            | ApiError::Forbidden(code, _)
             | ApiError::Unavailable(code, _) => *code,
             ApiError::Internal(_) => ErrorCode::Internal,
         }
@@ -269,6 +284,12 @@ impl IntoResponse for ApiError {
             errors,
         };
         let mut response = (status, Json(body)).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer realm=\"airstream\""),
+            );
+        }
         if status == StatusCode::SERVICE_UNAVAILABLE {
             response.headers_mut().insert(
                 axum::http::header::RETRY_AFTER,

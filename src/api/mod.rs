@@ -60,6 +60,8 @@ pub struct AppState {
     pub sim: Arc<sim::SimState>,
     /// Exchange rates for `currency`, when the settings name a file.
     pub rates: Option<Arc<crate::currency::Rates>>,
+    /// The API keys, when the settings turn them on.
+    pub keys: Option<Arc<crate::access::Keys>>,
 }
 
 impl AppState {

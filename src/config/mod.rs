@@ -44,6 +44,17 @@ pub struct Settings {
     pub sim: SimSettings,
     /// Showing prices in another currency.
     pub currency: CurrencySettings,
+    /// Who may search: API keys.
+    pub access: AccessSettings,
+}
+
+/// Who may search.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AccessSettings {
+    /// A TOML file of API keys (`[[keys]]` with `id`, `sha256` and optional
+    /// `airlines`); unset, searches need no key. Read again when it changes.
+    pub keys_file: Option<PathBuf>,
 }
 
 /// Showing prices in the currency a search asks for.
@@ -234,6 +245,7 @@ impl Default for Settings {
             metrics: MetricsSettings::default(),
             sim: SimSettings::default(),
             currency: CurrencySettings::default(),
+            access: AccessSettings::default(),
         }
     }
 }

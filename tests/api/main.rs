@@ -13,6 +13,7 @@ mod hardening;
 mod helpers;
 mod hostile;
 mod itineraries;
+mod keys;
 mod lifecycle;
 mod loadtest;
 mod money;

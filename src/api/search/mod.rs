@@ -5,7 +5,7 @@ use std::time::Duration;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use jiff::Timestamp;
@@ -61,6 +61,9 @@ pub use request::{check_travel_date, parse_status};
                     description = "Stream the search's events")),
             )),
         (status = 400, description = "Malformed JSON", body = ErrorEnvelope),
+        (status = 401, description = "API keys are on, and the key is missing or not accepted", body = ErrorEnvelope,
+            headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"airstream\"`"))),
+        (status = 403, description = "The API key may not search a named airline", body = ErrorEnvelope),
         (status = 404, description = "A `providers` process serves no searches", body = ErrorEnvelope),
         (status = 408, description = "The request took too long", body = ErrorEnvelope),
         (status = 413, description = "The body is too large", body = ErrorEnvelope),
@@ -68,12 +71,18 @@ pub use request::{check_travel_date, parse_status};
         (status = 503, description = "No airline can be searched, or the broker is down", body = ErrorEnvelope,
             headers(("Retry-After" = u32, description = "Seconds to wait"))),
     ))]
-pub async fn submit(state: State<AppState>, body: Body) -> Result<Response, ApiError> {
-    let result = accept(state, body).await;
+pub async fn submit(
+    state: State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let result = accept(state, &headers, body).await;
     if let Err(e) = &result {
         let reason = match e {
             ApiError::Unavailable(..) => "unavailable",
             ApiError::Internal(_) => "error",
+            ApiError::Unauthorized(_) => "unauthorized",
+            ApiError::Forbidden(..) => "forbidden",
             _ => "invalid",
         };
         metrics::counter!(crate::metrics::SEARCHES_REFUSED, "reason" => reason).increment(1);
@@ -81,14 +90,67 @@ pub async fn submit(state: State<AppState>, body: Body) -> Result<Response, ApiE
     result
 }
 
-async fn accept(State(app): State<AppState>, body: Body) -> Result<Response, ApiError> {
+/// The key a request presents, when API keys are on: `None` when they are
+/// off, `401` when the key is missing or not accepted.
+fn key_of(app: &AppState, headers: &HeaderMap) -> Result<Option<crate::access::Key>, ApiError> {
+    let Some(keys) = &app.keys else {
+        return Ok(None);
+    };
+    let presented = crate::access::presented(headers).ok_or_else(|| {
+        ApiError::Unauthorized(
+            "an API key is required: send it as `Authorization: Bearer <key>` or `X-Api-Key`"
+                .into(),
+        )
+    })?;
+    keys.check(presented)
+        .map(Some)
+        .ok_or_else(|| ApiError::Unauthorized("the API key is not accepted".into()))
+}
+
+/// The airlines a key may search, out of those a search targets: a named
+/// airline it may not search is refused; otherwise the others are left out.
+fn allowed_for(
+    key: Option<&crate::access::Key>,
+    fields: &mut request::ValidSearch,
+) -> Result<(), ApiError> {
+    let Some(allowed) = key.and_then(|k| k.airlines.as_ref()) else {
+        return Ok(());
+    };
+    let refused: Vec<&String> = fields
+        .providers
+        .iter()
+        .filter(|p| !allowed.contains(*p))
+        .collect();
+    if fields.providers_named && !refused.is_empty() {
+        let names: Vec<String> = refused.iter().map(|p| crate::text::excerpt(p)).collect();
+        return Err(ApiError::Forbidden(
+            ErrorCode::AirlineNotAllowed,
+            format!("this API key may not search {}", names.join(", ")),
+        ));
+    }
+    fields.providers.retain(|p| allowed.contains(p));
+    if fields.providers.is_empty() {
+        return Err(ApiError::Forbidden(
+            ErrorCode::AirlineNotAllowed,
+            "this API key may search no airline that flies this route".into(),
+        ));
+    }
+    Ok(())
+}
+
+async fn accept(
+    State(app): State<AppState>,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let key = key_of(&app, headers)?;
     let limit = app.settings.http.body_limit;
     let bytes: Bytes = axum::body::to_bytes(body, limit)
         .await
         .map_err(|_| ApiError::PayloadTooLarge(limit))?;
     let airlines = app.airlines();
     let today = Timestamp::now().to_zoned_datetime(TimeZone::UTC).date();
-    let fields = parse(&bytes, &airlines, app.rates.as_deref(), today)?;
+    let mut fields = parse(&bytes, &airlines, app.rates.as_deref(), today)?;
     if fields.providers.is_empty() {
         return Err(ApiError::Unavailable(
             ErrorCode::NoAirlineAvailable,
@@ -100,6 +162,7 @@ async fn accept(State(app): State<AppState>, body: Body) -> Result<Response, Api
             },
         ));
     }
+    allowed_for(key.as_ref(), &mut fields)?;
     let search = &app.settings.search;
     let timeout = fields
         .timeout_ms
@@ -148,7 +211,8 @@ async fn accept(State(app): State<AppState>, body: Body) -> Result<Response, Api
             }
             SearchError::Internal(fault) => ApiError::Internal(fault),
         })?;
-    span.in_scope(|| tracing::info!(%from, %to, providers = providers.len(), "search accepted"));
+    let key = key.map(|k| k.id);
+    span.in_scope(|| tracing::info!(%from, %to, providers = providers.len(), key = key.as_deref(), "search accepted"));
     let payload = Submitted {
         search_id: id,
         status: "processing",

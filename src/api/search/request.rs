@@ -95,6 +95,9 @@ pub(crate) struct ValidSearch {
     pub max_stops: Option<u8>,
     pub cabin: Cabin,
     pub providers: Vec<String>,
+    /// Whether the search named its airlines (else it asks every one that
+    /// flies the route).
+    pub providers_named: bool,
     pub timeout_ms: Option<u64>,
     pub convert: Option<Conversion>,
 }
@@ -204,6 +207,7 @@ fn validate(
         (Some(f), Some(t)) if f != t => Some((f.as_str(), t.as_str(), return_date.is_some())),
         _ => None,
     };
+    let providers_named = present(object, "providers").is_some();
     let providers = providers(object, airlines, route, &mut errors, &mut away);
     let timeout_ms = match present(object, "timeout_ms") {
         None => None,
@@ -245,6 +249,7 @@ fn validate(
                 max_stops,
                 cabin,
                 providers,
+                providers_named,
                 timeout_ms,
                 convert,
             })
