@@ -6,6 +6,9 @@
 //! two; the median per answer and the ratio are printed.
 //!
 //!     cargo bench --bench mapping
+//!
+//! Run by `cargo test --all-targets` (without `--bench`), it maps each
+//! answer once and checks both give their 100 offers, as a quick test.
 
 use std::path::Path;
 use std::time::Instant;
@@ -68,17 +71,23 @@ fn upstream(def: &airstream::providers::ProviderDef) -> &Upstream {
     }
 }
 
-/// Microseconds per answer over `PER_ROUND` mappings.
-fn round(up: &Upstream, provider: &Provider<'_>, search: &SearchRequest, bytes: &[u8]) -> f64 {
+/// Microseconds per answer over `per_round` mappings.
+fn round(
+    up: &Upstream,
+    provider: &Provider<'_>,
+    search: &SearchRequest,
+    bytes: &[u8],
+    per_round: usize,
+) -> f64 {
     let start = Instant::now();
-    for _ in 0..PER_ROUND {
+    for _ in 0..per_round {
         let offers = up
             .map_answer(provider, search, Leg::Outbound, bytes)
             .unwrap_or_else(|e| panic!("the answer maps: {e}"));
         assert_eq!(offers.len(), OFFERS);
         std::hint::black_box(offers);
     }
-    start.elapsed().as_secs_f64() * 1e6 / PER_ROUND as f64
+    start.elapsed().as_secs_f64() * 1e6 / per_round as f64
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -129,10 +138,27 @@ fn main() {
         json_answer(&date.to_string()),
         xml_answer(&date.to_string()),
     );
+    // `cargo bench` passes `--bench`; `cargo test` does not.
+    let (rounds, per_round) = match std::env::args().any(|a| a == "--bench") {
+        true => (ROUNDS, PER_ROUND),
+        false => (1, 1),
+    };
     let (mut j, mut x) = (Vec::new(), Vec::new());
-    for _ in 0..ROUNDS {
-        j.push(round(upstream(&json_def), &jp, &search, json.as_bytes()));
-        x.push(round(upstream(&xml_def), &xp, &search, xml.as_bytes()));
+    for _ in 0..rounds {
+        j.push(round(
+            upstream(&json_def),
+            &jp,
+            &search,
+            json.as_bytes(),
+            per_round,
+        ));
+        x.push(round(
+            upstream(&xml_def),
+            &xp,
+            &search,
+            xml.as_bytes(),
+            per_round,
+        ));
     }
     let (j, x) = (median(j), median(x));
     println!(
@@ -141,7 +167,7 @@ fn main() {
         xml.len()
     );
     println!(
-        "mapping per answer (median of {ROUNDS} rounds of {PER_ROUND}): JSON {j:.0} µs, XML {x:.0} µs, XML/JSON {:.2}",
+        "mapping per answer (median of {rounds} rounds of {per_round}): JSON {j:.0} µs, XML {x:.0} µs, XML/JSON {:.2}",
         x / j
     );
 }
