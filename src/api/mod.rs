@@ -136,7 +136,10 @@ pub fn router(state: AppState) -> Router {
             refuse_declared_oversize,
         ))
         .layer(axum::middleware::map_response(envelope_bare_errors))
-        .layer(cors(&state.settings.http.cors_origins))
+        // No origin listed: no CORS layer at all (same origin only).
+        .layer(tower::util::option_layer(cors(
+            &state.settings.http.cors_origins,
+        )))
         // Failures are logged where they are understood (internal errors
         // with their cause); a 503 from a not-ready probe is not an error.
         .layer(TraceLayer::new_for_http().on_failure(DefaultOnFailure::new().level(Level::DEBUG)))
@@ -232,17 +235,23 @@ async fn envelope_bare_errors(response: Response) -> Response {
     Response::from_parts(parts, body)
 }
 
-fn cors(origins: &[String]) -> CorsLayer {
+fn cors(origins: &[String]) -> Option<CorsLayer> {
+    if origins.is_empty() {
+        return None;
+    }
     let allow = if origins.iter().any(|o| o == "*") {
         AllowOrigin::any()
     } else {
         AllowOrigin::list(origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()))
     };
-    CorsLayer::new()
+    let layer = CorsLayer::new()
         .allow_origin(allow)
         .allow_methods([axum::http::Method::GET, axum::http::Method::POST])
         .allow_headers([
             axum::http::header::CONTENT_TYPE,
+            axum::http::header::AUTHORIZATION,
+            axum::http::HeaderName::from_static("x-api-key"),
             axum::http::HeaderName::from_static("last-event-id"),
-        ])
+        ]);
+    Some(layer)
 }

@@ -13,6 +13,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::duration::HumanDuration;
 
+mod http;
+
+pub use http::HttpSettings;
+use http::valid_origin;
+
 /// Every setting of the service. Each field has a default, so an empty file
 /// and an empty environment give a working server.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -184,31 +189,6 @@ pub struct SseSettings {
     pub retry: HumanDuration,
 }
 
-/// HTTP server limits.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields, default)]
-pub struct HttpSettings {
-    /// Largest request body accepted, in bytes.
-    pub body_limit: usize,
-    /// Time limit for every request except SSE streams.
-    pub request_timeout: HumanDuration,
-    /// Origins allowed by CORS; `["*"]` allows any.
-    pub cors_origins: Vec<String>,
-    /// Time for a request's header to arrive; also how long a kept-alive
-    /// connection may wait before its next request.
-    pub header_read_timeout: HumanDuration,
-    /// A connection that moves no byte either way for this long is closed
-    /// (longer than `sse.keepalive`, which keeps a waiting stream busy).
-    pub idle_timeout: HumanDuration,
-    /// Client connections open at once, at most; beyond it a new one gets
-    /// a `503` and is closed. 0: the descriptor limit less a reserve.
-    pub max_connections: usize,
-    /// Bytes the kernel queues for a client at most (the socket's send
-    /// buffer); a client that then reads nothing for `idle_timeout` is
-    /// closed, and an SSE client resumes with Last-Event-ID.
-    pub max_unsent_bytes: usize,
-}
-
 /// Log output.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -281,20 +261,6 @@ impl Default for SseSettings {
         Self {
             keepalive: Duration::from_secs(15).into(),
             retry: Duration::from_secs(2).into(),
-        }
-    }
-}
-
-impl Default for HttpSettings {
-    fn default() -> Self {
-        Self {
-            body_limit: 16 * 1024,
-            request_timeout: Duration::from_secs(10).into(),
-            cors_origins: vec!["*".to_string()],
-            header_read_timeout: Duration::from_secs(10).into(),
-            idle_timeout: Duration::from_secs(60).into(),
-            max_connections: 0,
-            max_unsent_bytes: 256 * 1024,
         }
     }
 }
@@ -391,6 +357,14 @@ impl Settings {
                 "`http.max_unsent_bytes` must be at least 16384, got {}",
                 self.http.max_unsent_bytes
             ));
+        }
+        for origin in &self.http.cors_origins {
+            if !valid_origin(origin) {
+                problems.push(format!(
+                    "`http.cors_origins`: `{}` is not an origin such as https://travel.example (a scheme, a host and at most a port; no path), or `*`",
+                    crate::text::excerpt(origin)
+                ));
+            }
         }
         if self.http.body_limit < 256 {
             problems.push(format!(

@@ -5,6 +5,7 @@ mod bus_contract;
 mod cli;
 mod cluster;
 mod cluster_live;
+mod cors;
 mod currency;
 mod deployment;
 mod fares;
