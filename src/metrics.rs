@@ -14,6 +14,15 @@ pub const SEARCHES: &str = "airstream_searches_total";
 /// Searches refused at submission, by `reason` (`invalid`, `unavailable`,
 /// `unauthorized`, `forbidden`, `error`).
 pub const SEARCHES_REFUSED: &str = "airstream_searches_refused_total";
+/// Every `reason` of [`SEARCHES_REFUSED`]: each series exists from the
+/// start, at zero, so a dashboard shows it before the first refusal.
+pub const REFUSAL_REASONS: [&str; 5] = [
+    "invalid",
+    "unauthorized",
+    "forbidden",
+    "unavailable",
+    "error",
+];
 /// From submission to the first offer, seconds.
 pub const SEARCH_FIRST_OFFER: &str = "airstream_search_first_offer_seconds";
 /// From submission to `complete`, seconds.
@@ -76,6 +85,9 @@ pub fn install() -> Option<PrometheusHandle> {
                 .install_recorder()
                 .ok()?;
             describe();
+            for reason in REFUSAL_REASONS {
+                metrics::counter!(SEARCHES_REFUSED, "reason" => reason).absolute(0);
+            }
             Some(handle)
         })
         .clone()

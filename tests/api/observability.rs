@@ -243,3 +243,36 @@ fn every_airstream_variable_in_the_compose_file_is_a_setting() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("claim_idel"));
 }
+
+/// Every refusal reason's series exists from the start, at zero, so the
+/// dashboard's refused-by-reason panel shows data before the first
+/// refusal; a refusal then counts under its reason.
+#[tokio::test]
+async fn every_refusal_reason_is_a_series_from_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("alpha.yaml"),
+        crate::helpers::fast_airline("alpha", "AA"),
+    )
+    .unwrap();
+    let process =
+        crate::helpers::Process::spawn(&[], &[("AIRSTREAM_PROVIDERS_DIR", dir.path().as_os_str())]);
+    let series = |text: &str, reason: &str| -> Option<String> {
+        let wanted = format!("airstream_searches_refused_total{{reason=\"{reason}\"}} ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(&wanted).map(str::to_string))
+    };
+    let text = process.get_text("/metrics").await;
+    for reason in airstream::metrics::REFUSAL_REASONS {
+        assert_eq!(
+            series(&text, reason).as_deref(),
+            Some("0"),
+            "{reason}: {text}"
+        );
+    }
+    let (status, _) = process.post_raw("{").await;
+    assert_eq!(status, 400);
+    let text = process.get_text("/metrics").await;
+    assert_eq!(series(&text, "invalid").as_deref(), Some("1"));
+    process.terminate().await;
+}

@@ -78,6 +78,7 @@ pub async fn submit(
 ) -> Result<Response, ApiError> {
     let result = accept(state, &headers, body).await;
     if let Err(e) = &result {
+        // One of `metrics::REFUSAL_REASONS`.
         let reason = match e {
             ApiError::Unavailable(..) => "unavailable",
             ApiError::Internal(_) => "error",
