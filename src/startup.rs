@@ -230,6 +230,7 @@ impl Application {
         };
         let state = AppState {
             keys,
+            limiter: Arc::default(),
             rates,
             sim: Arc::new(crate::api::sim::SimState::new(settings.search.max_retained)),
             settings,

@@ -57,6 +57,8 @@ pub enum ErrorCode {
     Unauthorized,
     /// The API key may not search an airline the search names.
     AirlineNotAllowed,
+    /// Over the client's rate limit; retry after `Retry-After`.
+    RateLimited,
 }
 
 /// What is wrong with one field of a `422`, stable across releases.
@@ -171,6 +173,14 @@ pub enum ApiError {
     /// The request is understood but this key may not make it.
     #[error("{1}")]
     Forbidden(ErrorCode, String),
+    /// Over the client's rate limit.
+    #[error("over the rate limit of {} searches per second (bursts of {}); retry in {} s", .rate.per_second, .rate.burst, retry_secs(*.retry_after))]
+    RateLimited {
+        /// The client's rate.
+        rate: crate::access::rate::Rate,
+        /// Until the next search is allowed.
+        retry_after: std::time::Duration,
+    },
     /// A bug or an unexpected failure; the client sees an opaque message,
     /// the log the whole chain of causes.
     #[error("internal error: {0}")]
@@ -244,6 +254,7 @@ impl ApiError {
             ApiError::NotFound(..) => StatusCode::NOT_FOUND,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(..) => StatusCode::FORBIDDEN,
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(..) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -256,6 +267,7 @@ impl ApiError {
             ApiError::Validation(_) => ErrorCode::ValidationFailed,
             ApiError::PayloadTooLarge(_) => ErrorCode::PayloadTooLarge,
             ApiError::Unauthorized(_) => ErrorCode::Unauthorized,
+            ApiError::RateLimited { .. } => ErrorCode::RateLimited,
             ApiError::BadRequest(code, _)
             | ApiError::NotFound(code, _)
             | ApiError::Forbidden(code, _)
@@ -269,6 +281,10 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
         let code = self.code();
+        let limited = match &self {
+            ApiError::RateLimited { rate, retry_after } => Some((*rate, *retry_after)),
+            _ => None,
+        };
         let (message, errors) = match self {
             ApiError::Validation(errors) => ("validation failed".to_string(), Some(errors)),
             ApiError::Internal(fault) => {
@@ -284,6 +300,21 @@ impl IntoResponse for ApiError {
             errors,
         };
         let mut response = (status, Json(body)).into_response();
+        if let Some((rate, retry_after)) = limited {
+            let secs = retry_secs(retry_after);
+            for (name, value) in [
+                ("retry-after", secs.to_string()),
+                (
+                    "ratelimit-policy",
+                    format!("\"searches\";q={};w={}", rate.burst, rate.window_secs()),
+                ),
+                ("ratelimit", format!("\"searches\";r=0;t={secs}")),
+            ] {
+                if let Ok(value) = axum::http::HeaderValue::from_str(&value) {
+                    response.headers_mut().insert(name, value);
+                }
+            }
+        }
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 axum::http::header::WWW_AUTHENTICATE,
@@ -298,4 +329,9 @@ impl IntoResponse for ApiError {
         }
         response
     }
+}
+
+/// Whole seconds to wait, at least 1 (`Retry-After` takes whole seconds).
+fn retry_secs(wait: std::time::Duration) -> u64 {
+    wait.as_secs_f64().ceil().max(1.0) as u64
 }

@@ -62,6 +62,8 @@ pub struct AppState {
     pub rates: Option<Arc<crate::currency::Rates>>,
     /// The API keys, when the settings turn them on.
     pub keys: Option<Arc<crate::access::Keys>>,
+    /// Each client's rate limit bucket.
+    pub limiter: Arc<crate::access::rate::Limiter>,
 }
 
 impl AppState {

@@ -22,6 +22,7 @@ mod oauth;
 mod observability;
 mod openapi;
 mod providers;
+mod rate;
 mod readme;
 mod redis_full;
 mod reload;

@@ -64,6 +64,11 @@ pub use request::{check_travel_date, parse_status};
         (status = 401, description = "API keys are on, and the key is missing or not accepted", body = ErrorEnvelope,
             headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"airstream\"`"))),
         (status = 403, description = "The API key may not search a named airline", body = ErrorEnvelope),
+        (status = 429, description = "Over the client's rate limit", body = ErrorEnvelope,
+            headers(
+                ("Retry-After" = u32, description = "Seconds until the next search is allowed"),
+                ("RateLimit-Policy" = String, description = "`\"searches\";q=<burst>;w=<seconds>`"),
+                ("RateLimit" = String, description = "`\"searches\";r=0;t=<seconds>`"))),
         (status = 404, description = "A `providers` process serves no searches", body = ErrorEnvelope),
         (status = 408, description = "The request took too long", body = ErrorEnvelope),
         (status = 413, description = "The body is too large", body = ErrorEnvelope),
@@ -73,10 +78,14 @@ pub use request::{check_travel_date, parse_status};
     ))]
 pub async fn submit(
     state: State<AppState>,
-    headers: HeaderMap,
-    body: Body,
+    request: axum::extract::Request,
 ) -> Result<Response, ApiError> {
-    let result = accept(state, &headers, body).await;
+    let (parts, body) = request.into_parts();
+    let peer = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip());
+    let result = accept(state, &parts.headers, peer, body).await;
     if let Err(e) = &result {
         // One of `metrics::REFUSAL_REASONS`.
         let reason = match e {
@@ -84,6 +93,7 @@ pub async fn submit(
             ApiError::Internal(_) => "error",
             ApiError::Unauthorized(_) => "unauthorized",
             ApiError::Forbidden(..) => "forbidden",
+            ApiError::RateLimited { .. } => "rate_limited",
             _ => "invalid",
         };
         metrics::counter!(crate::metrics::SEARCHES_REFUSED, "reason" => reason).increment(1);
@@ -139,12 +149,68 @@ fn allowed_for(
     Ok(())
 }
 
+/// Who a client is for its rate limit: its key, else its address (the
+/// peer's, or the one `access.forwarded_for_hops` proxies saw).
+fn client_of(
+    app: &AppState,
+    key: Option<&crate::access::Key>,
+    headers: &HeaderMap,
+    peer: Option<std::net::IpAddr>,
+) -> String {
+    if let Some(key) = key {
+        return format!("key {}", key.id);
+    }
+    let hops = app.settings.access.forwarded_for_hops as usize;
+    let forwarded = (hops > 0)
+        .then(|| {
+            let list: Vec<&str> = headers
+                .get_all("x-forwarded-for")
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(','))
+                .map(str::trim)
+                .collect();
+            list.len().checked_sub(hops).map(|at| list[at].to_string())
+        })
+        .flatten()
+        .and_then(|a| a.parse::<std::net::IpAddr>().ok());
+    match forwarded.or(peer) {
+        Some(ip) => format!("address {ip}"),
+        None => "address unknown".to_string(),
+    }
+}
+
+/// Counts a search against its client's rate, when one is set.
+fn limit(app: &AppState, key: Option<&crate::access::Key>, client: &str) -> Result<(), ApiError> {
+    let access = &app.settings.access;
+    let (key_rate, key_burst) = key.map_or((None, None), |k| k.rate);
+    let Some(per_second) = key_rate.or(access.rate) else {
+        return Ok(());
+    };
+    let rate = crate::access::rate::Rate {
+        per_second,
+        burst: key_burst.unwrap_or(access.burst),
+    };
+    match app.limiter.check(client, rate, tokio::time::Instant::now()) {
+        crate::access::rate::Decision::Allowed { .. } => Ok(()),
+        crate::access::rate::Decision::Limited { retry_after } => {
+            Err(ApiError::RateLimited { rate, retry_after })
+        }
+    }
+}
+
 async fn accept(
     State(app): State<AppState>,
     headers: &HeaderMap,
+    peer: Option<std::net::IpAddr>,
     body: Body,
 ) -> Result<Response, ApiError> {
     let key = key_of(&app, headers)?;
+    limit(
+        &app,
+        key.as_ref(),
+        &client_of(&app, key.as_ref(), headers, peer),
+    )?;
     let limit = app.settings.http.body_limit;
     let bytes: Bytes = axum::body::to_bytes(body, limit)
         .await

@@ -11,12 +11,16 @@
 //! id = "travel-site"
 //! sha256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
 //! airlines = ["garuda", "lion"]    # optional: the airlines it may search
+//! rate = 5.0                        # optional: its own rate (searches/s)
+//! burst = 20                        # optional: its own burst
 //! ```
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
+
+pub mod rate;
 
 use base64::Engine as _;
 use serde::Deserialize;
@@ -36,6 +40,8 @@ struct KeyLine {
     id: String,
     sha256: String,
     airlines: Option<Vec<String>>,
+    rate: Option<f64>,
+    burst: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -46,13 +52,15 @@ struct KeysFile {
 }
 
 /// A key the server accepts.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Key {
     /// Its id: logged, never the secret.
     pub id: String,
     hash: [u8; 32],
     /// The airlines it may search; all when `None`.
     pub airlines: Option<BTreeSet<String>>,
+    /// Its own rate (searches per second) and burst, over the settings'.
+    pub rate: (Option<f64>, Option<u32>),
 }
 
 /// Why a keys file cannot be used.
@@ -213,10 +221,19 @@ fn parse(text: &str) -> Result<Vec<Key>, String> {
         let hash = decode_hex(&line.sha256).ok_or_else(|| {
             format!("{which}: sha256 must be 64 hexadecimal digits (the hash, never the key)")
         })?;
+        if let Some(rate) = line.rate.filter(|r| !(r.is_finite() && *r > 0.0)) {
+            return Err(format!(
+                "{which}: rate must be searches per second above zero, got {rate}"
+            ));
+        }
+        if line.burst == Some(0) {
+            return Err(format!("{which}: burst must be at least 1"));
+        }
         keys.push(Key {
             id: line.id,
             hash,
             airlines: line.airlines.map(|a| a.into_iter().collect()),
+            rate: (line.rate, line.burst),
         });
     }
     Ok(keys)
