@@ -121,6 +121,7 @@ impl Application {
         let consumer = format!("{}-{}", hostname(), std::process::id());
         let mut tasks = JoinSet::new();
         let mut live = None;
+        let mut shared = None;
         let (bus, searches) = match &settings.redis_url {
             None => {
                 let store = Arc::new(MemoryStore::new(limits));
@@ -153,6 +154,7 @@ impl Application {
                     tasks.spawn(store.clone().run_deadlines(shutdown.clone()));
                 }
                 live = Some(Arc::new(Live::new(redis.clone(), &consumer)));
+                shared = Some(redis.clone());
                 (Bus::Redis(bus), Searches::Redis(store))
             }
         };
@@ -230,7 +232,7 @@ impl Application {
         };
         let state = AppState {
             keys,
-            limiter: Arc::default(),
+            limiter: Arc::new(crate::access::rate::Limiter::new(shared)),
             rates,
             sim: Arc::new(crate::api::sim::SimState::new(settings.search.max_retained)),
             settings,

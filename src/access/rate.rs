@@ -1,16 +1,18 @@
 //! Rate limits (SPEC section 11): a GCRA (generic cell rate algorithm, the
-//! token bucket written as one timestamp per client) in this process. A
-//! client may make `burst` searches at once, then one per `1/per_second`;
-//! the answer to one over the limit says when the next is allowed.
-//!
-//! On Redis each api process keeps its own buckets for now, so N api
-//! processes allow up to N times the rate.
+//! token bucket written as one timestamp per client). A client may make
+//! `burst` searches at once, then one per `1/per_second`; the answer to one
+//! over the limit says when the next is allowed. Embedded, the buckets are
+//! in this process; on Redis they are in Redis, one key per client, checked
+//! and moved by one script in one round trip, so every api process shares
+//! one budget (`lua/gcra.lua`, on Redis's own clock).
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::time::Instant;
+
+use crate::bus::redis_conn::RedisConn;
 
 /// Most clients tracked at once; beyond it, clients whose bucket is full
 /// again are forgotten, and if none is, a new client is let through
@@ -59,14 +61,67 @@ pub enum Decision {
     },
 }
 
+/// Where the buckets are.
+#[derive(Debug)]
+pub enum Limiter {
+    /// In this process.
+    Local(Local),
+    /// In Redis, shared by every api process.
+    Shared(Arc<RedisConn>, redis::Script),
+}
+
+impl Limiter {
+    /// Buckets in Redis when `redis` is given, else in this process.
+    pub fn new(redis: Option<Arc<RedisConn>>) -> Limiter {
+        match redis {
+            Some(conn) => Limiter::Shared(conn, redis::Script::new(include_str!("lua/gcra.lua"))),
+            None => Limiter::Local(Local::default()),
+        }
+    }
+
+    /// Decides one search of `client` at `rate`. When Redis cannot answer,
+    /// the search is let through (and logged): the limit guards cost, and
+    /// a search cannot be published without Redis anyway.
+    pub async fn check(&self, client: &str, rate: Rate) -> Decision {
+        match self {
+            Limiter::Local(local) => local.check(client, rate, Instant::now()),
+            Limiter::Shared(conn, script) => {
+                let interval_us = rate.interval().as_micros().max(1) as u64;
+                let answer: Result<(i64, i64, i64), _> = script
+                    .key(conn.key(&format!("rate:{client}")))
+                    .arg(interval_us)
+                    .arg(rate.burst.max(1))
+                    .invoke_async(&mut conn.short())
+                    .await;
+                match answer {
+                    Ok((1, remaining, reset_us)) => Decision::Allowed {
+                        remaining: remaining.max(0) as u32,
+                        reset: Duration::from_micros(reset_us.max(0) as u64),
+                    },
+                    Ok((_, wait_us, _)) => Decision::Limited {
+                        retry_after: Duration::from_micros(wait_us.max(0) as u64),
+                    },
+                    Err(e) => {
+                        tracing::warn!(error = %e, "the rate limit could not be checked in Redis; the search goes through");
+                        Decision::Allowed {
+                            remaining: 0,
+                            reset: Duration::ZERO,
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// The buckets of one process, by client.
 #[derive(Debug, Default)]
-pub struct Limiter {
+pub struct Local {
     /// Each client's theoretical arrival time: when its bucket is full.
     tat: Mutex<HashMap<String, Instant>>,
 }
 
-impl Limiter {
+impl Local {
     /// Decides one search of `client` at `rate`, at `now`.
     pub fn check(&self, client: &str, rate: Rate, now: Instant) -> Decision {
         let interval = rate.interval();
@@ -108,7 +163,7 @@ mod tests {
 
     #[test]
     fn a_burst_then_the_average_rate() {
-        let limiter = Limiter::default();
+        let limiter = Local::default();
         let rate = Rate {
             per_second: 2.0,
             burst: 3,

@@ -112,3 +112,34 @@ async fn each_key_has_its_own_bucket_and_may_have_its_own_rate() {
         "the settings' burst of 3"
     );
 }
+
+/// Two api processes on one Redis share one budget: the searches either
+/// accepts add up to the burst, and both refuse past it.
+#[tokio::test]
+async fn two_api_processes_on_one_redis_share_one_budget() {
+    let deployment = crate::cluster::Deployment::new(
+        &[("alpha.yaml", fast_airline("alpha", "AA"))],
+        crate::helpers::RedisServer::start().await,
+        &[
+            ("AIRSTREAM_ACCESS__RATE", "0.1"),
+            ("AIRSTREAM_ACCESS__BURST", "4"),
+        ],
+    )
+    .await;
+    let _providers = deployment.spawn("providers");
+    let apis = [deployment.spawn("api"), deployment.spawn("api")];
+    let mut statuses = Vec::new();
+    for i in 0..8 {
+        let (status, answer) = apis[i % 2].post(&search_body()).await;
+        assert!(status == 202 || status == 429, "{status}: {answer}");
+        statuses.push(status);
+    }
+    assert_eq!(
+        statuses,
+        [202, 202, 202, 202, 429, 429, 429, 429],
+        "one budget of 4 across both"
+    );
+    for api in apis {
+        api.terminate().await;
+    }
+}

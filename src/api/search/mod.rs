@@ -181,7 +181,11 @@ fn client_of(
 }
 
 /// Counts a search against its client's rate, when one is set.
-fn limit(app: &AppState, key: Option<&crate::access::Key>, client: &str) -> Result<(), ApiError> {
+async fn limit(
+    app: &AppState,
+    key: Option<&crate::access::Key>,
+    client: &str,
+) -> Result<(), ApiError> {
     let access = &app.settings.access;
     let (key_rate, key_burst) = key.map_or((None, None), |k| k.rate);
     let Some(per_second) = key_rate.or(access.rate) else {
@@ -191,7 +195,7 @@ fn limit(app: &AppState, key: Option<&crate::access::Key>, client: &str) -> Resu
         per_second,
         burst: key_burst.unwrap_or(access.burst),
     };
-    match app.limiter.check(client, rate, tokio::time::Instant::now()) {
+    match app.limiter.check(client, rate).await {
         crate::access::rate::Decision::Allowed { .. } => Ok(()),
         crate::access::rate::Decision::Limited { retry_after } => {
             Err(ApiError::RateLimited { rate, retry_after })
@@ -210,7 +214,8 @@ async fn accept(
         &app,
         key.as_ref(),
         &client_of(&app, key.as_ref(), headers, peer),
-    )?;
+    )
+    .await?;
     let limit = app.settings.http.body_limit;
     let bytes: Bytes = axum::body::to_bytes(body, limit)
         .await
