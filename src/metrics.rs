@@ -24,6 +24,11 @@ pub const REFUSAL_REASONS: [&str; 6] = [
     "unavailable",
     "error",
 ];
+/// Searches accepted, by API `key` id: only while the keys file holds at
+/// most [`MAX_KEY_SERIES`] keys, so the series stay few.
+pub const SEARCHES_BY_KEY: &str = "airstream_searches_by_key_total";
+/// Most keys for which [`SEARCHES_BY_KEY`] has a series.
+pub const MAX_KEY_SERIES: usize = 50;
 /// From submission to the first offer, seconds.
 pub const SEARCH_FIRST_OFFER: &str = "airstream_search_first_offer_seconds";
 /// From submission to `complete`, seconds.
@@ -99,6 +104,10 @@ fn describe() {
     describe_counter!(
         SEARCHES_REFUSED,
         "Searches refused at submission, by reason"
+    );
+    describe_counter!(
+        SEARCHES_BY_KEY,
+        "Searches accepted, by API key id (when the keys file holds at most 50 keys)"
     );
     describe_histogram!(
         SEARCH_FIRST_OFFER,

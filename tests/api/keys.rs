@@ -106,6 +106,14 @@ async fn a_search_needs_a_key_the_file_lists_and_a_rewrite_revokes_it() {
     .await;
     assert_eq!(status, 202, "{accepted}");
     assert_eq!(accepted["data"]["providers"], json!(["alpha", "bravo"]));
+    // Counted under the key's id (two keys: few enough for a label),
+    // never the key.
+    let metrics = process.get_text("/metrics").await;
+    assert!(
+        metrics.contains("airstream_searches_by_key_total{key=\"travel-site\"} 1"),
+        "{metrics}"
+    );
+    assert!(!metrics.contains(&site));
     // The stream and the snapshot need no key: the id is the secret.
     let id = accepted["data"]["search_id"].as_str().unwrap().to_string();
     let events = process.stream(&id, "", None).await;

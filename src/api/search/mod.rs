@@ -284,6 +284,11 @@ async fn accept(
             SearchError::Internal(fault) => ApiError::Internal(fault),
         })?;
     let key = key.map(|k| k.id);
+    if let (Some(id), Some(keys)) = (&key, &app.keys)
+        && keys.len() <= crate::metrics::MAX_KEY_SERIES
+    {
+        metrics::counter!(crate::metrics::SEARCHES_BY_KEY, "key" => id.clone()).increment(1);
+    }
     span.in_scope(|| tracing::info!(%from, %to, providers = providers.len(), key = key.as_deref(), "search accepted"));
     let payload = Submitted {
         search_id: id,
