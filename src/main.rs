@@ -47,7 +47,7 @@ enum Command {
         no_environment: bool,
     },
     /// Drive a running server with searches and report throughput and latency.
-    Loadtest(LoadtestArgs),
+    Loadtest(Box<LoadtestArgs>),
     /// Print the settings in force (defaults, file, environment) as JSON;
     /// fails naming any unknown or invalid setting.
     Settings,

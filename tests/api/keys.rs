@@ -199,3 +199,50 @@ fn a_bad_keys_file_stops_the_start_with_its_reason() {
     );
     assert!(!stderr.contains("not-a-hash"), "{stderr}");
 }
+
+/// `airstream loadtest` drives a server with keys on: with the key (from
+/// `AIRSTREAM_API_KEY`, so it stays out of the command line) every search
+/// completes; without it every search is refused, and the report says why.
+#[tokio::test]
+async fn the_load_generator_sends_a_key() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("alpha.yaml"), fast_airline("alpha", "AA")).unwrap();
+    let (key, lines) = new_key("loadtest");
+    let keys = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(keys.path(), lines).unwrap();
+    let process = start(dir.path(), keys.path());
+    let url = process.url("");
+    let run = |key: Option<&str>| {
+        let mut cmd = airstream();
+        cmd.args([
+            "loadtest",
+            "--url",
+            url.trim_end_matches('/'),
+            "-n",
+            "4",
+            "-c",
+            "2",
+            "--json",
+        ]);
+        match key {
+            Some(key) => cmd.env("AIRSTREAM_API_KEY", key),
+            None => cmd.env_remove("AIRSTREAM_API_KEY"),
+        };
+        let out = cmd.output().unwrap();
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        (
+            out.status.success(),
+            report,
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (ok, report, stderr) = run(Some(&key));
+    assert!(ok, "{report} {stderr}");
+    assert_eq!(report["completed"], 4, "{report}");
+    let (ok, report, stderr) = run(None);
+    assert!(!ok);
+    let shown = format!("{report} {stderr}");
+    assert!(shown.contains("401"), "{shown}");
+    assert!(!shown.contains(&key));
+    process.terminate().await;
+}

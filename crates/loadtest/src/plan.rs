@@ -60,6 +60,11 @@ pub struct LoadtestArgs {
     /// Give up on one search after this many seconds (client-side safety net).
     #[arg(long, default_value_t = 60)]
     pub max_wait_secs: u64,
+    /// API key sent with every search (`X-Api-Key`), for a server with API
+    /// keys on; read from `AIRSTREAM_API_KEY` when not given, so it stays
+    /// out of the shell's history.
+    #[arg(long, env = "AIRSTREAM_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
 }
 
 impl LoadtestArgs {
@@ -94,6 +99,8 @@ pub(crate) struct Plan {
     pub(crate) max_wait: Duration,
     /// The serialized search request.
     pub(crate) body: Bytes,
+    /// The API key header's value, marked sensitive.
+    pub(crate) api_key: Option<reqwest::header::HeaderValue>,
 }
 
 /// The JSON body of `POST /api/flights/search`.
@@ -212,7 +219,17 @@ impl Plan {
             timeout_ms: args.timeout_ms,
         };
         let body = serde_json::to_vec(&body).map_err(LoadtestError::Request)?;
+        let api_key = match &args.api_key {
+            None => None,
+            Some(key) => {
+                let mut value = reqwest::header::HeaderValue::from_str(key.trim())
+                    .map_err(|_| invalid("api-key", "is not a value an HTTP header can carry"))?;
+                value.set_sensitive(true);
+                Some(value)
+            }
+        };
         Ok(Self {
+            api_key,
             base,
             searches: args.searches,
             concurrency: args.concurrency,

@@ -37,6 +37,7 @@ pub(crate) struct Ctx {
     search_url: reqwest::Url,
     body: Bytes,
     max_wait: Duration,
+    api_key: Option<reqwest::header::HeaderValue>,
 }
 
 impl Ctx {
@@ -69,6 +70,7 @@ impl Ctx {
             base: plan.base.clone(),
             body: plan.body.clone(),
             max_wait: plan.max_wait,
+            api_key: plan.api_key.clone(),
         })
     }
 }
@@ -139,10 +141,14 @@ struct AcceptedData<'a> {
 /// POST then stream; returns the stream response so that it can be drained
 /// outside the time limit.
 async fn search(ctx: &Ctx, start: Instant) -> Result<(Done, reqwest::Response), Cow<'static, str>> {
-    let resp = ctx
+    let mut request = ctx
         .client
         .post(ctx.search_url.clone())
-        .header(CONTENT_TYPE, "application/json")
+        .header(CONTENT_TYPE, "application/json");
+    if let Some(key) = &ctx.api_key {
+        request = request.header("x-api-key", key.clone());
+    }
+    let resp = request
         .body(ctx.body.clone())
         .send()
         .await
