@@ -1,7 +1,11 @@
 //! API keys (SPEC section 11): off unless `access.keys_file` names a file
 //! of key ids and the SHA-256 hashes of their secrets (never the secrets).
 //! A client sends its key as `Authorization: Bearer <key>` or `X-Api-Key`;
-//! it is hashed and compared with every hash in constant time. The file is
+//! its hash is looked up in a table of the hashes, and a match compared
+//! again in constant time. A lookup's timing could only tell something
+//! about the SHA-256 of a presented key, which says nothing about any
+//! listed key (each is 256 random bits), and it costs the same for 1 key
+//! as for 1,000. The file is
 //! read again when it changes (checked every second), so a key is added or
 //! revoked without a restart; a file that cannot be read leaves the keys
 //! in force as they were.
@@ -15,7 +19,7 @@
 //! burst = 20                        # optional: its own burst
 //! ```
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
@@ -88,7 +92,7 @@ pub enum KeysError {
 #[derive(Debug)]
 pub struct Keys {
     path: PathBuf,
-    table: RwLock<Arc<Vec<Key>>>,
+    table: RwLock<Arc<HashMap<[u8; 32], Key>>>,
     /// What the file looked like when last read.
     seen: RwLock<Option<(SystemTime, u64)>>,
 }
@@ -98,26 +102,21 @@ impl Keys {
     pub fn load(path: &Path) -> Result<Keys, KeysError> {
         let keys = Keys {
             path: path.to_path_buf(),
-            table: RwLock::new(Arc::new(Vec::new())),
+            table: RwLock::new(Arc::new(HashMap::new())),
             seen: RwLock::new(None),
         };
         keys.reload()?;
         Ok(keys)
     }
 
-    /// The key whose secret is `presented`, if any: every hash is compared
-    /// in constant time, so the time taken says nothing about which was
-    /// near.
+    /// The key whose secret is `presented`, if any.
     pub fn check(&self, presented: &str) -> Option<Key> {
         let hash: [u8; 32] = Sha256::digest(presented.trim().as_bytes()).into();
-        let table = self.table.read().unwrap_or_else(|e| e.into_inner()).clone();
-        let mut found = None;
-        for key in table.iter() {
-            if bool::from(key.hash.ct_eq(&hash)) {
-                found = Some(key.clone());
-            }
-        }
-        found
+        let table = self.table.read().unwrap_or_else(|e| e.into_inner());
+        table
+            .get(&hash)
+            .filter(|key| bool::from(key.hash.ct_eq(&hash)))
+            .cloned()
     }
 
     /// The number of keys in force.
@@ -141,7 +140,7 @@ impl Keys {
             path: self.path.clone(),
             reason,
         })?;
-        *self.table.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(table);
+        *self.table.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(by_hash(table));
         *self.seen.write().unwrap_or_else(|e| e.into_inner()) = stamp;
         Ok(())
     }
@@ -207,6 +206,7 @@ fn parse(text: &str) -> Result<Vec<Key>, String> {
         ));
     }
     let mut ids = BTreeSet::new();
+    let mut hashes = BTreeSet::new();
     let mut keys = Vec::with_capacity(file.keys.len());
     for (n, line) in file.keys.into_iter().enumerate() {
         let which = format!("key {} (`{}`)", n + 1, crate::text::excerpt(&line.id));
@@ -221,6 +221,9 @@ fn parse(text: &str) -> Result<Vec<Key>, String> {
         let hash = decode_hex(&line.sha256).ok_or_else(|| {
             format!("{which}: sha256 must be 64 hexadecimal digits (the hash, never the key)")
         })?;
+        if !hashes.insert(hash) {
+            return Err(format!("{which}: the same key (sha256) is listed twice"));
+        }
         if let Some(rate) = line.rate.filter(|r| !(r.is_finite() && *r > 0.0)) {
             return Err(format!(
                 "{which}: rate must be searches per second above zero, got {rate}"
@@ -237,6 +240,11 @@ fn parse(text: &str) -> Result<Vec<Key>, String> {
         });
     }
     Ok(keys)
+}
+
+/// The keys by their hash.
+fn by_hash(keys: Vec<Key>) -> HashMap<[u8; 32], Key> {
+    keys.into_iter().map(|k| (k.hash, k)).collect()
 }
 
 fn decode_hex(text: &str) -> Option<[u8; 32]> {
@@ -290,7 +298,7 @@ mod tests {
         let table = parse(&lines).expect("the printed lines are a keys file");
         let keys = Keys {
             path: PathBuf::new(),
-            table: RwLock::new(Arc::new(table)),
+            table: RwLock::new(Arc::new(by_hash(table))),
             seen: RwLock::new(None),
         };
         assert_eq!(keys.check(&key).map(|k| k.id), Some("travel-site".into()));
@@ -316,6 +324,12 @@ mod tests {
                     "[[keys]]\nid = \"a\"\nsha256 = \"{hash}\"\n[[keys]]\nid = \"a\"\nsha256 = \"{hash}\"\n"
                 ),
                 "used twice",
+            ),
+            (
+                &*format!(
+                    "[[keys]]\nid = \"a\"\nsha256 = \"{hash}\"\n[[keys]]\nid = \"b\"\nsha256 = \"{hash}\"\n"
+                ),
+                "listed twice",
             ),
             (
                 "[[keys]]\nid = \"a\"\nsha256 = \"s3cr3t-key\"\n",
