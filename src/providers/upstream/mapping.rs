@@ -142,11 +142,7 @@ impl Expressions<'_> {
                 expression: expression(),
                 source,
             })?;
-        // An XML element written once is the element, not a list of one.
-        let list = match list.kind() {
-            ValueKind::Map if xml => Value::from(vec![list]),
-            _ => list,
-        };
+        let list = once_as_list(list, xml);
         if list.is_none() || list.is_undefined() {
             tracing::warn!(provider = d.provider, body = %snippet(bytes), "the airline's answer has no offers list");
             return Err(UpstreamError::NoOffers {
@@ -192,10 +188,7 @@ impl Expressions<'_> {
         let list = expr
             .eval(item_ctx)
             .map_err(|e| format!("`segments`: {e}"))?;
-        let list = match list.kind() {
-            ValueKind::Map if xml => Value::from(vec![list]),
-            _ => list,
-        };
+        let list = once_as_list(list, xml);
         let items = list
             .try_iter()
             .ok()
@@ -218,6 +211,15 @@ impl Expressions<'_> {
             })
             .collect::<Result<Vec<_>, _>>()
             .map(Some)
+    }
+}
+
+/// In an XML answer, an element written once is the element itself, not a
+/// list of one: `offers` and `segments` read it as a list of one.
+fn once_as_list(list: Value, xml: bool) -> Value {
+    match list.kind() {
+        ValueKind::Map if xml => Value::from(vec![list]),
+        _ => list,
     }
 }
 
