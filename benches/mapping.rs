@@ -113,6 +113,7 @@ fn main() {
         max_stops: None,
         convert: None,
         cabin: Cabin::Economy,
+        cache: true,
         providers: Vec::new(),
         created_at: now,
         deadline: now,

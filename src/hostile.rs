@@ -232,6 +232,7 @@ fn upstream_sample(id: &str) -> (&'static Upstream, &'static ProviderDef, Search
         max_stops: None,
         convert: None,
         cabin: Cabin::Economy,
+        cache: true,
         providers: vec![def.id.clone()],
         created_at: now,
         deadline: now,

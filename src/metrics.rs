@@ -52,6 +52,15 @@ pub const UPSTREAM_CALLS: &str = "airstream_upstream_calls_total";
 /// Access token requests to upstream airlines' token endpoints, by
 /// `provider` and `outcome` (`ok`, `error`): one per token lifetime.
 pub const UPSTREAM_TOKENS: &str = "airstream_upstream_token_requests_total";
+/// Upstream answers read from the cache, by `provider`.
+pub const CACHE_HITS: &str = "airstream_cache_hits_total";
+/// Cache lookups that found no fresh answer, by `provider`.
+pub const CACHE_MISSES: &str = "airstream_cache_misses_total";
+/// Answers dropped from the in-process cache to make room, by `provider`.
+pub const CACHE_EVICTIONS: &str = "airstream_cache_evictions_total";
+/// Airline questions answered by another search's call in flight, by
+/// `provider`.
+pub const CACHE_COALESCED: &str = "airstream_coalesced_total";
 /// Open SSE streams.
 pub const SSE_CONNECTIONS: &str = "airstream_sse_connections";
 /// Open client connections (every protocol, including SSE streams whose
@@ -142,6 +151,22 @@ fn describe() {
     describe_counter!(
         UPSTREAM_TOKENS,
         "Access token requests to upstream token endpoints, by provider and outcome"
+    );
+    describe_counter!(
+        CACHE_HITS,
+        "Upstream answers read from the cache, by provider"
+    );
+    describe_counter!(
+        CACHE_MISSES,
+        "Cache lookups that found no fresh answer, by provider"
+    );
+    describe_counter!(
+        CACHE_EVICTIONS,
+        "Answers dropped from the in-process cache to make room, by provider"
+    );
+    describe_counter!(
+        CACHE_COALESCED,
+        "Airline questions answered by another search's call in flight, by provider"
     );
     describe_gauge!(SSE_CONNECTIONS, "Open SSE streams");
     describe_gauge!(HTTP_CONNECTIONS, "Open client connections");

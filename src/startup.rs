@@ -16,6 +16,7 @@ use crate::bus::redis_conn::RedisConn;
 use crate::bus::redis_streams::RedisBus;
 use crate::config::Settings;
 use crate::providers::ProviderRegistry;
+use crate::providers::cache::{AnswerCache, LocalStore, SharedStore, Store};
 use crate::providers::live::Live;
 use crate::providers::runtime::{Redelivery, Runtime};
 
@@ -176,9 +177,21 @@ impl Application {
                 min_idle: settings.redis.claim_idle.get(),
                 max_deliveries: settings.redis.max_deliveries.max(1),
             });
-            let runtime =
-                Runtime::start(&bus, &registry, &consumer, redelivery, &self_url, &shutdown)
-                    .await?;
+            // Answers are kept where every providers process sees them.
+            let cache = settings.cache.enabled.then(|| {
+                let store = match &shared {
+                    Some(redis) => Store::Shared(SharedStore::new(redis.clone(), shutdown.clone())),
+                    None => Store::Local(LocalStore::new(
+                        settings.cache.max_entries,
+                        settings.cache.max_bytes,
+                    )),
+                };
+                Arc::new(AnswerCache::new(store))
+            });
+            let runtime = Runtime::start(
+                &bus, &registry, &consumer, redelivery, &self_url, cache, &shutdown,
+            )
+            .await?;
             tasks.spawn(runtime.run());
             // Consumer groups exist: the airlines may be announced.
             if let Some(live) = &live {

@@ -98,6 +98,8 @@ pub enum FieldCode {
     InvalidMaxStops,
     /// Not one of the cabins.
     InvalidCabin,
+    /// `cache` is not `true` or `false`.
+    InvalidCache,
     /// `providers` is not a non-empty list of strings.
     InvalidProviders,
     /// A provider is listed twice.

@@ -100,6 +100,11 @@ impl RedisConn {
         Ok(conn)
     }
 
+    /// A new Pub/Sub connection.
+    pub async fn pubsub(&self) -> Result<redis::aio::PubSub, redis::RedisError> {
+        self.client.get_async_pubsub().await
+    }
+
     /// Forgets a reader's connection after an error, so the next read
     /// reconnects.
     pub async fn drop_reader(&self, name: &str) {

@@ -13,8 +13,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::duration::HumanDuration;
 
+mod access;
+mod cache;
 mod http;
 
+pub use access::AccessSettings;
+pub use cache::CacheSettings;
 pub use http::HttpSettings;
 use http::valid_origin;
 
@@ -51,35 +55,8 @@ pub struct Settings {
     pub currency: CurrencySettings,
     /// Who may search: API keys.
     pub access: AccessSettings,
-}
-
-/// Who may search, and how often.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields, default)]
-pub struct AccessSettings {
-    /// A TOML file of API keys (`[[keys]]` with `id`, `sha256` and optional
-    /// `airlines`); unset, searches need no key. Read again when it changes.
-    pub keys_file: Option<PathBuf>,
-    /// Searches per second each client may make on average: each key, or
-    /// each client address when keys are off. Unset: no limit.
-    pub rate: Option<f64>,
-    /// Searches each client may make at once.
-    pub burst: u32,
-    /// Proxies in front of airstream that append the client's address to
-    /// `X-Forwarded-For`: with N, the client is the N-th address from the
-    /// right. 0 (the default): the connection's own peer address.
-    pub forwarded_for_hops: u32,
-}
-
-impl Default for AccessSettings {
-    fn default() -> Self {
-        Self {
-            keys_file: None,
-            rate: None,
-            burst: 10,
-            forwarded_for_hops: 0,
-        }
-    }
+    /// The answer cache of upstream airlines.
+    pub cache: CacheSettings,
 }
 
 /// Showing prices in the currency a search asks for.
@@ -246,6 +223,7 @@ impl Default for Settings {
             sim: SimSettings::default(),
             currency: CurrencySettings::default(),
             access: AccessSettings::default(),
+            cache: CacheSettings::default(),
         }
     }
 }
@@ -378,14 +356,8 @@ impl Settings {
                 self.http.max_unsent_bytes
             ));
         }
-        if let Some(rate) = self.access.rate.filter(|r| !(r.is_finite() && *r > 0.0)) {
-            problems.push(format!(
-                "`access.rate` must be a number of searches per second above zero, got {rate}"
-            ));
-        }
-        if self.access.burst == 0 {
-            problems.push("`access.burst` must be at least 1".to_string());
-        }
+        problems.extend(self.access.problems());
+        problems.extend(self.cache.problems());
         for origin in &self.http.cors_origins {
             if !valid_origin(origin) {
                 problems.push(format!(

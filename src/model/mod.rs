@@ -119,6 +119,10 @@ pub struct SearchRequest {
     pub convert: Option<Conversion>,
     /// Requested cabin.
     pub cabin: Cabin,
+    /// Whether airlines' kept answers may serve it (`false`: every airline
+    /// is asked live); absent means yes.
+    #[serde(default = "yes", skip_serializing_if = "is_yes")]
+    pub cache: bool,
     /// Provider ids this search targets.
     pub providers: Vec<String>,
     /// When the search was accepted.
@@ -127,6 +131,18 @@ pub struct SearchRequest {
     /// When the search stops waiting for airlines.
     #[schema(value_type = String, format = DateTime)]
     pub deadline: Timestamp,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_yes(value: &bool) -> bool {
+    *value
+}
+
+fn is_no(value: &bool) -> bool {
+    !*value
 }
 
 impl SearchRequest {
@@ -347,6 +363,12 @@ pub struct ProviderAnswer {
     pub error: Option<String>,
     /// Milliseconds from the search's acceptance to this answer.
     pub elapsed_ms: u64,
+    /// Whether the offers are a kept answer of the airline's.
+    #[serde(default, skip_serializing_if = "is_no")]
+    pub cached: bool,
+    /// How old a kept answer is, in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub age_ms: Option<u64>,
 }
 
 /// An airline answer as the aggregator reads it from the results stream: the
@@ -367,4 +389,10 @@ pub struct AnswerView<'a> {
     pub error: Option<String>,
     /// Milliseconds from acceptance to answer.
     pub elapsed_ms: u64,
+    /// Whether the offers are a kept answer.
+    #[serde(default)]
+    pub cached: bool,
+    /// How old a kept answer is, in milliseconds.
+    #[serde(default)]
+    pub age_ms: Option<u64>,
 }

@@ -77,6 +77,9 @@ pub struct UpstreamSpec {
     pub response: Spanned<ResponseSpec>,
     /// How the airline's API wants callers to authenticate.
     pub auth: Option<Spanned<AuthSpec>>,
+    /// How long its answers are kept and reused (on by default: its
+    /// calls cost money).
+    pub cache: Option<Spanned<CacheSpec>>,
     /// Routes it flies, such as `CGK-DPS` (each way); with `airports`,
     /// searches ask it only for these. Without either, for every route.
     pub routes: Option<Spanned<Vec<Spanned<String>>>>,
@@ -130,6 +133,28 @@ pub struct BreakerSpec {
     pub failures: Option<Spanned<u32>>,
     /// How long it stays open before a trial call (default `10s`).
     pub cooldown: Option<Spanned<HumanDuration>>,
+}
+
+/// The answer cache of an upstream airline (`docs/upstream.md` §6).
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheSpec {
+    /// `false` asks the airline for every search (default `true`).
+    pub enabled: Option<bool>,
+    /// How long an answer is kept, by days to departure: the first tier
+    /// whose `days` the departure is within.
+    pub tiers: Option<Spanned<Vec<Spanned<TierSpec>>>>,
+}
+
+/// One tier of the cache: answers for departures within `days` days (any
+/// later departure when `days` is left out) are kept for `ttl`.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TierSpec {
+    /// Departures at most this many days ahead.
+    pub days: Option<Spanned<u32>>,
+    /// How long their answers are kept.
+    pub ttl: Spanned<HumanDuration>,
 }
 
 /// Where the offers are in the answer, and how to read each field.

@@ -69,11 +69,24 @@ pub fn parse_provider(path: &Path, text: &str) -> Result<ProviderDef, Vec<Proble
     let file: ProviderFile = serde_saphyr::from_str(text)
         .map_err(|e| vec![super::yaml_errors::yaml_problem(&e, text)])?;
     let mut problems = Problems::default();
-    let def = validate(path, file, &mut problems);
+    let revision = revision(text);
+    let def = validate(path, file, &mut problems).map(|def| ProviderDef { revision, ..def });
     match def {
         Some(def) if problems.is_empty() => Ok(def),
         _ => Err(problems.into_sorted()),
     }
+}
+
+/// What a file says, as a number stable across processes and builds:
+/// the first 8 bytes of the SHA-256 of its values as canonical JSON (keys
+/// sorted, no comments or spacing).
+fn revision(text: &str) -> u64 {
+    use sha2::Digest;
+    let canonical = serde_saphyr::from_str::<serde_json::Value>(text)
+        .map(|v| v.to_string())
+        .unwrap_or_else(|_| text.to_string());
+    let digest = sha2::Sha256::digest(canonical.as_bytes());
+    u64::from_be_bytes(digest[..8].try_into().unwrap_or([0; 8]))
 }
 
 fn is_valid_id(id: &str) -> bool {
@@ -161,6 +174,7 @@ fn validate(path: &Path, file: ProviderFile, problems: &mut Problems) -> Option<
         latency: latency?,
         mode: mode?,
         source: path.to_path_buf(),
+        revision: 0,
     })
 }
 

@@ -14,6 +14,8 @@
 //! - [`mock`]: the mock fare engine.
 //! - [`upstream`]: templated HTTP calls to airline APIs and the mapping of
 //!   their answers.
+//! - [`cache`]: upstream answers kept and reused, and identical questions
+//!   in flight asked once.
 //! - [`runtime`]: one stream consumer per enabled airline, following file
 //!   changes.
 //! - [`watch`]: hot reload of the directory (and SIGHUP).
@@ -24,6 +26,7 @@
 //!   counters of each airline.
 
 pub mod airlines;
+pub mod cache;
 pub mod coverage;
 pub mod definition;
 pub mod files;

@@ -29,6 +29,10 @@ pub struct ProviderDef {
     pub mode: ProviderMode,
     /// The file it came from.
     pub source: PathBuf,
+    /// What it says, as a number: the same for two files that say the same
+    /// (whatever their comments and spacing), in every process; the answer
+    /// cache's keys hold it, so a changed file is asked afresh.
+    pub revision: u64,
 }
 
 impl ProviderDef {
@@ -38,6 +42,15 @@ impl ProviderDef {
         match &self.mode {
             ProviderMode::Mock(table) => table.coverage(),
             ProviderMode::Upstream(upstream) => upstream.coverage().clone(),
+        }
+    }
+
+    /// How long its answers are kept, when they are (upstream airlines,
+    /// unless their file turns the cache off).
+    pub fn cache(&self) -> Option<&super::cache::CachePolicy> {
+        match &self.mode {
+            ProviderMode::Mock(_) => None,
+            ProviderMode::Upstream(upstream) => upstream.cache(),
         }
     }
 

@@ -350,6 +350,8 @@ pub(crate) fn timeout_event(search_id: Uuid, provider: &str, elapsed_ms: u64) ->
         offers: 0,
         elapsed_ms,
         error: Some(DEADLINE_MISSED),
+        cached: false,
+        age_ms: None,
     })
 }
 
@@ -427,6 +429,8 @@ impl PreparedAnswer {
             offers: count,
             elapsed_ms: answer.elapsed_ms,
             error: answer.error.as_deref(),
+            cached: answer.cached,
+            age_ms: answer.age_ms,
         });
         Self {
             progress,
@@ -478,6 +482,12 @@ pub(crate) struct ProviderEvent<'a> {
     offers: usize,
     elapsed_ms: u64,
     error: Option<&'a str>,
+    /// Whether the offers are a kept answer of the airline's, not asked
+    /// for this search (`docs/api.md`).
+    cached: bool,
+    /// How old that kept answer is, in milliseconds; only when `cached`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    age_ms: Option<u64>,
 }
 
 /// The `complete` event without its cheapest offers, spliced in as JSON.

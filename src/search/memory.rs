@@ -433,6 +433,7 @@ mod tests {
             max_stops: None,
             convert: None,
             cabin: Cabin::Economy,
+            cache: true,
             providers: vec!["a".into()],
             created_at: now,
             deadline: now

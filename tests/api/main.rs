@@ -2,6 +2,7 @@
 
 mod browser;
 mod bus_contract;
+mod cache;
 mod cli;
 mod cluster;
 mod cluster_live;

@@ -59,8 +59,11 @@ fn token(value: &str, expires_in: u64) -> ResponseTemplate {
     )
 }
 
+/// One search, asking the airline live (each one here must call it).
 async fn complete_for(app: &TestApp) -> Value {
-    let id = app.submit(&search_body()).await;
+    let mut body = search_body();
+    body["cache"] = json!(false);
+    let id = app.submit(&body).await;
     app.stream(&id, "", None).await.last().unwrap().data.clone()
 }
 

@@ -101,6 +101,8 @@ async fn the_oauth2_sample_fetches_one_token_per_lifetime() {
     let search = || async {
         let mut body = search_body();
         body["providers"] = json!(["pelita-lifetime"]);
+        // Live: every search calls the airline, so only tokens are shared.
+        body["cache"] = json!(false);
         let id = app.submit(&body).await;
         let complete = app.stream(&id, "", None).await.last().unwrap().data.clone();
         assert_eq!(

@@ -256,6 +256,7 @@ async fn accept(
         max_stops: fields.max_stops,
         convert: fields.convert,
         cabin: fields.cabin,
+        cache: fields.cache,
         providers: fields.providers,
         created_at,
         deadline,

@@ -15,7 +15,7 @@ use crate::model::{Cabin, Conversion, Travellers, normalize_code};
 use crate::providers::{AirlineState, Airlines};
 
 /// Fields a search request may carry.
-pub(crate) const FIELDS: [&str; 10] = [
+pub(crate) const FIELDS: [&str; 11] = [
     "from",
     "to",
     "date",
@@ -26,6 +26,7 @@ pub(crate) const FIELDS: [&str; 10] = [
     "providers",
     "timeout_ms",
     "currency",
+    "cache",
 ];
 
 /// How far ahead a search may look, in days.
@@ -67,6 +68,9 @@ pub(crate) struct SearchBody {
     /// by it; one of the currencies of the server's rates file.
     #[schema(example = "USD")]
     currency: Option<String>,
+    /// `false` asks every airline live instead of reusing a kept answer
+    /// (`docs/api.md`); `true` when absent.
+    cache: Option<bool>,
 }
 
 /// The two forms of `passengers`, for the document.
@@ -100,6 +104,8 @@ pub(crate) struct ValidSearch {
     pub providers_named: bool,
     pub timeout_ms: Option<u64>,
     pub convert: Option<Conversion>,
+    /// Whether kept airline answers may serve it.
+    pub cache: bool,
 }
 
 /// Reads a request body as JSON and checks every field.
@@ -226,6 +232,17 @@ fn validate(
             }
         },
     };
+    let cache = match present(object, "cache") {
+        None => true,
+        Some(v) => v.as_bool().unwrap_or_else(|| {
+            errors.push(FieldError::new(
+                "cache",
+                FieldCode::InvalidCache,
+                format!("must be true or false, got {}", shown(v)),
+            ));
+            true
+        }),
+    };
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
@@ -252,6 +269,7 @@ fn validate(
                 providers_named,
                 timeout_ms,
                 convert,
+                cache,
             })
         }
         _ => Err(ApiError::Internal(Fault::new(

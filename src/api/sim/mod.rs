@@ -275,6 +275,7 @@ pub(super) async fn quote(
         max_stops: None,
         convert: None,
         cabin,
+        cache: true,
         providers: vec![def.id.clone()],
         created_at: now,
         deadline: now,

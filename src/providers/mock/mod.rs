@@ -158,6 +158,7 @@ mod tests {
             max_stops: None,
             convert: None,
             cabin,
+            cache: true,
             providers: vec!["t".into()],
             created_at: Timestamp::UNIX_EPOCH,
             deadline: Timestamp::UNIX_EPOCH,

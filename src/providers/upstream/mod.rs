@@ -80,6 +80,8 @@ pub struct Upstream {
     oauth: Option<oauth::OAuth2>,
     /// How answers are read, when the file says (else by `Content-Type`).
     format: Option<AnswerFormat>,
+    /// How long its answers are kept; `None`: asked for every search.
+    cache: Option<crate::providers::cache::CachePolicy>,
 }
 
 impl std::fmt::Debug for Upstream {
@@ -101,6 +103,11 @@ impl Upstream {
     /// Where it flies, as its file declares (everywhere when it does not).
     pub fn coverage(&self) -> &crate::providers::Coverage {
         &self.coverage
+    }
+
+    /// How long its answers are kept; `None`: asked for every search.
+    pub fn cache(&self) -> Option<&crate::providers::cache::CachePolicy> {
+        self.cache.as_ref()
     }
 
     /// The breaker's state and the offers dropped so far, for

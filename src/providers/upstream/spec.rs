@@ -15,6 +15,7 @@ use super::mapping::{self, Expressions};
 use super::send::{Retries, Sender};
 use super::template::{self, BodyKind, Place, RequestShape};
 use super::{Compiled, Upstream};
+use crate::providers::cache::CachePolicy;
 use crate::providers::definition::UpstreamSpec;
 use crate::providers::problems::Problems;
 
@@ -373,6 +374,7 @@ impl Upstream {
             .and_then(|b| b.value.cooldown.as_ref())
             .map_or(Duration::from_secs(10), |c| c.value.get());
         let coverage = coverage(s, problems);
+        let cache = CachePolicy::from_spec(s.cache.as_ref(), problems);
         let oauth = s.auth.as_ref().and_then(|auth| {
             let ctx = minijinja::context! {
                 env => Value::from(env_values.clone()),
@@ -456,6 +458,7 @@ impl Upstream {
             coverage,
             oauth,
             format: response.format.as_ref().map(|f| f.value),
+            cache: cache?,
         })
     }
 }

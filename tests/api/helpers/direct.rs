@@ -57,6 +57,7 @@ impl Direct {
             max_stops: None,
             convert: None,
             cabin: Cabin::Economy,
+            cache: true,
             providers: vec![self.def.id.clone()],
             created_at: now,
             deadline: now,

@@ -2,7 +2,10 @@
 //! airline's own consumer group on the requested stream. A consumer reads
 //! searches while its airline has free concurrency, answers each within the
 //! airline's budget and the search's deadline, publishes the answer on the
-//! results stream, and only then acknowledges the request.
+//! results stream, and only then acknowledges the request. [`answer`]
+//! makes one airline's answer to one search.
+
+mod answer;
 
 use std::collections::HashMap;
 
@@ -12,18 +15,16 @@ use tracing::Instrument;
 
 use bytes::Bytes;
 use jiff::Timestamp;
-use jiff::tz::TimeZone;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::latency::Fate;
-use super::mock::Quoter;
-use super::upstream::{Failure, Provider, UpstreamError};
+use super::cache::AnswerCache;
 use super::{ProviderDef, ProviderMode, ProviderRegistry, ProviderStats};
 use crate::bus::{
     Acker, Backoff, Bus, BusError, DEAD_LETTER, Entry, REQUESTED, RESULTS, StartFrom,
 };
-use crate::model::{AnswerStatus, Offer, ProviderAnswer, SearchRequest};
+use crate::model::{AnswerStatus, ProviderAnswer, SearchRequest};
 use crate::shutdown::Shutdown;
+use answer::{Draw, answer};
 
 /// How long one blocking read waits before looking at shutdown again.
 const READ_BLOCK: Duration = Duration::from_secs(5);
@@ -39,6 +40,7 @@ pub struct Runtime {
     name: String,
     redelivery: Option<Redelivery>,
     self_url: String,
+    cache: Option<Arc<AnswerCache>>,
     shutdown: Shutdown,
     running: HashMap<String, Running>,
 }
@@ -48,6 +50,8 @@ struct Running {
     stop: Shutdown,
     slots: Arc<Semaphore>,
     concurrency: u32,
+    /// The definition's revision: when it changes, its kept answers go.
+    revision: u64,
 }
 
 impl Runtime {
@@ -59,6 +63,7 @@ impl Runtime {
         name: &str,
         redelivery: Option<Redelivery>,
         self_url: &str,
+        cache: Option<Arc<AnswerCache>>,
         shutdown: &Shutdown,
     ) -> Result<Runtime, BusError> {
         let mut runtime = Runtime {
@@ -67,6 +72,7 @@ impl Runtime {
             name: name.to_string(),
             redelivery,
             self_url: self_url.to_string(),
+            cache,
             shutdown: shutdown.clone(),
             running: HashMap::new(),
         };
@@ -102,7 +108,16 @@ impl Runtime {
             keep
         });
         for (id, def) in enabled {
+            if self.cache.is_some() && def.cache().is_some() {
+                super::cache::announce(id);
+            }
             if let Some(running) = self.running.get_mut(id) {
+                if running.revision != def.revision {
+                    if let Some(cache) = &self.cache {
+                        cache.forget(id);
+                    }
+                    running.revision = def.revision;
+                }
                 if running.concurrency != def.concurrency {
                     if def.concurrency > running.concurrency {
                         running
@@ -136,6 +151,7 @@ impl Runtime {
                 ),
                 redelivery: self.redelivery,
                 self_url: self.self_url.clone(),
+                cache: self.cache.clone(),
                 shutdown: self.shutdown.clone(),
                 stop: stop.clone(),
             };
@@ -146,6 +162,7 @@ impl Runtime {
                     stop,
                     slots,
                     concurrency: def.concurrency,
+                    revision: def.revision,
                 },
             );
         }
@@ -173,6 +190,8 @@ struct Consumer {
     redelivery: Option<Redelivery>,
     /// This process's base URL, for templates (`airstream.url`).
     self_url: String,
+    /// Kept answers and the questions in flight (unless turned off).
+    cache: Option<Arc<AnswerCache>>,
     shutdown: Shutdown,
     /// Trips when this airline goes away (or on shutdown).
     stop: Shutdown,
@@ -364,6 +383,8 @@ impl Consumer {
                     entry.deliveries
                 )),
                 elapsed_ms: elapsed.as_millis().max(0) as u64,
+                cached: false,
+                age_ms: None,
             };
             if let Ok(data) = serde_json::to_vec(&answer)
                 && self.bus.publish(RESULTS, Bytes::from(data)).await.is_err()
@@ -408,7 +429,9 @@ impl Consumer {
         let _in_flight = self.stats.enter();
         let started = tokio::time::Instant::now();
         let answer = match (def, draw) {
-            (Some(def), Some(draw)) => answer(&def, &search, draw, &self.self_url).await,
+            (Some(def), Some(draw)) => {
+                answer(&def, &search, draw, &self.self_url, self.cache.as_deref()).await
+            }
             _ => Some(ProviderAnswer {
                 search_id: search.search_id,
                 provider: self.id.clone(),
@@ -419,6 +442,8 @@ impl Consumer {
                     .duration_since(search.created_at)
                     .as_millis()
                     .max(0) as u64,
+                cached: false,
+                age_ms: None,
             }),
         };
         let outcome = answer.as_ref().map_or("timeout", |a| a.status.as_str());
@@ -459,118 +484,4 @@ impl Consumer {
 /// carries the search id and the provider.
 fn search_span(search: &SearchRequest, provider: &str) -> tracing::Span {
     tracing::info_span!("search", search_id = %search.search_id, provider = %provider)
-}
-
-/// The fate and delay drawn for one call from the airline's profile.
-#[derive(Clone, Copy, Debug)]
-struct Draw {
-    fate: Fate,
-    delay: Duration,
-}
-
-impl Draw {
-    fn sample(def: &ProviderDef) -> Self {
-        let mut rng = rand::rng();
-        Draw {
-            fate: def.latency.fate(&mut rng),
-            delay: def.latency.distribution.sample(&mut rng),
-        }
-    }
-
-    /// Whether the answer comes without waiting.
-    fn is_instant(&self) -> bool {
-        self.delay.is_zero() && self.fate != Fate::Hang
-    }
-}
-
-/// Answers one search for one airline, within the airline's budget and the
-/// search's deadline; `None` when the deadline comes first, as nobody then
-/// waits for the answer.
-async fn answer(
-    def: &ProviderDef,
-    search: &SearchRequest,
-    draw: Draw,
-    self_url: &str,
-) -> Option<ProviderAnswer> {
-    let budget = def.timeout.min(crate::model::time_left(search.deadline));
-    let deadline = tokio::time::Instant::now() + budget;
-    let (status, offers, error) =
-        match tokio::time::timeout(budget, call(def, search, draw, deadline, self_url)).await {
-            Ok(Ok(mut offers)) => {
-                // One rule for every kind of airline: a search's
-                // `max_stops` holds whoever made the offers.
-                if let Some(most) = search.max_stops {
-                    offers.retain(|o| o.stops <= most);
-                }
-                if let Some(conversion) = &search.convert {
-                    offers.iter_mut().for_each(|o| conversion.apply(o));
-                }
-                (AnswerStatus::Ok, offers, None)
-            }
-            // What an airline's answer made us say is quoted only in part.
-            Ok(Err(Failure::Error(reason))) => (
-                AnswerStatus::Error,
-                Vec::new(),
-                Some(crate::text::cap_quotes(&reason.to_string())),
-            ),
-            Ok(Err(Failure::Timeout(_))) | Err(_) if budget < def.timeout => return None,
-            Ok(Err(Failure::Timeout(reason))) => {
-                (AnswerStatus::Timeout, Vec::new(), Some(reason.to_string()))
-            }
-            Err(_) => (
-                AnswerStatus::Timeout,
-                Vec::new(),
-                Some(format!("no answer within {}ms", budget.as_millis())),
-            ),
-        };
-    let elapsed = Timestamp::now().duration_since(search.created_at);
-    Some(ProviderAnswer {
-        search_id: search.search_id,
-        provider: def.id.clone(),
-        status,
-        offers,
-        error,
-        elapsed_ms: elapsed.as_millis().max(0) as u64,
-    })
-}
-
-/// The airline's simulated delay and fate, then its offers: from the mock
-/// table, or from its API (where `latency:` adds to the real call).
-async fn call(
-    def: &ProviderDef,
-    search: &SearchRequest,
-    draw: Draw,
-    deadline: tokio::time::Instant,
-    self_url: &str,
-) -> Result<Vec<Offer>, Failure> {
-    let Draw { fate, delay } = draw;
-    if fate == Fate::Hang {
-        std::future::pending::<()>().await;
-    }
-    if !delay.is_zero() {
-        tokio::time::sleep(delay).await;
-    }
-    if fate == Fate::Fail {
-        return Err(Failure::Error(UpstreamError::Simulated {
-            airline: def.name.clone(),
-        }));
-    }
-    match &def.mode {
-        ProviderMode::Mock(table) => {
-            let today = Timestamp::now().to_zoned_datetime(TimeZone::UTC).date();
-            let quoter = Quoter {
-                provider: &def.id,
-                airline: &def.airline,
-            };
-            Ok(table.offers(&quoter, search, today))
-        }
-        ProviderMode::Upstream(upstream) => {
-            let provider = Provider {
-                id: &def.id,
-                airline: &def.airline,
-                self_url,
-            };
-            upstream.answer(&provider, search, deadline).await
-        }
-    }
 }
