@@ -16,11 +16,12 @@ pub const SEARCHES: &str = "airstream_searches_total";
 pub const SEARCHES_REFUSED: &str = "airstream_searches_refused_total";
 /// Every `reason` of [`SEARCHES_REFUSED`]: each series exists from the
 /// start, at zero, so a dashboard shows it before the first refusal.
-pub const REFUSAL_REASONS: [&str; 6] = [
+pub const REFUSAL_REASONS: [&str; 7] = [
     "invalid",
     "unauthorized",
     "forbidden",
     "rate_limited",
+    "too_many_searches",
     "unavailable",
     "error",
 ];

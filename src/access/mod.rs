@@ -17,6 +17,7 @@
 //! airlines = ["garuda", "lion"]    # optional: the airlines it may search
 //! rate = 5.0                        # optional: its own rate (searches/s)
 //! burst = 20                        # optional: its own burst
+//! max_in_flight = 200               # optional: its own searches at once
 //! ```
 
 use std::collections::{BTreeSet, HashMap};
@@ -46,6 +47,7 @@ struct KeyLine {
     airlines: Option<Vec<String>>,
     rate: Option<f64>,
     burst: Option<u32>,
+    max_in_flight: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -65,6 +67,8 @@ pub struct Key {
     pub airlines: Option<BTreeSet<String>>,
     /// Its own rate (searches per second) and burst, over the settings'.
     pub rate: (Option<f64>, Option<u32>),
+    /// Its own bound on searches running at once, over the settings'.
+    pub max_in_flight: Option<u32>,
 }
 
 /// Why a keys file cannot be used.
@@ -232,11 +236,15 @@ fn parse(text: &str) -> Result<Vec<Key>, String> {
         if line.burst == Some(0) {
             return Err(format!("{which}: burst must be at least 1"));
         }
+        if line.max_in_flight == Some(0) {
+            return Err(format!("{which}: max_in_flight must be at least 1"));
+        }
         keys.push(Key {
             id: line.id,
             hash,
             airlines: line.airlines.map(|a| a.into_iter().collect()),
             rate: (line.rate, line.burst),
+            max_in_flight: line.max_in_flight,
         });
     }
     Ok(keys)

@@ -59,6 +59,8 @@ pub enum ErrorCode {
     AirlineNotAllowed,
     /// Over the client's rate limit; retry after `Retry-After`.
     RateLimited,
+    /// The client already has as many searches running as it may.
+    TooManySearches,
 }
 
 /// What is wrong with one field of a `422`, stable across releases.
@@ -183,6 +185,9 @@ pub enum ApiError {
         /// Until the next search is allowed.
         retry_after: std::time::Duration,
     },
+    /// The client already has as many searches running as it may.
+    #[error("{0}")]
+    TooManySearches(String),
     /// A bug or an unexpected failure; the client sees an opaque message,
     /// the log the whole chain of causes.
     #[error("internal error: {0}")]
@@ -256,7 +261,9 @@ impl ApiError {
             ApiError::NotFound(..) => StatusCode::NOT_FOUND,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(..) => StatusCode::FORBIDDEN,
-            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::RateLimited { .. } | ApiError::TooManySearches(_) => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             ApiError::Unavailable(..) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -270,6 +277,7 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => ErrorCode::PayloadTooLarge,
             ApiError::Unauthorized(_) => ErrorCode::Unauthorized,
             ApiError::RateLimited { .. } => ErrorCode::RateLimited,
+            ApiError::TooManySearches(_) => ErrorCode::TooManySearches,
             ApiError::BadRequest(code, _)
             | ApiError::NotFound(code, _)
             | ApiError::Forbidden(code, _)
@@ -323,7 +331,7 @@ impl IntoResponse for ApiError {
                 axum::http::HeaderValue::from_static("Bearer realm=\"airstream\""),
             );
         }
-        if status == StatusCode::SERVICE_UNAVAILABLE {
+        if status == StatusCode::SERVICE_UNAVAILABLE || code == ErrorCode::TooManySearches {
             response.headers_mut().insert(
                 axum::http::header::RETRY_AFTER,
                 axum::http::HeaderValue::from_static("1"),

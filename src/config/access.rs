@@ -1,4 +1,5 @@
-//! Who may search, and how often: API keys and rate limits.
+//! Who may search, and how often: API keys, rate limits and the bound on
+//! searches in flight per client.
 
 use std::path::PathBuf;
 
@@ -16,6 +17,10 @@ pub struct AccessSettings {
     pub rate: Option<f64>,
     /// Searches each client may make at once.
     pub burst: u32,
+    /// Searches of one client (a key, or an address when keys are off)
+    /// running at once in this api process, at most; beyond it a search
+    /// gets `429`. A key may set its own (`max_in_flight`).
+    pub max_in_flight: u32,
     /// Proxies in front of airstream that append the client's address to
     /// `X-Forwarded-For`: with N, the client is the N-th address from the
     /// right. 0 (the default): the connection's own peer address.
@@ -28,6 +33,7 @@ impl Default for AccessSettings {
             keys_file: None,
             rate: None,
             burst: 10,
+            max_in_flight: 1_000,
             forwarded_for_hops: 0,
         }
     }
@@ -44,6 +50,9 @@ impl AccessSettings {
         }
         if self.burst == 0 {
             problems.push("`access.burst` must be at least 1".to_string());
+        }
+        if self.max_in_flight == 0 {
+            problems.push("`access.max_in_flight` must be at least 1".to_string());
         }
         problems
     }

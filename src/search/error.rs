@@ -11,6 +11,9 @@ pub enum SearchError {
     /// Every retained search is still running.
     #[error("too many searches in flight ({0}); try again shortly")]
     Full(usize),
+    /// The client already has this many searches running, its most.
+    #[error("this client has {0} searches running, the most it may; try again when one completes")]
+    Busy(u32),
     /// The stream broker cannot be reached.
     #[error("the stream broker is unavailable ({0}); try again shortly")]
     Unavailable(#[source] Fault),

@@ -40,6 +40,8 @@ pub struct SearchCell {
     state: Mutex<CellState>,
     /// The SSE events, shared with the readers.
     pub log: Arc<EventLog>,
+    /// Its client, while it counts among the client's searches running.
+    client: Mutex<Option<String>>,
 }
 
 #[derive(Debug)]
@@ -212,11 +214,26 @@ struct Inner {
     /// cap are dropped when they reach the front, which keeps this queue
     /// about as long as the store itself.
     expiries: VecDeque<(Instant, Uuid)>,
+    /// Searches running by client, for `access.max_in_flight`.
+    in_flight: HashMap<String, u32>,
     /// Deadlines of running searches, soonest first.
     deadlines: BinaryHeap<Reverse<(Instant, Uuid)>>,
 }
 
 impl Inner {
+    /// A search stops counting among its client's searches running.
+    fn leave(&mut self, cell: &SearchCell) {
+        let Some(client) = cell.client.lock().expect("client lock").take() else {
+            return;
+        };
+        if let Some(count) = self.in_flight.get_mut(&client) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                self.in_flight.remove(&client);
+            }
+        }
+    }
+
     /// Gives back the room a flood left in the bookkeeping once most of it
     /// has expired; maps and queues otherwise keep their largest size for
     /// good. Only a container four times larger than its contents shrinks
@@ -260,6 +277,16 @@ impl MemoryStore {
     /// Starts tracking a search. When the store is full, the oldest finished
     /// search is evicted; with none finished the search is refused.
     pub fn insert(&self, request: SearchRequest) -> Result<Arc<SearchCell>, SearchError> {
+        self.insert_for(request, None)
+    }
+
+    /// Starts tracking a search of a client, unless the client already has
+    /// as many searches running as it may.
+    pub fn insert_for(
+        &self,
+        request: SearchRequest,
+        admission: Option<super::Admission>,
+    ) -> Result<Arc<SearchCell>, SearchError> {
         let now = Instant::now();
         let deadline = now + time_left(request.deadline);
         let ttl = self.limits.result_ttl;
@@ -276,10 +303,16 @@ impl MemoryStore {
                 finished: None,
             }),
             log: Arc::new(EventLog::default()),
+            client: Mutex::new(admission.as_ref().map(|a| a.client.clone())),
             request,
         });
         let id = cell.request.search_id;
         let mut inner = self.inner.lock().expect("store lock");
+        if let Some(a) = &admission
+            && inner.in_flight.get(&a.client).copied().unwrap_or(0) >= a.max_in_flight
+        {
+            return Err(SearchError::Busy(a.max_in_flight));
+        }
         while inner.searches.len() >= self.limits.max_retained {
             match inner.finished.pop_front() {
                 Some(old) => {
@@ -303,6 +336,9 @@ impl MemoryStore {
         inner.deadlines.push(Reverse((deadline, id)));
         inner.expiries.push_back((cell.expires, id));
         inner.searches.insert(id, cell.clone());
+        if let Some(a) = admission {
+            *inner.in_flight.entry(a.client).or_default() += 1;
+        }
         drop(inner);
         if sooner {
             self.wake.notify_one();
@@ -312,7 +348,10 @@ impl MemoryStore {
 
     /// Forgets a search, for a submission that could not be published.
     pub fn remove(&self, id: &Uuid) {
-        self.inner.lock().expect("store lock").searches.remove(id);
+        let mut inner = self.inner.lock().expect("store lock");
+        if let Some(cell) = inner.searches.remove(id) {
+            inner.leave(&cell);
+        }
     }
 
     /// A search, unless unknown or expired.
@@ -356,11 +395,11 @@ impl MemoryStore {
     }
 
     fn finished(&self, id: Uuid) {
-        self.inner
-            .lock()
-            .expect("store lock")
-            .finished
-            .push_back(id);
+        let mut inner = self.inner.lock().expect("store lock");
+        if let Some(cell) = inner.searches.get(&id).cloned() {
+            inner.leave(&cell);
+        }
+        inner.finished.push_back(id);
     }
 
     /// Ends searches at their deadlines and drops expired results, until

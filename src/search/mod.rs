@@ -32,6 +32,17 @@ pub use error::SearchError;
 use events::{EventLog, Snapshot};
 use memory::MemoryStore;
 
+/// Who submits a search, for the bound on each client's searches running
+/// at once (`access.max_in_flight`): a search counts from its acceptance
+/// until its `complete` event.
+#[derive(Clone, Debug)]
+pub struct Admission {
+    /// The client: `key <id>`, or `address <ip>` when keys are off.
+    pub client: String,
+    /// Its searches running at once, at most.
+    pub max_in_flight: u32,
+}
+
 /// Where searches are kept.
 #[derive(Clone, Debug)]
 pub enum Searches {
@@ -42,19 +53,21 @@ pub enum Searches {
 }
 
 impl Searches {
-    /// Keeps a search and publishes it for the airlines. Returns when its
-    /// results expire.
+    /// Keeps a search and publishes it for the airlines, unless its client
+    /// already has as many running as it may. Returns when its results
+    /// expire.
     pub async fn submit(
         &self,
         bus: &Bus,
         request: SearchRequest,
+        admission: Admission,
     ) -> Result<Timestamp, SearchError> {
         match self {
-            Searches::Redis(redis) => redis.submit(&request).await,
+            Searches::Redis(redis) => redis.submit(&request, &admission).await,
             Searches::Memory(store) => {
                 let data = serde_json::to_vec(&request)
                     .map_err(|e| SearchError::Internal(Fault::of(e)))?;
-                let cell = store.insert(request)?;
+                let cell = store.insert_for(request, Some(admission))?;
                 if let Err(e) = bus.publish(REQUESTED, Bytes::from(data)).await {
                     store.remove(&cell.request.search_id);
                     return Err(e.into());

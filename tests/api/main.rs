@@ -14,6 +14,7 @@ mod flow;
 mod hardening;
 mod helpers;
 mod hostile;
+mod in_flight;
 mod itineraries;
 mod keys;
 mod lifecycle;

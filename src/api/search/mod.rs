@@ -64,7 +64,7 @@ pub use request::{check_travel_date, parse_status};
         (status = 401, description = "API keys are on, and the key is missing or not accepted", body = ErrorEnvelope,
             headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"airstream\"`"))),
         (status = 403, description = "The API key may not search a named airline", body = ErrorEnvelope),
-        (status = 429, description = "Over the client's rate limit", body = ErrorEnvelope,
+        (status = 429, description = "Over the client's rate limit, or as many of its searches running as it may", body = ErrorEnvelope,
             headers(
                 ("Retry-After" = u32, description = "Seconds until the next search is allowed"),
                 ("RateLimit-Policy" = String, description = "`\"searches\";q=<burst>;w=<seconds>`"),
@@ -94,6 +94,7 @@ pub async fn submit(
             ApiError::Unauthorized(_) => "unauthorized",
             ApiError::Forbidden(..) => "forbidden",
             ApiError::RateLimited { .. } => "rate_limited",
+            ApiError::TooManySearches(_) => "too_many_searches",
             _ => "invalid",
         };
         metrics::counter!(crate::metrics::SEARCHES_REFUSED, "reason" => reason).increment(1);
@@ -210,12 +211,15 @@ async fn accept(
     body: Body,
 ) -> Result<Response, ApiError> {
     let key = key_of(&app, headers)?;
-    limit(
-        &app,
-        key.as_ref(),
-        &client_of(&app, key.as_ref(), headers, peer),
-    )
-    .await?;
+    let client = client_of(&app, key.as_ref(), headers, peer);
+    limit(&app, key.as_ref(), &client).await?;
+    let admission = crate::search::Admission {
+        max_in_flight: key
+            .as_ref()
+            .and_then(|k| k.max_in_flight)
+            .unwrap_or(app.settings.access.max_in_flight),
+        client,
+    };
     let limit = app.settings.http.body_limit;
     let bytes: Bytes = axum::body::to_bytes(body, limit)
         .await
@@ -270,11 +274,12 @@ async fn accept(
     );
     let expires_at = app
         .searches
-        .submit(&app.bus, request)
+        .submit(&app.bus, request, admission)
         .instrument(span.clone())
         .await
         .map_err(|e| match e {
             SearchError::Full(_) => ApiError::Unavailable(ErrorCode::OverCapacity, e.to_string()),
+            SearchError::Busy(_) => ApiError::TooManySearches(e.to_string()),
             SearchError::Unavailable(_) => {
                 span.in_scope(|| tracing::warn!(error = %Chain(&e), "search not published"));
                 ApiError::Unavailable(

@@ -202,7 +202,11 @@ impl RedisStore {
 
     /// Stores a search and publishes it to the requested stream, in one
     /// atomic step. Returns when its results expire.
-    pub async fn submit(&self, request: &SearchRequest) -> Result<Timestamp, SearchError> {
+    pub async fn submit(
+        &self,
+        request: &SearchRequest,
+        admission: &crate::search::Admission,
+    ) -> Result<Timestamp, SearchError> {
         let json = serde_json::to_vec(request).map_err(|e| SearchError::Internal(Fault::of(e)))?;
         let expires = expires_at(request, self.limits.result_ttl);
         let id = request.search_id;
@@ -222,8 +226,10 @@ impl RedisStore {
             self.redis.key(SEARCH).into_bytes(),
             encode(&AirlineProgress::pending()).into_bytes(),
             expires.to_string().into_bytes(),
+            admission.max_in_flight.max(1).to_string().into_bytes(),
         ];
         args.extend(providers.into_iter().map(String::into_bytes));
+        let in_flight = self.redis.key(&format!("in-flight:{}", admission.client));
         let call = self.create.call(
             &[
                 &keys.hash,
@@ -231,6 +237,7 @@ impl RedisStore {
                 &self.retained,
                 &self.finished,
                 &requested,
+                &in_flight,
             ],
             args,
         );
@@ -240,6 +247,7 @@ impl RedisStore {
             .map_err(|e| SearchError::Unavailable(Fault::of(e)))?;
         match reply.first() {
             Some(Value::Int(n)) if *n > 0 => {}
+            Some(Value::Int(0)) => return Err(SearchError::Busy(admission.max_in_flight)),
             Some(Value::Int(n)) => return Err(SearchError::Full(n.unsigned_abs() as usize)),
             other => {
                 return Err(SearchError::Internal(Fault::new(format!(
@@ -379,14 +387,16 @@ impl RedisStore {
                 let complete = complete_event(head, stored.cheapest(top));
                 let keys = self.keys(id);
                 let complete = tagged(EventKind::Complete, &complete);
+                let mut touched = vec![
+                    keys.hash.as_str(),
+                    keys.events.as_str(),
+                    self.deadlines.as_str(),
+                    self.finished.as_str(),
+                    self.events.as_str(),
+                ];
+                touched.extend(stored.client.as_deref());
                 let call = self.finish.call(
-                    &[
-                        &keys.hash,
-                        &keys.events,
-                        &self.deadlines,
-                        &self.finished,
-                        &self.events,
-                    ],
+                    &touched,
                     vec![
                         id.to_string().into_bytes(),
                         complete.clone(),

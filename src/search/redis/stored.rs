@@ -28,6 +28,9 @@ pub(super) struct Stored {
     pub state: String,
     /// What a completing search completes as.
     pub outcome: Option<String>,
+    /// The key of its client's searches running, which it leaves when it
+    /// completes.
+    pub client: Option<String>,
     /// When the search was accepted, in milliseconds since the epoch.
     pub created_ms: i64,
     /// Where in `snapshot.offers` each itinerary's cheapest offer is,
@@ -116,6 +119,9 @@ impl Stored {
             },
             outcome: fields
                 .get("outcome")
+                .and_then(|o| String::from_utf8(o.clone()).ok()),
+            client: fields
+                .get("client")
                 .and_then(|o| String::from_utf8(o.clone()).ok()),
             created_ms: number("created_ms")?,
             state,
