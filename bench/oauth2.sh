@@ -5,7 +5,8 @@
 # `airstream loadtest` at RATE searches/s for SECONDS with tokens that last
 # LIFETIME, and prints the time to complete and the token requests made,
 # beside the number one per token lifetime gives (a token is renewed a
-# tenth of its life, at most a minute, before it expires).
+# tenth of its life, at most a minute, before it expires). Every search
+# asks the airline live (`--no-cache`): the call is measured, not the cache.
 #
 #   bench/oauth2.sh [RATE] [SECONDS] [LIFETIME_SECONDS]
 set -euo pipefail
@@ -20,7 +21,7 @@ server=$!
 trap 'kill $server 2>/dev/null; wait 2>/dev/null; rm -f "$report"' EXIT
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
 start=$(date +%s.%N)
-$bin loadtest --url "http://127.0.0.1:$port" -n $((rate * secs)) --rate "$rate" -c 2000 >"$report"
+$bin loadtest --url "http://127.0.0.1:$port" -n $((rate * secs)) --rate "$rate" -c 2000 --no-cache >"$report"
 took=$(echo "$(date +%s.%N) - $start" | bc)
 tokens=$(curl -s "http://127.0.0.1:$port/metrics" |
   awk '/^airstream_upstream_token_requests_total\{/ { n += $NF } END { print n + 0 }')

@@ -158,3 +158,73 @@ async fn the_load_tester_asks_for_every_cabin_the_server_knows() {
         assert_eq!(report["errors"], 0, "{cabin}: {report}");
     }
 }
+
+/// An upstream airline at `server` that answers every date with one offer.
+async fn upstream_airline(server: &wiremock::MockServer) -> String {
+    use wiremock::matchers::method;
+    use wiremock::{Mock, ResponseTemplate};
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "offers": [{"flight": "UP1", "dep": "08:00", "minutes": 110, "total": 1000000, "ccy": "IDR"}]
+        })))
+        .mount(server)
+        .await;
+    format!(
+        r#"name: Up Air
+airline: UP
+upstream:
+  url: "{}/offers?date={{{{ leg.date }}}}"
+  retries: {{ attempts: 0 }}
+  response:
+    offers: body.offers
+    map:
+      flight_number: item.flight
+      depart_at: 'leg.date ~ "T" ~ item.dep ~ ":00"'
+      duration: item.minutes
+      price: item.total
+      currency: item.ccy
+"#,
+        server.uri()
+    )
+}
+
+#[tokio::test]
+async fn a_run_with_repeats_reports_what_it_cost_the_airlines() {
+    let server = wiremock::MockServer::start().await;
+    let file = upstream_airline(&server).await;
+    let app = TestApp::with_providers(&[("up.yaml", &file)], |_| {}).await;
+    let run = |extra: &'static [&'static str]| {
+        let args = args(&app, extra);
+        async move {
+            let (code, stdout, stderr) = loadtest(args).await;
+            assert_eq!(code, Some(0), "{stderr}");
+            serde_json::from_str::<Value>(&stdout).expect("JSON report")
+        }
+    };
+    // Half the searches repeat an earlier question: those are answered from
+    // the cache (or share a call in flight), the others call the airline.
+    let report = run(&["-n", "60", "-c", "1", "--repeat", "0.5", "--json"]).await;
+    assert_eq!(report["completed"], 60, "{report}");
+    let cost = &report["cost"];
+    let calls = cost["upstream_calls"].as_u64().unwrap();
+    let hits = cost["cache_hits"].as_u64().unwrap();
+    assert_eq!(calls + hits, 60, "{cost}");
+    assert!((15..=45).contains(&hits), "about half repeat: {cost}");
+    assert_eq!(
+        calls as usize,
+        server.received_requests().await.unwrap().len()
+    );
+    // Asked live, every search calls the airline.
+    let report = run(&["-n", "20", "-c", "1", "--no-cache", "--json"]).await;
+    assert_eq!(report["cost"]["upstream_calls"], 20, "{report}");
+    assert_eq!(report["cost"]["upstream_calls_per_search"], 1.0);
+    assert_eq!(report["cost"]["cache_hits"], 0);
+    // The same search again and again: one call, the rest from the cache.
+    let report = run(&["-n", "20", "-c", "1", "--json"]).await;
+    assert_eq!(
+        report["cost"]["upstream_calls"], 0,
+        "kept by the live run: {report}"
+    );
+    assert_eq!(report["cost"]["cache_hits"], 20);
+    app.stop().await;
+}

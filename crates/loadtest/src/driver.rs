@@ -23,8 +23,9 @@ use crate::stats::{Outcome, ShardedStats, shard_count};
 /// crate documentation). Failed searches are counted in the report, not
 /// returned as errors.
 pub async fn run(args: &LoadtestArgs) -> Result<Report, LoadtestError> {
-    let plan = Plan::from_args(args)?;
-    let ctx = Arc::new(Ctx::connect(&plan, &args.url).await?);
+    let mut plan = Plan::from_args(args)?;
+    let ctx = Arc::new(Ctx::connect(&mut plan, &args.url).await?);
+    let before = ctx.counters().await;
     let shards = shard_count(plan.concurrency);
     let stats = Arc::new(ShardedStats::new(shards, plan.max_wait)?);
     tracing::info!(
@@ -43,7 +44,12 @@ pub async fn run(args: &LoadtestArgs) -> Result<Report, LoadtestError> {
     let elapsed = started.elapsed();
 
     let stats = stats.merged()?;
-    Ok(stats.into_report(plan.searches, elapsed))
+    let mut report = stats.into_report(plan.searches, elapsed);
+    if let (Some(before), Some(after)) = (before, ctx.counters().await) {
+        let finished = report.completed + report.partial;
+        report.cost = Some(crate::cost::Cost::between(before, after, finished));
+    }
+    Ok(report)
 }
 
 /// Closed loop: `concurrency` workers pull search numbers from a counter.
@@ -56,8 +62,12 @@ async fn closed_loop(ctx: &Arc<Ctx>, stats: &Arc<ShardedStats>, searches: u64, c
         let stats = Arc::clone(stats);
         let next = Arc::clone(&next);
         handles.push(tokio::spawn(async move {
-            while next.fetch_add(1, Ordering::Relaxed) < searches {
-                let outcome = one_search(&ctx).await;
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= searches {
+                    break;
+                }
+                let outcome = one_search(&ctx, i).await;
                 stats.record(worker, outcome);
             }
         }));
@@ -98,7 +108,7 @@ async fn open_loop(
                 let ctx = Arc::clone(ctx);
                 let stats = Arc::clone(stats);
                 tokio::spawn(async move {
-                    let outcome = one_search(&ctx).await;
+                    let outcome = one_search(&ctx, i).await;
                     stats.record(shard, outcome);
                     drop(permit);
                 });

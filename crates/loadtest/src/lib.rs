@@ -31,6 +31,14 @@
 //! Either way the run is bounded: it starts exactly `--searches` searches, and
 //! each gives up after `--max-wait-secs`.
 //!
+//! # Questions and cost
+//!
+//! Every search is the same one unless `--repeat R` asks for a share `R` of
+//! repeats of earlier questions, the others new (`questions`); `--no-cache`
+//! asks the server for live answers. When the server serves `/metrics`, the
+//! report adds what the run cost its airlines ([`cost`]): upstream calls per
+//! search, cache hits and coalesced answers.
+//!
 //! The client is kept lean so that it can push a server sharing the same
 //! machine: one shared [`reqwest::Client`] with a connection pool sized for the
 //! concurrency, the request body serialized once, a small hand-written SSE
@@ -49,9 +57,11 @@
 //! - [`error`]: [`LoadtestError`], why a run could not start.
 
 pub mod contract;
+pub mod cost;
 mod driver;
 pub mod error;
 pub mod plan;
+mod questions;
 pub mod report;
 mod search;
 mod sse;

@@ -60,6 +60,16 @@ pub struct LoadtestArgs {
     /// Give up on one search after this many seconds (client-side safety net).
     #[arg(long, default_value_t = 60)]
     pub max_wait_secs: u64,
+    /// Share of searches (0 to 1) that repeat a question asked earlier in
+    /// the run; the others each ask a new one (another date, then other
+    /// travellers; --passengers is then not used). Without it, every search
+    /// is the same.
+    #[arg(long)]
+    pub repeat: Option<f64>,
+    /// Send `"cache": false`: the server asks every airline live instead of
+    /// reusing kept answers.
+    #[arg(long)]
+    pub no_cache: bool,
     /// API key sent with every search (`X-Api-Key`), for a server with API
     /// keys on; read from `AIRSTREAM_API_KEY` when not given, so it stays
     /// out of the shell's history.
@@ -97,8 +107,8 @@ pub(crate) struct Plan {
     pub(crate) rate: Option<f64>,
     /// The client-side limit of one search.
     pub(crate) max_wait: Duration,
-    /// The serialized search request.
-    pub(crate) body: Bytes,
+    /// The serialized search requests.
+    pub(crate) questions: crate::questions::Questions,
     /// The API key header's value, marked sensitive.
     pub(crate) api_key: Option<reqwest::header::HeaderValue>,
 }
@@ -109,12 +119,14 @@ struct SearchBody<'a> {
     from: &'a str,
     to: &'a str,
     date: String,
-    passengers: u8,
+    passengers: serde_json::Value,
     cabin: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     providers: Option<Vec<&'a str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     timeout_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cache: Option<bool>,
 }
 
 fn invalid(arg: &'static str, reason: impl Into<String>) -> LoadtestError {
@@ -209,16 +221,36 @@ impl Plan {
                 Some(ids)
             }
         };
-        let body = SearchBody {
-            from,
-            to,
-            date: date.to_string(),
-            passengers: args.passengers,
-            cabin,
-            providers,
-            timeout_ms: args.timeout_ms,
+        let body = |days: u32, passengers: serde_json::Value| -> Result<Bytes, LoadtestError> {
+            let date = date
+                .checked_add(jiff::Span::new().days(i64::from(days)))
+                .map_err(|e| invalid("date", format!("cannot add {days} days: {e}")))?;
+            let body = SearchBody {
+                from,
+                to,
+                date: date.to_string(),
+                passengers,
+                cabin,
+                providers: providers.clone(),
+                timeout_ms: args.timeout_ms,
+                cache: args.no_cache.then_some(false),
+            };
+            Ok(Bytes::from(
+                serde_json::to_vec(&body).map_err(LoadtestError::Request)?,
+            ))
         };
-        let body = serde_json::to_vec(&body).map_err(LoadtestError::Request)?;
+        let questions = match args.repeat {
+            None => crate::questions::Questions::one(body(0, args.passengers.into())?),
+            Some(r) if !(0.0..=1.0).contains(&r) => {
+                return Err(invalid(
+                    "repeat",
+                    format!("must be a share from 0 to 1, got {r}"),
+                ));
+            }
+            Some(r) => crate::questions::Questions::mixed(args.searches, r, |days, (a, c)| {
+                body(days, serde_json::json!({"adults": a, "children": c}))
+            })?,
+        };
         let api_key = match &args.api_key {
             None => None,
             Some(key) => {
@@ -235,7 +267,7 @@ impl Plan {
             concurrency: args.concurrency,
             rate: args.rate,
             max_wait: Duration::from_secs(args.max_wait_secs),
-            body: Bytes::from(body),
+            questions,
         })
     }
 }
@@ -317,7 +349,8 @@ mod tests {
             "900",
         ]);
         let plan = Plan::from_args(&a).expect("valid");
-        let body: serde_json::Value = serde_json::from_slice(&plan.body).expect("json");
+        let body: serde_json::Value =
+            serde_json::from_slice(&plan.questions.body(0)).expect("json");
         assert_eq!(
             body,
             serde_json::json!({
@@ -328,7 +361,8 @@ mod tests {
         // Defaults: no optional fields, a date 14 days ahead.
         let plan = Plan::from_args(&args(&["--url", "http://h:1/"])).expect("valid");
         assert_eq!(plan.base, "http://h:1");
-        let body: serde_json::Value = serde_json::from_slice(&plan.body).expect("json");
+        let body: serde_json::Value =
+            serde_json::from_slice(&plan.questions.body(0)).expect("json");
         let date: jiff::civil::Date = body["date"].as_str().expect("date").parse().expect("date");
         let today = jiff::ZonedDateTime::now().date();
         assert!(date > today);

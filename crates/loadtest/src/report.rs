@@ -34,6 +34,9 @@ pub struct Report {
     pub time_to_first_offer: Percentiles,
     /// From the start of the `POST` to the `complete` event.
     pub time_to_complete: Percentiles,
+    /// What the run cost the server's airlines, from its `/metrics` (absent
+    /// when it serves none).
+    pub cost: Option<crate::cost::Cost>,
 }
 
 /// One distinct error message and how many searches failed with it.
@@ -108,6 +111,18 @@ impl fmt::Display for Report {
                 name, p.count, p.p50_ms, p.p90_ms, p.p99_ms, p.max_ms
             )?;
         }
+        if let Some(cost) = &self.cost {
+            writeln!(f)?;
+            writeln!(
+                f,
+                "  airline calls {:>10}   {:.2} per search; cache hits {}, misses {}, coalesced {}",
+                cost.upstream_calls,
+                cost.upstream_calls_per_search,
+                cost.cache_hits,
+                cost.cache_misses,
+                cost.coalesced
+            )?;
+        }
         if !self.error_samples.is_empty() {
             writeln!(f)?;
             writeln!(f, "  errors (most frequent first)")?;
@@ -175,6 +190,13 @@ mod tests {
                 p99_ms: 303.125,
                 max_ms: 404.0,
             },
+            cost: Some(crate::cost::Cost {
+                upstream_calls: 1_400,
+                upstream_calls_per_search: 1.404,
+                cache_hits: 300,
+                cache_misses: 700,
+                coalesced: 25,
+            }),
         };
         let text = report.to_string();
         for needle in [
@@ -183,6 +205,7 @@ mod tests {
             "partial 7",
             "errors 3",
             "2.500 s",
+            "1.40 per search; cache hits 300, misses 700, coalesced 25",
             "398.8 searches/s",
             "12345",
             "12.345",

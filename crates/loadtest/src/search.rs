@@ -35,7 +35,7 @@ pub(crate) struct Ctx {
     base_url: reqwest::Url,
     /// `POST` target, parsed once (a `Url` is cloned, not parsed, per request).
     search_url: reqwest::Url,
-    body: Bytes,
+    questions: crate::questions::Questions,
     max_wait: Duration,
     api_key: Option<reqwest::header::HeaderValue>,
 }
@@ -43,7 +43,7 @@ pub(crate) struct Ctx {
 impl Ctx {
     /// Builds the one HTTP client of a run and checks the server with
     /// `GET /healthz`.
-    pub(crate) async fn connect(plan: &Plan, url: &str) -> Result<Self, LoadtestError> {
+    pub(crate) async fn connect(plan: &mut Plan, url: &str) -> Result<Self, LoadtestError> {
         let client = reqwest::Client::builder()
             .user_agent(concat!("airstream-loadtest/", env!("CARGO_PKG_VERSION")))
             .pool_max_idle_per_host(plan.concurrency.saturating_mul(2).max(16))
@@ -68,10 +68,30 @@ impl Ctx {
             search_url,
             base_url,
             base: plan.base.clone(),
-            body: plan.body.clone(),
+            questions: std::mem::replace(
+                &mut plan.questions,
+                crate::questions::Questions::one(Bytes::new()),
+            ),
             max_wait: plan.max_wait,
             api_key: plan.api_key.clone(),
         })
+    }
+}
+
+impl Ctx {
+    /// The server's airline counters now, when it serves `/metrics`.
+    pub(crate) async fn counters(&self) -> Option<crate::cost::Counters> {
+        let resp = self
+            .client
+            .get(join_path(&self.base_url, "/metrics"))
+            .timeout(PREFLIGHT_TIMEOUT)
+            .send()
+            .await
+            .ok()?;
+        if !resp.status().is_success() {
+            return None;
+        }
+        Some(crate::cost::Counters::parse(&resp.text().await.ok()?))
     }
 }
 
@@ -98,10 +118,10 @@ async fn preflight(client: &reqwest::Client, base: &str) -> Result<(), LoadtestE
     Ok(())
 }
 
-/// Runs one search within the client-side time limit.
-pub(crate) async fn one_search(ctx: &Ctx) -> Outcome {
+/// Runs search number `i` within the client-side time limit.
+pub(crate) async fn one_search(ctx: &Ctx, i: u64) -> Outcome {
     let start = Instant::now();
-    match tokio::time::timeout(ctx.max_wait, search(ctx, start)).await {
+    match tokio::time::timeout(ctx.max_wait, search(ctx, i, start)).await {
         Ok(Ok((done, resp))) => {
             drain(resp).await;
             Outcome::Done(done)
@@ -140,7 +160,11 @@ struct AcceptedData<'a> {
 
 /// POST then stream; returns the stream response so that it can be drained
 /// outside the time limit.
-async fn search(ctx: &Ctx, start: Instant) -> Result<(Done, reqwest::Response), Cow<'static, str>> {
+async fn search(
+    ctx: &Ctx,
+    i: u64,
+    start: Instant,
+) -> Result<(Done, reqwest::Response), Cow<'static, str>> {
     let mut request = ctx
         .client
         .post(ctx.search_url.clone())
@@ -149,7 +173,7 @@ async fn search(ctx: &Ctx, start: Instant) -> Result<(Done, reqwest::Response), 
         request = request.header("x-api-key", key.clone());
     }
     let resp = request
-        .body(ctx.body.clone())
+        .body(ctx.questions.body(i))
         .send()
         .await
         .map_err(|e| Cow::Owned(format!("POST {SEARCH_PATH}: {}", error_chain(e))))?;

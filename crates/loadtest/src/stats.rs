@@ -152,6 +152,7 @@ impl Stats {
             offers_total: self.offers,
             time_to_first_offer: Percentiles::from_histogram(&self.first_offer),
             time_to_complete: Percentiles::from_histogram(&self.complete),
+            cost: None,
         }
     }
 }
