@@ -250,6 +250,12 @@ try {
   const thirdRows = await page.$$eval("#offer-rows tr.offer", (trs) => trs.map((tr) => tr.dataset.id));
   check(thirdRows.length === journeys(third.data.offers) && new Set(thirdRows).size === thirdRows.length,
     `after the resume, every journey once (${thirdRows.length} of ${journeys(third.data.offers)})`);
+  // The same question as the dollar search: the upstream airlines' answers
+  // were kept, and their chips say so.
+  const kept = await page.$$eval("#airlines li", (lis) => lis
+    .filter((li) => li.dataset.cached === "true").map((li) => li.textContent));
+  check(kept.length > 0 && kept.every((t) => /ok · \d+ · kept \d+ s/.test(t)),
+    `airlines answered from the cache say so: ${JSON.stringify(kept)}`);
 
   // Phone width: the form and the offers fit without sideways scrolling.
   await page.setViewportSize({ width: 390, height: 844 });

@@ -299,22 +299,30 @@ function fillAirlineFilter(search) {
   select.value = search.providers.includes(keep) ? keep : "";
 }
 
+// How old a kept answer is, in words: "40 s", "12 min", "3 h".
+function age(ms) {
+  const s = Math.round((ms || 0) / 1000);
+  return s < 60 ? `${s} s` : s < 3600 ? `${Math.round(s / 60)} min` : `${Math.round(s / 3600)} h`;
+}
+
 function renderAirlines(search) {
   const items = search.providers.map((id) => {
     const st = search.status.get(id);
     const li = document.createElement("li");
     li.dataset.provider = id;
     li.dataset.status = st.status;
+    li.dataset.cached = st.cached ? "true" : "false";
     const name = document.createElement("span");
     name.textContent = names.get(id) || id;
     const state = document.createElement("span");
     state.className = "state";
     state.textContent =
       st.status === "waiting" ? "waiting…"
-        : st.status === "ok" ? `ok · ${st.offers} · ${st.elapsed_ms} ms`
+        : st.status === "ok" ? `ok · ${st.offers} · ${st.cached ? `kept ${age(st.age_ms)}` : `${st.elapsed_ms} ms`}`
           : st.status === "timeout" ? `timeout · ${st.elapsed_ms} ms`
             : `error · ${st.elapsed_ms} ms`;
     if (st.error) li.title = st.error;
+    else if (st.cached) li.title = `The airline's answer to the same question ${age(st.age_ms)} ago, kept`;
     li.append(name, state);
     return li;
   });
@@ -361,7 +369,8 @@ function listen(search) {
     const data = JSON.parse(e.data);
     search.done = true;
     source.close();
-    for (const [id, p] of Object.entries(data.providers)) search.status.set(id, p);
+    // The provider events said which answers were kept; keep that.
+    for (const [id, p] of Object.entries(data.providers)) search.status.set(id, { ...search.status.get(id), ...p });
     renderAirlines(search);
     $("results").dataset.state = "complete";
     $("results").dataset.status = data.status;
