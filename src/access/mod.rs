@@ -37,6 +37,8 @@ pub const MAX_KEYS: usize = 1_000;
 
 /// How often the keys file is checked for changes.
 const CHECK_EVERY: Duration = Duration::from_secs(1);
+/// How long a changed keys file must stay the same before it is read.
+const SETTLE: Duration = Duration::from_millis(100);
 
 /// One key as the file writes it.
 #[derive(Debug, Deserialize)]
@@ -160,6 +162,18 @@ impl Keys {
             }
             let now = stamp(&self.path);
             if now == *self.seen.read().unwrap_or_else(|e| e.into_inner()) {
+                continue;
+            }
+            // A file being written in place is first empty (`>` truncates),
+            // then grows: read it once it is not empty and has stopped
+            // changing, never as "no keys" half way.
+            if now.is_some_and(|(_, len)| len == 0) {
+                *self.seen.write().unwrap_or_else(|e| e.into_inner()) = now;
+                tracing::warn!(path = %self.path.display(), "the keys file is empty (being written?); the keys in force stay until it holds keys or a comment");
+                continue;
+            }
+            tokio::time::sleep(SETTLE).await;
+            if stamp(&self.path) != now {
                 continue;
             }
             match self.reload() {

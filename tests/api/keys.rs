@@ -163,6 +163,13 @@ async fn a_search_needs_a_key_the_file_lists_and_a_rewrite_revokes_it() {
     let (status, _, _) = post_with(&process, Some(("x-api-key", partner.clone())), &body).await;
     assert_eq!(status, 202, "the key still listed still works");
 
+    // A file caught while it is written (empty: `>` truncates first) is not
+    // read as "no keys": the keys in force stay.
+    std::fs::write(&keys, "").unwrap();
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let (status, _, _) = post_with(&process, Some(("x-api-key", partner.clone())), &body).await;
+    assert_eq!(status, 202, "an empty keys file does not lock everyone out");
+
     // A broken rewrite leaves the keys in force.
     std::fs::write(&keys, "[[keys]]\nid = \"partner\"\nsha256 = \"nope\"\n").unwrap();
     tokio::time::sleep(Duration::from_millis(1_500)).await;
