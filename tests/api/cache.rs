@@ -66,6 +66,15 @@ async fn calls(server: &MockServer, id: &str) -> usize {
         .count()
 }
 
+/// The sum of a counter's series in Prometheus text.
+fn counter(metrics: &str, name: &str) -> f64 {
+    metrics
+        .lines()
+        .filter(|l| l.starts_with(&format!("{name}{{")))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
 /// Runs a search to its end: its `provider` events by provider, and the
 /// `complete` event.
 async fn run(api: &Api, body: &Value) -> (Vec<Value>, Value) {
@@ -236,11 +245,7 @@ async fn twenty_identical_searches_at_once_make_one_call_per_airline() {
     assert_eq!(calls(&server, "sky").await, 1);
     assert_eq!(calls(&server, "sea").await, 1);
     let metrics = app.get_text("/metrics").await;
-    let coalesced: f64 = metrics
-        .lines()
-        .filter(|l| l.starts_with("airstream_coalesced_total{"))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum();
+    let coalesced = counter(&metrics, "airstream_coalesced_total");
     assert_eq!(coalesced, 38.0, "19 searches per airline shared a call");
     app.stop().await;
 }
@@ -262,6 +267,17 @@ async fn two_processes_on_one_redis_share_calls_and_kept_answers() {
         1,
         "one call for both processes"
     );
+    // Both processes took part: each looked the question up in Redis once
+    // (a miss), and every other search shared the one call.
+    let mut misses = Vec::new();
+    let mut coalesced = 0.0;
+    for api in [&*a, &*b] {
+        let metrics = api.get_text("/metrics").await;
+        misses.push(counter(&metrics, "airstream_cache_misses_total"));
+        coalesced += counter(&metrics, "airstream_coalesced_total");
+    }
+    assert_eq!(misses, [1.0, 1.0], "each process looked it up once");
+    assert_eq!(coalesced, 19.0);
     // The answer is kept in Redis, for either process.
     for api in [&*a, &*b] {
         let (providers, _) = run(api, &search_body()).await;

@@ -1,10 +1,12 @@
 //! Answers kept in Redis, and questions coalesced across processes: the
 //! first process to ask takes the question's lock (`lua/ask.lua`, one round
 //! trip that also reads a kept answer), asks the airline, then keeps the
-//! answer, releases the lock and publishes it on one channel
-//! (`lua/told.lua`). The others wait for that message, at most the
-//! airline's budget, and then ask themselves: a process that died while
-//! asking costs its waiters time, never their answer.
+//! answer, releases the lock and tells the others on one channel
+//! (`lua/told.lua`): a short message when the answer was kept (a waiter then
+//! reads it), the outcome itself otherwise (an error, a timeout). The
+//! others wait for that message, at most the airline's budget, and then ask
+//! themselves: a process that died while asking costs its waiters time,
+//! never their answer.
 //!
 //! Each process holds one Pub/Sub connection to that channel. A waiter is
 //! registered before the lookup, so a message published in between is not
@@ -25,8 +27,16 @@ use super::{Outcome, Question, coalesced, looked_up};
 use crate::bus::redis_conn::RedisConn;
 use crate::shutdown::Shutdown;
 
-/// What a waiter is told: the answer, or that the asker gave up.
-type Told = Option<Option<Outcome>>;
+/// What a waiter is told.
+#[derive(Clone, Debug)]
+enum Told {
+    /// The outcome itself (it was not kept).
+    Outcome(Outcome),
+    /// The answer is kept: read it.
+    Kept,
+    /// The asker gave up (its search's deadline came first).
+    GaveUp,
+}
 
 /// Answers kept in Redis.
 pub struct SharedStore {
@@ -40,11 +50,11 @@ pub struct SharedStore {
 /// The questions this process waits on another process's answer for.
 #[derive(Default)]
 struct Waiters {
-    open: Mutex<HashMap<String, watch::Sender<Told>>>,
+    open: Mutex<HashMap<String, watch::Sender<Option<Told>>>>,
 }
 
 impl Waiters {
-    fn register(&self, key: &str) -> watch::Receiver<Told> {
+    fn register(&self, key: &str) -> watch::Receiver<Option<Told>> {
         let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
         open.entry(key.to_string())
             .or_insert_with(|| watch::channel(None).0)
@@ -65,6 +75,8 @@ impl Waiters {
             key: String,
             #[serde(borrow)]
             outcome: Option<&'a RawValue>,
+            #[serde(default)]
+            kept: bool,
         }
         let Ok(message) = serde_json::from_slice::<Message<'_>>(payload) else {
             tracing::warn!("an unreadable message on the answers channel was ignored");
@@ -78,10 +90,14 @@ impl Waiters {
         else {
             return;
         };
-        let outcome = message
-            .outcome
-            .and_then(|raw| serde_json::from_str::<Outcome>(raw.get()).ok());
-        tx.send_replace(Some(outcome));
+        let told = match message.outcome {
+            _ if message.kept => Told::Kept,
+            Some(raw) => {
+                serde_json::from_str::<Outcome>(raw.get()).map_or(Told::GaveUp, Told::Outcome)
+            }
+            None => Told::GaveUp,
+        };
+        tx.send_replace(Some(told));
     }
 }
 
@@ -163,9 +179,13 @@ impl SharedStore {
                     .await
                     .ok()
                     .and_then(Result::ok)
-                    .and_then(|v| v.clone())
-                    .flatten();
+                    .and_then(|v| v.clone());
                 self.waiters.remove(&question.key);
+                let waited = match waited {
+                    Some(Told::Outcome(outcome)) => Some(outcome),
+                    Some(Told::Kept) => self.kept(&answer_key).await,
+                    Some(Told::GaveUp) | None => None,
+                };
                 match waited {
                     Some(outcome) => {
                         coalesced(&question.provider);
@@ -205,7 +225,10 @@ impl SharedStore {
             }
             _ => (String::new(), 0),
         };
+        // A kept answer is read by the waiters; anything else travels in
+        // the message (small: an error or a timeout).
         let told = match &outcome {
+            Some(_) if !kept.is_empty() => "null,\"kept\":true".to_string(),
             Some(o) => serde_json::to_string(o).unwrap_or_else(|_| "null".into()),
             None => "null".into(),
         };
@@ -228,6 +251,23 @@ impl SharedStore {
             tracing::warn!(provider = %question.provider, error = %e, "the airline's answer could not be kept in Redis");
         }
         outcome
+    }
+
+    /// The answer another process just kept, as that process's live answer
+    /// (not marked as read from the cache).
+    async fn kept(&self, answer_key: &str) -> Option<Outcome> {
+        let bytes: Option<Vec<u8>> = redis::cmd("GET")
+            .arg(answer_key)
+            .query_async(&mut self.conn.short())
+            .await
+            .ok()?;
+        match serde_json::from_slice::<Outcome>(&bytes?).ok()? {
+            Outcome::Ok { offers, .. } => Some(Outcome::Ok {
+                offers,
+                stored_at: None,
+            }),
+            other => Some(other),
+        }
     }
 
     /// The kept answer's key and the question's lock, on one slot.
