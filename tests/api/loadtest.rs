@@ -69,6 +69,7 @@ async fn every_search_of_a_json_run_completes_against_the_real_app() {
         fields,
         [
             "completed",
+            "cost",
             "elapsed_secs",
             "error_samples",
             "errors",
@@ -192,9 +193,17 @@ upstream:
 async fn a_run_with_repeats_reports_what_it_cost_the_airlines() {
     let server = wiremock::MockServer::start().await;
     let file = upstream_airline(&server).await;
-    let app = TestApp::with_providers(&[("up.yaml", &file)], |_| {}).await;
+    // A process of its own: its metrics count only this test's searches.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("up.yaml"), file).unwrap();
+    let app =
+        crate::helpers::Process::spawn(&[], &[("AIRSTREAM_PROVIDERS_DIR", dir.path().as_os_str())]);
     let run = |extra: &'static [&'static str]| {
-        let args = args(&app, extra);
+        let args: Vec<String> = ["--url", app.base.as_str()]
+            .iter()
+            .chain(extra)
+            .map(|s| (*s).to_owned())
+            .collect();
         async move {
             let (code, stdout, stderr) = loadtest(args).await;
             assert_eq!(code, Some(0), "{stderr}");
@@ -226,5 +235,5 @@ async fn a_run_with_repeats_reports_what_it_cost_the_airlines() {
         "kept by the live run: {report}"
     );
     assert_eq!(report["cost"]["cache_hits"], 20);
-    app.stop().await;
+    app.terminate().await;
 }
