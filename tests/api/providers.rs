@@ -164,6 +164,25 @@ async fn a_provider_slower_than_the_deadline_yields_partial() {
         .find(|e| e.event == "provider" && e.data["provider"] == "slow")
         .expect("the silent airline gets its provider event");
     assert_eq!(slow_event.data["status"], "timeout");
+    // The same fields whichever store ends the search (the document's
+    // `ProviderEvent`).
+    let mut fields: Vec<&String> = slow_event.data.as_object().unwrap().keys().collect();
+    fields.sort();
+    assert_eq!(
+        fields,
+        [
+            "cached",
+            "elapsed_ms",
+            "error",
+            "offers",
+            "provider",
+            "search_id",
+            "status",
+            "type"
+        ],
+        "{}",
+        slow_event.data
+    );
     assert!(
         slow_event.data["error"]
             .as_str()

@@ -15,8 +15,9 @@ if st[1] ~= 'processing' then
   return 0
 end
 local elapsed = string.format('%d', now - tonumber(st[3]))
+-- The same fields as the memory store's (`events::timeout_event`).
 local tail = ',"status":"timeout","offers":0,"elapsed_ms":' .. elapsed ..
-  ',"error":"' .. ARGV[4] .. '"}'
+  ',"error":"' .. ARGV[4] .. '","cached":false}'
 local events = {}
 for p in string.gmatch(st[2], '[^,]+') do
   if pending(redis.call('HGET', KEYS[1], 'p:' .. p)) then
