@@ -14,6 +14,9 @@ pub enum BusError {
     /// The broker answered something unexpected.
     #[error("stream broker protocol error: {0}")]
     Protocol(#[source] Fault),
+    /// The broker is of a kind airstream does not run on.
+    #[error("{0}")]
+    Unsupported(String),
     /// The consumer group does not exist.
     #[error("consumer group `{group}` does not exist on stream `{stream}`")]
     NoGroup {

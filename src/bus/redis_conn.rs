@@ -69,6 +69,7 @@ impl RedisConn {
             readers: Mutex::new(HashMap::new()),
         };
         conn.ping().await?;
+        conn.refuse_a_cluster().await?;
         Ok(conn)
     }
 
@@ -109,6 +110,27 @@ impl RedisConn {
     /// reconnects.
     pub async fn drop_reader(&self, name: &str) {
         self.readers.lock().await.remove(name);
+    }
+
+    /// Refuses a node of a Redis Cluster at start, in plain words: every
+    /// search would otherwise fail later on a `MOVED` redirection.
+    async fn refuse_a_cluster(&self) -> Result<(), BusError> {
+        let mut conn = self.short();
+        // A Redis that does not let this user run INFO is not a cluster
+        // airstream can tell: it goes on.
+        let Ok(info) = redis::cmd("INFO")
+            .arg("cluster")
+            .query_async::<String>(&mut conn)
+            .await
+        else {
+            return Ok(());
+        };
+        if info.lines().any(|l| l.trim() == "cluster_enabled:1") {
+            return Err(BusError::Unsupported(
+                "it is a node of a Redis Cluster (cluster_enabled:1); airstream runs on one Redis, a primary with replicas for failover, not on a cluster".into(),
+            ));
+        }
+        Ok(())
     }
 
     /// `PING`.

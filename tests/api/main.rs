@@ -26,6 +26,7 @@ mod openapi;
 mod providers;
 mod rate;
 mod readme;
+mod redis_cluster;
 mod redis_full;
 mod reload;
 mod routes;

@@ -1,7 +1,8 @@
 //! Test harness: airstream started exactly as `main` starts it, on port 0,
 //! against a fresh temporary `providers.d/` ([`TestApp`]), or as a real
 //! process ([`Process`]); one HTTP client of either ([`Api`]); a real
-//! `redis-server` per test ([`RedisServer`]); and one way to wait for a
+//! `redis-server` per test ([`RedisServer`]), or a Redis Cluster of them
+//! ([`RedisCluster`]); and one way to wait for a
 //! condition ([`eventually`]).
 
 mod api;
@@ -10,6 +11,7 @@ mod direct;
 mod fixtures;
 mod process;
 mod redis;
+mod redis_cluster;
 mod wait;
 
 pub use api::{Api, SseEvent, read_events};
@@ -21,4 +23,5 @@ pub use fixtures::{
 };
 pub use process::{Process, airstream};
 pub use redis::RedisServer;
+pub use redis_cluster::RedisCluster;
 pub use wait::{WAIT, eventually};
