@@ -33,7 +33,8 @@
 //!   ordered, replayable event log per search (`search::events`) with
 //!   deadlines, TTL and a retention cap; and the aggregator that fills it.
 //! - [`access`]: API keys: the keys file, checking a presented key in
-//!   constant time, and reading the file again when it changes.
+//!   constant time, and reading the file again when it changes; rate
+//!   limits.
 //! - [`metrics`]: every metric name, the Prometheus recorder and `/metrics`.
 //! - [`config`]: settings from `airstream.toml` and `AIRSTREAM_*` variables.
 //! - [`shutdown`]: the one shutdown signal every long-running task selects on.
@@ -44,6 +45,7 @@
 //! - [`duration`]: human-friendly durations (`150ms`, `1h50m`) for settings and
 //!   provider files.
 //! - [`text`]: short excerpts of what a user wrote, for messages.
+//! - [`throttle`]: one log line per period for a failure every search meets.
 //! - `hostile` (hidden): the properties that must hold for whatever
 //!   outsiders write, shared by the property tests and the fuzz targets.
 //!
@@ -68,3 +70,4 @@ pub mod search;
 pub mod shutdown;
 pub mod startup;
 pub mod text;
+pub mod throttle;

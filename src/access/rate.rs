@@ -102,7 +102,11 @@ impl Limiter {
                         retry_after: Duration::from_micros(wait_us.max(0) as u64),
                     },
                     Err(e) => {
-                        tracing::warn!(error = %e, "the rate limit could not be checked in Redis; the search goes through");
+                        static LOG: crate::throttle::Throttle =
+                            crate::throttle::Throttle::new(Duration::from_secs(10));
+                        if let Some(held_back) = LOG.allow() {
+                            tracing::warn!(error = %e, held_back, "the rate limit could not be checked in Redis; searches go through (one line per 10 s)");
+                        }
                         Decision::Allowed {
                             remaining: 0,
                             reset: Duration::ZERO,

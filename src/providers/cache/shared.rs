@@ -27,6 +27,10 @@ use super::{Outcome, Question, coalesced, looked_up};
 use crate::bus::redis_conn::RedisConn;
 use crate::shutdown::Shutdown;
 
+/// One line per 10 s while Redis cannot be used, whatever the searches.
+static REDIS_AWAY: crate::throttle::Throttle =
+    crate::throttle::Throttle::new(Duration::from_secs(10));
+
 /// What a waiter is told.
 #[derive(Clone, Debug)]
 enum Told {
@@ -146,7 +150,9 @@ impl SharedStore {
             Ok(reply) => reply,
             Err(e) => {
                 self.waiters.remove(&question.key);
-                tracing::warn!(provider = %question.provider, error = %e, "the answer cache in Redis could not be read; the airline is asked");
+                if let Some(held_back) = REDIS_AWAY.allow() {
+                    tracing::warn!(provider = %question.provider, error = %e, held_back, "the answer cache in Redis could not be read; airlines are asked (one line per 10 s)");
+                }
                 return ask().await;
             }
         };
@@ -247,8 +253,10 @@ impl SharedStore {
             .arg(message)
             .invoke_async(&mut self.conn.short())
             .await;
-        if let Err(e) = result {
-            tracing::warn!(provider = %question.provider, error = %e, "the airline's answer could not be kept in Redis");
+        if let Err(e) = result
+            && let Some(held_back) = REDIS_AWAY.allow()
+        {
+            tracing::warn!(provider = %question.provider, error = %e, held_back, "the airline's answer could not be kept in Redis (one line per 10 s)");
         }
         outcome
     }
