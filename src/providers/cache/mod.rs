@@ -146,13 +146,8 @@ impl AnswerCache {
         Fut: Future<Output = Option<Outcome>>,
     {
         match self.flights.join(&question.key) {
-            Seat::Follower(mut seat) => {
-                let shared = tokio::time::timeout(question.wait, seat.wait_for(Option::is_some))
-                    .await
-                    .ok()
-                    .and_then(Result::ok)
-                    .and_then(|v| v.clone());
-                match shared {
+            Seat::Follower(seat) => {
+                match told(seat, question.wait).await {
                     Some(outcome) => {
                         coalesced(&question.provider);
                         Some(outcome)
@@ -181,6 +176,16 @@ impl AnswerCache {
             store.forget(provider);
         }
     }
+}
+
+/// What a waiting search is told within `wait`: `None` when nothing came
+/// in time, or the teller went away without a word.
+async fn told<T: Clone>(mut seat: watch::Receiver<Option<T>>, wait: Duration) -> Option<T> {
+    tokio::time::timeout(wait, seat.wait_for(Option::is_some))
+        .await
+        .ok()?
+        .ok()
+        .and_then(|v| v.clone())
 }
 
 /// Counts a search served by another's question.

@@ -23,7 +23,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use tokio::sync::watch;
 
-use super::{Outcome, Question, coalesced, looked_up};
+use super::{Outcome, Question, coalesced, looked_up, told};
 use crate::bus::redis_conn::RedisConn;
 use crate::shutdown::Shutdown;
 
@@ -134,7 +134,7 @@ impl SharedStore {
         Fut: Future<Output = Option<Outcome>>,
     {
         let (answer_key, lock_key) = self.keys(&question.key);
-        let mut told = self.waiters.register(&question.key);
+        let seat = self.waiters.register(&question.key);
         let token = uuid::Uuid::new_v4().to_string();
         let lock_ms = question.wait.as_millis().clamp(1, u128::from(u32::MAX)) as u64;
         let reply: Result<Vec<Vec<u8>>, _> = self
@@ -168,24 +168,22 @@ impl SharedStore {
                 }
                 tracing::warn!(provider = %question.provider, "an unreadable kept answer was ignored");
                 looked_up(&question.provider, false);
-                self.ask_and_tell(question, &token, ask).await
+                self.ask_and_tell(question, (&answer_key, &lock_key), &token, ask)
+                    .await
             }
             Some(b"lead") => {
                 self.waiters.remove(&question.key);
                 if question.use_cache {
                     looked_up(&question.provider, false);
                 }
-                self.ask_and_tell(question, &token, ask).await
+                self.ask_and_tell(question, (&answer_key, &lock_key), &token, ask)
+                    .await
             }
             _ => {
                 if question.use_cache {
                     looked_up(&question.provider, false);
                 }
-                let waited = tokio::time::timeout(question.wait, told.wait_for(Option::is_some))
-                    .await
-                    .ok()
-                    .and_then(Result::ok)
-                    .and_then(|v| v.clone());
+                let waited = told(seat, question.wait).await;
                 self.waiters.remove(&question.key);
                 let waited = match waited {
                     Some(Told::Outcome(outcome)) => Some(outcome),
@@ -198,7 +196,10 @@ impl SharedStore {
                         Some(outcome)
                     }
                     // The asker gave up or went silent: ask.
-                    None => self.ask_and_tell(question, &token, ask).await,
+                    None => {
+                        self.ask_and_tell(question, (&answer_key, &lock_key), &token, ask)
+                            .await
+                    }
                 }
             }
         }
@@ -209,6 +210,7 @@ impl SharedStore {
     async fn ask_and_tell<F, Fut>(
         &self,
         question: &Question,
+        (answer_key, lock_key): (&str, &str),
         token: &str,
         ask: F,
     ) -> Option<Outcome>
@@ -217,7 +219,6 @@ impl SharedStore {
         Fut: Future<Output = Option<Outcome>>,
     {
         let outcome = ask().await;
-        let (answer_key, lock_key) = self.keys(&question.key);
         let (kept, ttl_ms) = match &outcome {
             Some(Outcome::Ok { offers, .. }) if !question.ttl.is_zero() => {
                 let kept = Outcome::Ok {
@@ -244,8 +245,8 @@ impl SharedStore {
         );
         let result: Result<i64, _> = self
             .told
-            .key(&answer_key)
-            .key(&lock_key)
+            .key(answer_key)
+            .key(lock_key)
             .arg(token)
             .arg(if kept.is_empty() { 0 } else { ttl_ms })
             .arg(kept)

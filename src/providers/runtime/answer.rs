@@ -58,13 +58,9 @@ pub(super) async fn answer(
         Some((cache, policy)) => {
             let today = Timestamp::now().to_zoned_datetime(TimeZone::UTC).date();
             let question = Question::new(def, policy, search, today);
-            match tokio::time::timeout(budget, cache.answer(&question, ask)).await {
-                Ok(outcome) => outcome?,
-                Err(_) if cut_short => return None,
-                Err(_) => Outcome::Timeout {
-                    reason: format!("no answer within {}ms", budget.as_millis()),
-                },
-            }
+            tokio::time::timeout(budget, cache.answer(&question, ask))
+                .await
+                .unwrap_or_else(|_| out_of_time(budget, cut_short))?
         }
         None => ask().await?,
     };
@@ -91,14 +87,20 @@ async fn ask(
         Ok(Err(Failure::Error(reason))) => Some(Outcome::Error {
             reason: crate::text::cap_quotes(&reason.to_string()),
         }),
-        Ok(Err(Failure::Timeout(_))) | Err(_) if cut_short => None,
+        Ok(Err(Failure::Timeout(_))) if cut_short => None,
         Ok(Err(Failure::Timeout(reason))) => Some(Outcome::Timeout {
             reason: reason.to_string(),
         }),
-        Err(_) => Some(Outcome::Timeout {
-            reason: format!("no answer within {}ms", budget.as_millis()),
-        }),
+        Err(_) => out_of_time(budget, cut_short),
     }
+}
+
+/// The outcome when `budget` ran out: nobody's when the search's deadline
+/// (`cut_short`) set it, else the airline's own timeout.
+fn out_of_time(budget: Duration, cut_short: bool) -> Option<Outcome> {
+    (!cut_short).then(|| Outcome::Timeout {
+        reason: format!("no answer within {}ms", budget.as_millis()),
+    })
 }
 
 /// The search's answer from the airline's: its own filters and currency
