@@ -40,8 +40,6 @@ pub struct SearchCell {
     state: Mutex<CellState>,
     /// The SSE events, shared with the readers.
     pub log: Arc<EventLog>,
-    /// Its client, while it counts among the client's searches running.
-    client: Mutex<Option<String>>,
 }
 
 #[derive(Debug)]
@@ -216,14 +214,16 @@ struct Inner {
     expiries: VecDeque<(Instant, Uuid)>,
     /// Searches running by client, for `access.max_in_flight`.
     in_flight: HashMap<String, u32>,
+    /// The client of each search that counts in `in_flight`.
+    clients: HashMap<Uuid, String>,
     /// Deadlines of running searches, soonest first.
     deadlines: BinaryHeap<Reverse<(Instant, Uuid)>>,
 }
 
 impl Inner {
     /// A search stops counting among its client's searches running.
-    fn leave(&mut self, cell: &SearchCell) {
-        let Some(client) = cell.client.lock().expect("client lock").take() else {
+    fn leave(&mut self, id: &Uuid) {
+        let Some(client) = self.clients.remove(id) else {
             return;
         };
         if let Some(count) = self.in_flight.get_mut(&client) {
@@ -255,6 +255,12 @@ impl Inner {
         }
         if let Some(c) = shrunk(self.deadlines.capacity(), self.deadlines.len()) {
             self.deadlines.shrink_to(c);
+        }
+        if let Some(c) = shrunk(self.clients.capacity(), self.clients.len()) {
+            self.clients.shrink_to(c);
+        }
+        if let Some(c) = shrunk(self.in_flight.capacity(), self.in_flight.len()) {
+            self.in_flight.shrink_to(c);
         }
     }
 }
@@ -303,7 +309,6 @@ impl MemoryStore {
                 finished: None,
             }),
             log: Arc::new(EventLog::default()),
-            client: Mutex::new(admission.as_ref().map(|a| a.client.clone())),
             request,
         });
         let id = cell.request.search_id;
@@ -337,7 +342,8 @@ impl MemoryStore {
         inner.expiries.push_back((cell.expires, id));
         inner.searches.insert(id, cell.clone());
         if let Some(a) = admission {
-            *inner.in_flight.entry(a.client).or_default() += 1;
+            *inner.in_flight.entry(a.client.clone()).or_default() += 1;
+            inner.clients.insert(id, a.client);
         }
         drop(inner);
         if sooner {
@@ -349,9 +355,8 @@ impl MemoryStore {
     /// Forgets a search, for a submission that could not be published.
     pub fn remove(&self, id: &Uuid) {
         let mut inner = self.inner.lock().expect("store lock");
-        if let Some(cell) = inner.searches.remove(id) {
-            inner.leave(&cell);
-        }
+        inner.searches.remove(id);
+        inner.leave(id);
     }
 
     /// A search, unless unknown or expired.
@@ -396,9 +401,7 @@ impl MemoryStore {
 
     fn finished(&self, id: Uuid) {
         let mut inner = self.inner.lock().expect("store lock");
-        if let Some(cell) = inner.searches.get(&id).cloned() {
-            inner.leave(&cell);
-        }
+        inner.leave(&id);
         inner.finished.push_back(id);
     }
 
