@@ -23,8 +23,8 @@ use crate::stats::{Outcome, ShardedStats, shard_count};
 /// crate documentation). Failed searches are counted in the report, not
 /// returned as errors.
 pub async fn run(args: &LoadtestArgs) -> Result<Report, LoadtestError> {
-    let mut plan = Plan::from_args(args)?;
-    let ctx = Arc::new(Ctx::connect(&mut plan, &args.url).await?);
+    let plan = Plan::from_args(args)?;
+    let ctx = Arc::new(Ctx::connect(&plan, &args.url).await?);
     let before = ctx.counters().await;
     let shards = shard_count(plan.concurrency);
     let stats = Arc::new(ShardedStats::new(shards, plan.max_wait)?);

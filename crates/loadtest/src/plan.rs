@@ -108,7 +108,7 @@ pub(crate) struct Plan {
     /// The client-side limit of one search.
     pub(crate) max_wait: Duration,
     /// The serialized search requests.
-    pub(crate) questions: crate::questions::Questions,
+    pub(crate) questions: std::sync::Arc<crate::questions::Questions>,
     /// The API key header's value, marked sensitive.
     pub(crate) api_key: Option<reqwest::header::HeaderValue>,
 }
@@ -239,7 +239,7 @@ impl Plan {
                 serde_json::to_vec(&body).map_err(LoadtestError::Request)?,
             ))
         };
-        let questions = match args.repeat {
+        let questions = std::sync::Arc::new(match args.repeat {
             None => crate::questions::Questions::one(body(0, args.passengers.into())?),
             Some(r) if !(0.0..=1.0).contains(&r) => {
                 return Err(invalid(
@@ -250,7 +250,7 @@ impl Plan {
             Some(r) => crate::questions::Questions::mixed(args.searches, r, |days, (a, c)| {
                 body(days, serde_json::json!({"adults": a, "children": c}))
             })?,
-        };
+        });
         let api_key = match &args.api_key {
             None => None,
             Some(key) => {

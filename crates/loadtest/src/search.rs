@@ -6,7 +6,6 @@
 use std::borrow::Cow;
 use std::time::Duration;
 
-use bytes::Bytes;
 use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, CONTENT_TYPE};
 use serde::Deserialize;
@@ -35,7 +34,7 @@ pub(crate) struct Ctx {
     base_url: reqwest::Url,
     /// `POST` target, parsed once (a `Url` is cloned, not parsed, per request).
     search_url: reqwest::Url,
-    questions: crate::questions::Questions,
+    questions: std::sync::Arc<crate::questions::Questions>,
     max_wait: Duration,
     api_key: Option<reqwest::header::HeaderValue>,
 }
@@ -43,7 +42,7 @@ pub(crate) struct Ctx {
 impl Ctx {
     /// Builds the one HTTP client of a run and checks the server with
     /// `GET /healthz`.
-    pub(crate) async fn connect(plan: &mut Plan, url: &str) -> Result<Self, LoadtestError> {
+    pub(crate) async fn connect(plan: &Plan, url: &str) -> Result<Self, LoadtestError> {
         let client = reqwest::Client::builder()
             .user_agent(concat!("airstream-loadtest/", env!("CARGO_PKG_VERSION")))
             .pool_max_idle_per_host(plan.concurrency.saturating_mul(2).max(16))
@@ -68,10 +67,7 @@ impl Ctx {
             search_url,
             base_url,
             base: plan.base.clone(),
-            questions: std::mem::replace(
-                &mut plan.questions,
-                crate::questions::Questions::one(Bytes::new()),
-            ),
+            questions: plan.questions.clone(),
             max_wait: plan.max_wait,
             api_key: plan.api_key.clone(),
         })
