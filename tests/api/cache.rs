@@ -12,7 +12,7 @@ use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::cluster::Deployment;
-use crate::helpers::{Api, RedisServer, TestApp, date_in, eventually, search_body};
+use crate::helpers::{Api, RedisServer, TestApp, date_in, eventually, metric, search_body};
 
 /// An upstream airline `id` (code `code`) answering at `base` + `/{id}`.
 fn airline(base: &str, id: &str, code: &str, extra: &str) -> String {
@@ -64,15 +64,6 @@ async fn calls(server: &MockServer, id: &str) -> usize {
         .iter()
         .filter(|r| r.url.path() == wanted)
         .count()
-}
-
-/// The sum of a counter's series in Prometheus text.
-fn counter(metrics: &str, name: &str) -> f64 {
-    metrics
-        .lines()
-        .filter(|l| l.starts_with(&format!("{name}{{")))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
 }
 
 /// Runs a search to its end: its `provider` events by provider, and the
@@ -248,9 +239,12 @@ async fn twenty_identical_searches_at_once_make_one_call_per_airline() {
     // This process's metrics are every in-process test's: this test's own
     // airlines are counted apart.
     for id in ["twenty-sky", "twenty-sea"] {
-        let line = format!("airstream_coalesced_total{{provider=\"{id}\"}} ");
-        let shared = metrics.lines().find_map(|l| l.strip_prefix(&line));
-        assert_eq!(shared, Some("19"), "19 searches shared {id}'s call");
+        let series = format!("airstream_coalesced_total{{provider=\"{id}\"}}");
+        assert_eq!(
+            metric(&metrics, &series),
+            19.0,
+            "19 searches shared {id}'s call"
+        );
     }
     app.stop().await;
 }
@@ -278,8 +272,8 @@ async fn two_processes_on_one_redis_share_calls_and_kept_answers() {
     let mut coalesced = 0.0;
     for api in [&*a, &*b] {
         let metrics = api.get_text("/metrics").await;
-        misses.push(counter(&metrics, "airstream_cache_misses_total"));
-        coalesced += counter(&metrics, "airstream_coalesced_total");
+        misses.push(metric(&metrics, "airstream_cache_misses_total"));
+        coalesced += metric(&metrics, "airstream_coalesced_total");
     }
     assert_eq!(misses, [1.0, 1.0], "each process looked it up once");
     assert_eq!(coalesced, 19.0);

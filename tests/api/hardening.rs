@@ -22,10 +22,7 @@ fn serve(files: &[(&str, String)], settings: &[(&str, &str)]) -> (tempfile::Temp
 
 /// The value of an unlabelled counter on a process's `/metrics`.
 async fn counter(api: &Api, name: &str) -> f64 {
-    let text = api.get_text("/metrics").await;
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-        .unwrap_or(0.0)
+    crate::helpers::metric(&api.get_text("/metrics").await, name)
 }
 
 #[tokio::test]

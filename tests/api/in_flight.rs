@@ -6,7 +6,7 @@
 use serde_json::Value;
 use sha2::Digest;
 
-use crate::helpers::{TestApp, mock_airline, search_body};
+use crate::helpers::{TestApp, metric, mock_airline, search_body};
 
 /// Posts a search, with `key` as its API key: status, body, `Retry-After`.
 async fn post(app: &TestApp, key: Option<&str>) -> (u16, Value, Option<String>) {
@@ -60,13 +60,11 @@ async fn a_client_with_its_most_searches_running_waits_for_one_to_complete() {
     assert_eq!(post(&app, None).await.0, 429);
     // Counted (by every test of this binary: at least these two).
     let metrics = app.get_text("/metrics").await;
-    let refused = metrics
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix("airstream_searches_refused_total{reason=\"too_many_searches\"} ")
-        })
-        .and_then(|v| v.parse::<f64>().ok());
-    assert!(refused.is_some_and(|n| n >= 2.0), "{refused:?}");
+    let refused = metric(
+        &metrics,
+        r#"airstream_searches_refused_total{reason="too_many_searches"}"#,
+    );
+    assert!(refused >= 2.0, "{refused}");
     app.stop().await;
 }
 

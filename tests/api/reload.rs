@@ -192,18 +192,7 @@ async fn twenty_files_written_at_once_all_join() {
 
 /// A counter's value in `/metrics` (0 when absent).
 async fn counter(app: &TestApp, series: &str) -> f64 {
-    let text = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
-        .unwrap_or(0.0)
+    crate::helpers::metric(&app.get_text("/metrics").await, series)
 }
 
 #[tokio::test]

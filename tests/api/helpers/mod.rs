@@ -9,6 +9,7 @@ mod api;
 mod app;
 mod direct;
 mod fixtures;
+mod net;
 mod process;
 mod redis;
 mod redis_cluster;
@@ -21,6 +22,7 @@ pub use fixtures::{
     cheapest_fare, date_in, fast_airline, mock_airline, pricier_airline, refused_at_a_line,
     sample_files, samples_dir, search_body,
 };
+pub use net::{free_port, metric};
 pub use process::{Process, airstream};
 pub use redis::RedisServer;
 pub use redis_cluster::RedisCluster;

@@ -29,10 +29,7 @@ impl RedisServer {
     }
 
     async fn start_with(durable: bool) -> RedisServer {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
+        let port = super::net::free_port();
         let dir = tempfile::tempdir().expect("temp dir");
         let child = spawn_redis(port, dir.path(), durable);
         let server = RedisServer {

@@ -6,6 +6,7 @@ use std::process::{Child, Command, Stdio};
 
 use tempfile::TempDir;
 
+use super::net::free_port;
 use super::wait::eventually;
 
 /// A running Redis Cluster, stopped on drop.
@@ -102,11 +103,4 @@ impl Drop for RedisCluster {
             let _ = node.wait();
         }
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port()
 }
