@@ -14,6 +14,7 @@ pub mod embedded;
 pub mod error;
 pub mod redis_conn;
 pub mod redis_streams;
+pub mod slots;
 
 use std::fmt;
 use std::str::FromStr;

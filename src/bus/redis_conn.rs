@@ -133,6 +133,18 @@ impl RedisConn {
         Ok(())
     }
 
+    /// `SCRIPT LOAD`s a script, so that calls by its SHA-1 (`EVALSHA`)
+    /// find it.
+    pub async fn load_script(&self, source: &str) -> Result<(), redis::RedisError> {
+        let mut conn = self.short();
+        redis::cmd("SCRIPT")
+            .arg("LOAD")
+            .arg(source)
+            .query_async::<String>(&mut conn)
+            .await
+            .map(drop)
+    }
+
     /// `PING`.
     pub async fn ping(&self) -> Result<(), BusError> {
         let mut conn = self.short();

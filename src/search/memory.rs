@@ -20,11 +20,12 @@ use uuid::Uuid;
 
 use super::error::SearchError;
 use super::events::{
-    AirlineProgress, CompleteHead, EventKind, EventLog, PreparedAnswer, SearchStatus, Snapshot,
-    by_itinerary, complete_event, first_offer_ms, raw_json, timeout_event,
+    AirlineProgress, EventKind, EventLog, PreparedAnswer, SearchStatus, Snapshot, by_itinerary,
+    raw_json, timeout_event,
 };
 use super::limits::{StoreLimits, expires_at};
-use crate::model::{AnswerView, OfferKey, SearchRequest, time_left};
+use super::tally::Tally;
+use crate::model::{AnswerView, SearchRequest, time_left};
 use crate::shutdown::Shutdown;
 
 /// One search: its request, its progress and its event log.
@@ -44,10 +45,7 @@ pub struct SearchCell {
 
 #[derive(Debug)]
 struct CellState {
-    progress: Vec<AirlineProgress>,
-    /// Offers so far, cheapest first: each its ordering key and its JSON, a
-    /// zero-copy slice of the `offers` event that carried it.
-    offers: Vec<(OfferKey, Bytes)>,
+    tally: Tally,
     status: SearchStatus,
     finished: Option<(Instant, Timestamp)>,
 }
@@ -62,15 +60,15 @@ impl SearchCell {
     pub fn snapshot(&self) -> Snapshot {
         let state = self.state.lock().expect("search lock");
         let finished_at = state.finished.map(|(_, t)| t);
-        let (_, sellers) = by_itinerary(state.offers.iter().map(|(key, _)| key));
+        let offers = &state.tally.offers;
+        let (_, sellers) = by_itinerary(offers.iter().map(|(key, _)| key));
         Snapshot {
             search_id: self.request.search_id,
             status: state.status,
             request: self.request.clone(),
             providers: self.progress_map(&state),
-            total_offers: state.offers.len(),
-            offers: state
-                .offers
+            total_offers: offers.len(),
+            offers: offers
                 .iter()
                 .filter_map(|(_, json)| raw_json(json))
                 .collect(),
@@ -85,7 +83,7 @@ impl SearchCell {
             .providers
             .iter()
             .cloned()
-            .zip(state.progress.iter().cloned())
+            .zip(state.tally.progress.iter().cloned())
             .collect()
     }
 
@@ -104,21 +102,17 @@ impl SearchCell {
         else {
             return Applied::Ignored;
         };
-        if !state.progress[index].is_pending() {
+        if !state.tally.progress[index].is_pending() {
             return Applied::Ignored;
         }
-        let prepared = PreparedAnswer::new(self.request.search_id, answer);
-        if let Some(data) = &prepared.offers_event {
-            for (key, span) in prepared.offers {
-                let at = state.offers.partition_point(|(k, _)| *k <= key);
-                state.offers.insert(at, (key, data.slice(span)));
-            }
-            self.log.push(EventKind::Offers, data.clone());
+        let mut prepared = PreparedAnswer::new(self.request.search_id, answer);
+        state.tally.record(index, &mut prepared);
+        if let Some(data) = prepared.offers_event {
+            self.log.push(EventKind::Offers, data);
         }
-        state.progress[index] = prepared.progress;
         self.log
             .push(EventKind::Provider, Bytes::from(prepared.provider_event));
-        let done = !state.progress.iter().any(AirlineProgress::is_pending);
+        let done = state.tally.is_done();
         if done {
             self.finish(&mut state, SearchStatus::Completed, top);
         }
@@ -138,11 +132,11 @@ impl SearchCell {
             return false;
         }
         let elapsed_ms = self.started.elapsed().as_millis() as u64;
-        for index in 0..state.progress.len() {
-            if !state.progress[index].is_pending() {
+        for index in 0..state.tally.progress.len() {
+            if !state.tally.progress[index].is_pending() {
                 continue;
             }
-            state.progress[index] = AirlineProgress::missed_deadline(elapsed_ms);
+            state.tally.progress[index] = AirlineProgress::missed_deadline(elapsed_ms);
             let data = timeout_event(
                 self.request.search_id,
                 &self.request.providers[index],
@@ -160,25 +154,16 @@ impl SearchCell {
         crate::metrics::search_finished(
             status == SearchStatus::Partial,
             elapsed_ms,
-            first_offer_ms(state.progress.iter()),
+            state.tally.first_offer_ms(),
         );
         state.status = status;
         state.finished = Some((Instant::now(), Timestamp::now()));
-        let (firsts, sellers) = by_itinerary(state.offers.iter().map(|(key, _)| key));
-        let data = complete_event(
-            CompleteHead {
-                kind: "complete",
-                search_id: self.request.search_id,
-                status,
-                providers: self.progress_map(state),
-                total_offers: state.offers.len(),
-                sellers,
-                elapsed_ms,
-            },
-            firsts
-                .into_iter()
-                .take(top)
-                .map(|at| state.offers[at].1.as_ref()),
+        let data = state.tally.complete(
+            self.request.search_id,
+            &self.request.providers,
+            status,
+            elapsed_ms,
+            top,
         );
         self.log.push(EventKind::Complete, data);
     }
@@ -303,8 +288,7 @@ impl MemoryStore {
             expires: deadline + ttl,
             expires_at,
             state: Mutex::new(CellState {
-                progress: vec![AirlineProgress::pending(); request.providers.len()],
-                offers: Vec::new(),
+                tally: Tally::new(request.providers.len()),
                 status: SearchStatus::Processing,
                 finished: None,
             }),

@@ -10,6 +10,7 @@
 //! - [`limits`]: how long and how many searches are kept.
 //! - [`error`]: why a search could not be accepted or read.
 //! - [`aggregator`]: records airline answers where searches are kept.
+//! - [`tally`]: what a search's answers add up to, and its `complete` event.
 
 pub mod aggregator;
 pub mod error;
@@ -17,6 +18,7 @@ pub mod events;
 pub mod limits;
 pub mod memory;
 pub mod redis;
+mod tally;
 
 use std::sync::Arc;
 

@@ -1,9 +1,12 @@
 //! Ending searches at their deadlines: those accepted by this process on
-//! time, every process's at the next sweep (so a search whose accepting
-//! process died still ends), and, while Redis refuses writes, ending the
-//! overdue searches this process's clients follow for those clients alone.
+//! time, from its memory; every process's a second late, from the shared
+//! deadline index (so a search whose accepting process died still ends);
+//! and, while Redis refuses writes, the overdue searches this process's
+//! clients follow, for those clients alone. A search leaves the index only
+//! once its deadline has passed, in batches, so a search that completes
+//! costs no command there.
 
-use std::cmp::Reverse;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,7 +16,7 @@ use redis::Value;
 use tokio::time::Instant;
 use uuid::Uuid;
 
-use super::{RedisStore, SEARCH, ms};
+use super::{RedisStore, ms};
 use crate::bus::redis_conn::bus_error;
 use crate::bus::{Backoff, BusError};
 use crate::fault::Chain;
@@ -22,96 +25,158 @@ use crate::search::events::{
     complete_event, timeout_event,
 };
 use crate::shutdown::Shutdown;
+use crate::throttle::Throttle;
 
-/// How often deadlines are swept, to end searches whose accepting process
-/// died; deadlines of searches accepted here are met on time.
+/// How often the deadline index is swept and cleared.
 const SWEEP_EVERY: Duration = Duration::from_millis(250);
-/// How long after a local deadline its sweep runs.
+/// How long past its deadline a search on the index is ended by any
+/// process: its own process ends it on time, unless it died.
+const GRACE: Duration = Duration::from_secs(1);
+/// How long after a local deadline it is acted on.
 const DEADLINE_SLACK: Duration = Duration::from_millis(2);
 /// How long after its deadline a search that cannot be ended in Redis is
 /// ended for this process's own clients.
 const END_HERE_AFTER: Duration = Duration::from_secs(1);
-/// Deadlines ended per sweep round trip at most.
+/// Deadlines read per set and sweep at most.
 const SWEEP_BATCH: usize = 256;
 
 impl RedisStore {
-    /// Ends every search whose deadline has passed, whichever process
-    /// accepted it.
-    async fn expire_due(&self) -> Result<usize, BusError> {
-        let now = Timestamp::now();
-        let mut conn = self.redis.short();
-        let due: Vec<String> = redis::cmd("ZRANGEBYSCORE")
-            .arg(&self.deadlines)
-            .arg("-inf")
-            .arg(now.as_millisecond())
-            .arg("LIMIT")
-            .arg(0)
-            .arg(SWEEP_BATCH)
-            .query_async(&mut conn)
-            .await
-            .map_err(|e| bus_error(e, "", ""))?;
-        if due.is_empty() {
-            return Ok(0);
+    /// Ends searches at their deadline: each still pending airline gets
+    /// `timeout`, and `complete` (partial) follows. Searches already ended
+    /// change nothing.
+    async fn expire_now(&self, ids: &[Uuid]) -> Result<(), BusError> {
+        if ids.is_empty() {
+            return Ok(());
         }
-        let max_len = self.max_len.to_string();
-        let calls = due
+        let now = Timestamp::now();
+        let calls = ids
             .iter()
             .map(|id| {
-                // A member that is no search id finds no search and is
-                // dropped by the script.
-                let hash = self.redis.key(&format!("{SEARCH}{id}"));
-                let events = format!("{hash}:events");
                 self.expire.call(
-                    &[&hash, &events, &self.deadlines, &self.events],
+                    &self.key(id),
                     vec![
-                        id.clone().into_bytes(),
+                        id.to_string().into_bytes(),
                         ms(now),
-                        max_len.clone().into_bytes(),
                         DEADLINE_MISSED.as_bytes().to_vec(),
+                        self.channel.clone().into_bytes(),
                     ],
                 )
             })
             .collect();
         let replies = self.run(calls).await?;
-        let owed: Vec<Uuid> = due
+        let owed: Vec<Uuid> = ids
             .iter()
             .zip(&replies)
             .filter(|(_, reply)| matches!(reply, Value::Int(1)))
-            .filter_map(|(id, _)| Uuid::parse_str(id).ok())
+            .map(|(id, _)| *id)
             .collect();
-        self.finish(&owed).await?;
-        Ok(due.len())
+        self.finish(&owed).await
+    }
+
+    /// Takes the searches ended here off the index, then ends every
+    /// process's searches more than [`GRACE`] past their deadline. Returns
+    /// how many were due.
+    async fn sweep(&self) -> Result<usize, BusError> {
+        let cleared = self.local.lock().expect("local lock").take_cleared();
+        if let Err(e) = self.unindex(&cleared).await {
+            self.local.lock().expect("local lock").clear(cleared);
+            return Err(e);
+        }
+        let cutoff = Timestamp::now().as_millisecond() - GRACE.as_millis() as i64;
+        let mut pipe = redis::pipe();
+        for set in &self.deadlines {
+            pipe.cmd("ZRANGEBYSCORE")
+                .arg(set)
+                .arg("-inf")
+                .arg(cutoff)
+                .arg("LIMIT")
+                .arg(0)
+                .arg(SWEEP_BATCH);
+        }
+        let mut conn = self.redis.short();
+        let due: Vec<Vec<String>> = pipe
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| bus_error(e, "", ""))?;
+        let count = due.iter().map(Vec::len).max().unwrap_or(0);
+        let mut ended = Vec::new();
+        let mut strays = redis::pipe();
+        for (set, ids) in self.deadlines.iter().zip(due) {
+            for id in ids {
+                match uuid::Uuid::parse_str(&id) {
+                    Ok(id) => ended.push(id),
+                    // Not a search id: nothing to end.
+                    Err(_) => {
+                        strays.cmd("ZREM").arg(set).arg(id).ignore();
+                    }
+                }
+            }
+        }
+        self.expire_now(&ended).await?;
+        self.unindex(&ended).await?;
+        let _: Result<(), _> = strays.query_async(&mut conn).await;
+        Ok(count)
+    }
+
+    /// Takes ended searches off the deadline index, one command per set.
+    async fn unindex(&self, ids: &[Uuid]) -> Result<(), BusError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let mut by_set: HashMap<&str, Vec<String>> = HashMap::new();
+        for id in ids {
+            by_set
+                .entry(self.deadlines_of(id))
+                .or_default()
+                .push(id.to_string());
+        }
+        let mut pipe = redis::pipe();
+        for (set, ids) in by_set {
+            pipe.cmd("ZREM").arg(set).arg(ids).ignore();
+        }
+        let mut conn = self.redis.short();
+        pipe.query_async::<()>(&mut conn)
+            .await
+            .map_err(|e| bus_error(e, "", ""))
     }
 
     /// Ends searches at their deadlines until shutdown: those accepted here
-    /// on time, everyone's at the next sweep.
+    /// on time, everyone's at the next sweep after [`GRACE`].
     pub async fn run_deadlines(self: Arc<Self>, shutdown: Shutdown) {
         let mut backoff = Backoff::default();
+        let mut next_sweep = Instant::now();
         loop {
-            let wait = match self.expire_due().await {
-                Ok(n) if n >= SWEEP_BATCH => Duration::ZERO,
-                Ok(_) => {
-                    backoff.reset();
-                    SWEEP_EVERY
-                }
+            let due = self.local.lock().expect("local lock").due(Instant::now());
+            match self.expire_now(&due).await {
+                Ok(()) => self.local.lock().expect("local lock").clear(due),
+                // Still on the index, they are ended at a later sweep.
                 Err(e) => {
-                    let wait = backoff.next_wait();
-                    tracing::warn!(error = %Chain(&e), retry_in_ms = wait.as_millis() as u64, "ending searches at their deadlines failed");
-                    self.end_overdue_here().await;
-                    wait
+                    static FAILED: Throttle = Throttle::new(Duration::from_secs(10));
+                    if let Some(held) = FAILED.allow() {
+                        tracing::warn!(error = %Chain(&e), searches = due.len(), held_back = held, "ending searches at their deadline failed");
+                    }
                 }
-            };
-            let now = Instant::now();
-            let next_local = {
-                let mut local = self.local_deadlines.lock().expect("deadlines lock");
-                while local.peek().is_some_and(|Reverse(at)| *at <= now) {
-                    local.pop();
-                }
-                local.peek().map(|Reverse(at)| *at)
-            };
+            }
+            if Instant::now() >= next_sweep {
+                next_sweep = Instant::now()
+                    + match self.sweep().await {
+                        Ok(n) if n >= SWEEP_BATCH => Duration::ZERO,
+                        Ok(_) => {
+                            backoff.reset();
+                            SWEEP_EVERY
+                        }
+                        Err(e) => {
+                            let wait = backoff.next_wait();
+                            tracing::warn!(error = %Chain(&e), retry_in_ms = wait.as_millis() as u64, "ending searches at their deadlines failed");
+                            self.end_overdue_here().await;
+                            wait
+                        }
+                    };
+            }
+            let next_local = self.local.lock().expect("local lock").next_deadline();
             // Deadlines are kept in whole milliseconds of wall-clock time:
             // wake just after, not just before.
-            let until = next_local.map_or(now + wait, |at| (at + DEADLINE_SLACK).min(now + wait));
+            let until = next_local.map_or(next_sweep, |at| (at + DEADLINE_SLACK).min(next_sweep));
             tokio::select! {
                 _ = tokio::time::sleep_until(until) => {}
                 _ = self.wake.notified() => {}
@@ -140,7 +205,8 @@ impl RedisStore {
         }
         let ids: Vec<Uuid> = logs.iter().map(|(id, _)| *id).collect();
         // What Redis has that these logs lack, then the searches themselves.
-        if self.catch_up(logs.clone()).await.is_err() {
+        let open = logs.iter().map(|(id, log)| (*id, log.clone(), None));
+        if self.catch_up(open).await.is_err() {
             return;
         }
         let Ok(stored) = self.read(&ids).await else {

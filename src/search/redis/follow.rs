@@ -1,19 +1,19 @@
 //! Following the events of searches kept in Redis: scripts announce each
-//! append on one stream, which this process reads with a single blocking
-//! read; the new events of the searches its SSE clients follow are then
-//! read from their lists in one round trip per batch and fanned out in
-//! memory, so Redis connections do not grow with clients.
+//! change on one Pub/Sub channel, which this process follows on one
+//! connection; the new events of the searches its SSE clients follow are
+//! then read from their hashes in one round trip per batch and fanned out
+//! in memory, so Redis connections do not grow with clients. Pub/Sub may
+//! drop messages while the connection is away: every open log then reads
+//! what it lacks.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Weak};
-use std::time::Duration;
 
-use redis::Value;
-use redis::streams::StreamReadReply;
+use futures::{FutureExt, StreamExt};
 use uuid::Uuid;
 
+use super::RedisStore;
 use super::stored::decode;
-use super::{EVENTS, RedisStore};
 use crate::bus::redis_conn::bus_error;
 use crate::bus::{Backoff, BusError};
 use crate::fault::Chain;
@@ -22,8 +22,8 @@ use crate::shutdown::Shutdown;
 
 /// Announcements read per round trip at most.
 const FOLLOW_BATCH: usize = 1024;
-/// How long one blocking read of the announcements waits.
-const FOLLOW_BLOCK: Duration = Duration::from_secs(5);
+/// Events read past what a log has, when how many there are is not known.
+const CATCH_UP_GUESS: u64 = 8;
 
 impl RedisStore {
     /// The event log of a search for an SSE client: shared with this
@@ -43,7 +43,7 @@ impl RedisStore {
         };
         // Registered first, so nothing announced from now on is missed;
         // what was appended before is read from the list.
-        let exists = self.catch_up(vec![(*id, log.clone())]).await?;
+        let exists = self.catch_up(vec![(*id, log.clone(), None)]).await?;
         Ok(exists.first().copied().unwrap_or(false).then_some(log))
     }
 
@@ -52,89 +52,100 @@ impl RedisStore {
         mirrors.get(id).and_then(Weak::upgrade)
     }
 
-    /// Follows the events stream until shutdown, appending each announced
-    /// run of events to the log of its search if a client here reads it.
+    /// Follows the events channel until shutdown, reading the new events
+    /// of each announced search whose log a client here reads.
     pub async fn follow(self: Arc<Self>, shutdown: Shutdown) {
-        const READER: &str = "search events follower";
         let mut backoff = Backoff::default();
-        let mut last = "$".to_string();
-        let mut since_sweep = 0usize;
         loop {
-            let read = async {
-                let mut conn = self.redis.reader(READER).await?;
-                redis::cmd("XREAD")
-                    .arg("COUNT")
-                    .arg(FOLLOW_BATCH)
-                    .arg("BLOCK")
-                    .arg(FOLLOW_BLOCK.as_millis() as u64)
-                    .arg("STREAMS")
-                    .arg(&self.events)
-                    .arg(&last)
-                    .query_async::<Option<StreamReadReply>>(&mut conn)
-                    .await
-                    .map_err(|e| bus_error(e, EVENTS, ""))
+            let subscribed = async {
+                let mut pubsub = self.redis.pubsub().await?;
+                pubsub.subscribe(&self.channel).await?;
+                Ok::<_, redis::RedisError>(pubsub)
             };
-            let reply = tokio::select! {
-                r = read => r,
+            let pubsub = tokio::select! {
+                r = subscribed => r,
                 _ = shutdown.wait() => return,
             };
-            let reply = match reply {
-                Ok(reply) => {
+            match pubsub {
+                Ok(pubsub) => {
+                    // Announcements may have been missed while not
+                    // subscribed: every open log reads what it lacks.
                     if backoff.failures() > 0 {
-                        // Announcements may have been lost with Redis:
-                        // every open log reads what it lacks from its list.
                         self.catch_up_all().await;
                     }
                     backoff.reset();
-                    reply
+                    let mut messages = pubsub.into_on_message();
+                    loop {
+                        let first = tokio::select! {
+                            m = messages.next() => m,
+                            _ = shutdown.wait() => return,
+                        };
+                        let Some(first) = first else { break };
+                        // Everything already received goes in one round trip.
+                        let mut batch = vec![first];
+                        while batch.len() < FOLLOW_BATCH {
+                            match messages.next().now_or_never() {
+                                Some(Some(message)) => batch.push(message),
+                                _ => break,
+                            }
+                        }
+                        self.announced(batch.iter().map(|m| m.get_payload_bytes()))
+                            .await;
+                    }
+                    tracing::warn!("the search events channel closed; subscribing again");
+                    self.catch_up_all().await;
                 }
                 Err(e) => {
-                    self.redis.drop_reader(READER).await;
-                    // A Redis that restarted numbers its stream afresh.
-                    last = "$".to_string();
-                    let wait = backoff.next_wait();
-                    tracing::warn!(error = %Chain(&e), retry_in_ms = wait.as_millis() as u64, "following search events failed");
-                    tokio::select! {
-                        _ = tokio::time::sleep(wait) => continue,
-                        _ = shutdown.wait() => return,
-                    }
-                }
-            };
-            // The searches followed here that have new events, each once.
-            let mut behind: HashMap<Uuid, Arc<EventLog>> = HashMap::new();
-            for entry in reply.into_iter().flat_map(|r| r.keys).flat_map(|k| k.ids) {
-                since_sweep += 1;
-                last = entry.id.clone();
-                let Some(Announcement { id, events }) = announcement(&entry.map) else {
-                    tracing::warn!(entry = %entry.id, "unreadable search events announcement skipped");
-                    continue;
-                };
-                if let Some(log) = self.mirror(&id)
-                    && log.len() < events
-                {
-                    behind.insert(id, log);
+                    tracing::warn!(error = %Chain(&e), "subscribing to the search events channel failed");
                 }
             }
-            if let Err(e) = self.catch_up(behind).await {
-                tracing::warn!(error = %Chain(&e), "reading new search events failed");
-            }
-            if since_sweep >= FOLLOW_BATCH {
-                since_sweep = 0;
-                self.mirrors
-                    .lock()
-                    .expect("mirrors lock")
-                    .retain(|_, log| log.strong_count() > 0);
+            let wait = backoff.next_wait();
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = shutdown.wait() => return,
             }
         }
     }
 
+    /// Reads what the logs of announced searches lack, in one round trip.
+    async fn announced(&self, payloads: impl Iterator<Item = &[u8]>) {
+        let mut behind: HashMap<Uuid, (Arc<EventLog>, u64)> = HashMap::new();
+        for payload in payloads {
+            let Some(Announcement { id, events }) = announcement(payload) else {
+                tracing::warn!("unreadable search events announcement skipped");
+                continue;
+            };
+            if let Some(log) = self.mirror(&id)
+                && log.len() < events
+            {
+                let entry = behind.entry(id).or_insert((log, events));
+                entry.1 = entry.1.max(events);
+            }
+        }
+        let logs = behind
+            .into_iter()
+            .map(|(id, (log, events))| (id, log, Some(events)));
+        if let Err(e) = self.catch_up(logs).await {
+            tracing::warn!(error = %Chain(&e), "reading new search events failed");
+        }
+        self.sweep_mirrors();
+    }
+
+    /// Forgets the logs no client reads any more, now and then.
+    fn sweep_mirrors(&self) {
+        let mut mirrors = self.mirrors.lock().expect("mirrors lock");
+        if mirrors.len() > 2 * FOLLOW_BATCH {
+            mirrors.retain(|_, log| log.strong_count() > 0);
+        }
+    }
+
     async fn catch_up_all(&self) {
-        let logs: HashMap<Uuid, Arc<EventLog>> = {
+        let logs: Vec<(Uuid, Arc<EventLog>, Option<u64>)> = {
             let mut mirrors = self.mirrors.lock().expect("mirrors lock");
             mirrors.retain(|_, log| log.strong_count() > 0);
             mirrors
                 .iter()
-                .filter_map(|(id, log)| Some((*id, log.upgrade()?)))
+                .filter_map(|(id, log)| Some((*id, log.upgrade()?, None)))
                 .collect()
         };
         if let Err(e) = self.catch_up(logs).await {
@@ -142,46 +153,64 @@ impl RedisStore {
         }
     }
 
-    /// Reads the events each log lacks, in one round trip, and wakes its
-    /// readers. A search that is gone (unknown, or Redis came back without
-    /// it) ends its log. Returns whether each search exists.
+    /// Reads the events each log lacks (up to the announced count, when
+    /// known), in one round trip while a guess of how many suffices, and
+    /// wakes its readers. A search that is gone (unknown, or Redis came
+    /// back without it) ends its log. Returns whether each search exists.
     pub(super) async fn catch_up(
         &self,
-        logs: impl IntoIterator<Item = (Uuid, Arc<EventLog>)>,
+        logs: impl IntoIterator<Item = (Uuid, Arc<EventLog>, Option<u64>)>,
     ) -> Result<Vec<bool>, BusError> {
-        let mut pipe = redis::pipe();
-        let logs: Vec<(Arc<EventLog>, u64)> = logs
+        let mut logs: Vec<(Uuid, Arc<EventLog>, Option<u64>, bool)> = logs
             .into_iter()
-            .map(|(id, log)| {
-                let len = log.len();
-                let keys = self.keys(&id);
-                pipe.cmd("EXISTS")
-                    .arg(&keys.hash)
-                    .cmd("LRANGE")
-                    .arg(&keys.events)
-                    .arg(len)
-                    .arg(-1);
-                (log, len)
-            })
+            .map(|(id, log, events)| (id, log, events, false))
             .collect();
-        if logs.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut conn = self.redis.short();
-        let replies: Vec<(bool, Vec<Vec<u8>>)> = pipe
-            .query_async(&mut conn)
-            .await
-            .map_err(|e| bus_error(e, "", ""))?;
-        let mut found = Vec::with_capacity(logs.len());
-        for ((log, len), (exists, items)) in logs.into_iter().zip(replies) {
-            found.push(exists);
-            if exists {
-                log.extend(len + 1, items.into_iter().filter_map(decode));
-            } else {
-                log.abandon();
+        let mut todo: Vec<usize> = (0..logs.len()).collect();
+        while !todo.is_empty() {
+            let mut pipe = redis::pipe();
+            let mut asked = Vec::with_capacity(todo.len());
+            for &at in &todo {
+                let (id, log, events, _) = &logs[at];
+                let len = log.len();
+                let until = events.unwrap_or(0).max(len + CATCH_UP_GUESS);
+                let mut cmd = redis::cmd("HMGET");
+                cmd.arg(self.key(id)).arg("events");
+                for n in len + 1..=until {
+                    cmd.arg(format!("e:{n}"));
+                }
+                pipe.add_command(cmd);
+                asked.push((at, len, until));
+            }
+            let mut conn = self.redis.short();
+            let replies: Vec<Vec<Option<Vec<u8>>>> = pipe
+                .query_async(&mut conn)
+                .await
+                .map_err(|e| bus_error(e, "", ""))?;
+            todo.clear();
+            for ((at, len, until), reply) in asked.into_iter().zip(replies) {
+                let (_, log, _, exists) = &mut logs[at];
+                let mut reply = reply.into_iter();
+                let count = reply
+                    .next()
+                    .flatten()
+                    .and_then(|n| std::str::from_utf8(&n).ok()?.parse::<u64>().ok());
+                let Some(count) = count else {
+                    log.abandon();
+                    continue;
+                };
+                *exists = true;
+                let items: Vec<_> = reply
+                    .take(count.saturating_sub(len) as usize)
+                    .map_while(|item| item)
+                    .filter_map(decode)
+                    .collect();
+                log.extend(len + 1, items);
+                if count > until {
+                    todo.push(at);
+                }
             }
         }
-        Ok(found)
+        Ok(logs.into_iter().map(|(.., exists)| exists).collect())
     }
 
     /// Searches whose events a client of this process reads.
@@ -194,17 +223,13 @@ impl RedisStore {
     }
 }
 
-/// An entry of the events stream: a search and its event count after an
-/// append.
-fn announcement(map: &HashMap<String, Value>) -> Option<Announcement> {
-    let text = |name: &str| match map.get(name)? {
-        Value::BulkString(b) => std::str::from_utf8(b).ok(),
-        Value::SimpleString(s) => Some(s.as_str()),
-        _ => None,
-    };
+/// An announcement: a search and its event count after a change
+/// (`<id> <events>`).
+fn announcement(payload: &[u8]) -> Option<Announcement> {
+    let (id, events) = std::str::from_utf8(payload).ok()?.split_once(' ')?;
     Some(Announcement {
-        id: Uuid::parse_str(text("s")?).ok()?,
-        events: text("n")?.parse().ok()?,
+        id: Uuid::parse_str(id).ok()?,
+        events: events.parse().ok()?,
     })
 }
 

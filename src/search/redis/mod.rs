@@ -3,25 +3,36 @@
 //! its deadline, and an SSE client connected to any of them gets every event
 //! in order, exactly once, and can resume on another.
 //!
-//! Each search is two keys that expire with its results (see
-//! `lua/common.lua`). Every change is one Lua script, so it is atomic: an
-//! answer delivered twice, or two processes reaching the deadline together,
-//! still make one `provider` event per airline and one `complete`. The
-//! scripts only decide; the event JSON is built here, so Redis spends its
-//! time storing rather than interpreting. Scripts announce each append on
-//! one stream, `flight.search.events` (search id and event count, no
-//! payload), which each api process follows with a single blocking read;
-//! it then reads the new events of the searches its SSE clients follow
-//! from their lists, in one round trip per batch, and fans them out in
-//! memory: Redis connections do not grow with clients.
+//! Each search is one hash, `search:{<id>}` (see `lua/common.lua`), and
+//! every change to it is one Lua script on that key alone, so it is atomic
+//! and a Redis Cluster runs it on the search's slot: an answer delivered
+//! twice, or two processes reaching the deadline together, still make one
+//! `provider` event per airline and one `complete`. The scripts only
+//! decide; the event JSON is built here, so Redis spends its time storing
+//! rather than interpreting. Scripts announce each change on one Pub/Sub
+//! channel, which each api process follows on one connection; it then reads
+//! the new events of the searches its SSE clients follow in one round trip
+//! per batch and fans them out in memory: Redis connections do not grow
+//! with clients.
+//!
+//! Around the search, in keys of their own slots: the client's searches
+//! running (`in-flight:{<client>}`, checked before a search is stored and
+//! left when it completes) and the deadline index, spread over
+//! [`DEADLINE_PARTITIONS`] sorted sets so that a dead process's searches
+//! still end. What only the accepting process needs (the retention cap, its
+//! searches' deadlines, the tally of answers it records) stays in its
+//! memory ([`local`]).
 
 mod deadlines;
 mod follow;
+mod leave;
+mod local;
+mod record;
 mod stored;
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
 
 use jiff::Timestamp;
 use redis::Value;
@@ -30,23 +41,25 @@ use tokio::time::Instant;
 use uuid::Uuid;
 
 use super::error::SearchError;
-use super::events::{
-    AirlineProgress, CompleteHead, EventKind, EventLog, PreparedAnswer, SearchStatus, Snapshot,
-    complete_event, encode, first_offer_ms,
-};
+use super::events::{AirlineProgress, EventLog, Snapshot, encode};
 use super::limits::{StoreLimits, expires_at};
+use super::tally::Tally;
 use crate::bus::redis_conn::{RedisConn, bus_error};
+use crate::bus::slots::spread_tags;
 use crate::bus::{BusError, REQUESTED};
 use crate::fault::Fault;
-use crate::model::{AnswerView, SearchRequest, time_left};
-use stored::{Fields, Stored, decode, ms, tagged};
+use crate::model::{SearchRequest, time_left};
+use leave::Leaver;
+use local::{Local, Partial};
+use stored::{Fields, Stored, ms};
 
-/// The stream on which scripts announce appended events.
-pub const EVENTS: &str = "flight.search.events";
-const DEADLINES: &str = "search.deadlines";
-const RETAINED: &str = "search.retained";
-const FINISHED: &str = "search.finished";
-const SEARCH: &str = "search:";
+/// The Pub/Sub channel on which scripts announce a search's new events.
+pub const EVENTS: &str = "search.events";
+/// Sorted sets the deadline index is spread over.
+pub const DEADLINE_PARTITIONS: usize = 16;
+/// How long an idle client's running-searches set outlives its last
+/// search; refreshed at most once a minute per process.
+const IN_FLIGHT_TTL: Duration = Duration::from_secs(600);
 
 const COMMON: &str = include_str!("lua/common.lua");
 
@@ -60,46 +73,38 @@ struct Script {
 
 impl Script {
     fn new(name: &'static str, body: &str) -> Self {
-        Self {
-            name,
-            source: format!("{COMMON}\n{body}"),
-            sha: String::new(),
-        }
+        let source = format!("{COMMON}\n{body}");
+        let sha = redis::Script::new(&source).get_hash().to_string();
+        Self { name, source, sha }
     }
 
-    fn call(&self, keys: &[&str], args: Vec<Vec<u8>>) -> redis::Cmd {
+    fn call(&self, key: &str, args: Vec<Vec<u8>>) -> redis::Cmd {
         let mut cmd = redis::cmd("EVALSHA");
-        cmd.arg(&self.sha).arg(keys.len()).arg(keys).arg(args);
+        cmd.arg(&self.sha).arg(1).arg(key).arg(args);
         cmd
     }
-}
-
-/// The keys of one search.
-struct SearchKeys {
-    hash: String,
-    events: String,
 }
 
 /// Every search of every api process, in Redis.
 pub struct RedisStore {
     redis: Arc<RedisConn>,
-    /// Entries kept per stream, about (the requested and events streams).
+    /// Entries kept in the requested stream, about.
     max_len: usize,
     limits: StoreLimits,
-    create: Script,
-    answer: Script,
+    record: Script,
     expire: Script,
     finish: Script,
-    deadlines: String,
-    retained: String,
-    finished: String,
-    events: String,
+    /// The deadline index's sorted sets.
+    deadlines: Vec<String>,
+    requested: String,
+    channel: String,
     /// The event logs that this process's SSE clients read, fed from the
-    /// events stream; an entry dies with its last reader.
+    /// events channel; an entry dies with its last reader.
     mirrors: Mutex<HashMap<Uuid, Weak<EventLog>>>,
-    /// Deadlines of searches accepted here, soonest first, so they end on
-    /// time rather than at the next sweep.
-    local_deadlines: Mutex<BinaryHeap<Reverse<Instant>>>,
+    local: Mutex<Local>,
+    /// When each client's running-searches set had its expiry refreshed.
+    refreshed: Mutex<HashMap<String, Instant>>,
+    leaver: Leaver,
     wake: Notify,
 }
 
@@ -112,64 +117,50 @@ impl std::fmt::Debug for RedisStore {
 }
 
 impl RedisStore {
-    /// Loads the scripts into `redis`; the streams the scripts append to
-    /// keep about `max_len` entries, like the bus's.
+    /// Loads the scripts into `redis`; the requested stream keeps about
+    /// `max_len` entries, like the bus's.
     pub async fn new(
         redis: Arc<RedisConn>,
         max_len: usize,
         limits: StoreLimits,
     ) -> Result<Self, BusError> {
-        let mut shared = Self {
-            create: Script::new("create", include_str!("lua/create.lua")),
-            answer: Script::new("answer", include_str!("lua/answer.lua")),
+        let store = Self {
+            record: Script::new("record", include_str!("lua/record.lua")),
             expire: Script::new("expire", include_str!("lua/expire.lua")),
             finish: Script::new("finish", include_str!("lua/finish.lua")),
-            deadlines: redis.key(DEADLINES),
-            retained: redis.key(RETAINED),
-            finished: redis.key(FINISHED),
-            events: redis.key(EVENTS),
+            deadlines: spread_tags("d", DEADLINE_PARTITIONS)
+                .into_iter()
+                .map(|tag| redis.key(&format!("search.deadlines:{{{tag}}}")))
+                .collect(),
+            requested: redis.key(REQUESTED),
+            channel: redis.key(EVENTS),
+            leaver: Leaver::spawn(redis.clone()),
             redis,
             max_len: max_len.max(1),
             limits,
             mirrors: Mutex::new(HashMap::new()),
-            local_deadlines: Mutex::new(BinaryHeap::new()),
+            local: Mutex::new(Local::default()),
+            refreshed: Mutex::new(HashMap::new()),
             wake: Notify::new(),
         };
-        let shas = shared.load_scripts().await?;
-        for (script, sha) in [
-            &mut shared.create,
-            &mut shared.answer,
-            &mut shared.expire,
-            &mut shared.finish,
-        ]
-        .into_iter()
-        .zip(shas)
-        {
-            script.sha = sha;
-        }
-        Ok(shared)
+        store.load_scripts().await?;
+        Ok(store)
     }
 
     /// `SCRIPT LOAD`s every script (again, after Redis lost its cache).
-    async fn load_scripts(&self) -> Result<Vec<String>, BusError> {
-        let mut conn = self.redis.short();
-        let mut shas = Vec::new();
-        for script in [&self.create, &self.answer, &self.expire, &self.finish] {
-            let sha: String = redis::cmd("SCRIPT")
-                .arg("LOAD")
-                .arg(&script.source)
-                .query_async(&mut conn)
-                .await
-                .map_err(|e| match bus_error(e, "", "") {
+    async fn load_scripts(&self) -> Result<(), BusError> {
+        for script in [&self.record, &self.expire, &self.finish] {
+            self.redis.load_script(&script.source).await.map_err(|e| {
+                match bus_error(e, "", "") {
                     BusError::Protocol(m) => BusError::Protocol(Fault::caused_by(
                         format!("script `{}` refused: {m}", script.name),
                         m,
                     )),
                     other => other,
-                })?;
-            shas.push(sha);
+                }
+            })?;
         }
-        Ok(shas)
+        Ok(())
     }
 
     /// Runs script calls in one round trip. A Redis that restarted has lost
@@ -192,16 +183,20 @@ impl RedisStore {
         }
     }
 
-    fn keys(&self, id: &Uuid) -> SearchKeys {
-        let hash = self.redis.key(&format!("{SEARCH}{id}"));
-        SearchKeys {
-            events: format!("{hash}:events"),
-            hash,
-        }
+    /// The key of a search's hash.
+    fn key(&self, id: &Uuid) -> String {
+        self.redis.key(&format!("search:{{{id}}}"))
     }
 
-    /// Stores a search and publishes it to the requested stream, in one
-    /// atomic step. Returns when its results expire.
+    /// The deadline index's set that holds a search.
+    fn deadlines_of(&self, id: &Uuid) -> &str {
+        &self.deadlines[(id.as_u128() % self.deadlines.len() as u128) as usize]
+    }
+
+    /// Stores a search and publishes it to the requested stream, unless this
+    /// process keeps as many searches as it may and none has finished, or
+    /// the client has its most searches running. Returns when its results
+    /// expire.
     pub async fn submit(
         &self,
         request: &SearchRequest,
@@ -210,216 +205,159 @@ impl RedisStore {
         let json = serde_json::to_vec(request).map_err(|e| SearchError::Internal(Fault::of(e)))?;
         let expires = expires_at(request, self.limits.result_ttl);
         let id = request.search_id;
-        let keys = self.keys(&id);
-        let requested = self.redis.key(REQUESTED);
-        let mut providers = request.providers.clone();
-        providers.sort();
-        let mut args: Vec<Vec<u8>> = vec![
-            id.to_string().into_bytes(),
-            json,
-            ms(request.created_at),
-            ms(request.deadline),
-            ms(expires),
-            ms(Timestamp::now()),
-            self.limits.max_retained.max(1).to_string().into_bytes(),
-            self.max_len.to_string().into_bytes(),
-            self.redis.key(SEARCH).into_bytes(),
-            encode(&AirlineProgress::pending()).into_bytes(),
-            expires.to_string().into_bytes(),
-            admission.max_in_flight.max(1).to_string().into_bytes(),
-        ];
-        args.extend(providers.into_iter().map(String::into_bytes));
-        let in_flight = self.redis.key(&format!("in-flight:{}", admission.client));
-        let call = self.create.call(
-            &[
-                &keys.hash,
-                &self.deadlines,
-                &self.retained,
-                &self.finished,
-                &requested,
-                &in_flight,
-            ],
-            args,
+        let now = Instant::now();
+        let deadline = now + time_left(request.deadline);
+        let expires_in = now + time_left(expires);
+        let evicted = self
+            .local
+            .lock()
+            .expect("local lock")
+            .room(self.limits.max_retained.max(1), now)
+            .map_err(SearchError::Full)?;
+        let client = self
+            .redis
+            .key(&format!("in-flight:{{{}}}", admission.client));
+        self.enter(&client, &id, request.deadline, admission.max_in_flight)
+            .await?;
+        let sooner = self.local.lock().expect("local lock").accept(
+            id,
+            deadline,
+            expires_in,
+            Partial {
+                providers: request.providers.clone(),
+                created_ms: request.created_at.as_millisecond(),
+                events: 0,
+                tally: Tally::new(request.providers.len()),
+            },
         );
-        let reply = self
-            .run(vec![call])
-            .await
-            .map_err(|e| SearchError::Unavailable(Fault::of(e)))?;
-        match reply.first() {
-            Some(Value::Int(n)) if *n > 0 => {}
-            Some(Value::Int(0)) => return Err(SearchError::Busy(admission.max_in_flight)),
-            Some(Value::Int(n)) => return Err(SearchError::Full(n.unsigned_abs() as usize)),
-            other => {
-                return Err(SearchError::Internal(Fault::new(format!(
-                    "unexpected reply to the create script: {other:?}"
-                ))));
-            }
+        let key = self.key(&id);
+        let pending = encode(&AirlineProgress::pending());
+        let mut hset = redis::cmd("HSET");
+        hset.arg(&key)
+            .arg("request")
+            .arg(&json)
+            .arg("status")
+            .arg("processing")
+            .arg("events")
+            .arg(0)
+            .arg("total")
+            .arg(0)
+            .arg("created_ms")
+            .arg(request.created_at.as_millisecond())
+            .arg("expires_at")
+            .arg(expires.to_string())
+            .arg("pending")
+            .arg(request.providers.len())
+            .arg("client")
+            .arg(&client)
+            .arg("providers")
+            .arg(request.providers.join(","));
+        for provider in &request.providers {
+            hset.arg(format!("p:{provider}")).arg(&pending);
         }
-        let deadline = Instant::now() + time_left(request.deadline);
-        let sooner = {
-            let mut local = self.local_deadlines.lock().expect("deadlines lock");
-            let sooner = local.peek().is_none_or(|Reverse(first)| deadline < *first);
-            local.push(Reverse(deadline));
-            sooner
-        };
+        let mut pipe = redis::pipe();
+        pipe.add_command(hset)
+            .ignore()
+            .cmd("PEXPIREAT")
+            .arg(&key)
+            .arg(expires.as_millisecond())
+            .ignore()
+            .cmd("ZADD")
+            .arg(self.deadlines_of(&id))
+            .arg(request.deadline.as_millisecond())
+            .arg(id.to_string())
+            .ignore();
+        if let Some(old) = evicted {
+            pipe.cmd("UNLINK").arg(self.key(&old)).ignore();
+        }
+        pipe.cmd("XADD")
+            .arg(&self.requested)
+            .arg("MAXLEN")
+            .arg("~")
+            .arg(self.max_len)
+            .arg("*")
+            .arg("data")
+            .arg(&json)
+            .ignore();
+        let mut conn = self.redis.short();
+        if let Err(e) = pipe.query_async::<()>(&mut conn).await {
+            self.local.lock().expect("local lock").forget(&id);
+            let mut undo = redis::pipe();
+            undo.cmd("ZREM")
+                .arg(&client)
+                .arg(id.to_string())
+                .cmd("UNLINK")
+                .arg(&key);
+            let _ = undo.query_async::<()>(&mut conn).await;
+            return Err(SearchError::Unavailable(Fault::of(bus_error(e, "", ""))));
+        }
         if sooner {
             self.wake.notify_one();
         }
         Ok(expires)
     }
 
-    /// Records a batch of answers in one round trip (one script call per
-    /// search), then completes the searches they completed. Repeats and
-    /// late answers change nothing, so a batch may safely be recorded
-    /// again.
-    pub async fn record(&self, answers: &[AnswerView<'_>]) -> Result<(), BusError> {
-        if answers.is_empty() {
-            return Ok(());
-        }
-        // Answers grouped by search, in order of arrival.
-        let mut searches: Vec<(Uuid, Vec<Vec<Vec<u8>>>)> = Vec::new();
-        let mut index: HashMap<Uuid, usize> = HashMap::new();
-        for answer in answers {
-            let prepared = PreparedAnswer::new(answer.search_id, answer);
-            let mut events = Vec::with_capacity(2);
-            if let Some(offers) = &prepared.offers_event {
-                events.push(tagged(EventKind::Offers, offers));
+    /// Counts a search among its client's running ones, or refuses it when
+    /// the client has `most` running. A search past its deadline no longer
+    /// counts, even if its `complete` never came; those are dropped only at
+    /// the bound, so the usual path is two commands in one round trip.
+    async fn enter(
+        &self,
+        client: &str,
+        id: &Uuid,
+        deadline: Timestamp,
+        most: u32,
+    ) -> Result<(), SearchError> {
+        let most = u64::from(most.max(1));
+        let refresh = {
+            let now = Instant::now();
+            let mut refreshed = self.refreshed.lock().expect("refreshed lock");
+            if refreshed.len() > 10_000 {
+                refreshed.retain(|_, at| now.duration_since(*at) < Duration::from_secs(60));
             }
-            events.push(tagged(
-                EventKind::Provider,
-                prepared.provider_event.as_bytes(),
-            ));
-            let mut args = vec![
-                answer.provider.clone().into_bytes(),
-                encode(&prepared.progress).into_bytes(),
-                prepared.offers.len().to_string().into_bytes(),
-                events.len().to_string().into_bytes(),
-            ];
-            args.extend(events);
-            let at = *index.entry(answer.search_id).or_insert_with(|| {
-                searches.push((answer.search_id, Vec::new()));
-                searches.len() - 1
-            });
-            searches[at].1.push(args);
-        }
-        let max_len = self.max_len.to_string();
-        let calls = searches
-            .iter()
-            .map(|(id, group)| {
-                let keys = self.keys(id);
-                let mut args = vec![id.to_string().into_bytes(), max_len.clone().into_bytes()];
-                args.extend(group.iter().flatten().cloned());
-                self.answer
-                    .call(&[&keys.hash, &keys.events, &self.events], args)
-            })
-            .collect();
-        let replies = self.run(calls).await?;
-        let mut completing = Vec::new();
-        for ((id, group), reply) in searches.into_iter().zip(replies) {
-            let flags: Vec<i64> = redis::from_redis_value(reply).unwrap_or_default();
-            let (Some(&first), Some(&done)) = (flags.first(), flags.get(1)) else {
-                continue;
-            };
-            if done == 1 {
-                completing.push(id);
+            match refreshed.get(client) {
+                Some(at) if now.duration_since(*at) < Duration::from_secs(60) => false,
+                _ => {
+                    refreshed.insert(client.to_string(), now);
+                    true
+                }
             }
-            // This process's own readers of the search get the events
-            // now, without reading them back.
-            if first > 0 {
-                let appended = group
-                    .into_iter()
-                    .zip(flags.iter().skip(2))
-                    .filter(|(_, recorded)| **recorded == 1)
-                    .flat_map(|(args, _)| args.into_iter().skip(4));
-                self.feed(&id, first as u64, appended);
-            }
+        };
+        let unavailable = |e| SearchError::Unavailable(Fault::of(bus_error(e, "", "")));
+        let mut conn = self.redis.short();
+        let mut pipe = redis::pipe();
+        pipe.cmd("ZADD")
+            .arg(client)
+            .arg(deadline.as_millisecond())
+            .arg(id.to_string())
+            .ignore()
+            .cmd("ZCARD")
+            .arg(client);
+        if refresh {
+            pipe.cmd("PEXPIRE")
+                .arg(client)
+                .arg(IN_FLIGHT_TTL.as_millis() as u64)
+                .ignore();
         }
-        self.finish(&completing).await
-    }
-
-    /// Appends events just written to Redis to this process's copy of the
-    /// search's log, if a client here reads it.
-    fn feed(&self, id: &Uuid, first: u64, events: impl Iterator<Item = Vec<u8>>) {
-        if let Some(log) = self.mirror(id) {
-            log.extend(first, events.filter_map(decode));
+        let (mut running,): (u64,) = pipe.query_async(&mut conn).await.map_err(unavailable)?;
+        if running > most {
+            let mut pipe = redis::pipe();
+            pipe.cmd("ZREMRANGEBYSCORE")
+                .arg(client)
+                .arg("-inf")
+                .arg(Timestamp::now().as_millisecond())
+                .ignore()
+                .cmd("ZCARD")
+                .arg(client);
+            (running,) = pipe.query_async(&mut conn).await.map_err(unavailable)?;
         }
-    }
-
-    /// Builds and appends the `complete` event of searches that are owed
-    /// it, from their stored events.
-    async fn finish(&self, ids: &[Uuid]) -> Result<(), BusError> {
-        if ids.is_empty() {
-            return Ok(());
-        }
-        let now = Timestamp::now();
-        let stored = self.read(ids).await?;
-        let max_len = self.max_len.to_string();
-        let top = self.limits.top_offers;
-        let calls = ids
-            .iter()
-            .zip(stored)
-            .filter_map(|(id, stored)| {
-                let mut stored = stored?;
-                let outcome = match stored.state.as_str() {
-                    "completing" => match stored.outcome.as_deref() {
-                        Some("partial") => SearchStatus::Partial,
-                        _ => SearchStatus::Completed,
-                    },
-                    _ => return None,
-                };
-                let elapsed_ms = (now.as_millisecond() - stored.created_ms).max(0) as u64;
-                let figures = (
-                    outcome == SearchStatus::Partial,
-                    elapsed_ms,
-                    first_offer_ms(stored.snapshot.providers.values()),
-                );
-                // The head takes what it shows; the offers stay for the list.
-                let snap = &mut stored.snapshot;
-                let head = CompleteHead {
-                    kind: "complete",
-                    search_id: *id,
-                    status: outcome,
-                    providers: std::mem::take(&mut snap.providers),
-                    total_offers: snap.total_offers,
-                    sellers: std::mem::take(&mut snap.sellers),
-                    elapsed_ms,
-                };
-                let complete = complete_event(head, stored.cheapest(top));
-                let keys = self.keys(id);
-                let complete = tagged(EventKind::Complete, &complete);
-                let mut touched = vec![
-                    keys.hash.as_str(),
-                    keys.events.as_str(),
-                    self.deadlines.as_str(),
-                    self.finished.as_str(),
-                    self.events.as_str(),
-                ];
-                touched.extend(stored.client.as_deref());
-                let call = self.finish.call(
-                    &touched,
-                    vec![
-                        id.to_string().into_bytes(),
-                        complete.clone(),
-                        ms(now),
-                        max_len.clone().into_bytes(),
-                    ],
-                );
-                Some(((*id, complete, figures), call))
-            })
-            .collect::<Vec<_>>();
-        if calls.is_empty() {
-            return Ok(());
-        }
-        let (completes, calls): (Vec<_>, Vec<_>) = calls.into_iter().unzip();
-        let replies = self.run(calls).await?;
-        for ((id, complete, (partial, elapsed, first)), reply) in completes.into_iter().zip(replies)
-        {
-            if let Value::Int(at) = reply
-                && at > 0
-            {
-                crate::metrics::search_finished(partial, elapsed, first);
-                self.feed(&id, at as u64, std::iter::once(complete));
-            }
+        if running > most {
+            let _: Result<(), _> = redis::cmd("ZREM")
+                .arg(client)
+                .arg(id.to_string())
+                .query_async(&mut conn)
+                .await;
+            return Err(SearchError::Busy(most as u32));
         }
         Ok(())
     }
@@ -435,22 +373,16 @@ impl RedisStore {
     async fn read(&self, ids: &[Uuid]) -> Result<Vec<Option<Stored>>, BusError> {
         let mut pipe = redis::pipe();
         for id in ids {
-            let keys = self.keys(id);
-            pipe.cmd("HGETALL")
-                .arg(&keys.hash)
-                .cmd("LRANGE")
-                .arg(&keys.events)
-                .arg(0)
-                .arg(-1);
+            pipe.cmd("HGETALL").arg(self.key(id));
         }
         let mut conn = self.redis.short();
-        let replies: Vec<(Fields, Vec<Vec<u8>>)> = pipe
+        let replies: Vec<Fields> = pipe
             .query_async(&mut conn)
             .await
             .map_err(|e| bus_error(e, "", ""))?;
         ids.iter()
             .zip(replies)
-            .map(|(id, (fields, items))| Stored::parse(id, fields, items))
+            .map(|(id, fields)| Stored::parse(id, fields))
             .collect()
     }
 }

@@ -1,6 +1,6 @@
-//! A search as Redis holds it: its hash (request, status, each airline's
-//! progress as JSON) and its list of events, each its kind's one-byte tag
-//! then its JSON; and how both are read back into a snapshot.
+//! A search as Redis holds it: one hash with its request, status, each
+//! airline's progress as JSON and its events (`e:<n>`, each its kind's
+//! one-byte tag then its JSON); and how it is read back into a snapshot.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -28,9 +28,6 @@ pub(super) struct Stored {
     pub state: String,
     /// What a completing search completes as.
     pub outcome: Option<String>,
-    /// The key of its client's searches running, which it leaves when it
-    /// completes.
-    pub client: Option<String>,
     /// When the search was accepted, in milliseconds since the epoch.
     pub created_ms: i64,
     /// Where in `snapshot.offers` each itinerary's cheapest offer is,
@@ -50,13 +47,20 @@ impl Stored {
 
 impl Stored {
     /// `None` for a search that is not there (unknown or expired).
-    pub fn parse(id: &Uuid, fields: Fields, items: Vec<Vec<u8>>) -> Result<Option<Self>, BusError> {
+    pub fn parse(id: &Uuid, mut fields: Fields) -> Result<Option<Self>, BusError> {
         if fields.is_empty() {
             return Ok(None);
         }
         let broken = |what: &str| {
             BusError::Protocol(Fault::new(format!("search {id} in Redis: bad {what}")))
         };
+        let events = std::str::from_utf8(fields.get("events").map_or(&[][..], |v| v))
+            .ok()
+            .and_then(|n| n.parse::<u64>().ok())
+            .ok_or_else(|| broken("events"))?;
+        let items: Vec<Vec<u8>> = (1..=events)
+            .filter_map(|n| fields.remove(&format!("e:{n}")))
+            .collect();
         let field = |name: &str| fields.get(name).ok_or_else(|| broken(name));
         let text = |name: &str| -> Result<&str, BusError> {
             std::str::from_utf8(field(name)?).map_err(|_| broken(name))
@@ -119,9 +123,6 @@ impl Stored {
             },
             outcome: fields
                 .get("outcome")
-                .and_then(|o| String::from_utf8(o.clone()).ok()),
-            client: fields
-                .get("client")
                 .and_then(|o| String::from_utf8(o.clone()).ok()),
             created_ms: number("created_ms")?,
             state,

@@ -2,32 +2,47 @@
 -- first: each airline still pending gets a `timeout` provider event and the
 -- search moves to completing (partial). A search already completing whose
 -- `complete` never came (its process died) is owed it by the caller too.
--- KEYS: search hash, events list, deadlines, events stream.
--- ARGV: id, now ms, stream max length, the timeout reason.
+-- KEYS: search hash.
+-- ARGV: id, now ms, the timeout reason, channel.
 -- Returns 1 when the caller must build and append `complete`, else 0.
-local id, now = ARGV[1], tonumber(ARGV[2])
-local st = redis.call('HMGET', KEYS[1], 'status', 'providers', 'created_ms', 'expires_ms')
+local h, id, now = KEYS[1], ARGV[1], tonumber(ARGV[2])
+local st = redis.call('HMGET', h, 'status', 'providers', 'created_ms', 'events')
 if st[1] == 'completing' then
   return 1
 end
 if st[1] ~= 'processing' then
-  redis.call('ZREM', KEYS[3], id)
   return 0
 end
+local providers, fields = {}, {}
+for p in string.gmatch(st[2], '[^,]+') do
+  providers[#providers + 1] = p
+  fields[#fields + 1] = 'p:' .. p
+end
+local progress = redis.call('HMGET', h, unpack(fields))
 local elapsed = string.format('%d', now - tonumber(st[3]))
 -- The same fields as the memory store's (`events::timeout_event`).
 local tail = ',"status":"timeout","offers":0,"elapsed_ms":' .. elapsed ..
-  ',"error":"' .. ARGV[4] .. '","cached":false}'
-local events = {}
-for p in string.gmatch(st[2], '[^,]+') do
-  if pending(redis.call('HGET', KEYS[1], 'p:' .. p)) then
-    redis.call('HSET', KEYS[1], 'p:' .. p, '{' .. string.sub(tail, 2))
+  ',"error":"' .. ARGV[3] .. '","cached":false}'
+local set, events = {}, {}
+for j, p in ipairs(providers) do
+  if pending(progress[j]) then
+    set[#set + 1] = 'p:' .. p
+    set[#set + 1] = '{' .. string.sub(tail, 2)
     events[#events + 1] = 'p{"type":"provider","search_id":"' .. id ..
       '","provider":"' .. p .. '"' .. tail
   end
 end
-redis.call('HSET', KEYS[1], 'status', 'completing', 'outcome', 'partial', 'pending', 0)
+local n = append(set, tonumber(st[4]), events)
+set[#set + 1] = 'status'
+set[#set + 1] = 'completing'
+set[#set + 1] = 'outcome'
+set[#set + 1] = 'partial'
+set[#set + 1] = 'pending'
+set[#set + 1] = 0
+set[#set + 1] = 'events'
+set[#set + 1] = n
+redis.call('HSET', h, unpack(set))
 if #events > 0 then
-  append(KEYS[1], KEYS[2], KEYS[4], id, events, st[4], ARGV[3])
+  redis.call('PUBLISH', ARGV[4], id .. ' ' .. n)
 end
 return 1

@@ -1,19 +1,15 @@
 -- Appends a completing search's `complete` event, once: a second caller
 -- (two processes finishing the same search) changes nothing.
--- KEYS: search hash, events list, deadlines, finished, events stream, and
---       the client's searches running, when it has one.
--- ARGV: id, tagged `complete` event, now ms, stream max length.
--- Returns the id of the `complete` event when appended, else 0.
-local id = ARGV[1]
-local st = redis.call('HMGET', KEYS[1], 'status', 'outcome', 'expires_ms')
+-- KEYS: search hash.
+-- ARGV: id, tagged `complete` event, now ms, channel.
+-- Returns {the id of the `complete` event when appended else 0, the
+-- client's running-searches key or ''}.
+local h = KEYS[1]
+local st = redis.call('HMGET', h, 'status', 'outcome', 'events', 'client')
 if st[1] ~= 'completing' then
-  return 0
+  return {0, st[4] or ''}
 end
-redis.call('HSET', KEYS[1], 'status', st[2], 'finished_ms', ARGV[3])
-local at = append(KEYS[1], KEYS[2], KEYS[5], id, {ARGV[2]}, st[3], ARGV[4])
-redis.call('ZREM', KEYS[3], id)
-redis.call('ZADD', KEYS[4], ARGV[3], id)
-if KEYS[6] then
-  redis.call('ZREM', KEYS[6], id)
-end
-return at
+local n = tonumber(st[3]) + 1
+redis.call('HSET', h, 'status', st[2], 'finished_ms', ARGV[3], 'events', n, 'e:' .. n, ARGV[2])
+redis.call('PUBLISH', ARGV[4], ARGV[1] .. ' ' .. n)
+return {n, st[4] or ''}
