@@ -136,7 +136,7 @@ impl Application {
             }
             Some(url) => {
                 let unreachable = |source| StartupError::Redis {
-                    url: redact(url),
+                    url: crate::config::redis_url::redact(url),
                     source,
                 };
                 let redis = Arc::new(
@@ -332,32 +332,4 @@ fn hostname() -> String {
         })
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "airstream".to_string())
-}
-
-/// A Redis URL fit for logs: any password replaced by `***`.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let userinfo = &url[scheme + 3..at];
-            let user = userinfo.split(':').next().unwrap_or("");
-            format!("{}{}:***{}", &url[..scheme + 3], user, &url[at..])
-        }
-        _ => url.to_string(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn passwords_are_redacted_from_redis_urls() {
-        assert_eq!(
-            super::redact("redis://:secret@host:6379"),
-            "redis://:***@host:6379"
-        );
-        assert_eq!(
-            super::redact("redis://user:pw@host/0"),
-            "redis://user:***@host/0"
-        );
-        assert_eq!(super::redact("redis://host:6379"), "redis://host:6379");
-    }
 }

@@ -13,6 +13,7 @@
 pub mod embedded;
 pub mod error;
 pub mod redis_conn;
+pub mod redis_link;
 pub mod redis_streams;
 pub mod slots;
 

@@ -1,76 +1,140 @@
 //! The Redis connections of one process, and what a Redis error means for
-//! the broker. Short commands share one multiplexed, self-reconnecting
-//! connection (`ConnectionManager`), which pipelines concurrent commands
-//! on one socket; a deadpool pool was tried first and measured at half the
-//! throughput, because each checkout costs a recycle round trip (`UNWATCH`
-//! and `PING`). Each blocking reader gets its own connection with no
-//! response timeout: the client's default 500 ms would cut `XREADGROUP ...
-//! BLOCK` short, and a blocking command would stall every command
-//! multiplexed with it. The bus, the Redis search store and the live set
-//! of airlines all reach Redis through here.
+//! the broker. Short commands share one multiplexed connection, which
+//! pipelines concurrent commands on one socket: on one Redis a
+//! self-reconnecting `ConnectionManager` (a deadpool pool was tried first
+//! and measured at half the throughput, because each checkout costs a
+//! recycle round trip, `UNWATCH` and `PING`); on a Redis Cluster the
+//! crate's cluster connection, which routes by slot and follows
+//! redirections and failovers ([`Link`]). Each blocking reader gets its own
+//! connection with no response timeout: the client's default 500 ms would
+//! cut `XREADGROUP ... BLOCK` short, and a blocking command would stall
+//! every command multiplexed with it. The bus, the Redis search store, the
+//! shared cache, the rate limit and the live set of airlines all reach
+//! Redis through here.
+//!
+//! `redis_url` names one Redis, or any node of a cluster (found out with
+//! `INFO cluster`), or several nodes of a cluster separated by commas.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use redis::AsyncConnectionConfig;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::ClusterClient;
 use tokio::sync::Mutex;
 
 use super::error::BusError;
+use super::redis_link::Link;
 use crate::fault::Fault;
 
 /// How long a short command waits for its answer: while Redis is away it
 /// fails within a few seconds (a search is refused with 503 rather than
 /// left hanging).
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a short command may take on a cluster, retries included: long
+/// enough to ride out a master's failover, which takes its replica a few
+/// seconds (`cluster-node-timeout` and an election).
+const CLUSTER_OVERALL_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long opening the short-command connection may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 /// How long opening a blocking reader's connection may take.
 const READER_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// What the connections go to.
+enum Target {
+    /// One Redis.
+    One(redis::Client),
+    /// A Redis Cluster: a client for the blocking readers (no response
+    /// timeout), and one client per seed node for Pub/Sub, which a cluster
+    /// broadcasts to every node.
+    Cluster {
+        readers: ClusterClient,
+        nodes: Vec<redis::Client>,
+    },
+}
+
 /// One process's connections to Redis, with every key's prefix.
 pub struct RedisConn {
-    client: redis::Client,
-    shared: ConnectionManager,
+    target: Target,
+    shared: Link,
     prefix: String,
     /// One connection per blocking reader, opened on first use and dropped
     /// on error so the next read reconnects.
-    readers: Mutex<HashMap<String, MultiplexedConnection>>,
+    readers: Mutex<HashMap<String, Link>>,
 }
 
 impl std::fmt::Debug for RedisConn {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisConn")
             .field("prefix", &self.prefix)
+            .field("cluster", &self.is_cluster())
             .finish_non_exhaustive()
     }
 }
 
 impl RedisConn {
     /// Connects to `url` (checking it answers), with every key prefixed by
-    /// `prefix`.
+    /// `prefix`: one Redis, or a cluster when `url` lists several nodes or
+    /// its one node is a cluster's.
     pub async fn connect(url: &str, prefix: &str) -> Result<Self, BusError> {
-        let client = redis::Client::open(url).map_err(|e| {
+        let bad = |e: redis::RedisError| {
             BusError::Unavailable(Fault::caused_by(format!("bad Redis URL: {e}"), e))
-        })?;
-        // The manager reconnects on its own when Redis is back.
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(CONNECT_TIMEOUT))
-            .set_response_timeout(Some(RESPONSE_TIMEOUT))
-            .set_number_of_retries(2)
-            .set_max_delay(Duration::from_secs(1));
-        let shared = ConnectionManager::new_with_config(client.clone(), config)
-            .await
-            .map_err(|e| BusError::Unavailable(Fault::of(e)))?;
+        };
+        let seeds: Vec<&str> = url
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .collect();
+        let nodes = seeds
+            .iter()
+            .map(|seed| redis::Client::open(*seed))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(bad)?;
+        let Some(first) = nodes.first().cloned() else {
+            return Err(BusError::Unavailable(Fault::new("no Redis URL given")));
+        };
+        let cluster = nodes.len() > 1 || is_cluster_node(&first).await?;
+        let (target, shared) = if cluster {
+            let short = ClusterClient::builder(seeds.clone())
+                .connection_timeout(CONNECT_TIMEOUT)
+                .response_timeout(RESPONSE_TIMEOUT)
+                .overall_response_timeout(Some(CLUSTER_OVERALL_TIMEOUT))
+                .build()
+                .map_err(bad)?;
+            let readers = ClusterClient::builder(seeds)
+                .connection_timeout(READER_CONNECT_TIMEOUT)
+                .build()
+                .map_err(bad)?;
+            let shared = short
+                .get_async_connection()
+                .await
+                .map_err(|e| BusError::Unavailable(Fault::of(e)))?;
+            (Target::Cluster { readers, nodes }, Link::Cluster(shared))
+        } else {
+            // The manager reconnects on its own when Redis is back.
+            let config = ConnectionManagerConfig::new()
+                .set_connection_timeout(Some(CONNECT_TIMEOUT))
+                .set_response_timeout(Some(RESPONSE_TIMEOUT))
+                .set_number_of_retries(2)
+                .set_max_delay(Duration::from_secs(1));
+            let shared = ConnectionManager::new_with_config(first.clone(), config)
+                .await
+                .map_err(|e| BusError::Unavailable(Fault::of(e)))?;
+            (Target::One(first), Link::Managed(shared))
+        };
         let conn = Self {
-            client,
+            target,
             shared,
             prefix: prefix.to_string(),
             readers: Mutex::new(HashMap::new()),
         };
         conn.ping().await?;
-        conn.refuse_a_cluster().await?;
         Ok(conn)
+    }
+
+    /// Whether the connections go to a Redis Cluster.
+    pub fn is_cluster(&self) -> bool {
+        matches!(self.target, Target::Cluster { .. })
     }
 
     /// A key's full name, with the configured prefix.
@@ -79,31 +143,58 @@ impl RedisConn {
     }
 
     /// The shared connection for short commands.
-    pub fn short(&self) -> ConnectionManager {
+    pub fn short(&self) -> Link {
         self.shared.clone()
     }
 
     /// The blocking reader `name`'s own connection, opened on first use.
-    pub async fn reader(&self, name: &str) -> Result<MultiplexedConnection, BusError> {
+    pub async fn reader(&self, name: &str) -> Result<Link, BusError> {
         let mut readers = self.readers.lock().await;
         if let Some(conn) = readers.get(name) {
             return Ok(conn.clone());
         }
-        let config = AsyncConnectionConfig::new()
-            .set_response_timeout(None)
-            .set_connection_timeout(Some(READER_CONNECT_TIMEOUT));
-        let conn = self
-            .client
-            .get_multiplexed_async_connection_with_config(&config)
-            .await
-            .map_err(|e| BusError::Unavailable(Fault::of(e)))?;
+        let conn = match &self.target {
+            Target::One(client) => {
+                let config = AsyncConnectionConfig::new()
+                    .set_response_timeout(None)
+                    .set_connection_timeout(Some(READER_CONNECT_TIMEOUT));
+                client
+                    .get_multiplexed_async_connection_with_config(&config)
+                    .await
+                    .map(Link::Plain)
+            }
+            // No response timeout unless set: a cluster's blocking read
+            // waits as long as its BLOCK.
+            Target::Cluster { readers, .. } => {
+                readers.get_async_connection().await.map(Link::Cluster)
+            }
+        }
+        .map_err(|e| BusError::Unavailable(Fault::of(e)))?;
         readers.insert(name.to_string(), conn.clone());
         Ok(conn)
     }
 
-    /// A new Pub/Sub connection.
+    /// A new Pub/Sub connection; on a cluster, to the first seed node that
+    /// answers (a cluster delivers every message to every node).
     pub async fn pubsub(&self) -> Result<redis::aio::PubSub, redis::RedisError> {
-        self.client.get_async_pubsub().await
+        match &self.target {
+            Target::One(client) => client.get_async_pubsub().await,
+            Target::Cluster { nodes, .. } => {
+                let mut last = None;
+                for node in nodes {
+                    match node.get_async_pubsub().await {
+                        Ok(pubsub) => return Ok(pubsub),
+                        Err(e) => last = Some(e),
+                    }
+                }
+                Err(last.unwrap_or_else(|| {
+                    redis::RedisError::from((
+                        redis::ErrorKind::Io,
+                        "no cluster node to subscribe on",
+                    ))
+                }))
+            }
+        }
     }
 
     /// Forgets a reader's connection after an error, so the next read
@@ -112,35 +203,14 @@ impl RedisConn {
         self.readers.lock().await.remove(name);
     }
 
-    /// Refuses a node of a Redis Cluster at start, in plain words: every
-    /// search would otherwise fail later on a `MOVED` redirection.
-    async fn refuse_a_cluster(&self) -> Result<(), BusError> {
-        let mut conn = self.short();
-        // A Redis that does not let this user run INFO is not a cluster
-        // airstream can tell: it goes on.
-        let Ok(info) = redis::cmd("INFO")
-            .arg("cluster")
-            .query_async::<String>(&mut conn)
-            .await
-        else {
-            return Ok(());
-        };
-        if info.lines().any(|l| l.trim() == "cluster_enabled:1") {
-            return Err(BusError::Unsupported(
-                "it is a node of a Redis Cluster (cluster_enabled:1); airstream runs on one Redis, a primary with replicas for failover, not on a cluster".into(),
-            ));
-        }
-        Ok(())
-    }
-
-    /// `SCRIPT LOAD`s a script, so that calls by its SHA-1 (`EVALSHA`)
-    /// find it.
+    /// `SCRIPT LOAD`s a script (on every node of a cluster), so that calls
+    /// by its SHA-1 (`EVALSHA`) find it.
     pub async fn load_script(&self, source: &str) -> Result<(), redis::RedisError> {
         let mut conn = self.short();
         redis::cmd("SCRIPT")
             .arg("LOAD")
             .arg(source)
-            .query_async::<String>(&mut conn)
+            .query_async::<redis::Value>(&mut conn)
             .await
             .map(drop)
     }
@@ -148,12 +218,29 @@ impl RedisConn {
     /// `PING`.
     pub async fn ping(&self) -> Result<(), BusError> {
         let mut conn = self.short();
-        let _: String = redis::cmd("PING")
+        let _: redis::Value = redis::cmd("PING")
             .query_async(&mut conn)
             .await
             .map_err(|e| BusError::Unavailable(Fault::of(e)))?;
         Ok(())
     }
+}
+
+/// Whether one Redis is a node of a cluster (`cluster_enabled:1`). A Redis
+/// that does not let this user run `INFO` is taken for a single one.
+async fn is_cluster_node(client: &redis::Client) -> Result<bool, BusError> {
+    let config = AsyncConnectionConfig::new()
+        .set_response_timeout(Some(RESPONSE_TIMEOUT))
+        .set_connection_timeout(Some(CONNECT_TIMEOUT));
+    let mut conn = client
+        .get_multiplexed_async_connection_with_config(&config)
+        .await
+        .map_err(|e| BusError::Unavailable(Fault::of(e)))?;
+    Ok(redis::cmd("INFO")
+        .arg("cluster")
+        .query_async::<String>(&mut conn)
+        .await
+        .is_ok_and(|info| info.lines().any(|l| l.trim() == "cluster_enabled:1")))
 }
 
 /// Maps a Redis error to the bus's: a missing group, a broker that cannot be

@@ -16,6 +16,7 @@ use crate::duration::HumanDuration;
 mod access;
 mod cache;
 mod http;
+pub mod redis_url;
 
 pub use access::AccessSettings;
 pub use cache::CacheSettings;
@@ -323,14 +324,8 @@ impl Settings {
                 problems.push(format!("`{key}` must be more than zero"));
             }
         }
-        if let Some(url) = &self.redis_url
-            && !(url.starts_with("redis://")
-                || url.starts_with("rediss://")
-                || url.starts_with("unix://"))
-        {
-            problems.push(format!(
-                "`redis_url` must start with redis://, rediss:// or unix://, got `{url}`"
-            ));
+        if let Some(problem) = self.redis_url.as_deref().and_then(redis_url::problem) {
+            problems.push(problem);
         }
         if self.role != Role::All && self.redis_url.is_none() {
             problems.push(format!(

@@ -13,8 +13,8 @@ use crate::helpers::{
 };
 
 /// A Redis, a providers directory and the settings every process shares.
-pub(crate) struct Deployment {
-    pub(crate) redis: RedisServer,
+pub(crate) struct Deployment<R = RedisServer> {
+    pub(crate) redis: R,
     pub(crate) dir: TempDir,
     envs: Vec<(&'static str, OsString)>,
 }
@@ -25,13 +25,31 @@ impl Deployment {
         redis: RedisServer,
         extra: &[(&'static str, &str)],
     ) -> Self {
+        let url = redis.url.clone();
+        Deployment::with(files, redis, &url, extra)
+    }
+}
+
+impl Deployment<()> {
+    /// A deployment on a Redis the test holds itself (a cluster), at `url`.
+    pub(crate) async fn on(
+        files: &[(&str, String)],
+        url: &str,
+        extra: &[(&'static str, &str)],
+    ) -> Self {
+        Deployment::with(files, (), url, extra)
+    }
+}
+
+impl<R> Deployment<R> {
+    fn with(files: &[(&str, String)], redis: R, url: &str, extra: &[(&'static str, &str)]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         for (name, yaml) in files {
             std::fs::write(dir.path().join(name), yaml).unwrap();
         }
         let mut envs = vec![
             ("AIRSTREAM_PROVIDERS_DIR", dir.path().as_os_str().to_owned()),
-            ("AIRSTREAM_REDIS_URL", OsString::from(&redis.url)),
+            ("AIRSTREAM_REDIS_URL", OsString::from(url)),
         ];
         envs.extend(extra.iter().map(|(k, v)| (*k, OsString::from(v))));
         Self { redis, dir, envs }

@@ -1,6 +1,6 @@
 //! airstream started inside the test exactly as `main` starts it, on port
 //! 0, against a fresh temporary `providers.d/` (and its own
-//! `redis-server` when the suite runs on Redis).
+//! `redis-server`, or its own Redis Cluster, when the suite runs on one).
 
 use std::path::PathBuf;
 
@@ -13,6 +13,7 @@ use tokio::task::JoinHandle;
 use super::api::Api;
 use super::fixtures::samples_dir;
 use super::redis::RedisServer;
+use super::redis_cluster::RedisCluster;
 use super::wait::WAIT;
 
 /// A running airstream; as a client, it is its [`Api`].
@@ -23,7 +24,13 @@ pub struct TestApp {
     pub shutdown: Shutdown,
     pub server: Option<JoinHandle<Result<(), airstream::startup::StartupError>>>,
     _dir: Option<TempDir>,
-    _redis: Option<RedisServer>,
+    _redis: Option<Redis>,
+}
+
+/// The Redis a test app runs on, stopped with it.
+enum Redis {
+    One(#[allow(dead_code)] RedisServer),
+    Cluster(#[allow(dead_code)] RedisCluster),
 }
 
 impl std::ops::Deref for TestApp {
@@ -35,10 +42,16 @@ impl std::ops::Deref for TestApp {
 }
 
 /// Which bus the suite runs on: `E2E_BUS=redis` runs every
-/// end-to-end test against its own real `redis-server`; anything else (the
-/// default) on the embedded bus. `scripts/test.sh` runs the suite both ways.
+/// end-to-end test against its own real `redis-server`, `E2E_BUS=cluster`
+/// against its own Redis Cluster (3 masters, 3 replicas); anything else
+/// (the default) on the embedded bus. `scripts/test.sh` runs the suite all
+/// three ways.
 pub fn redis_backend() -> bool {
-    std::env::var("E2E_BUS").is_ok_and(|b| b == "redis")
+    std::env::var("E2E_BUS").is_ok_and(|b| b == "redis" || b == "cluster")
+}
+
+fn cluster_backend() -> bool {
+    std::env::var("E2E_BUS").is_ok_and(|b| b == "cluster")
 }
 
 impl TestApp {
@@ -74,10 +87,14 @@ impl TestApp {
         tune: impl FnOnce(&mut Settings),
     ) -> TestApp {
         let mut settings = Settings::for_tests(providers_dir.clone());
-        let redis = if redis_backend() {
+        let redis = if cluster_backend() {
+            let cluster = RedisCluster::start(3, 1).await;
+            settings.redis_url = Some(cluster.urls[..3].join(","));
+            Some(Redis::Cluster(cluster))
+        } else if redis_backend() {
             let server = RedisServer::start().await;
             settings.redis_url = Some(server.url.clone());
-            Some(server)
+            Some(Redis::One(server))
         } else {
             None
         };
