@@ -144,12 +144,38 @@ impl Application {
                         .await
                         .map_err(unreachable)?,
                 );
-                let bus = Arc::new(RedisBus::new(redis.clone(), settings.redis.stream_max_len));
+                let bus = Arc::new(RedisBus::new(
+                    redis.clone(),
+                    settings.redis.stream_max_len,
+                    settings.redis.partitions,
+                ));
                 let store = Arc::new(
-                    RedisStore::new(redis.clone(), bus.max_len(), limits)
-                        .await
-                        .map_err(unreachable)?,
+                    RedisStore::new(
+                        redis.clone(),
+                        bus.partitions().clone(),
+                        bus.max_len(),
+                        limits,
+                    )
+                    .await
+                    .map_err(unreachable)?,
                 );
+                if redis.is_cluster() {
+                    let partitions = bus.partitions();
+                    let streams = partitions
+                        .all_requested()
+                        .map(|s| ("requested", redis.key(s)))
+                        .chain(partitions.all_results().map(|s| ("results", redis.key(s))));
+                    let deadlines = store
+                        .deadline_keys()
+                        .iter()
+                        .map(|k| ("deadlines", k.clone()));
+                    crate::bus::spread::log_spread(
+                        &redis,
+                        streams.chain(deadlines).collect(),
+                        &["requested", "results"],
+                    )
+                    .await;
+                }
                 if settings.role.runs_api() {
                     tasks.spawn(store.clone().follow(shutdown.clone()));
                     tasks.spawn(store.clone().run_deadlines(shutdown.clone()));

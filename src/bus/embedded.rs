@@ -16,6 +16,7 @@ use super::{BusError, Entry, EntryId, StartFrom};
 pub struct EmbeddedBus {
     streams: Mutex<HashMap<String, Arc<Stream>>>,
     max_len: usize,
+    partitions: super::Partitions,
 }
 
 #[derive(Debug)]
@@ -52,7 +53,13 @@ impl EmbeddedBus {
         Self {
             streams: Mutex::new(HashMap::new()),
             max_len: max_len.max(1),
+            partitions: super::Partitions::new(1),
         }
+    }
+
+    /// One partition: in one process there is nothing to spread.
+    pub fn partitions(&self) -> &super::Partitions {
+        &self.partitions
     }
 
     fn stream(&self, name: &str) -> Arc<Stream> {

@@ -5,17 +5,22 @@
 //! left idle by a dead consumer.
 //!
 //! [`Bus`] is the one interface; [`embedded`] implements it in process and
-//! [`redis_streams`] on Redis. [`redis_conn`] owns a process's Redis
-//! connections, which the Redis search store and the live set of airlines
-//! use too, and decides which Redis errors are the broker's; [`error`] is
-//! why a bus operation failed.
+//! [`redis_streams`] on Redis. [`partitions`] names the requested and
+//! results streams of each partition. [`redis_conn`] owns a process's Redis
+//! connections (one Redis or a cluster, through [`redis_link`]), which the
+//! Redis search store and the live set of airlines use too, and decides
+//! which Redis errors are the broker's; [`slots`] computes a cluster's hash
+//! slots and [`spread`] logs how partitions lie over its masters;
+//! [`error`] is why a bus operation failed.
 
 pub mod embedded;
 pub mod error;
+pub mod partitions;
 pub mod redis_conn;
 pub mod redis_link;
 pub mod redis_streams;
 pub mod slots;
+pub mod spread;
 
 use std::fmt;
 use std::str::FromStr;
@@ -28,11 +33,7 @@ use tokio::sync::mpsc;
 use crate::fault::{Chain, Fault};
 use crate::shutdown::Shutdown;
 pub use error::BusError;
-
-/// The stream that carries one entry per search (field `data`: the search).
-pub const REQUESTED: &str = "flight.search.requested";
-/// The stream that carries one entry per airline answer.
-pub const RESULTS: &str = "flight.search.results";
+pub use partitions::{Partitions, REQUESTED, RESULTS};
 /// Where a search goes after too many deliveries to one airline.
 pub const DEAD_LETTER: &str = "flight.search.dead";
 /// The consumer group of the aggregation on the results stream.
@@ -107,6 +108,14 @@ impl Bus {
         match self {
             Bus::Embedded(_) => "embedded",
             Bus::Redis(_) => "redis",
+        }
+    }
+
+    /// The requested and results streams' partitions.
+    pub fn partitions(&self) -> &Partitions {
+        match self {
+            Bus::Embedded(bus) => bus.partitions(),
+            Bus::Redis(bus) => bus.partitions(),
         }
     }
 
@@ -266,15 +275,21 @@ pub struct GroupInfo {
 /// metrics every `every`, until shutdown.
 pub async fn sample_streams(bus: Bus, every: std::time::Duration, shutdown: Shutdown) {
     loop {
-        for stream in [REQUESTED, RESULTS, DEAD_LETTER] {
+        let partitions = bus.partitions().clone();
+        let streams = partitions
+            .all_requested()
+            .chain(partitions.all_results())
+            .chain([DEAD_LETTER]);
+        for stream in streams {
             if let Ok(len) = bus.len(stream).await {
-                metrics::gauge!(crate::metrics::STREAM_LENGTH, "stream" => stream).set(len as f64);
+                metrics::gauge!(crate::metrics::STREAM_LENGTH, "stream" => stream.to_string())
+                    .set(len as f64);
             }
             if let Ok(groups) = bus.groups(stream).await {
                 for g in groups {
-                    metrics::gauge!(crate::metrics::STREAM_PENDING, "stream" => stream, "group" => g.name.clone())
+                    metrics::gauge!(crate::metrics::STREAM_PENDING, "stream" => stream.to_string(), "group" => g.name.clone())
                         .set(g.pending as f64);
-                    metrics::gauge!(crate::metrics::STREAM_LAG, "stream" => stream, "group" => g.name)
+                    metrics::gauge!(crate::metrics::STREAM_LAG, "stream" => stream.to_string(), "group" => g.name)
                         .set(g.lag as f64);
                 }
             }
@@ -300,7 +315,7 @@ impl Acker {
 
     /// Starts the acknowledging task for one group. It drains what is queued
     /// when shutdown trips, then stops.
-    pub fn spawn(bus: Bus, stream: &'static str, group: String, shutdown: Shutdown) -> Acker {
+    pub fn spawn(bus: Bus, stream: String, group: String, shutdown: Shutdown) -> Acker {
         let (tx, mut rx) = mpsc::unbounded_channel::<EntryId>();
         tokio::spawn(async move {
             let mut batch = Vec::with_capacity(Self::MAX_BATCH);
@@ -315,7 +330,7 @@ impl Acker {
                         batch.push(id);
                     }
                     if !batch.is_empty() {
-                        let _ = bus.ack(stream, &group, &batch).await;
+                        let _ = bus.ack(&stream, &group, &batch).await;
                     }
                     return;
                 };
@@ -326,8 +341,8 @@ impl Acker {
                         Err(_) => break,
                     }
                 }
-                if let Err(e) = bus.ack(stream, &group, &batch).await {
-                    tracing::warn!(stream, group = %group, error = %Chain(&e), count = batch.len(), "acknowledgement failed; entries stay pending");
+                if let Err(e) = bus.ack(&stream, &group, &batch).await {
+                    tracing::warn!(stream = %stream, group = %group, error = %Chain(&e), count = batch.len(), "acknowledgement failed; entries stay pending");
                 }
                 batch.clear();
             }

@@ -31,10 +31,12 @@ use crate::fault::Fault;
 /// fails within a few seconds (a search is refused with 503 rather than
 /// left hanging).
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
-/// How long a short command may take on a cluster, retries included: long
-/// enough to ride out a master's failover, which takes its replica a few
-/// seconds (`cluster-node-timeout` and an election).
-const CLUSTER_OVERALL_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a short command may take on a cluster, retries and
+/// redirections included: a failover quicker than this (a short
+/// `cluster-node-timeout`) is ridden out; a longer one refuses new
+/// searches with 503 meanwhile, as an outage of one Redis does, well
+/// within the HTTP request timeout.
+const CLUSTER_OVERALL_TIMEOUT: Duration = Duration::from_secs(4);
 /// How long opening the short-command connection may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 /// How long opening a blocking reader's connection may take.

@@ -18,6 +18,7 @@ use super::{BusError, Entry, EntryId, StartFrom};
 pub struct RedisBus {
     redis: Arc<RedisConn>,
     max_len: usize,
+    partitions: super::Partitions,
 }
 
 fn entry_id(text: &str) -> Result<EntryId, BusError> {
@@ -39,19 +40,26 @@ fn to_entry(id: StreamId, deliveries: u32) -> Result<Entry, BusError> {
 
 impl RedisBus {
     /// A bus on `redis`'s connections, with streams trimmed to about
-    /// `max_len` entries.
-    pub fn new(redis: Arc<RedisConn>, max_len: usize) -> Self {
+    /// `max_len` entries, searches spread over `partitions` partitions.
+    pub fn new(redis: Arc<RedisConn>, max_len: usize, partitions: usize) -> Self {
         Self {
             redis,
             max_len: max_len.max(1),
+            partitions: super::Partitions::new(partitions),
         }
     }
 
     /// Connects to `url` (checking it answers) with stream names prefixed by
-    /// `prefix` and streams trimmed to about `max_len` entries.
+    /// `prefix` and streams trimmed to about `max_len` entries, in one
+    /// partition.
     pub async fn connect(url: &str, prefix: &str, max_len: usize) -> Result<Self, BusError> {
         let redis = RedisConn::connect(url, prefix).await?;
-        Ok(Self::new(Arc::new(redis), max_len))
+        Ok(Self::new(Arc::new(redis), max_len, 1))
+    }
+
+    /// The requested and results streams' partitions.
+    pub fn partitions(&self) -> &super::Partitions {
+        &self.partitions
     }
 
     /// `PING`.

@@ -35,15 +35,19 @@ pub fn slot(key: &[u8]) -> u16 {
     crc16(tagged.unwrap_or(key)) % SLOTS
 }
 
-/// `count` hash tags (`<name>0`, `<name>1-7`, ...), the i-th in the i-th
-/// of `count` equal stretches of the slot space. Deterministic, so every
-/// process picks the same.
+/// `count` hash tags (`<name>0`, `<name>1-7`, ...), the i-th near the
+/// middle of the i-th of `count` equal stretches of the slot space (the
+/// middle eighth of it), so masters that split the slots evenly get one
+/// each, or their even share. Deterministic, so every process picks the
+/// same.
 pub fn spread_tags(name: &str, count: usize) -> Vec<String> {
     let count = count.clamp(1, usize::from(SLOTS));
     (0..count)
         .map(|i| {
-            let low = i * usize::from(SLOTS) / count;
-            let high = (i + 1) * usize::from(SLOTS) / count;
+            let start = i * usize::from(SLOTS) / count;
+            let end = (i + 1) * usize::from(SLOTS) / count;
+            let (middle, reach) = ((start + end) / 2, (end - start) / 16);
+            let (low, high) = (middle - reach, middle + reach + 1);
             (0u32..)
                 .map(|n| match n {
                     0 => format!("{name}{i}"),

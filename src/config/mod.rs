@@ -147,6 +147,10 @@ pub struct RedisSettings {
     /// Deliveries of one search to one airline before it goes to the
     /// dead-letter stream and that airline answers `error`.
     pub max_deliveries: u32,
+    /// Partitions of the requested and results streams, to spread them over
+    /// a Redis Cluster's masters (1 to 64; every process of a deployment
+    /// must have the same).
+    pub partitions: usize,
 }
 
 impl Default for RedisSettings {
@@ -156,6 +160,7 @@ impl Default for RedisSettings {
             stream_max_len: 100_000,
             claim_idle: Duration::from_secs(10).into(),
             max_deliveries: 3,
+            partitions: 1,
         }
     }
 }
@@ -335,6 +340,13 @@ impl Settings {
         }
         if self.redis.stream_max_len == 0 {
             problems.push("`redis.stream_max_len` must be at least 1".to_string());
+        }
+        if !(1..=crate::bus::partitions::MAX_PARTITIONS).contains(&self.redis.partitions) {
+            problems.push(format!(
+                "`redis.partitions` must be from 1 to {}, got {}",
+                crate::bus::partitions::MAX_PARTITIONS,
+                self.redis.partitions
+            ));
         }
         if self.search.max_retained == 0 {
             problems.push("`search.max_retained` must be at least 1".to_string());

@@ -13,7 +13,7 @@ use notify_debouncer_full::{DebounceEventResult, new_debouncer};
 use tokio::sync::mpsc;
 
 use super::ProviderRegistry;
-use crate::bus::{Bus, REQUESTED, StartFrom};
+use crate::bus::{Bus, StartFrom};
 use crate::shutdown::Shutdown;
 
 /// Quiet time after a change before the reload: long enough to see an
@@ -142,11 +142,15 @@ pub async fn reload(registry: &ProviderRegistry, groups: Option<&Bus>) {
         return;
     }
     if let Some(bus) = groups {
+        let partitions = bus.partitions().clone();
         for id in summary.added.iter().chain(&summary.changed) {
-            if catalog.providers.get(id).is_some_and(|d| d.enabled)
-                && let Err(e) = bus.ensure_group(REQUESTED, id, StartFrom::Latest).await
-            {
-                tracing::warn!(provider = %id, error = %e, "consumer group not created; its consumer will retry");
+            if !catalog.providers.get(id).is_some_and(|d| d.enabled) {
+                continue;
+            }
+            for stream in partitions.all_requested() {
+                if let Err(e) = bus.ensure_group(stream, id, StartFrom::Latest).await {
+                    tracing::warn!(provider = %id, error = %e, "consumer group not created; its consumer will retry");
+                }
             }
         }
     }

@@ -3,14 +3,14 @@
 //! them into SSE events. With Redis, every api process reads in the one
 //! group, so each answer is recorded by one of them; answers left pending
 //! by a process that died are claimed by a live one after the claim idle
-//! time.
+//! time. Each partition of the results stream has its own reader.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::Searches;
 use super::events::EventLog;
-use crate::bus::{AGGREGATOR_GROUP, Backoff, Bus, BusError, Entry, RESULTS, StartFrom};
+use crate::bus::{AGGREGATOR_GROUP, Backoff, Bus, BusError, Entry, StartFrom};
 use crate::fault::Chain;
 use crate::model::AnswerView;
 use crate::shutdown::Shutdown;
@@ -28,8 +28,12 @@ const ANSWER_CLAIM_IDLE: Duration = Duration::from_secs(1);
 /// Creates the aggregator's consumer group so that no answer published from
 /// now on is missed.
 pub async fn prepare(bus: &Bus) -> Result<(), BusError> {
-    bus.ensure_group(RESULTS, AGGREGATOR_GROUP, StartFrom::Latest)
-        .await
+    let partitions = bus.partitions().clone();
+    for stream in partitions.all_results() {
+        bus.ensure_group(stream, AGGREGATOR_GROUP, StartFrom::Latest)
+            .await?;
+    }
+    Ok(())
 }
 
 /// Feeds the searches from the results stream until shutdown. `claim_idle`
@@ -39,6 +43,30 @@ pub async fn run(
     bus: Bus,
     searches: Searches,
     consumer: String,
+    claim_idle: Option<Duration>,
+    shutdown: Shutdown,
+) {
+    let partitions = bus.partitions().clone();
+    let readers = partitions.all_results().map(|stream| {
+        read(
+            &bus,
+            &searches,
+            stream,
+            &consumer,
+            claim_idle,
+            shutdown.clone(),
+        )
+    });
+    futures::future::join_all(readers).await;
+}
+
+/// Feeds the searches from one partition of the results stream until
+/// shutdown.
+async fn read(
+    bus: &Bus,
+    searches: &Searches,
+    stream: &str,
+    consumer: &str,
     claim_idle: Option<Duration>,
     shutdown: Shutdown,
 ) {
@@ -52,11 +80,11 @@ pub async fn run(
         let read = async {
             match claim {
                 Some(idle) => {
-                    bus.claim_idle(RESULTS, AGGREGATOR_GROUP, &consumer, idle, BATCH)
+                    bus.claim_idle(stream, AGGREGATOR_GROUP, consumer, idle, BATCH)
                         .await
                 }
                 None => {
-                    bus.read_group(RESULTS, AGGREGATOR_GROUP, &consumer, BATCH, block)
+                    bus.read_group(stream, AGGREGATOR_GROUP, consumer, BATCH, block)
                         .await
                 }
             }
@@ -78,7 +106,7 @@ pub async fn run(
                 // stream then holds only answers sent since it returned.
                 if matches!(e, BusError::NoGroup { .. })
                     && bus
-                        .ensure_group(RESULTS, AGGREGATOR_GROUP, StartFrom::Beginning)
+                        .ensure_group(stream, AGGREGATOR_GROUP, StartFrom::Beginning)
                         .await
                         .is_ok()
                 {
@@ -96,11 +124,11 @@ pub async fn run(
         if entries.is_empty() {
             continue;
         }
-        if !record(&searches, &entries, &shutdown).await {
+        if !record(searches, &entries, &shutdown).await {
             return;
         }
         let ids: Vec<_> = entries.iter().map(|e| e.id).collect();
-        if let Err(e) = bus.ack(RESULTS, AGGREGATOR_GROUP, &ids).await {
+        if let Err(e) = bus.ack(stream, AGGREGATOR_GROUP, &ids).await {
             tracing::warn!(error = %Chain(&e), "acknowledging answers failed");
         }
     }

@@ -27,7 +27,7 @@ use jiff::Timestamp;
 use uuid::Uuid;
 
 use self::redis::RedisStore;
-use crate::bus::{Bus, REQUESTED};
+use crate::bus::Bus;
 use crate::fault::Fault;
 use crate::model::SearchRequest;
 pub use error::SearchError;
@@ -70,7 +70,9 @@ impl Searches {
                 let data = serde_json::to_vec(&request)
                     .map_err(|e| SearchError::Internal(Fault::of(e)))?;
                 let cell = store.insert_for(request, Some(admission))?;
-                if let Err(e) = bus.publish(REQUESTED, Bytes::from(data)).await {
+                let partitions = bus.partitions();
+                let stream = partitions.requested(partitions.of(&cell.request.search_id));
+                if let Err(e) = bus.publish(stream, Bytes::from(data)).await {
                     store.remove(&cell.request.search_id);
                     return Err(e.into());
                 }

@@ -1,5 +1,5 @@
-//! The provider runtime: one consumer per enabled airline, each in that
-//! airline's own consumer group on the requested stream. A consumer reads
+//! The provider runtime: one consumer per enabled airline and partition of
+//! the requested stream, each in that airline's own consumer group. A consumer reads
 //! searches while its airline has free concurrency, answers each within the
 //! airline's budget and the search's deadline, publishes the answer on the
 //! results stream, and only then acknowledges the request. [`answer`]
@@ -19,9 +19,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::cache::AnswerCache;
 use super::{ProviderDef, ProviderMode, ProviderRegistry, ProviderStats};
-use crate::bus::{
-    Acker, Backoff, Bus, BusError, DEAD_LETTER, Entry, REQUESTED, RESULTS, StartFrom,
-};
+use crate::bus::{Acker, Backoff, Bus, BusError, DEAD_LETTER, Entry, StartFrom};
 use crate::model::{AnswerStatus, ProviderAnswer, SearchRequest};
 use crate::shutdown::Shutdown;
 use answer::{Draw, answer};
@@ -132,30 +130,35 @@ impl Runtime {
                 }
                 continue;
             }
-            self.bus
-                .ensure_group(REQUESTED, id, StartFrom::Latest)
-                .await?;
+            let partitions = self.bus.partitions().clone();
+            for stream in partitions.all_requested() {
+                self.bus.ensure_group(stream, id, StartFrom::Latest).await?;
+            }
             let stop = self.shutdown.child();
+            // The airline's concurrency is shared by its partitions' readers.
             let slots = Arc::new(Semaphore::new(def.concurrency as usize));
-            let consumer = Consumer {
-                bus: self.bus.clone(),
-                id: id.clone(),
-                registry: self.registry.clone(),
-                stats: self.registry.stats(id),
-                name: self.name.clone(),
-                acker: Acker::spawn(
-                    self.bus.clone(),
-                    REQUESTED,
-                    id.clone(),
-                    self.shutdown.clone(),
-                ),
-                redelivery: self.redelivery,
-                self_url: self.self_url.clone(),
-                cache: self.cache.clone(),
-                shutdown: self.shutdown.clone(),
-                stop: stop.clone(),
-            };
-            tokio::spawn(consumer.run(slots.clone()));
+            for stream in partitions.all_requested() {
+                let consumer = Consumer {
+                    bus: self.bus.clone(),
+                    id: id.clone(),
+                    stream: stream.to_string(),
+                    registry: self.registry.clone(),
+                    stats: self.registry.stats(id),
+                    name: self.name.clone(),
+                    acker: Acker::spawn(
+                        self.bus.clone(),
+                        stream.to_string(),
+                        id.clone(),
+                        self.shutdown.clone(),
+                    ),
+                    redelivery: self.redelivery,
+                    self_url: self.self_url.clone(),
+                    cache: self.cache.clone(),
+                    shutdown: self.shutdown.clone(),
+                    stop: stop.clone(),
+                };
+                tokio::spawn(consumer.run(slots.clone()));
+            }
             self.running.insert(
                 id.clone(),
                 Running {
@@ -179,10 +182,12 @@ pub struct Redelivery {
     pub max_deliveries: u32,
 }
 
-/// One airline's consumer.
+/// One airline's consumer of one partition of the requested stream.
 struct Consumer {
     bus: Bus,
     id: String,
+    /// The partition's requested stream.
+    stream: String,
     registry: Arc<ProviderRegistry>,
     stats: Arc<ProviderStats>,
     name: String,
@@ -226,7 +231,7 @@ impl Consumer {
             };
             let want = 1 + slots.available_permits().min(255);
             let read = tokio::select! {
-                r = this.bus.read_group(REQUESTED, &this.id, &this.name, want, READ_BLOCK) => r,
+                r = this.bus.read_group(&this.stream, &this.id, &this.name, want, READ_BLOCK) => r,
                 _ = this.shutdown.wait() => break,
             };
             let entries = match read {
@@ -242,7 +247,7 @@ impl Consumer {
                     if matches!(e, BusError::NoGroup { .. })
                         && this
                             .bus
-                            .ensure_group(REQUESTED, &this.id, StartFrom::Beginning)
+                            .ensure_group(&this.stream, &this.id, StartFrom::Beginning)
                             .await
                             .is_ok()
                     {
@@ -318,7 +323,7 @@ impl Consumer {
             }
             let claimed = match self
                 .bus
-                .claim_idle(REQUESTED, &self.id, &self.name, min_idle, 64)
+                .claim_idle(&self.stream, &self.id, &self.name, min_idle, 64)
                 .await
             {
                 Ok(claimed) => claimed,
@@ -356,7 +361,7 @@ impl Consumer {
     /// answers it with an error, so the search still completes.
     async fn dead_letter(&self, entry: Entry, max: u32) {
         let record = serde_json::json!({
-            "stream": REQUESTED,
+            "stream": self.stream,
             "group": self.id,
             "entry_id": entry.id.to_string(),
             "deliveries": entry.deliveries,
@@ -387,12 +392,22 @@ impl Consumer {
                 age_ms: None,
             };
             if let Ok(data) = serde_json::to_vec(&answer)
-                && self.bus.publish(RESULTS, Bytes::from(data)).await.is_err()
+                && self
+                    .bus
+                    .publish(self.results_of(&search), Bytes::from(data))
+                    .await
+                    .is_err()
             {
                 return;
             }
         }
         self.acker.ack(entry.id);
+    }
+
+    /// The results stream of a search's partition.
+    fn results_of(&self, search: &SearchRequest) -> &str {
+        let partitions = self.bus.partitions();
+        partitions.results(partitions.of(&search.search_id))
     }
 
     /// The search in an entry, when it targets this airline and is still
@@ -468,7 +483,7 @@ impl Consumer {
                 return;
             }
         };
-        match self.bus.publish(RESULTS, data).await {
+        match self.bus.publish(self.results_of(&search), data).await {
             Ok(_) => self.acker.ack(entry.id),
             Err(e) => tracing::warn!(
                 provider = %self.id,

@@ -46,7 +46,7 @@ use super::limits::{StoreLimits, expires_at};
 use super::tally::Tally;
 use crate::bus::redis_conn::{RedisConn, bus_error};
 use crate::bus::slots::spread_tags;
-use crate::bus::{BusError, REQUESTED};
+use crate::bus::{BusError, Partitions};
 use crate::fault::Fault;
 use crate::model::{SearchRequest, time_left};
 use leave::Leaver;
@@ -96,7 +96,9 @@ pub struct RedisStore {
     finish: Script,
     /// The deadline index's sorted sets.
     deadlines: Vec<String>,
-    requested: String,
+    partitions: Partitions,
+    /// The requested stream of each partition, prefixed.
+    requested: Vec<String>,
     channel: String,
     /// The event logs that this process's SSE clients read, fed from the
     /// events channel; an entry dies with its last reader.
@@ -117,10 +119,12 @@ impl std::fmt::Debug for RedisStore {
 }
 
 impl RedisStore {
-    /// Loads the scripts into `redis`; the requested stream keeps about
-    /// `max_len` entries, like the bus's.
+    /// Loads the scripts into `redis`; searches go to the requested stream
+    /// of their partition, which keeps about `max_len` entries, like the
+    /// bus's.
     pub async fn new(
         redis: Arc<RedisConn>,
+        partitions: Partitions,
         max_len: usize,
         limits: StoreLimits,
     ) -> Result<Self, BusError> {
@@ -132,7 +136,8 @@ impl RedisStore {
                 .into_iter()
                 .map(|tag| redis.key(&format!("search.deadlines:{{{tag}}}")))
                 .collect(),
-            requested: redis.key(REQUESTED),
+            requested: partitions.all_requested().map(|s| redis.key(s)).collect(),
+            partitions,
             channel: redis.key(EVENTS),
             leaver: Leaver::spawn(redis.clone()),
             redis,
@@ -181,6 +186,11 @@ impl RedisStore {
             }
             other => other.map_err(|e| bus_error(e, "", "")),
         }
+    }
+
+    /// The deadline index's sorted sets, prefixed.
+    pub fn deadline_keys(&self) -> &[String] {
+        &self.deadlines
     }
 
     /// The key of a search's hash.
@@ -271,7 +281,7 @@ impl RedisStore {
             pipe.cmd("UNLINK").arg(self.key(&old)).ignore();
         }
         pipe.cmd("XADD")
-            .arg(&self.requested)
+            .arg(&self.requested[self.partitions.of(&id)])
             .arg("MAXLEN")
             .arg("~")
             .arg(self.max_len)

@@ -90,6 +90,8 @@ impl TestApp {
         let redis = if cluster_backend() {
             let cluster = RedisCluster::start(3, 1).await;
             settings.redis_url = Some(cluster.urls[..3].join(","));
+            // One partition of the streams per master.
+            settings.redis.partitions = 3;
             Some(Redis::Cluster(cluster))
         } else if redis_backend() {
             let server = RedisServer::start().await;
