@@ -6,7 +6,7 @@
 //! commands live on several slots is sent as one pipeline per slot, at
 //! once, and its replies put back in order.
 
-use futures::future::try_join_all;
+use futures::{StreamExt, TryStreamExt, stream};
 use redis::aio::{ConnectionLike, ConnectionManager, MultiplexedConnection};
 use redis::cluster_async::ClusterConnection;
 use redis::{Arg, Cmd, Pipeline, RedisFuture, Value};
@@ -77,8 +77,11 @@ fn key_of(cmd: &Cmd) -> Option<&[u8]> {
     args.next()
 }
 
-/// Runs a pipeline on a cluster: one pipeline per slot, all at once, the
-/// replies in the order of the commands.
+/// Sub-pipelines of one pipeline in flight at once on a cluster.
+const AT_ONCE: usize = 16;
+
+/// Runs a pipeline on a cluster: one pipeline per slot, [`AT_ONCE`] at a
+/// time, the replies in the order of the commands.
 async fn by_slot(conn: ClusterConnection, pipeline: &Pipeline) -> redis::RedisResult<Vec<Value>> {
     let mut groups: Vec<(Option<u16>, Pipeline, Vec<usize>)> = Vec::new();
     for (at, cmd) in pipeline.cmd_iter().enumerate() {
@@ -93,10 +96,16 @@ async fn by_slot(conn: ClusterConnection, pipeline: &Pipeline) -> redis::RedisRe
         group.1.add_command(cmd.clone());
         group.2.push(at);
     }
-    let replies = try_join_all(groups.iter().map(|(_, sub, _)| {
+    let subs: Vec<Pipeline> = groups
+        .iter_mut()
+        .map(|(_, sub, _)| std::mem::replace(sub, redis::pipe()))
+        .collect();
+    let replies: Vec<Vec<Value>> = stream::iter(subs.into_iter().map(|sub| {
         let mut conn = conn.clone();
-        async move { conn.req_packed_commands(sub, 0, sub.len()).await }
+        async move { conn.req_packed_commands(&sub, 0, sub.len()).await }
     }))
+    .buffered(AT_ONCE)
+    .try_collect()
     .await?;
     let mut out = vec![Value::Nil; pipeline.len()];
     for ((_, _, places), values) in groups.into_iter().zip(replies) {

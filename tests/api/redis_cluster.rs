@@ -78,7 +78,11 @@ async fn one_search(accepting: &Api, streaming: &Api) -> Ended {
         let last = events.last().map(|e| e.id.clone());
         let response = streaming.open_stream(&id, "", last.as_deref()).await;
         if response.status() == 200 {
-            events.extend(read_events(response).await);
+            let read = tokio::time::timeout(Duration::from_secs(15), read_events(response));
+            let Ok(read) = read.await else {
+                panic!("the stream of search {id} stalled after {events:?}");
+            };
+            events.extend(read);
             if events.last().is_some_and(|e| e.event == "complete") {
                 return Ended::Done(events, Instant::now());
             }

@@ -53,9 +53,21 @@ impl Process {
         let mut child = cmd.spawn().unwrap();
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
+        // `E2E_LOG_DIR`: each process's log also goes to `<dir>/<pid>.log`,
+        // to read after a failure.
+        let mut copy = std::env::var_os("E2E_LOG_DIR").map(|dir| {
+            let path = std::path::Path::new(&dir).join(format!("{}.log", child.id()));
+            std::fs::File::create(path).unwrap()
+        });
         std::thread::spawn(move || {
+            use std::io::Write;
+            let mut connected = true;
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
+                if let Some(file) = &mut copy {
+                    let _ = writeln!(file, "{line}");
+                }
+                connected = connected && tx.send(line.clone()).is_ok();
+                if !connected && copy.is_none() {
                     break;
                 }
             }
