@@ -179,6 +179,7 @@ impl Application {
                 if settings.role.runs_api() {
                     tasks.spawn(store.clone().follow(shutdown.clone()));
                     tasks.spawn(store.clone().run_deadlines(shutdown.clone()));
+                    tasks.spawn(store.clone().watch_failovers(shutdown.clone()));
                 }
                 live = Some(Arc::new(Live::new(redis.clone(), &consumer)));
                 shared = Some(redis.clone());

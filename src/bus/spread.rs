@@ -12,7 +12,7 @@ use super::slots::slot;
 
 /// The masters of a cluster, each with the slot ranges it serves
 /// (`CLUSTER SLOTS`).
-async fn masters(redis: &RedisConn) -> Result<Vec<(u16, u16, String)>, redis::RedisError> {
+pub async fn masters(redis: &RedisConn) -> Result<Vec<(u16, u16, String)>, redis::RedisError> {
     let mut conn = redis.short();
     let ranges: Vec<Value> = redis::cmd("CLUSTER")
         .arg("SLOTS")

@@ -65,15 +65,15 @@ impl EventKind {
 /// [`EventLog::notify`], once per batch of appends.
 #[derive(Debug)]
 pub struct EventLog {
-    state: Mutex<LogState>,
+    pub(super) state: Mutex<LogState>,
     changed: watch::Sender<u64>,
 }
 
 #[derive(Debug, Default)]
-struct LogState {
-    events: Vec<StoredEvent>,
+pub(super) struct LogState {
+    pub(super) events: Vec<StoredEvent>,
     /// The `complete` event is in; nothing follows it.
-    finished: bool,
+    pub(super) finished: bool,
 }
 
 impl Default for EventLog {

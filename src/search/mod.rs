@@ -17,6 +17,7 @@ pub mod error;
 pub mod events;
 pub mod limits;
 pub mod memory;
+mod merge;
 pub mod redis;
 mod tally;
 
@@ -97,8 +98,9 @@ impl Searches {
         }
     }
 
-    /// Searches held in this process's memory: all of them locally, the
-    /// ones with an SSE client here when shared.
+    /// Searches held in this process's memory: all of them locally; when
+    /// shared, the running ones accepted here and those with an SSE client
+    /// here.
     pub fn in_memory(&self) -> usize {
         match self {
             Searches::Memory(store) => store.len(),

@@ -43,10 +43,10 @@ const SWEEP_BATCH: usize = 256;
 impl RedisStore {
     /// Ends searches at their deadline: each still pending airline gets
     /// `timeout`, and `complete` (partial) follows. Searches already ended
-    /// change nothing.
-    async fn expire_now(&self, ids: &[Uuid]) -> Result<(), BusError> {
+    /// change nothing. Returns the searches that are not in Redis.
+    pub(super) async fn expire_now(&self, ids: &[Uuid]) -> Result<Vec<Uuid>, BusError> {
         if ids.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let now = Timestamp::now();
         let calls = ids
@@ -70,7 +70,14 @@ impl RedisStore {
             .filter(|(_, reply)| matches!(reply, Value::Int(1)))
             .map(|(id, _)| *id)
             .collect();
-        self.finish(&owed).await
+        let missing = ids
+            .iter()
+            .zip(&replies)
+            .filter(|(_, reply)| matches!(reply, Value::Int(-1)))
+            .map(|(id, _)| *id)
+            .collect();
+        self.finish(&owed).await?;
+        Ok(missing)
     }
 
     /// Takes the searches ended here off the index, then ends every
@@ -112,6 +119,8 @@ impl RedisStore {
                 }
             }
         }
+        // A search missing here is not this process's to write again: its
+        // own process does, at its deadline.
         self.expire_now(&ended).await?;
         self.unindex(&ended).await?;
         let _: Result<(), _> = strays.query_async(&mut conn).await;
@@ -146,9 +155,21 @@ impl RedisStore {
         let mut backoff = Backoff::default();
         let mut next_sweep = Instant::now();
         loop {
-            let due = self.local.lock().expect("local lock").due(Instant::now());
-            match self.expire_now(&due).await {
-                Ok(()) => self.local.lock().expect("local lock").clear(due),
+            let mut due = self.local.lock().expect("local lock").due(Instant::now());
+            let ids: Vec<Uuid> = due.iter().map(|(id, _)| *id).collect();
+            match self.expire_now(&ids).await {
+                Ok(missing) => {
+                    // Accepted here and gone from Redis before its deadline:
+                    // lost with a master; written again, and ended.
+                    for (id, revive) in &mut due {
+                        if let (true, Some(revive)) = (missing.contains(id), revive.take())
+                            && let Err(e) = self.revive(revive).await
+                        {
+                            tracing::warn!(search_id = %id, error = %Chain(&e), "a search lost by Redis could not be written again");
+                        }
+                    }
+                    self.local.lock().expect("local lock").clear(ids);
+                }
                 // Still on the index, they are ended at a later sweep.
                 Err(e) => {
                     static FAILED: Throttle = Throttle::new(Duration::from_secs(10));

@@ -19,9 +19,12 @@ use crate::bus::{Backoff, BusError};
 use crate::fault::Chain;
 use crate::search::events::EventLog;
 use crate::shutdown::Shutdown;
+use crate::throttle::Throttle;
 
 /// Announcements read per round trip at most.
 const FOLLOW_BATCH: usize = 1024;
+/// How often the logs of searches whose change here failed catch up.
+const STALE_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 /// Events read past what a log has, when how many there are is not known.
 const CATCH_UP_GUESS: u64 = 8;
 
@@ -30,6 +33,9 @@ impl RedisStore {
     /// process's other clients of the search, caught up from Redis, then
     /// fed live. `None` when the search is unknown or expired.
     pub async fn log(&self, id: &Uuid) -> Result<Option<Arc<EventLog>>, BusError> {
+        if let Some(log) = self.local.lock().expect("local lock").log(id) {
+            return Ok(Some(log));
+        }
         let log = {
             let mut mirrors = self.mirrors.lock().expect("mirrors lock");
             match mirrors.get(id).and_then(Weak::upgrade) {
@@ -56,6 +62,7 @@ impl RedisStore {
     /// of each announced search whose log a client here reads.
     pub async fn follow(self: Arc<Self>, shutdown: Shutdown) {
         let mut backoff = Backoff::default();
+        let mut first = true;
         loop {
             let subscribed = async {
                 let mut pubsub = self.redis.pubsub().await?;
@@ -70,19 +77,26 @@ impl RedisStore {
                 Ok(pubsub) => {
                     // Announcements may have been missed while not
                     // subscribed: every open log reads what it lacks.
-                    if backoff.failures() > 0 {
-                        self.catch_up_all().await;
+                    if !first {
+                        self.all_stale();
+                        self.catch_up_stale().await;
                     }
+                    first = false;
                     backoff.reset();
                     let mut messages = pubsub.into_on_message();
+                    let mut tick = tokio::time::interval(STALE_EVERY);
                     loop {
-                        let first = tokio::select! {
+                        let next = tokio::select! {
                             m = messages.next() => m,
+                            _ = tick.tick() => {
+                                self.catch_up_stale().await;
+                                continue;
+                            }
                             _ = shutdown.wait() => return,
                         };
-                        let Some(first) = first else { break };
+                        let Some(next) = next else { break };
                         // Everything already received goes in one round trip.
-                        let mut batch = vec![first];
+                        let mut batch = vec![next];
                         while batch.len() < FOLLOW_BATCH {
                             match messages.next().now_or_never() {
                                 Some(Some(message)) => batch.push(message),
@@ -93,7 +107,6 @@ impl RedisStore {
                             .await;
                     }
                     tracing::warn!("the search events channel closed; subscribing again");
-                    self.catch_up_all().await;
                 }
                 Err(e) => {
                     tracing::warn!(error = %Chain(&e), "subscribing to the search events channel failed");
@@ -111,22 +124,36 @@ impl RedisStore {
     async fn announced(&self, payloads: impl Iterator<Item = &[u8]>) {
         let mut behind: HashMap<Uuid, (Arc<EventLog>, u64)> = HashMap::new();
         for payload in payloads {
-            let Some(Announcement { id, events }) = announcement(payload) else {
+            let Some(Announcement {
+                id,
+                events,
+                ended,
+                tag,
+            }) = announcement(payload)
+            else {
                 tracing::warn!("unreadable search events announcement skipped");
                 continue;
             };
+            // This process's own change: its readers were fed by it.
+            if tag == Some(self.tag.as_str()) {
+                continue;
+            }
+            // An end that its copy here lacks though it has as many events
+            // parted from Redis: the catch-up merges it.
             if let Some(log) = self.mirror(&id)
-                && log.len() < events
+                && (log.len() < events || ended && !log.is_finished())
             {
                 let entry = behind.entry(id).or_insert((log, events));
                 entry.1 = entry.1.max(events);
             }
         }
+        let ids: Vec<Uuid> = behind.keys().copied().collect();
         let logs = behind
             .into_iter()
             .map(|(id, (log, events))| (id, log, Some(events)));
         if let Err(e) = self.catch_up(logs).await {
-            tracing::warn!(error = %Chain(&e), "reading new search events failed");
+            tracing::warn!(error = %Chain(&e), "reading new search events failed; trying again shortly");
+            self.stale.lock().expect("stale lock").extend(ids);
         }
         self.sweep_mirrors();
     }
@@ -139,24 +166,51 @@ impl RedisStore {
         }
     }
 
-    async fn catch_up_all(&self) {
-        let logs: Vec<(Uuid, Arc<EventLog>, Option<u64>)> = {
+    /// Marks searches whose change by this process failed, so their logs
+    /// here catch up from Redis.
+    pub(super) fn went_stale(&self, ids: impl Iterator<Item = Uuid>) {
+        let mut stale = self.stale.lock().expect("stale lock");
+        stale.extend(ids.filter(|id| self.mirror(id).is_some()));
+    }
+
+    /// Catches up the logs of searches marked stale; those that cannot be
+    /// read yet stay marked.
+    async fn catch_up_stale(&self) {
+        let mut ids = std::mem::take(&mut *self.stale.lock().expect("stale lock"));
+        ids.sort_unstable();
+        ids.dedup();
+        let logs: Vec<_> = ids
+            .iter()
+            .filter_map(|id| Some((*id, self.mirror(id)?, None)))
+            .collect();
+        if logs.is_empty() {
+            return;
+        }
+        if let Err(e) = self.catch_up(logs).await {
+            static FAILED: Throttle = Throttle::new(std::time::Duration::from_secs(10));
+            if let Some(held) = FAILED.allow() {
+                tracing::warn!(error = %Chain(&e), searches = ids.len(), held_back = held, "catching up searches failed; trying again shortly");
+            }
+            self.stale.lock().expect("stale lock").extend(ids);
+        }
+    }
+
+    /// Marks every log read here to catch up (announcements may have been
+    /// missed).
+    fn all_stale(&self) {
+        let ids: Vec<Uuid> = {
             let mut mirrors = self.mirrors.lock().expect("mirrors lock");
             mirrors.retain(|_, log| log.strong_count() > 0);
-            mirrors
-                .iter()
-                .filter_map(|(id, log)| Some((*id, log.upgrade()?, None)))
-                .collect()
+            mirrors.keys().copied().collect()
         };
-        if let Err(e) = self.catch_up(logs).await {
-            tracing::warn!(error = %Chain(&e), "catching up searches failed");
-        }
+        self.stale.lock().expect("stale lock").extend(ids);
     }
 
     /// Reads the events each log lacks (up to the announced count, when
     /// known), in one round trip while a guess of how many suffices, and
     /// wakes its readers. A search that is gone (unknown, or Redis came
-    /// back without it) ends its log. Returns whether each search exists.
+    /// back without it) ends its log; an ended one whose log here parted
+    /// from Redis is merged. Returns whether each search exists.
     pub(super) async fn catch_up(
         &self,
         logs: impl IntoIterator<Item = (Uuid, Arc<EventLog>, Option<u64>)>,
@@ -166,6 +220,7 @@ impl RedisStore {
             .map(|(id, log, events)| (id, log, events, false))
             .collect();
         let mut todo: Vec<usize> = (0..logs.len()).collect();
+        let mut parted = Vec::new();
         while !todo.is_empty() {
             let mut pipe = redis::pipe();
             let mut asked = Vec::with_capacity(todo.len());
@@ -174,7 +229,7 @@ impl RedisStore {
                 let len = log.len();
                 let until = events.unwrap_or(0).max(len + CATCH_UP_GUESS);
                 let mut cmd = redis::cmd("HMGET");
-                cmd.arg(self.key(id)).arg("events");
+                cmd.arg(self.key(id)).arg("events").arg("status");
                 for n in len + 1..=until {
                     cmd.arg(format!("e:{n}"));
                 }
@@ -188,7 +243,7 @@ impl RedisStore {
                 .map_err(|e| bus_error(e, "", ""))?;
             todo.clear();
             for ((at, len, until), reply) in asked.into_iter().zip(replies) {
-                let (_, log, _, exists) = &mut logs[at];
+                let (id, log, _, exists) = &mut logs[at];
                 let mut reply = reply.into_iter();
                 let count = reply
                     .next()
@@ -199,6 +254,12 @@ impl RedisStore {
                     continue;
                 };
                 *exists = true;
+                let status = reply.next().flatten();
+                let ended = status.is_some_and(|s| s != b"processing" && s != b"completing");
+                if ended && count <= len && !log.is_finished() {
+                    parted.push((self.key(id), count, log.clone()));
+                    continue;
+                }
                 let items: Vec<_> = reply
                     .take(count.saturating_sub(len) as usize)
                     .map_while(|item| item)
@@ -210,7 +271,38 @@ impl RedisStore {
                 }
             }
         }
+        self.merge(parted).await?;
         Ok(logs.into_iter().map(|(.., exists)| exists).collect())
+    }
+
+    /// Merges ended searches from Redis into copies here that parted from
+    /// it (see `merge.rs`): each `(key, events, log)`.
+    async fn merge(&self, parted: Vec<(String, u64, Arc<EventLog>)>) -> Result<(), BusError> {
+        if parted.is_empty() {
+            return Ok(());
+        }
+        let mut pipe = redis::pipe();
+        for (key, count, _) in &parted {
+            let mut cmd = redis::cmd("HMGET");
+            cmd.arg(key);
+            for n in 1..=*count {
+                cmd.arg(format!("e:{n}"));
+            }
+            pipe.add_command(cmd);
+        }
+        let mut conn = self.redis.short();
+        let replies: Vec<Vec<Option<Vec<u8>>>> = pipe
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| bus_error(e, "", ""))?;
+        for ((_, _, log), reply) in parted.into_iter().zip(replies) {
+            tracing::warn!(
+                events = log.len(),
+                "a search's events here parted from Redis (a failover lost writes); merged by airline"
+            );
+            log.merge(reply.into_iter().flatten().filter_map(decode));
+        }
+        Ok(())
     }
 
     /// Searches whose events a client of this process reads.
@@ -223,18 +315,29 @@ impl RedisStore {
     }
 }
 
-/// An announcement: a search and its event count after a change
-/// (`<id> <events>`).
-fn announcement(payload: &[u8]) -> Option<Announcement> {
-    let (id, events) = std::str::from_utf8(payload).ok()?.split_once(' ')?;
+/// An announcement: a search's event count after a change (`c` when it
+/// appended `complete`), the search, and the tag of the process that made
+/// it (`<events>[c] <id> [tag]`).
+fn announcement(payload: &[u8]) -> Option<Announcement<'_>> {
+    let mut words = std::str::from_utf8(payload).ok()?.split(' ');
+    let count = words.next()?;
+    let (count, ended) = match count.strip_suffix('c') {
+        Some(count) => (count, true),
+        None => (count, false),
+    };
     Some(Announcement {
-        id: Uuid::parse_str(id).ok()?,
-        events: events.parse().ok()?,
+        events: count.parse().ok()?,
+        ended,
+        id: Uuid::parse_str(words.next()?).ok()?,
+        tag: words.next(),
     })
 }
 
 /// Search `id` now has `events` events.
-struct Announcement {
+struct Announcement<'a> {
     id: Uuid,
     events: u64,
+    /// The change appended `complete`.
+    ended: bool,
+    tag: Option<&'a str>,
 }

@@ -2,26 +2,57 @@
 //! Redis is asked as little as possible: their deadlines (ended on time
 //! from here, and taken off the shared deadline index in batches), the
 //! retention cap on the searches it keeps in Redis (the oldest finished
-//! one is evicted, as in memory), and, while this process records every
-//! answer of a search, the tally its `complete` event is built from.
+//! one is evicted, as in memory), while this process records every
+//! answer of a search, the tally its `complete` event is built from, and
+//! the searches it ended lately, checked again when a master changes.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::time::Instant;
 use uuid::Uuid;
 
+use crate::search::events::EventLog;
 use crate::search::tally::Tally;
+
+/// How long a search ended here is checked again should a master change:
+/// longer than a cluster takes to promote a replica (`cluster-node-timeout`,
+/// 15 s by default, and the election), within which the master's last
+/// writes, acknowledged but not yet copied to its replica, may be lost.
+pub(super) const RISK_WINDOW: Duration = Duration::from_secs(30);
 
 /// A search accepted here.
 #[derive(Debug)]
 struct Accepted {
+    deadline: Instant,
     expires: Instant,
     /// Finished, or past its deadline.
     ended: bool,
     /// Its answers as recorded here, while this process has recorded every
     /// one of them; `None` once it has not, or while a batch is recorded.
     tally: Option<Partial>,
+    /// Its event log here, made before the search was published and fed
+    /// since, held while it runs: its first SSE client needs no read.
+    log: Option<Arc<EventLog>>,
+    /// What it takes to write the search again, held while it runs.
+    revive: Option<Revive>,
+}
+
+/// A search accepted here, as it was accepted: enough to write it again
+/// should Redis lose it (a failover after an acknowledged write that its
+/// replica had not received yet).
+#[derive(Debug)]
+pub(super) struct Revive {
+    /// The search.
+    pub request: crate::model::SearchRequest,
+    /// When its results expire.
+    pub expires: jiff::Timestamp,
+    /// Its client's running-searches set.
+    pub client: String,
+    /// Its log here.
+    pub log: Option<Arc<EventLog>>,
 }
 
 /// A search's answers as this process recorded them.
@@ -49,6 +80,20 @@ pub(super) struct Local {
     /// Searches past their deadline and ended in Redis, to take off the
     /// deadline index.
     cleared: Vec<Uuid>,
+    /// Searches ended here within [`RISK_WINDOW`], oldest first.
+    recent: VecDeque<Recent>,
+    /// Recent searches to end again at their deadline, since a master
+    /// changed after they ended: Redis may have lost their last writes.
+    suspects: Vec<Recent>,
+}
+
+/// A search ended here lately.
+#[derive(Debug)]
+struct Recent {
+    ended: Instant,
+    deadline: Instant,
+    id: Uuid,
+    revive: Revive,
 }
 
 impl Local {
@@ -99,6 +144,8 @@ impl Local {
         deadline: Instant,
         expires: Instant,
         tally: Partial,
+        log: Arc<EventLog>,
+        revive: Revive,
     ) -> bool {
         let sooner = self
             .deadlines
@@ -109,9 +156,12 @@ impl Local {
         self.accepted.insert(
             id,
             Accepted {
+                deadline,
                 expires,
                 ended: false,
                 tally: Some(tally),
+                log: Some(log),
+                revive: Some(revive),
             },
         );
         sooner
@@ -120,6 +170,11 @@ impl Local {
     /// Forgets a search that could not be stored.
     pub fn forget(&mut self, id: &Uuid) {
         self.accepted.remove(id);
+    }
+
+    /// The log of a search accepted here that still runs.
+    pub fn log(&self, id: &Uuid) -> Option<Arc<EventLog>> {
+        self.accepted.get(id)?.log.clone()
     }
 
     /// Takes a search's tally to record a batch with; it is put back with
@@ -144,34 +199,76 @@ impl Local {
         {
             accepted.ended = true;
             accepted.tally = None;
+            accepted.log = None;
+            let now = Instant::now();
+            if let Some(revive) = accepted.revive.take() {
+                self.recent.push_back(Recent {
+                    ended: now,
+                    deadline: accepted.deadline,
+                    id: *id,
+                    revive,
+                });
+            }
             self.ended.push_back(*id);
+            while self
+                .recent
+                .front()
+                .is_some_and(|r| r.ended + RISK_WINDOW < now)
+            {
+                self.recent.pop_front();
+            }
         }
     }
 
+    /// A master changed (a failover): the searches ended here within
+    /// [`RISK_WINDOW`] are ended again at their deadline, written again if
+    /// Redis lost them. Returns how many.
+    pub fn at_risk(&mut self) -> usize {
+        let now = Instant::now();
+        let recent = std::mem::take(&mut self.recent);
+        let before = self.suspects.len();
+        self.suspects
+            .extend(recent.into_iter().filter(|r| r.ended + RISK_WINDOW >= now));
+        self.suspects.len() - before
+    }
+
     /// The searches whose deadline has passed by `now`: those still
-    /// running, to end in Redis (then [`Local::clear`]); the others are
-    /// queued for the deadline index at once. Every one counts as ended.
-    pub fn due(&mut self, now: Instant) -> Vec<Uuid> {
+    /// running, to end in Redis (then [`Local::clear`]), each with what it
+    /// takes to write it again, and the suspects whose deadline passed;
+    /// the others are queued for the deadline index at once. Every one
+    /// counts as ended.
+    pub fn due(&mut self, now: Instant) -> Vec<(Uuid, Option<Revive>)> {
         let mut open = Vec::new();
         while let Some(&Reverse((at, id))) = self.deadlines.peek() {
             if at > now {
                 break;
             }
             self.deadlines.pop();
-            match self.accepted.get(&id) {
+            match self.accepted.get_mut(&id) {
                 Some(accepted) if !accepted.ended => {
-                    open.push(id);
+                    let log = accepted.log.take();
+                    let revive = accepted.revive.take().map(|r| Revive { log, ..r });
+                    open.push((id, revive));
                     self.finished(&id);
                 }
                 _ => self.cleared.push(id),
             }
+        }
+        if !self.suspects.is_empty() {
+            let (due, later) = std::mem::take(&mut self.suspects)
+                .into_iter()
+                .partition(|r| r.deadline <= now);
+            self.suspects = later;
+            open.extend(due.into_iter().map(|r: Recent| (r.id, Some(r.revive))));
         }
         open
     }
 
     /// The soonest deadline still to come.
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.deadlines.peek().map(|Reverse((at, _))| *at)
+        let suspect = self.suspects.iter().map(|r| r.deadline).min();
+        let first = self.deadlines.peek().map(|Reverse((at, _))| *at);
+        first.into_iter().chain(suspect).min()
     }
 
     /// Searches ended in Redis, to take off the deadline index.
@@ -200,6 +297,31 @@ mod tests {
         }
     }
 
+    fn revive() -> Revive {
+        let now = jiff::Timestamp::now();
+        Revive {
+            request: crate::model::SearchRequest {
+                search_id: Uuid::new_v4(),
+                from: "CGK".into(),
+                to: "DPS".into(),
+                date: "2030-01-01".parse().unwrap(),
+                return_date: None,
+                passengers: 1,
+                travellers: None,
+                max_stops: None,
+                convert: None,
+                cabin: crate::model::Cabin::Economy,
+                cache: true,
+                providers: vec!["a".into()],
+                created_at: now,
+                deadline: now,
+            },
+            expires: now,
+            client: String::new(),
+            log: None,
+        }
+    }
+
     #[test]
     fn at_the_cap_the_oldest_ended_search_is_evicted_or_none_is_taken() {
         let mut local = Local::default();
@@ -208,16 +330,40 @@ mod tests {
         let ids: Vec<Uuid> = (0..3).map(|_| Uuid::new_v4()).collect();
         for id in &ids[..2] {
             assert_eq!(local.room(2, now), Ok(None));
-            local.accept(*id, later, later, partial());
+            local.accept(*id, later, later, partial(), Arc::default(), revive());
         }
         assert_eq!(local.room(2, now), Err(2));
         local.finished(&ids[1]);
         local.finished(&ids[0]);
         assert_eq!(local.room(2, now), Ok(Some(ids[1])));
-        local.accept(ids[2], later, later, partial());
+        local.accept(ids[2], later, later, partial(), Arc::default(), revive());
         assert_eq!(local.room(2, now), Ok(Some(ids[0])));
         // Expired searches leave without eviction.
         assert_eq!(local.room(2, later), Ok(None));
+    }
+
+    #[test]
+    fn after_a_failover_searches_ended_lately_are_ended_again_at_their_deadline() {
+        let mut local = Local::default();
+        let now = Instant::now();
+        let deadline = now + Duration::from_secs(5);
+        let id = Uuid::new_v4();
+        let later = now + Duration::from_secs(60);
+        local.accept(id, deadline, later, partial(), Arc::default(), revive());
+        local.finished(&id);
+        // Without a failover its deadline only clears it.
+        assert!(local.due(deadline).is_empty());
+        let other = Uuid::new_v4();
+        local.accept(other, deadline, later, partial(), Arc::default(), revive());
+        local.finished(&other);
+        assert_eq!(local.at_risk(), 2);
+        assert_eq!(local.next_deadline(), Some(deadline));
+        let due = local.due(deadline);
+        assert_eq!(due.len(), 2);
+        assert!(due.iter().all(|(_, revive)| revive.is_some()));
+        // Taken once.
+        assert_eq!(local.at_risk(), 0);
+        assert!(local.due(deadline).is_empty());
     }
 
     #[test]
@@ -225,19 +371,30 @@ mod tests {
         let mut local = Local::default();
         let now = Instant::now();
         let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
-        assert!(local.accept(a, now, now + Duration::from_secs(60), partial()));
+        assert!(local.accept(
+            a,
+            now,
+            now + Duration::from_secs(60),
+            partial(),
+            Arc::default(),
+            revive()
+        ));
         assert!(!local.accept(
             b,
             now + Duration::from_secs(1),
             now + Duration::from_secs(60),
-            partial()
+            partial(),
+            Arc::default(),
+            revive()
         ));
         local.finished(&a);
         assert!(local.take_tally(&a).is_none());
         assert!(local.due(now).is_empty());
         assert_eq!(local.take_cleared(), vec![a]);
         assert!(local.take_tally(&b).is_some());
-        assert_eq!(local.due(now + Duration::from_secs(1)), vec![b]);
+        let due = local.due(now + Duration::from_secs(1));
+        assert_eq!(due.iter().map(|(id, _)| *id).collect::<Vec<_>>(), vec![b]);
+        assert!(due[0].1.as_ref().is_some_and(|r| r.log.is_some()));
         assert_eq!(local.next_deadline(), None);
     }
 }

@@ -24,10 +24,12 @@
 //! memory ([`local`]).
 
 mod deadlines;
+mod failover;
 mod follow;
 mod leave;
 mod local;
 mod record;
+mod revive;
 mod stored;
 
 use std::collections::HashMap;
@@ -50,7 +52,7 @@ use crate::bus::{BusError, Partitions};
 use crate::fault::Fault;
 use crate::model::{SearchRequest, time_left};
 use leave::Leaver;
-use local::{Local, Partial};
+use local::{Local, Partial, Revive};
 use stored::{Fields, Stored, ms};
 
 /// The Pub/Sub channel on which scripts announce a search's new events.
@@ -107,6 +109,12 @@ pub struct RedisStore {
     /// When each client's running-searches set had its expiry refreshed.
     refreshed: Mutex<HashMap<String, Instant>>,
     leaver: Leaver,
+    /// This process's tag in announcements.
+    tag: String,
+    /// Searches whose changes by this process may have reached Redis
+    /// without reaching its readers (the call failed): they catch up from
+    /// Redis, since their announcements are this process's own.
+    stale: Mutex<Vec<Uuid>>,
     wake: Notify,
 }
 
@@ -146,6 +154,8 @@ impl RedisStore {
             mirrors: Mutex::new(HashMap::new()),
             local: Mutex::new(Local::default()),
             refreshed: Mutex::new(HashMap::new()),
+            tag: format!("{:016x}", rand::random::<u64>()),
+            stale: Mutex::new(Vec::new()),
             wake: Notify::new(),
         };
         store.load_scripts().await?;
@@ -193,6 +203,13 @@ impl RedisStore {
         &self.deadlines
     }
 
+    /// How a change this process makes to a search is announced: the
+    /// search and this process's tag, so that its follower skips what its
+    /// own readers are fed directly.
+    fn announced_as(&self, id: &Uuid) -> Vec<u8> {
+        format!("{id} {}", self.tag).into_bytes()
+    }
+
     /// The key of a search's hash.
     fn key(&self, id: &Uuid) -> String {
         self.redis.key(&format!("search:{{{id}}}"))
@@ -229,6 +246,12 @@ impl RedisStore {
             .key(&format!("in-flight:{{{}}}", admission.client));
         self.enter(&client, &id, request.deadline, admission.max_in_flight)
             .await?;
+        // Made before the search is published, its log here misses nothing.
+        let log = Arc::new(EventLog::default());
+        self.mirrors
+            .lock()
+            .expect("mirrors lock")
+            .insert(id, Arc::downgrade(&log));
         let sooner = self.local.lock().expect("local lock").accept(
             id,
             deadline,
@@ -239,40 +262,23 @@ impl RedisStore {
                 events: 0,
                 tally: Tally::new(request.providers.len()),
             },
+            log,
+            Revive {
+                request: request.clone(),
+                expires,
+                client: client.clone(),
+                log: None,
+            },
         );
         let key = self.key(&id);
         let pending = encode(&AirlineProgress::pending());
-        let mut hset = redis::cmd("HSET");
-        hset.arg(&key)
-            .arg("request")
-            .arg(&json)
-            .arg("status")
-            .arg("processing")
-            .arg("events")
-            .arg(0)
-            .arg("total")
-            .arg(0)
-            .arg("created_ms")
-            .arg(request.created_at.as_millisecond())
-            .arg("expires_at")
-            .arg(expires.to_string())
-            .arg("pending")
-            .arg(request.providers.len())
-            .arg("client")
-            .arg(&client)
-            .arg("providers")
-            .arg(request.providers.join(","));
-        for provider in &request.providers {
-            hset.arg(format!("p:{provider}")).arg(&pending);
-        }
-        let mut pipe = redis::pipe();
-        pipe.add_command(hset)
-            .ignore()
-            .cmd("PEXPIREAT")
-            .arg(&key)
-            .arg(expires.as_millisecond())
-            .ignore()
-            .cmd("ZADD")
+        let progress: Vec<(&str, String)> = request
+            .providers
+            .iter()
+            .map(|p| (p.as_str(), pending.clone()))
+            .collect();
+        let mut pipe = self.stored_search(request, &json, expires, &client, &progress, &[]);
+        pipe.cmd("ZADD")
             .arg(self.deadlines_of(&id))
             .arg(request.deadline.as_millisecond())
             .arg(id.to_string())
@@ -305,6 +311,61 @@ impl RedisStore {
             self.wake.notify_one();
         }
         Ok(expires)
+    }
+
+    /// Writes a search's hash and its expiry: `progress` of each airline,
+    /// and `events` so far (tagged); `processing`.
+    fn stored_search(
+        &self,
+        request: &SearchRequest,
+        json: &[u8],
+        expires: Timestamp,
+        client: &str,
+        progress: &[(&str, String)],
+        events: &[Vec<u8>],
+    ) -> redis::Pipeline {
+        let key = self.key(&request.search_id);
+        let pending = encode(&AirlineProgress::pending());
+        let waiting = progress.iter().filter(|(_, p)| *p == pending).count();
+        let total: usize = progress
+            .iter()
+            .filter_map(|(_, p)| serde_json::from_str::<AirlineProgress>(p).ok())
+            .map(|p| p.offers)
+            .sum();
+        let mut hset = redis::cmd("HSET");
+        hset.arg(&key)
+            .arg("request")
+            .arg(json)
+            .arg("status")
+            .arg("processing")
+            .arg("events")
+            .arg(events.len())
+            .arg("total")
+            .arg(total)
+            .arg("created_ms")
+            .arg(request.created_at.as_millisecond())
+            .arg("expires_at")
+            .arg(expires.to_string())
+            .arg("pending")
+            .arg(waiting)
+            .arg("client")
+            .arg(client)
+            .arg("providers")
+            .arg(request.providers.join(","));
+        for (provider, progress) in progress {
+            hset.arg(format!("p:{provider}")).arg(progress);
+        }
+        for (n, event) in events.iter().enumerate() {
+            hset.arg(format!("e:{}", n + 1)).arg(event);
+        }
+        let mut pipe = redis::pipe();
+        pipe.add_command(hset)
+            .ignore()
+            .cmd("PEXPIREAT")
+            .arg(&key)
+            .arg(expires.as_millisecond())
+            .ignore();
+        pipe
     }
 
     /// Counts a search among its client's running ones, or refuses it when

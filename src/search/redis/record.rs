@@ -102,7 +102,7 @@ impl RedisStore {
                     _ => (-1, Vec::new()),
                 };
                 let mut args = vec![
-                    group.id.to_string().into_bytes(),
+                    self.announced_as(&group.id),
                     self.channel.clone().into_bytes(),
                     ms(now),
                     expected.to_string().into_bytes(),
@@ -112,7 +112,13 @@ impl RedisStore {
                 self.record.call(&self.key(&group.id), args)
             })
             .collect();
-        let replies = self.run(calls).await?;
+        let replies = match self.run(calls).await {
+            Ok(replies) => replies,
+            Err(e) => {
+                self.went_stale(groups.iter().map(|g| g.id));
+                return Err(e);
+            }
+        };
         let mut owed = Vec::new();
         for (group, reply) in groups.iter_mut().zip(replies) {
             let Some(reply) = Reply::parse(reply) else {
@@ -238,7 +244,16 @@ impl RedisStore {
     /// search's log, if a client here reads it.
     pub(super) fn feed(&self, id: &Uuid, first: u64, events: impl Iterator<Item = Vec<u8>>) {
         if let Some(log) = self.mirror(id) {
-            log.extend(first, events.filter_map(decode));
+            let events: Vec<_> = events.filter_map(decode).collect();
+            let ends = events
+                .last()
+                .is_some_and(|(k, _)| *k == EventKind::Complete);
+            log.extend(first, events);
+            // Its end did not fit where Redis put it: the copy here parted
+            // from Redis (or missed events), and catches up.
+            if ends && !log.is_finished() {
+                self.went_stale(std::iter::once(*id));
+            }
         }
     }
 
@@ -287,7 +302,7 @@ impl RedisStore {
                 let call = self.finish.call(
                     &self.key(id),
                     vec![
-                        id.to_string().into_bytes(),
+                        self.announced_as(id),
                         complete.clone(),
                         ms(now),
                         self.channel.clone().into_bytes(),
@@ -300,7 +315,13 @@ impl RedisStore {
             return Ok(());
         }
         let (completes, calls): (Vec<_>, Vec<_>) = calls.into_iter().unzip();
-        let replies = self.run(calls).await?;
+        let replies = match self.run(calls).await {
+            Ok(replies) => replies,
+            Err(e) => {
+                self.went_stale(completes.iter().map(|(id, ..)| *id));
+                return Err(e);
+            }
+        };
         for ((id, complete, (partial, elapsed, first)), reply) in completes.into_iter().zip(replies)
         {
             let (at, client): (i64, String) = redis::from_redis_value(reply).unwrap_or_default();

@@ -12,8 +12,10 @@
 -- the hash) and appends it with finish.lua; should that process die first,
 -- whoever sweeps the deadline does.
 --
--- Each change is announced on a Pub/Sub channel (`<id> <events>`), which
--- every api process follows for the searches its SSE clients read.
+-- Each change is announced on a Pub/Sub channel (`<events>[c] <id> [tag]`,
+-- `c` when the change appended `complete`), which every api process
+-- follows for the searches its SSE clients read; the tag names the process
+-- that made the change and feeds its own readers itself.
 
 local function pending(progress)
   return progress and string.sub(progress, 1, 19) == '{"status":"pending"'

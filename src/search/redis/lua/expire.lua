@@ -4,11 +4,15 @@
 -- `complete` never came (its process died) is owed it by the caller too.
 -- KEYS: search hash.
 -- ARGV: id, now ms, the timeout reason, channel.
--- Returns 1 when the caller must build and append `complete`, else 0.
+-- Returns 1 when the caller must build and append `complete`, -1 when the
+-- search is not there (expired, or lost with a master), else 0.
 local h, id, now = KEYS[1], ARGV[1], tonumber(ARGV[2])
 local st = redis.call('HMGET', h, 'status', 'providers', 'created_ms', 'events')
 if st[1] == 'completing' then
   return 1
+end
+if not st[1] then
+  return -1
 end
 if st[1] ~= 'processing' then
   return 0
@@ -43,6 +47,6 @@ set[#set + 1] = 'events'
 set[#set + 1] = n
 redis.call('HSET', h, unpack(set))
 if #events > 0 then
-  redis.call('PUBLISH', ARGV[4], id .. ' ' .. n)
+  redis.call('PUBLISH', ARGV[4], n .. ' ' .. id)
 end
 return 1

@@ -7,7 +7,7 @@
 -- otherwise it moves the search to completing, and the caller owes the
 -- event.
 -- KEYS: search hash.
--- ARGV: id, channel, now ms, expected events (-1: no `complete`), tagged
+-- ARGV: id and the caller's tag (announced with the change), channel, now ms, expected events (-1: no `complete`), tagged
 --       `complete` event or '', then per answer: provider, progress JSON,
 --       offers count, number of events, tagged events...
 -- Returns {first new event id or 0, 0 running | 1 completing | 2 completed,
@@ -80,6 +80,7 @@ end
 set[#set + 1] = 'events'
 set[#set + 1] = n
 redis.call('HSET', h, unpack(set))
-redis.call('PUBLISH', ARGV[2], ARGV[1] .. ' ' .. n)
+local final = recorded[2] == 2 and 'c' or ''
+redis.call('PUBLISH', ARGV[2], n .. final .. ' ' .. ARGV[1])
 recorded[1] = before + 1
 return recorded
