@@ -251,17 +251,15 @@ async fn the_concurrency_limit_holds() {
     let app = TestApp::with_providers(
         &[(
             "narrow.yaml",
-            &mock_airline("narrow", "NR", "fixed: 150ms", "concurrency: 2"),
+            &mock_airline("narrow", "NR", "fixed: 400ms", "concurrency: 2"),
         )],
         |_| {},
     )
     .await;
     let mut body = search_body();
     body["timeout_ms"] = json!(20_000);
-    let mut ids = Vec::new();
-    for _ in 0..8 {
-        ids.push(app.submit(&body).await);
-    }
+    // All at once, so that they overlap however slow the machine.
+    let ids = futures::future::join_all((0..8).map(|_| app.submit(&body))).await;
     for id in &ids {
         let events = app.stream(id, "", None).await;
         assert_eq!(events.last().unwrap().data["status"], "completed");

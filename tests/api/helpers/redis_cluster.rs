@@ -174,6 +174,10 @@ fn spawn_node(dir: &std::path::Path, port: u16) -> Child {
             "",
             "--appendonly",
             "no",
+            // A replica's first sync starts at once, not after the 5 s a
+            // master waits by default for more replicas to join it.
+            "--repl-diskless-sync-delay",
+            "0",
         ])
         .arg("--dir")
         .arg(&home)
