@@ -442,11 +442,12 @@ impl MemoryStore {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::model::Cabin;
 
-    fn request(timeout: Duration) -> SearchRequest {
+    /// A search for airline `a` whose deadline is `timeout` away.
+    pub(crate) fn request(timeout: Duration) -> SearchRequest {
         let now = Timestamp::now();
         SearchRequest {
             search_id: Uuid::new_v4(),

@@ -298,25 +298,9 @@ mod tests {
     }
 
     fn revive() -> Revive {
-        let now = jiff::Timestamp::now();
         Revive {
-            request: crate::model::SearchRequest {
-                search_id: Uuid::new_v4(),
-                from: "CGK".into(),
-                to: "DPS".into(),
-                date: "2030-01-01".parse().unwrap(),
-                return_date: None,
-                passengers: 1,
-                travellers: None,
-                max_stops: None,
-                convert: None,
-                cabin: crate::model::Cabin::Economy,
-                cache: true,
-                providers: vec!["a".into()],
-                created_at: now,
-                deadline: now,
-            },
-            expires: now,
+            request: crate::search::memory::tests::request(Duration::ZERO),
+            expires: jiff::Timestamp::now(),
             client: String::new(),
             log: None,
         }
