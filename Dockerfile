@@ -9,6 +9,7 @@ COPY src ./src
 COPY data ./data
 # Workspace members (the root Cargo.toml lists them); the build needs each.
 COPY crates ./crates
+COPY bench/floor ./bench/floor
 # The benchmarks the manifest declares: cargo reads them to load it.
 COPY benches ./benches
 RUN cargo build --release --locked --bin airstream
