@@ -153,7 +153,7 @@ impl RedisStore {
             .map(|(id, (log, events))| (id, log, Some(events)));
         if let Err(e) = self.catch_up(logs).await {
             tracing::warn!(error = %Chain(&e), "reading new search events failed; trying again shortly");
-            self.stale.lock().expect("stale lock").extend(ids);
+            self.went_stale(ids.into_iter());
         }
         self.sweep_mirrors();
     }

@@ -271,11 +271,11 @@ impl RedisStore {
             },
         );
         let key = self.key(&id);
-        let pending = encode(&AirlineProgress::pending());
-        let progress: Vec<(&str, String)> = request
+        let pending = AirlineProgress::pending();
+        let progress: Vec<(&str, &AirlineProgress)> = request
             .providers
             .iter()
-            .map(|p| (p.as_str(), pending.clone()))
+            .map(|p| (p.as_str(), &pending))
             .collect();
         let mut pipe = self.stored_search(request, &json, expires, &client, &progress, &[]);
         pipe.cmd("ZADD")
@@ -321,17 +321,12 @@ impl RedisStore {
         json: &[u8],
         expires: Timestamp,
         client: &str,
-        progress: &[(&str, String)],
+        progress: &[(&str, &AirlineProgress)],
         events: &[Vec<u8>],
     ) -> redis::Pipeline {
         let key = self.key(&request.search_id);
-        let pending = encode(&AirlineProgress::pending());
-        let waiting = progress.iter().filter(|(_, p)| *p == pending).count();
-        let total: usize = progress
-            .iter()
-            .filter_map(|(_, p)| serde_json::from_str::<AirlineProgress>(p).ok())
-            .map(|p| p.offers)
-            .sum();
+        let waiting = progress.iter().filter(|(_, p)| p.is_pending()).count();
+        let total: usize = progress.iter().map(|(_, p)| p.offers).sum();
         let mut hset = redis::cmd("HSET");
         hset.arg(&key)
             .arg("request")
@@ -353,7 +348,7 @@ impl RedisStore {
             .arg("providers")
             .arg(request.providers.join(","));
         for (provider, progress) in progress {
-            hset.arg(format!("p:{provider}")).arg(progress);
+            hset.arg(format!("p:{provider}")).arg(encode(*progress));
         }
         for (n, event) in events.iter().enumerate() {
             hset.arg(format!("e:{}", n + 1)).arg(event);

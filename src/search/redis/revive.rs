@@ -13,7 +13,7 @@ use super::local::Revive;
 use super::stored::tagged;
 use crate::bus::BusError;
 use crate::fault::Fault;
-use crate::search::events::{AirlineProgress, EventKind, encode};
+use crate::search::events::{AirlineProgress, EventKind};
 
 /// The fields of a `provider` event that make an airline's progress.
 #[derive(Deserialize)]
@@ -40,18 +40,22 @@ impl RedisStore {
             .into_iter()
             .take_while(|e| e.kind != EventKind::Complete)
             .collect();
-        let mut progress: Vec<(&str, String)> = request
+        let mut progress: Vec<(&str, AirlineProgress)> = request
             .providers
             .iter()
-            .map(|p| (p.as_str(), encode(&AirlineProgress::pending())))
+            .map(|p| (p.as_str(), AirlineProgress::pending()))
             .collect();
         for event in events.iter().filter(|e| e.kind == EventKind::Provider) {
             if let Ok(answered) = serde_json::from_slice::<ProviderEvent>(&event.data)
                 && let Some(slot) = progress.iter_mut().find(|(p, _)| *p == answered.provider)
             {
-                slot.1 = encode(&answered.progress);
+                slot.1 = answered.progress;
             }
         }
+        let progress: Vec<(&str, &AirlineProgress)> = progress
+            .iter()
+            .map(|(p, progress)| (*p, progress))
+            .collect();
         let tagged_events: Vec<Vec<u8>> = events.iter().map(|e| tagged(e.kind, &e.data)).collect();
         let pipe = self.stored_search(
             request,
