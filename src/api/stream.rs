@@ -198,7 +198,7 @@ impl EventStream {
     /// first event of the connection.
     fn encode(&mut self, event: &StoredEvent, buf: &mut BytesMut) {
         buf.put_slice(b"id: ");
-        buf.put_slice(event.id.to_string().as_bytes());
+        buf.put_slice(itoa::Buffer::new().format(event.id).as_bytes());
         buf.put_slice(b"\nevent: ");
         buf.put_slice(event.kind.as_str().as_bytes());
         buf.put_slice(b"\n");
@@ -206,11 +206,22 @@ impl EventStream {
             buf.put_slice(format!("retry: {}\n", retry.as_millis()).as_bytes());
         }
         // Event data is compact JSON, one line; should a line break ever slip
-        // in, each line still gets its own `data:` field.
-        for line in event.data.split(|b| *b == b'\n') {
+        // in, each line still gets its own `data:` field. memchr looks for
+        // one far faster than a byte-by-byte split (a search's events are
+        // about 20 KB).
+        let mut rest = &event.data[..];
+        loop {
+            let (line, next) = match memchr::memchr(b'\n', rest) {
+                Some(at) => (&rest[..at], Some(&rest[at + 1..])),
+                None => (rest, None),
+            };
             buf.put_slice(b"data: ");
             buf.put_slice(line.strip_suffix(b"\r").unwrap_or(line));
             buf.put_slice(b"\n");
+            match next {
+                Some(next) => rest = next,
+                None => break,
+            }
         }
         buf.put_slice(b"\n");
     }
