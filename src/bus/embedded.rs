@@ -9,7 +9,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use tokio::sync::Notify;
 
-use super::{BusError, Entry, EntryId, StartFrom};
+use super::{BusError, Entry, EntryId, Local, StartFrom};
 
 /// The in-process bus.
 #[derive(Debug)]
@@ -28,9 +28,25 @@ struct Stream {
 
 #[derive(Debug, Default)]
 struct StreamState {
-    entries: VecDeque<(EntryId, Bytes)>,
+    entries: VecDeque<(EntryId, Payload)>,
     last_id: EntryId,
     groups: HashMap<String, Group>,
+}
+
+/// An entry's bytes, and the value it carries in process, if any.
+#[derive(Clone)]
+struct Payload {
+    data: Bytes,
+    local: Option<Local>,
+}
+
+impl std::fmt::Debug for Payload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Payload")
+            .field("data", &self.data)
+            .field("local", &self.local.is_some())
+            .finish()
+    }
 }
 
 #[derive(Debug, Default)]
@@ -75,8 +91,9 @@ impl EmbeddedBus {
             .clone()
     }
 
-    /// Appends an entry and wakes blocked readers.
-    pub fn publish(&self, stream: &str, data: Bytes) -> EntryId {
+    /// Appends an entry, with a value for readers in process if any, and
+    /// wakes blocked readers.
+    pub fn publish(&self, stream: &str, data: Bytes, local: Option<Local>) -> EntryId {
         let stream = self.stream(stream);
         let id = {
             let mut s = stream.state.lock().expect("stream lock");
@@ -93,7 +110,7 @@ impl EmbeddedBus {
                 }
             };
             s.last_id = id;
-            s.entries.push_back((id, data));
+            s.entries.push_back((id, Payload { data, local }));
             // Approximate trimming, like `MAXLEN ~`: trim in chunks once the
             // stream is a tenth over its cap. Unlike Redis, never trim an
             // entry some group has not been handed yet: in one process a
@@ -176,10 +193,11 @@ impl EmbeddedBus {
         let taken: Vec<Entry> = entries
             .range(start..)
             .take(count)
-            .map(|(id, data)| Entry {
+            .map(|(id, payload)| Entry {
                 id: *id,
-                data: data.clone(),
+                data: payload.data.clone(),
                 deliveries: 1,
+                local: payload.local.clone(),
             })
             .collect();
         for entry in &taken {
@@ -245,7 +263,7 @@ impl EmbeddedBus {
                 .ok()
                 .map(|i| entries[i].1.clone());
             match found {
-                Some(data) => {
+                Some(Payload { data, local }) => {
                     let p = g.pending.get_mut(&id).expect("listed above");
                     p.consumer = consumer.to_string();
                     p.deliveries += 1;
@@ -254,6 +272,7 @@ impl EmbeddedBus {
                         id,
                         data,
                         deliveries: p.deliveries,
+                        local,
                     });
                 }
                 None => {
@@ -337,7 +356,7 @@ mod tests {
     async fn streams_are_trimmed_approximately() {
         let bus = EmbeddedBus::new(10);
         for i in 0..100 {
-            bus.publish("s", data(&i.to_string()));
+            bus.publish("s", data(&i.to_string()), None);
         }
         let len = bus.len("s");
         assert!((10..=11).contains(&len), "len {len}");
@@ -348,7 +367,7 @@ mod tests {
         let bus = EmbeddedBus::new(10);
         bus.ensure_group("s", "slow", StartFrom::Latest);
         for i in 0..100 {
-            bus.publish("s", data(&i.to_string()));
+            bus.publish("s", data(&i.to_string()), None);
         }
         assert_eq!(bus.len("s"), 100);
         let got = bus
@@ -356,7 +375,7 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(got.len(), 100, "nothing lost");
-        bus.publish("s", data("next"));
+        bus.publish("s", data("next"), None);
         assert!(bus.len("s") <= 11, "trimmed once delivered");
     }
 }

@@ -68,8 +68,12 @@ impl FromStr for EntryId {
     }
 }
 
+/// A value handed from publisher to reader as it is, when both are in one
+/// process (the embedded bus): no encoding and decoding in between.
+pub type Local = Arc<dyn std::any::Any + Send + Sync>;
+
 /// One entry read from a stream.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Entry {
     /// Its id.
     pub id: EntryId,
@@ -77,6 +81,26 @@ pub struct Entry {
     pub data: Bytes,
     /// How many times it has been delivered to the group, this time included.
     pub deliveries: u32,
+    /// The value published with [`Bus::publish_local`], on the embedded bus.
+    pub local: Option<Local>,
+}
+
+impl Entry {
+    /// The value published in process, if it is a `T`.
+    pub fn local<T: std::any::Any + Send + Sync>(&self) -> Option<Arc<T>> {
+        self.local.clone()?.downcast::<T>().ok()
+    }
+}
+
+impl fmt::Debug for Entry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Entry")
+            .field("id", &self.id)
+            .field("data", &self.data)
+            .field("deliveries", &self.deliveries)
+            .field("local", &self.local.is_some())
+            .finish()
+    }
 }
 
 /// Where a new consumer group starts reading.
@@ -128,8 +152,23 @@ impl Bus {
     /// Appends an entry (`XADD stream MAXLEN ~ n * data ...`).
     pub async fn publish(&self, stream: &str, data: Bytes) -> Result<EntryId, BusError> {
         match self {
-            Bus::Embedded(bus) => Ok(bus.publish(stream, data)),
+            Bus::Embedded(bus) => Ok(bus.publish(stream, data, None)),
             Bus::Redis(bus) => bus.publish(stream, data).await,
+        }
+    }
+
+    /// Appends an entry that also carries `local` to readers in this
+    /// process. On the embedded bus `data` is not called for (readers take
+    /// `local`); through Redis only `data` travels.
+    pub async fn publish_local(
+        &self,
+        stream: &str,
+        local: Local,
+        data: impl FnOnce() -> Option<Bytes>,
+    ) -> Result<EntryId, BusError> {
+        match self {
+            Bus::Embedded(bus) => Ok(bus.publish(stream, Bytes::new(), Some(local))),
+            Bus::Redis(bus) => bus.publish(stream, data().unwrap_or_default()).await,
         }
     }
 

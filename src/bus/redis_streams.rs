@@ -35,6 +35,7 @@ fn to_entry(id: StreamId, deliveries: u32) -> Result<Entry, BusError> {
         id: entry_id(&id.id)?,
         data,
         deliveries,
+        local: None,
     })
 }
 

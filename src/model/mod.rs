@@ -7,11 +7,13 @@
 //!
 //! [`money`] writes every offer's amounts with their currency's digits.
 
+pub mod answer;
 mod fare;
 mod itinerary;
 pub mod money;
 mod travellers;
 
+pub use answer::EncodedAnswer;
 pub use fare::{Baggage, Fare};
 pub use itinerary::{Segment, itinerary_key, journey_minutes};
 pub use money::{Conversion, Converted};

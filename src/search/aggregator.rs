@@ -8,11 +8,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
+
 use super::Searches;
 use super::events::EventLog;
+use super::prepared::Answer;
 use crate::bus::{AGGREGATOR_GROUP, Backoff, Bus, BusError, Entry, StartFrom};
 use crate::fault::Chain;
-use crate::model::AnswerView;
+use crate::model::{AnswerView, EncodedAnswer};
 use crate::shutdown::Shutdown;
 
 /// Answers read per round trip at most.
@@ -137,18 +140,17 @@ async fn read(
 /// Records a batch of answers, retrying while the broker is away: an answer
 /// is acknowledged only once recorded. Returns false on shutdown.
 async fn record(searches: &Searches, entries: &[Entry], shutdown: &Shutdown) -> bool {
-    let answers: Vec<AnswerView<'_>> = entries
-        .iter()
-        .filter_map(|entry| match serde_json::from_slice(&entry.data) {
-            Ok(answer) => Some(answer),
-            Err(e) => {
-                tracing::error!(entry = %entry.id, error = %e, "unreadable answer skipped");
-                None
-            }
-        })
-        .collect();
     match searches {
         Searches::Memory(store) => {
+            // An answer handed over in process is taken as it is; one with
+            // bytes is read.
+            let answers: Vec<Answer<'_>> = entries
+                .iter()
+                .filter_map(|entry| match entry.local::<EncodedAnswer>() {
+                    Some(answer) => Some(Answer::Encoded(answer)),
+                    None => read_answer(entry).map(Answer::Read),
+                })
+                .collect();
             // Readers wake after the whole batch, so each sends every new
             // event of its search in one write.
             let touched: Vec<Arc<EventLog>> = answers
@@ -162,6 +164,23 @@ async fn record(searches: &Searches, entries: &[Entry], shutdown: &Shutdown) -> 
             true
         }
         Searches::Redis(redis) => {
+            // Answers come through Redis as bytes; one handed over in
+            // process (an embedded bus beside a Redis store) is encoded.
+            let encoded: Vec<Option<Entry>> = entries
+                .iter()
+                .map(|entry| {
+                    entry.local::<EncodedAnswer>().map(|answer| Entry {
+                        data: Bytes::from(answer.to_json()),
+                        local: None,
+                        ..entry.clone()
+                    })
+                })
+                .collect();
+            let answers: Vec<AnswerView<'_>> = entries
+                .iter()
+                .zip(&encoded)
+                .filter_map(|(entry, encoded)| read_answer(encoded.as_ref().unwrap_or(entry)))
+                .collect();
             let mut backoff = Backoff::default();
             loop {
                 match redis.record(&answers).await {
@@ -176,6 +195,17 @@ async fn record(searches: &Searches, entries: &[Entry], shutdown: &Shutdown) -> 
                     }
                 }
             }
+        }
+    }
+}
+
+/// An answer's JSON read, or `None` (logged) when it cannot be.
+fn read_answer(entry: &Entry) -> Option<AnswerView<'_>> {
+    match serde_json::from_slice(&entry.data) {
+        Ok(answer) => Some(answer),
+        Err(e) => {
+            tracing::error!(entry = %entry.id, error = %e, "unreadable answer skipped");
+            None
         }
     }
 }

@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use utoipa::ToSchema;
 
-use crate::model::{AnswerStatus, AnswerView, Offer, OfferKey, SearchRequest};
+use crate::model::{AnswerStatus, Offer, OfferKey, SearchRequest};
 
 /// The kind of an SSE event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -361,86 +361,6 @@ pub(crate) fn raw_json(json: &[u8]) -> Option<Box<RawValue>> {
     RawValue::from_string(text).ok()
 }
 
-/// An airline's answer turned into what its search records: its progress
-/// and its SSE events, encoded once, whichever store keeps them.
-pub struct PreparedAnswer {
-    /// The airline's progress after this answer.
-    pub progress: AirlineProgress,
-    /// The `offers` event, if it made offers that could be read.
-    pub offers_event: Option<Bytes>,
-    /// Each offer's ordering key and where its JSON sits in `offers_event`,
-    /// cheapest first.
-    pub offers: Vec<(OfferKey, std::ops::Range<usize>)>,
-    /// The `provider` event.
-    pub provider_event: String,
-}
-
-impl PreparedAnswer {
-    /// Prepares `answer`; offers whose price or departure cannot be read are
-    /// dropped (and logged).
-    pub fn new(search_id: Uuid, answer: &AnswerView<'_>) -> Self {
-        let mut accepted: Vec<(OfferKey, &RawValue)> = Vec::with_capacity(answer.offers.len());
-        for raw in &answer.offers {
-            match serde_json::from_str::<OfferKey>(raw.get()) {
-                Ok(key) => accepted.push((key, raw)),
-                Err(e) => tracing::warn!(
-                    %search_id,
-                    provider = %answer.provider,
-                    error = %e,
-                    "offer without a readable price or departure dropped"
-                ),
-            }
-        }
-        let count = accepted.len();
-        let progress = AirlineProgress {
-            status: Some(answer.status),
-            offers: count,
-            elapsed_ms: Some(answer.elapsed_ms),
-            error: answer.error.clone(),
-        };
-        let mut offers = Vec::with_capacity(count);
-        let offers_event = (!accepted.is_empty()).then(|| {
-            // The event is spliced together from the offers' own JSON, and
-            // stores keep slices of it instead of copies.
-            let mut data = encode(&OffersHead {
-                kind: "offers",
-                search_id,
-                provider: &answer.provider,
-            });
-            data.pop();
-            data.push_str(",\"offers\":[");
-            for (i, (key, raw)) in accepted.into_iter().enumerate() {
-                if i > 0 {
-                    data.push(',');
-                }
-                let start = data.len();
-                data.push_str(raw.get());
-                offers.push((key, start..data.len()));
-            }
-            data.push_str("]}");
-            Bytes::from(data)
-        });
-        offers.sort_by(|a, b| a.0.cmp(&b.0));
-        let provider_event = encode(&ProviderEvent {
-            kind: "provider",
-            search_id,
-            provider: &answer.provider,
-            status: answer.status.as_str(),
-            offers: count,
-            elapsed_ms: answer.elapsed_ms,
-            error: answer.error.as_deref(),
-            cached: answer.cached,
-            age_ms: answer.age_ms,
-        });
-        Self {
-            progress,
-            offers_event,
-            offers,
-            provider_event,
-        }
-    }
-}
-
 /// The `offers` event as a client reads it: its head, then one airline's
 /// offers (spliced in as received, so this type only describes it).
 #[derive(Serialize, ToSchema)]
@@ -465,9 +385,9 @@ pub(crate) struct CompleteEvent {
 #[derive(Serialize, ToSchema)]
 pub(crate) struct OffersHead<'a> {
     #[serde(rename = "type")]
-    kind: &'static str,
-    search_id: Uuid,
-    provider: &'a str,
+    pub(super) kind: &'static str,
+    pub(super) search_id: Uuid,
+    pub(super) provider: &'a str,
 }
 
 /// The `provider` event: one airline finished.
@@ -475,19 +395,19 @@ pub(crate) struct OffersHead<'a> {
 #[schema(as = ProviderEvent)]
 pub(crate) struct ProviderEvent<'a> {
     #[serde(rename = "type")]
-    kind: &'static str,
-    search_id: Uuid,
-    provider: &'a str,
-    status: &'static str,
-    offers: usize,
-    elapsed_ms: u64,
-    error: Option<&'a str>,
+    pub(super) kind: &'static str,
+    pub(super) search_id: Uuid,
+    pub(super) provider: &'a str,
+    pub(super) status: &'static str,
+    pub(super) offers: usize,
+    pub(super) elapsed_ms: u64,
+    pub(super) error: Option<&'a str>,
     /// Whether the offers are a kept answer of the airline's, not asked
     /// for this search (`docs/api.md`).
-    cached: bool,
+    pub(super) cached: bool,
     /// How old that kept answer is, in milliseconds; only when `cached`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    age_ms: Option<u64>,
+    pub(super) age_ms: Option<u64>,
 }
 
 /// The `complete` event without its cheapest offers, spliced in as JSON.

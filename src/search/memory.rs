@@ -20,12 +20,13 @@ use uuid::Uuid;
 
 use super::error::SearchError;
 use super::events::{
-    AirlineProgress, EventKind, EventLog, PreparedAnswer, SearchStatus, Snapshot, by_itinerary,
-    raw_json, timeout_event,
+    AirlineProgress, EventKind, EventLog, SearchStatus, Snapshot, by_itinerary, raw_json,
+    timeout_event,
 };
 use super::limits::{StoreLimits, expires_at};
+use super::prepared::Answer;
 use super::tally::Tally;
-use crate::model::{AnswerView, SearchRequest, time_left};
+use crate::model::{SearchRequest, time_left};
 use crate::shutdown::Shutdown;
 
 /// One search: its request, its progress and its event log.
@@ -89,7 +90,7 @@ impl SearchCell {
 
     /// Records an airline's answer. Returns whether this finished the search.
     /// Late answers (after the search finished) and repeats are ignored.
-    fn apply(&self, answer: &AnswerView<'_>, top: usize) -> Applied {
+    fn apply(&self, answer: &Answer<'_>, top: usize) -> Applied {
         let mut state = self.state.lock().expect("search lock");
         if state.finished.is_some() {
             return Applied::Ignored;
@@ -98,14 +99,14 @@ impl SearchCell {
             .request
             .providers
             .iter()
-            .position(|p| p == &answer.provider)
+            .position(|p| p == answer.provider())
         else {
             return Applied::Ignored;
         };
         if !state.tally.progress[index].is_pending() {
             return Applied::Ignored;
         }
-        let mut prepared = PreparedAnswer::new(self.request.search_id, answer);
+        let mut prepared = answer.prepare(self.request.search_id);
         state.tally.record(index, &mut prepared);
         if let Some(data) = prepared.offers_event {
             self.log.push(EventKind::Offers, data);
@@ -370,9 +371,9 @@ impl MemoryStore {
     /// applied a whole batch, so a reader gets the batch in one write.
     /// Unknown searches (expired, or answered after eviction), late answers
     /// and repeats change nothing.
-    pub fn apply(&self, answer: &AnswerView<'_>) -> Option<Arc<SearchCell>> {
-        let Some(cell) = self.get(&answer.search_id) else {
-            tracing::debug!(search_id = %answer.search_id, provider = %answer.provider, "answer for an unknown search ignored");
+    pub fn apply(&self, answer: &Answer<'_>) -> Option<Arc<SearchCell>> {
+        let Some(cell) = self.get(&answer.search_id()) else {
+            tracing::debug!(search_id = %answer.search_id(), provider = %answer.provider(), "answer for an unknown search ignored");
             return None;
         };
         match cell.apply(answer, self.limits.top_offers) {
@@ -491,7 +492,9 @@ pub(crate) mod tests {
     fn answered(store: &MemoryStore) -> Arc<SearchCell> {
         let cell = store.insert(request(Duration::from_secs(5))).unwrap();
         let text = answer(cell.request.search_id);
-        store.apply(&serde_json::from_str(&text).unwrap()).unwrap()
+        store
+            .apply(&Answer::Read(serde_json::from_str(&text).unwrap()))
+            .unwrap()
     }
 
     fn sizes(store: &MemoryStore) -> (usize, usize, usize) {

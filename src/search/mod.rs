@@ -18,6 +18,7 @@ pub mod events;
 pub mod limits;
 pub mod memory;
 mod merge;
+pub mod prepared;
 pub mod redis;
 mod tally;
 
@@ -68,12 +69,16 @@ impl Searches {
         match self {
             Searches::Redis(redis) => redis.submit(&request, &admission).await,
             Searches::Memory(store) => {
+                // The airlines in this process take the request as it is;
+                // through Redis it travels as JSON.
+                let local = Arc::new(request.clone());
                 let data = serde_json::to_vec(&request)
                     .map_err(|e| SearchError::Internal(Fault::of(e)))?;
                 let cell = store.insert_for(request, Some(admission))?;
                 let partitions = bus.partitions();
                 let stream = partitions.requested(partitions.of(&cell.request.search_id));
-                if let Err(e) = bus.publish(stream, Bytes::from(data)).await {
+                let data = || Some(Bytes::from(data));
+                if let Err(e) = bus.publish_local(stream, local, data).await {
                     store.remove(&cell.request.search_id);
                     return Err(e.into());
                 }

@@ -8,9 +8,9 @@ use bytes::Bytes;
 use uuid::Uuid;
 
 use super::events::{
-    AirlineProgress, CompleteHead, PreparedAnswer, SearchStatus, by_itinerary, complete_event,
-    first_offer_ms,
+    AirlineProgress, CompleteHead, SearchStatus, by_itinerary, complete_event, first_offer_ms,
 };
+use super::prepared::PreparedAnswer;
 use crate::model::OfferKey;
 
 /// The answers of one search so far.

@@ -20,7 +20,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use super::cache::AnswerCache;
 use super::{ProviderDef, ProviderMode, ProviderRegistry, ProviderStats};
 use crate::bus::{Acker, Backoff, Bus, BusError, DEAD_LETTER, Entry, StartFrom};
-use crate::model::{AnswerStatus, ProviderAnswer, SearchRequest};
+use crate::model::{AnswerStatus, EncodedAnswer, ProviderAnswer, SearchRequest};
 use crate::shutdown::Shutdown;
 use answer::{Draw, answer};
 
@@ -376,7 +376,7 @@ impl Consumer {
             return;
         }
         tracing::error!(provider = %self.id, entry = %entry.id, deliveries = entry.deliveries, "search dead-lettered");
-        if let Ok(search) = serde_json::from_slice::<SearchRequest>(&entry.data) {
+        if let Ok(search) = request_in(&entry) {
             let elapsed = Timestamp::now().duration_since(search.created_at);
             let answer = ProviderAnswer {
                 search_id: search.search_id,
@@ -412,8 +412,8 @@ impl Consumer {
 
     /// The search in an entry, when it targets this airline and is still
     /// running; `None` means acknowledge and skip.
-    fn targeted(&self, entry: &Entry) -> Option<SearchRequest> {
-        let search: SearchRequest = match serde_json::from_slice(&entry.data) {
+    fn targeted(&self, entry: &Entry) -> Option<Arc<SearchRequest>> {
+        let search = match request_in(entry) {
             Ok(s) => s,
             Err(e) => {
                 tracing::error!(provider = %self.id, entry = %entry.id, error = %e, "unreadable search entry skipped");
@@ -436,7 +436,7 @@ impl Consumer {
     async fn handle(
         self: Arc<Self>,
         entry: Entry,
-        search: SearchRequest,
+        search: Arc<SearchRequest>,
         def: Option<Arc<ProviderDef>>,
         _slot: OwnedSemaphorePermit,
         draw: Option<Draw>,
@@ -476,14 +476,16 @@ impl Consumer {
             self.acker.ack(entry.id);
             return;
         };
-        let data = match serde_json::to_vec(&answer) {
-            Ok(d) => Bytes::from(d),
-            Err(e) => {
-                tracing::error!(provider = %self.id, error = %e, "answer could not be encoded");
-                return;
-            }
-        };
-        match self.bus.publish(self.results_of(&search), data).await {
+        // The answer's offers are encoded once, here: in one process the
+        // aggregator takes them as they are; through Redis they travel as
+        // the answer's JSON.
+        let encoded = Arc::new(EncodedAnswer::new(answer));
+        let data = || Some(Bytes::from(encoded.to_json()));
+        match self
+            .bus
+            .publish_local(self.results_of(&search), encoded.clone(), data)
+            .await
+        {
             Ok(_) => self.acker.ack(entry.id),
             Err(e) => tracing::warn!(
                 provider = %self.id,
@@ -492,6 +494,15 @@ impl Consumer {
                 "answer not published; the request stays pending for redelivery"
             ),
         }
+    }
+}
+
+/// The search an entry of the requested stream carries: as it was handed
+/// over in process, or read from its JSON.
+fn request_in(entry: &Entry) -> Result<Arc<SearchRequest>, serde_json::Error> {
+    match entry.local::<SearchRequest>() {
+        Some(search) => Ok(search),
+        None => serde_json::from_slice(&entry.data).map(Arc::new),
     }
 }
 

@@ -18,8 +18,9 @@ use super::stored::{decode, ms, tagged};
 use crate::bus::BusError;
 use crate::model::AnswerView;
 use crate::search::events::{
-    CompleteHead, EventKind, PreparedAnswer, SearchStatus, complete_event, encode, first_offer_ms,
+    CompleteHead, EventKind, SearchStatus, complete_event, encode, first_offer_ms,
 };
+use crate::search::prepared::PreparedAnswer;
 
 /// One search's answers in a batch.
 struct Group {

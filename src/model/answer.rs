@@ -1,0 +1,123 @@
+//! An airline's answer as it is handed over in one process (the embedded
+//! bus): its offers already encoded, each with its ordering key, so the
+//! search it answers splices them into its events without reading any JSON
+//! back. Through Redis the same answer travels as a [`ProviderAnswer`]'s
+//! JSON, and the api reads the keys out of it instead.
+
+use std::ops::Range;
+
+use uuid::Uuid;
+
+use super::money::Converted;
+use super::{AnswerStatus, ConvertedKey, Offer, OfferKey, PriceKey, ProviderAnswer};
+
+/// An answer whose offers are encoded once, by the airline's side.
+#[derive(Debug)]
+pub struct EncodedAnswer {
+    /// The search answered.
+    pub search_id: Uuid,
+    /// Provider id.
+    pub provider: String,
+    /// Outcome.
+    pub status: AnswerStatus,
+    /// What went wrong, for error and timeout.
+    pub error: Option<String>,
+    /// Milliseconds from the search's acceptance to this answer.
+    pub elapsed_ms: u64,
+    /// Whether the offers are a kept answer of the airline's.
+    pub cached: bool,
+    /// How old a kept answer is, in milliseconds.
+    pub age_ms: Option<u64>,
+    /// The offers' JSON, one after another, separated by commas.
+    pub offers_json: Vec<u8>,
+    /// Each offer's ordering key and where its JSON sits in `offers_json`,
+    /// in the airline's order.
+    pub offers: Vec<(OfferKey, Range<usize>)>,
+}
+
+impl EncodedAnswer {
+    /// Encodes `answer`'s offers. An offer is made of strings, numbers and
+    /// dates, so encoding it cannot fail short of a bug; such an offer is
+    /// left out and logged rather than losing the whole answer.
+    pub fn new(answer: ProviderAnswer) -> Self {
+        // About 1 KB per offer: one allocation, not a dozen doublings.
+        let mut offers_json = Vec::with_capacity(answer.offers.len() * 1024);
+        let mut offers = Vec::with_capacity(answer.offers.len());
+        for offer in &answer.offers {
+            let start = offers_json.len();
+            if start > 0 {
+                offers_json.push(b',');
+            }
+            let at = offers_json.len();
+            match serde_json::to_writer(&mut offers_json, offer) {
+                Ok(()) => offers.push((key_of(offer), at..offers_json.len())),
+                Err(e) => {
+                    offers_json.truncate(start);
+                    tracing::error!(search_id = %answer.search_id, provider = %answer.provider, offer = %offer.id, error = %e, "offer could not be encoded; left out");
+                }
+            }
+        }
+        Self {
+            search_id: answer.search_id,
+            provider: answer.provider,
+            status: answer.status,
+            error: answer.error,
+            elapsed_ms: answer.elapsed_ms,
+            cached: answer.cached,
+            age_ms: answer.age_ms,
+            offers_json,
+            offers,
+        }
+    }
+
+    /// The answer as it travels through Redis: a [`ProviderAnswer`]'s JSON.
+    pub fn to_json(&self) -> Vec<u8> {
+        #[derive(serde::Serialize)]
+        struct Head<'a> {
+            search_id: Uuid,
+            provider: &'a str,
+            status: AnswerStatus,
+            error: Option<&'a str>,
+            elapsed_ms: u64,
+            #[serde(skip_serializing_if = "std::ops::Not::not")]
+            cached: bool,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            age_ms: Option<u64>,
+        }
+        let head = Head {
+            search_id: self.search_id,
+            provider: &self.provider,
+            status: self.status,
+            error: self.error.as_deref(),
+            elapsed_ms: self.elapsed_ms,
+            cached: self.cached,
+            age_ms: self.age_ms,
+        };
+        let mut json = serde_json::to_vec(&head).expect("answer head encodes as JSON");
+        json.pop();
+        json.extend_from_slice(b",\"offers\":[");
+        json.extend_from_slice(&self.offers_json);
+        json.extend_from_slice(b"]}");
+        json
+    }
+}
+
+/// The fields of an offer that order it, as the api would read them from
+/// its JSON.
+pub fn key_of(offer: &Offer) -> OfferKey {
+    OfferKey {
+        price: PriceKey {
+            currency: offer.price.currency.clone(),
+            total: offer.price.total,
+            converted: offer
+                .price
+                .converted
+                .as_ref()
+                .map(|c: &Converted| ConvertedKey { total: c.total }),
+        },
+        depart_at: offer.depart_at,
+        id: offer.id.clone(),
+        provider: offer.provider.clone(),
+        itinerary: offer.itinerary.clone(),
+    }
+}
