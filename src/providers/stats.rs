@@ -7,9 +7,9 @@ use serde::Serialize;
 
 /// Live counters of one airline's runtime, shown in `/api/providers` and,
 /// for searches in flight, exported as a metric.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct ProviderStats {
-    provider: String,
+    in_flight_gauge: metrics::Gauge,
     in_flight: AtomicU64,
     peak_in_flight: AtomicU64,
     answered: AtomicU64,
@@ -29,9 +29,15 @@ pub struct StatsSnapshot {
 impl ProviderStats {
     /// Counters of provider `provider`, all zero.
     pub fn new(provider: &str) -> Self {
+        // The gauge is looked up once: a lookup builds and hashes its key
+        // and labels, twice per search and airline otherwise.
+        let in_flight_gauge =
+            metrics::gauge!(crate::metrics::PROVIDER_IN_FLIGHT, "provider" => provider.to_string());
         Self {
-            provider: provider.to_string(),
-            ..Self::default()
+            in_flight_gauge,
+            in_flight: AtomicU64::new(0),
+            peak_in_flight: AtomicU64::new(0),
+            answered: AtomicU64::new(0),
         }
     }
 
@@ -39,12 +45,8 @@ impl ProviderStats {
     pub fn enter(self: &Arc<Self>) -> InFlightGuard {
         let now = self.in_flight.fetch_add(1, Ordering::AcqRel) + 1;
         self.peak_in_flight.fetch_max(now, Ordering::AcqRel);
-        self.in_flight_gauge().increment(1.0);
+        self.in_flight_gauge.increment(1.0);
         InFlightGuard(self.clone())
-    }
-
-    fn in_flight_gauge(&self) -> metrics::Gauge {
-        metrics::gauge!(crate::metrics::PROVIDER_IN_FLIGHT, "provider" => self.provider.clone())
     }
 
     /// The counters now.
@@ -65,6 +67,6 @@ impl Drop for InFlightGuard {
     fn drop(&mut self) {
         self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
         self.0.answered.fetch_add(1, Ordering::AcqRel);
-        self.0.in_flight_gauge().decrement(1.0);
+        self.0.in_flight_gauge.decrement(1.0);
     }
 }

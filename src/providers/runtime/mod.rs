@@ -156,6 +156,7 @@ impl Runtime {
                     cache: self.cache.clone(),
                     shutdown: self.shutdown.clone(),
                     stop: stop.clone(),
+                    metrics: AirlineMetrics::new(id),
                 };
                 tokio::spawn(consumer.run(slots.clone()));
             }
@@ -200,6 +201,38 @@ struct Consumer {
     shutdown: Shutdown,
     /// Trips when this airline goes away (or on shutdown).
     stop: Shutdown,
+    /// This airline's metrics, looked up once.
+    metrics: AirlineMetrics,
+}
+
+/// One airline's metric handles: a lookup by name and labels builds and
+/// hashes the key each time, three times per search and airline.
+struct AirlineMetrics {
+    /// Answers by outcome: ok, error, timeout.
+    requests: [metrics::Counter; 3],
+    latency: metrics::Histogram,
+    offers: metrics::Counter,
+}
+
+impl AirlineMetrics {
+    fn new(provider: &str) -> Self {
+        let requests = ["ok", "error", "timeout"].map(|outcome| {
+            metrics::counter!(crate::metrics::PROVIDER_REQUESTS, "provider" => provider.to_string(), "outcome" => outcome)
+        });
+        Self {
+            requests,
+            latency: metrics::histogram!(crate::metrics::PROVIDER_LATENCY, "provider" => provider.to_string()),
+            offers: metrics::counter!(crate::metrics::PROVIDER_OFFERS, "provider" => provider.to_string()),
+        }
+    }
+
+    fn requests(&self, status: Option<AnswerStatus>) -> &metrics::Counter {
+        match status {
+            Some(AnswerStatus::Ok) => &self.requests[0],
+            Some(AnswerStatus::Error) => &self.requests[1],
+            Some(AnswerStatus::Timeout) | None => &self.requests[2],
+        }
+    }
 }
 
 impl Consumer {
@@ -461,14 +494,12 @@ impl Consumer {
                 age_ms: None,
             }),
         };
-        let outcome = answer.as_ref().map_or("timeout", |a| a.status.as_str());
-        let provider = self.id.clone();
-        metrics::counter!(crate::metrics::PROVIDER_REQUESTS, "provider" => provider.clone(), "outcome" => outcome).increment(1);
-        metrics::histogram!(crate::metrics::PROVIDER_LATENCY, "provider" => provider.clone())
-            .record(started.elapsed().as_secs_f64());
+        self.metrics
+            .requests(answer.as_ref().map(|a| a.status))
+            .increment(1);
+        self.metrics.latency.record(started.elapsed().as_secs_f64());
         if let Some(a) = &answer {
-            metrics::counter!(crate::metrics::PROVIDER_OFFERS, "provider" => provider)
-                .increment(a.offers.len() as u64);
+            self.metrics.offers.increment(a.offers.len() as u64);
         }
         let Some(answer) = answer else {
             // The search's deadline came first: the api ends the search
