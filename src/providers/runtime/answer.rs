@@ -58,7 +58,8 @@ pub(super) async fn answer(
         Some((cache, policy)) => {
             let today = Timestamp::now().to_zoned_datetime(TimeZone::UTC).date();
             let question = Question::new(def, policy, search, today);
-            tokio::time::timeout(budget, cache.answer(&question, ask))
+            // Boxed, as an API call is (see `call`).
+            tokio::time::timeout(budget, Box::pin(cache.answer(&question, ask)))
                 .await
                 .unwrap_or_else(|_| out_of_time(budget, cut_short))?
         }
@@ -174,7 +175,10 @@ async fn call(
                 airline: &def.airline,
                 self_url,
             };
-            upstream.answer(&provider, search, deadline).await
+            // Boxed: an API call's future is kilobytes, which every
+            // search's task would otherwise hold while it waits, mock
+            // airlines' too (an idle stream's search costs that much).
+            Box::pin(upstream.answer(&provider, search, deadline)).await
         }
     }
 }
