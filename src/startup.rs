@@ -344,6 +344,7 @@ impl Application {
             idle_timeout: http.idle_timeout.get(),
             max_connections,
             max_unsent_bytes: http.max_unsent_bytes,
+            max_concurrent_streams: http.max_concurrent_streams,
         }
     }
 }

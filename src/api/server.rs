@@ -16,7 +16,10 @@
 //!   never reads holds that much plus the one chunk hyper has in hand, until
 //!   the idle timeout closes it (an SSE client then resumes with
 //!   `Last-Event-ID`); its events wait in the search's shared log, not in a
-//!   copy per client.
+//!   copy per client;
+//! - one HTTP/2 connection carries at most `http.max_concurrent_streams`
+//!   requests at once (hyper's default, 200, is fewer than a page of
+//!   searches can open).
 //!
 //! axum's own `serve` sets none of these: hyper's header timeout needs a
 //! timer it does not give, and an accept error makes it sleep a second.
@@ -56,6 +59,8 @@ pub struct ConnectionLimits {
     pub max_connections: usize,
     /// The kernel's send buffer per connection, bytes.
     pub max_unsent_bytes: usize,
+    /// Requests one HTTP/2 connection may have open at once.
+    pub max_concurrent_streams: u32,
 }
 
 /// Client connections allowed under a descriptor limit: the limit less a
@@ -162,7 +167,10 @@ async fn serve_connection(
         .header_read_timeout(limits.header_read_timeout);
     // No HTTP/2 pings: they would keep an idle connection busy for ever;
     // the idle timeout closes it, and finds a dead peer.
-    builder.http2().timer(TokioTimer::new());
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(limits.max_concurrent_streams);
     let conn =
         builder.serve_connection_with_upgrades(TokioIo::new(io), TowerToHyperService::new(service));
     let mut conn = std::pin::pin!(conn);

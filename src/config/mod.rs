@@ -363,6 +363,9 @@ impl Settings {
                 self.http.max_unsent_bytes
             ));
         }
+        if self.http.max_concurrent_streams == 0 {
+            problems.push("`http.max_concurrent_streams` must be at least 1".to_string());
+        }
         problems.extend(self.access.problems());
         problems.extend(self.cache.problems());
         for origin in &self.http.cors_origins {
@@ -531,6 +534,7 @@ mod tests {
         s.sse.keepalive = Duration::ZERO.into();
         s.search.max_retained = 0;
         s.http.body_limit = 10;
+        s.http.max_concurrent_streams = 0;
         let err = s.validate().unwrap_err().to_string();
         assert!(
             err.contains("`sse.keepalive` must be more than zero"),
@@ -541,6 +545,7 @@ mod tests {
             "{err}"
         );
         assert!(err.contains("`http.body_limit`"), "{err}");
+        assert!(err.contains("`http.max_concurrent_streams`"), "{err}");
         assert!(Settings::default().validate().is_ok());
     }
 
