@@ -214,6 +214,53 @@ async fn a_handshake_that_never_finishes_is_dropped() {
     server.process.terminate().await;
 }
 
+#[tokio::test]
+async fn the_connection_cap_and_the_idle_timeout_hold_under_tls() {
+    let ca = Ca::new("airstream test CA");
+    let slow = crate::helpers::mock_airline("slow", "SL", "fixed: 60s", "timeout: 90s");
+    let server = TlsServer::start(
+        &ca.leaf(),
+        &[("slow.yaml", slow)],
+        &[
+            ("AIRSTREAM_HTTP__MAX_CONNECTIONS", "2"),
+            ("AIRSTREAM_HTTP__IDLE_TIMEOUT", "3s"),
+            ("AIRSTREAM_SSE__KEEPALIVE", "1s"),
+            ("AIRSTREAM_SEARCH__MAX_TIMEOUT", "90s"),
+        ],
+    );
+    let body = json!({"from": "CGK", "to": "DPS", "date": date_in(14), "passengers": 1, "timeout_ms": 80_000});
+    // Two connections kept busy by a waiting stream each (its keepalives
+    // move bytes, so the idle timeout leaves them be): the cap is reached.
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let api = server.api(client(&[&ca]).timeout(WAIT * 6).build().unwrap());
+        let id = api.submit(&body).await;
+        let stream = api.open_stream(&id, "", None).await;
+        assert_eq!(stream.status(), 200);
+        held.push((api, stream));
+    }
+    let third = server.api(client(&[&ca]).build().unwrap());
+    let refused = third.client.get(third.url("/healthz")).send().await;
+    assert!(refused.is_err(), "a connection beyond the cap was served");
+
+    // Once one stream ends, its connection (still in its client's pool)
+    // moves nothing and is closed by the idle timeout, freeing its slot.
+    let (_idle_client, stream) = held.pop().unwrap();
+    drop(stream);
+    eventually("a connection slot to be freed by the idle timeout")
+        .every(Duration::from_millis(200))
+        .until(async || {
+            let fresh = client(&[&ca]).build().unwrap();
+            match fresh.get(format!("{}/healthz", server.base)).send().await {
+                Ok(r) if r.status() == 200 => Ok(()),
+                Ok(r) => Err(format!("{}", r.status())),
+                Err(e) => Err(e.to_string()),
+            }
+        })
+        .await;
+    server.process.terminate().await;
+}
+
 /// An upstream airline whose every answer waits until the test opens the
 /// gate: searches stay open for as long as the test needs, however slow
 /// the machine, and none can finish early.
