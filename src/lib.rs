@@ -11,8 +11,8 @@
 //!
 //! - [`api`]: the axum router: search submission, the SSE stream, snapshots,
 //!   the provider and airport lists, health probes, `/metrics`, the search
-//!   page, the simulated airline API, and the one error type that becomes
-//!   the JSON envelope.
+//!   page, the simulated airline API, the one error type that becomes
+//!   the JSON envelope, and the listener: its connection limits and TLS.
 //! - [`bus`]: the streams contract (requested and results streams, consumer
 //!   groups, pending entries, acknowledgements) and its embedded in-process
 //!   and Redis Streams implementations, and the Redis connections of a

@@ -69,6 +69,9 @@ pub const SSE_CONNECTIONS: &str = "airstream_sse_connections";
 pub const HTTP_CONNECTIONS: &str = "airstream_http_connections";
 /// Connections refused because `http.max_connections` were open.
 pub const HTTP_CONNECTIONS_REFUSED: &str = "airstream_http_connections_refused_total";
+/// TLS certificate reloads after its files changed, by `outcome` (`ok`;
+/// `error`: the files in force keep serving).
+pub const TLS_RELOADS: &str = "airstream_tls_reloads_total";
 /// HTTP requests, by `route` (the pattern), `method` and `status` class
 /// (`2xx` ...).
 pub const HTTP_REQUESTS: &str = "airstream_http_requests_total";
@@ -174,6 +177,10 @@ fn describe() {
     describe_counter!(
         HTTP_CONNECTIONS_REFUSED,
         "Connections refused because http.max_connections were open"
+    );
+    describe_counter!(
+        TLS_RELOADS,
+        "TLS certificate reloads after its files changed, by outcome"
     );
     describe_counter!(
         HTTP_REQUESTS,

@@ -57,6 +57,9 @@ pub enum StartupError {
     /// The API keys file could not be read.
     #[error(transparent)]
     Keys(#[from] crate::access::KeysError),
+    /// The TLS certificate or key cannot be used.
+    #[error(transparent)]
+    Tls(#[from] crate::api::tls::TlsError),
     /// The listen address could not be bound.
     #[error("cannot listen on {addr}")]
     Bind {
@@ -70,6 +73,8 @@ pub enum StartupError {
 /// A built, bound, not yet serving airstream.
 pub struct Application {
     listener: TcpListener,
+    /// With TLS on, what accepts each connection.
+    tls: Option<tokio_rustls::TlsAcceptor>,
     addr: SocketAddr,
     state: AppState,
     tasks: JoinSet<()>,
@@ -94,6 +99,17 @@ impl Application {
             Arc::new(ProviderRegistry::empty(dir))
         } else {
             Arc::new(ProviderRegistry::load(dir)?)
+        };
+        // Before binding: a certificate that cannot serve stops the start.
+        let mut tasks = JoinSet::new();
+        let tls = match settings.tls.files() {
+            Some((cert_file, key_file)) => {
+                let certs = crate::api::tls::Certificates::load(cert_file, key_file)?;
+                let acceptor = certs.acceptor()?;
+                tasks.spawn(certs.watch(shutdown.clone()));
+                Some(acceptor)
+            }
+            None => None,
         };
         let listener =
             TcpListener::bind(settings.listen)
@@ -120,7 +136,6 @@ impl Application {
             top_offers: settings.search.complete_top_offers,
         };
         let consumer = format!("{}-{}", hostname(), std::process::id());
-        let mut tasks = JoinSet::new();
         let mut live = None;
         let mut shared = None;
         let (bus, searches) = match &settings.redis_url {
@@ -286,6 +301,7 @@ impl Application {
         };
         Ok(Self {
             listener,
+            tls,
             addr,
             state,
             tasks,
@@ -301,10 +317,10 @@ impl Application {
     /// connections (SSE streams end on the same signal) and background tasks.
     pub async fn run_until_stopped(self) -> Result<(), StartupError> {
         let shutdown = self.state.shutdown.clone();
-        tracing::info!(addr = %self.addr, backend = self.state.bus.backend(), role = self.state.settings.role.as_str(), "airstream listening");
+        tracing::info!(addr = %self.addr, tls = self.tls.is_some(), backend = self.state.bus.backend(), role = self.state.settings.role.as_str(), "airstream listening");
         let limits = self.connection_limits();
         let app = api::router(self.state);
-        api::server::serve(self.listener, app, limits, shutdown.clone()).await;
+        api::server::serve(self.listener, app, limits, self.tls, shutdown.clone()).await;
         // Everything else stops on the same signal (already tripped here).
         shutdown.trigger();
         let mut tasks = self.tasks;
@@ -344,6 +360,7 @@ impl Application {
             idle_timeout: http.idle_timeout.get(),
             max_connections,
             max_unsent_bytes: http.max_unsent_bytes,
+            max_concurrent_streams: http.max_concurrent_streams,
         }
     }
 }

@@ -10,6 +10,7 @@ mod search;
 pub mod server;
 pub mod sim;
 mod stream;
+pub mod tls;
 
 #[doc(hidden)]
 pub use search::parse_status;

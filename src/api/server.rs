@@ -16,7 +16,16 @@
 //!   never reads holds that much plus the one chunk hyper has in hand, until
 //!   the idle timeout closes it (an SSE client then resumes with
 //!   `Last-Event-ID`); its events wait in the search's shared log, not in a
-//!   copy per client.
+//!   copy per client;
+//! - one HTTP/2 connection carries at most `http.max_concurrent_streams`
+//!   requests at once (hyper's default, 200, is fewer than a page of
+//!   searches can open).
+//!
+//! With TLS on (`tls`), each accepted connection is guarded as above, and
+//! TLS runs on top of the guarded socket: the idle timeout and the slot
+//! cover the handshake too, and the handshake must end within
+//! `http.header_read_timeout`. A TLS connection beyond the cap is closed
+//! without the `503`, which it could not read.
 //!
 //! axum's own `serve` sets none of these: hyper's header timeout needs a
 //! timer it does not give, and an accept error makes it sleep a second.
@@ -39,6 +48,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::{Instant, Sleep};
+use tokio_rustls::TlsAcceptor;
 use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
 
@@ -56,6 +66,8 @@ pub struct ConnectionLimits {
     pub max_connections: usize,
     /// The kernel's send buffer per connection, bytes.
     pub max_unsent_bytes: usize,
+    /// Requests one HTTP/2 connection may have open at once.
+    pub max_concurrent_streams: u32,
 }
 
 /// Client connections allowed under a descriptor limit: the limit less a
@@ -90,11 +102,13 @@ pub fn raise_descriptor_limit() -> io::Result<(u64, u64, u64)> {
 }
 
 /// Serves `router` on `listener` until `shutdown`, then lets open
-/// connections finish (SSE streams end on the same signal).
+/// connections finish (SSE streams end on the same signal). With `tls`,
+/// every connection speaks TLS.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     limits: ConnectionLimits,
+    tls: Option<TlsAcceptor>,
     shutdown: Shutdown,
 ) {
     let slots = Arc::new(Semaphore::new(limits.max_connections));
@@ -129,26 +143,43 @@ pub async fn serve(
         }
         let Ok(slot) = slots.clone().try_acquire_owned() else {
             metrics::counter!(crate::metrics::HTTP_CONNECTIONS_REFUSED).increment(1);
-            refuse(tcp);
+            // A TLS client could not read a plain answer: it is closed.
+            refuse(tcp, tls.is_none());
             continue;
         };
         let io = Guarded::new(tcp, limits, slot);
         let router = router.clone();
         let shutdown = shutdown.clone();
-        tracker.spawn(serve_connection(io, peer, router, limits, shutdown));
+        match &tls {
+            None => tracker.spawn(serve_connection(io, peer, router, limits, shutdown)),
+            Some(acceptor) => {
+                let acceptor = acceptor.clone();
+                tracker.spawn(async move {
+                    let deadline = limits.header_read_timeout;
+                    let Some(io) =
+                        super::tls::handshake(&acceptor, io, deadline, peer, &shutdown).await
+                    else {
+                        return;
+                    };
+                    serve_connection(io, peer, router, limits, shutdown).await;
+                })
+            }
+        };
     }
     drop(listener);
     tracker.close();
     tracker.wait().await;
 }
 
-async fn serve_connection(
-    io: Guarded,
+async fn serve_connection<IO>(
+    io: IO,
     peer: SocketAddr,
     router: Router,
     limits: ConnectionLimits,
     shutdown: Shutdown,
-) {
+) where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     // Handlers see the peer's address (`ConnectInfo`), as with axum's own
     // server.
     let service = router.map_request(move |mut request: axum::http::Request<Incoming>| {
@@ -162,7 +193,10 @@ async fn serve_connection(
         .header_read_timeout(limits.header_read_timeout);
     // No HTTP/2 pings: they would keep an idle connection busy for ever;
     // the idle timeout closes it, and finds a dead peer.
-    builder.http2().timer(TokioTimer::new());
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(limits.max_concurrent_streams);
     let conn =
         builder.serve_connection_with_upgrades(TokioIo::new(io), TowerToHyperService::new(service));
     let mut conn = std::pin::pin!(conn);
@@ -183,13 +217,15 @@ async fn serve_connection(
     }
 }
 
-/// The whole answer to a connection beyond the cap: written if the socket
-/// takes it at once, then closed.
+/// The whole answer to a plain HTTP connection beyond the cap: written if
+/// the socket takes it at once, then closed.
 const REFUSAL: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 1\r\nconnection: close\r\ncontent-length: 85\r\n\r\n{\"success\":false,\"message\":\"the server has too many open connections; retry shortly\"}";
 
-fn refuse(tcp: TcpStream) {
+fn refuse(tcp: TcpStream, answer: bool) {
     // A fresh socket's send buffer is empty: the write does not block.
-    let _ = tcp.try_write(REFUSAL);
+    if answer {
+        let _ = tcp.try_write(REFUSAL);
+    }
     if let Ok(std) = tcp.into_std() {
         let _ = std.shutdown(std::net::Shutdown::Both);
     }

@@ -31,6 +31,10 @@ pub struct HttpSettings {
     /// buffer); a client that then reads nothing for `idle_timeout` is
     /// closed, and an SSE client resumes with Last-Event-ID.
     pub max_unsent_bytes: usize,
+    /// Streams (requests, such as SSE streams) one HTTP/2 connection may
+    /// have open at once; a browser keeps every search of a page on one
+    /// connection. hyper's own default is 200.
+    pub max_concurrent_streams: u32,
 }
 
 impl Default for HttpSettings {
@@ -43,6 +47,7 @@ impl Default for HttpSettings {
             idle_timeout: Duration::from_secs(60).into(),
             max_connections: 0,
             max_unsent_bytes: 256 * 1024,
+            max_concurrent_streams: 1_000,
         }
     }
 }

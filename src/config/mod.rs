@@ -17,11 +17,13 @@ mod access;
 mod cache;
 mod http;
 pub mod redis_url;
+mod tls;
 
 pub use access::AccessSettings;
 pub use cache::CacheSettings;
 pub use http::HttpSettings;
 use http::valid_origin;
+pub use tls::TlsSettings;
 
 /// Every setting of the service. Each field has a default, so an empty file
 /// and an empty environment give a working server.
@@ -46,6 +48,8 @@ pub struct Settings {
     pub sse: SseSettings,
     /// HTTP server limits.
     pub http: HttpSettings,
+    /// TLS on the listener (off unless a certificate and key are named).
+    pub tls: TlsSettings,
     /// Logging.
     pub log: LogSettings,
     /// Prometheus metrics.
@@ -224,6 +228,7 @@ impl Default for Settings {
             search: SearchSettings::default(),
             sse: SseSettings::default(),
             http: HttpSettings::default(),
+            tls: TlsSettings::default(),
             log: LogSettings::default(),
             metrics: MetricsSettings::default(),
             sim: SimSettings::default(),
@@ -363,6 +368,10 @@ impl Settings {
                 self.http.max_unsent_bytes
             ));
         }
+        if self.http.max_concurrent_streams == 0 {
+            problems.push("`http.max_concurrent_streams` must be at least 1".to_string());
+        }
+        problems.extend(self.tls.problems());
         problems.extend(self.access.problems());
         problems.extend(self.cache.problems());
         for origin in &self.http.cors_origins {
@@ -531,6 +540,7 @@ mod tests {
         s.sse.keepalive = Duration::ZERO.into();
         s.search.max_retained = 0;
         s.http.body_limit = 10;
+        s.http.max_concurrent_streams = 0;
         let err = s.validate().unwrap_err().to_string();
         assert!(
             err.contains("`sse.keepalive` must be more than zero"),
@@ -541,6 +551,7 @@ mod tests {
             "{err}"
         );
         assert!(err.contains("`http.body_limit`"), "{err}");
+        assert!(err.contains("`http.max_concurrent_streams`"), "{err}");
         assert!(Settings::default().validate().is_ok());
     }
 

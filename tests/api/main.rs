@@ -32,6 +32,7 @@ mod reload;
 mod routes;
 mod schemathesis;
 mod sim;
+mod tls;
 mod travellers;
 mod upstream;
 mod upstream_docs;
