@@ -33,7 +33,8 @@ use crate::shutdown::Shutdown;
 #[derive(Debug)]
 pub struct SearchCell {
     /// The search as accepted.
-    pub request: SearchRequest,
+    /// Shared with the airlines in this process, which read it as it is.
+    pub request: Arc<SearchRequest>,
     started: Instant,
     deadline: Instant,
     expires: Instant,
@@ -66,7 +67,7 @@ impl SearchCell {
         Snapshot {
             search_id: self.request.search_id,
             status: state.status,
-            request: self.request.clone(),
+            request: SearchRequest::clone(&self.request),
             providers: self.progress_map(&state),
             total_offers: offers.len(),
             offers: offers
@@ -269,14 +270,14 @@ impl MemoryStore {
     /// Starts tracking a search. When the store is full, the oldest finished
     /// search is evicted; with none finished the search is refused.
     pub fn insert(&self, request: SearchRequest) -> Result<Arc<SearchCell>, SearchError> {
-        self.insert_for(request, None)
+        self.insert_for(Arc::new(request), None)
     }
 
     /// Starts tracking a search of a client, unless the client already has
     /// as many searches running as it may.
     pub fn insert_for(
         &self,
-        request: SearchRequest,
+        request: Arc<SearchRequest>,
         admission: Option<super::Admission>,
     ) -> Result<Arc<SearchCell>, SearchError> {
         let now = Instant::now();

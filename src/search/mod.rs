@@ -71,14 +71,14 @@ impl Searches {
             Searches::Memory(store) => {
                 // The airlines in this process take the request as it is;
                 // through Redis it travels as JSON.
-                let local = Arc::new(request.clone());
-                let data = serde_json::to_vec(&request)
+                let request = Arc::new(request);
+                let data = serde_json::to_vec(&*request)
                     .map_err(|e| SearchError::Internal(Fault::of(e)))?;
-                let cell = store.insert_for(request, Some(admission))?;
+                let cell = store.insert_for(request.clone(), Some(admission))?;
                 let partitions = bus.partitions();
                 let stream = partitions.requested(partitions.of(&cell.request.search_id));
                 let data = || Some(Bytes::from(data));
-                if let Err(e) = bus.publish_local(stream, local, data).await {
+                if let Err(e) = bus.publish_local(stream, request, data).await {
                     store.remove(&cell.request.search_id);
                     return Err(e.into());
                 }
