@@ -18,7 +18,6 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use bytes::{BufMut, Bytes, BytesMut};
 use serde::Deserialize;
-use tokio::sync::watch;
 
 use super::AppState;
 use super::error::{ApiError, ErrorCode};
@@ -130,7 +129,6 @@ impl Drop for EventStream {
 /// One client's position in one search's event log.
 struct EventStream {
     log: Arc<EventLog>,
-    changed: watch::Receiver<u64>,
     after: u64,
     finished: bool,
     retry: Option<Duration>,
@@ -139,12 +137,9 @@ struct EventStream {
 
 impl EventStream {
     fn new(log: Arc<EventLog>, after: u64, retry: Duration, shutdown: Shutdown) -> Self {
-        // Subscribe before the first read, so no append can fall between.
-        let changed = log.subscribe();
         metrics::gauge!(crate::metrics::SSE_CONNECTIONS).increment(1.0);
         Self {
             log,
-            changed,
             after,
             finished: false,
             retry: Some(retry),
@@ -163,10 +158,15 @@ impl EventStream {
     /// after `keepalive` without events; `None` once the log is complete
     /// and sent, or on shutdown.
     async fn next_chunk(&mut self, keepalive: Duration) -> Option<Bytes> {
+        let log = self.log.clone();
         loop {
             if self.finished {
                 return None;
             }
+            // Listen before reading, so no append can fall between.
+            let changed = log.changed();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
             let (events, finished) = self.log.events_after(self.after);
             // Once the log is complete, what was just read is the rest of it.
             self.finished = finished;
@@ -183,11 +183,7 @@ impl EventStream {
                 return None;
             }
             tokio::select! {
-                changed = self.changed.changed() => {
-                    if changed.is_err() {
-                        return None;
-                    }
-                }
+                _ = changed => {}
                 _ = tokio::time::sleep(keepalive) => return Some(Bytes::from_static(b": keepalive\n\n")),
                 _ = self.shutdown.wait() => return None,
             }

@@ -12,7 +12,8 @@ use bytes::Bytes;
 use jiff::Timestamp;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::value::RawValue;
-use tokio::sync::watch;
+use tokio::sync::Notify;
+use tokio::sync::futures::Notified;
 use uuid::Uuid;
 
 use utoipa::ToSchema;
@@ -61,12 +62,14 @@ impl EventKind {
 }
 
 /// A search's append-only event log, which SSE readers read from their own
-/// positions. Readers wait on [`EventLog::subscribe`] and are woken by
-/// [`EventLog::notify`], once per batch of appends.
+/// positions. Readers wait on [`EventLog::changed`] and are woken by
+/// [`EventLog::notify`], once per batch of appends. A `Notify`, not a
+/// `watch` channel: every running search has a log, and a watch channel's
+/// state is ten times the size (an idle stream's search pays for it).
 #[derive(Debug)]
 pub struct EventLog {
     pub(super) state: Mutex<LogState>,
-    changed: watch::Sender<u64>,
+    changed: Notify,
 }
 
 #[derive(Debug, Default)]
@@ -80,7 +83,7 @@ impl Default for EventLog {
     fn default() -> Self {
         Self {
             state: Mutex::new(LogState::default()),
-            changed: watch::Sender::new(0),
+            changed: Notify::new(),
         }
     }
 }
@@ -110,12 +113,14 @@ impl EventLog {
 
     /// Wakes this log's readers to read what was appended.
     pub fn notify(&self) {
-        self.changed.send_replace(self.len());
+        self.changed.notify_waiters();
     }
 
-    /// A receiver that changes whenever events are appended.
-    pub fn subscribe(&self) -> watch::Receiver<u64> {
-        self.changed.subscribe()
+    /// Fires at the next [`EventLog::notify`]. A reader enables it
+    /// (`Notified::enable`) before it reads the log, so that no append
+    /// falls between its read and its wait.
+    pub fn changed(&self) -> Notified<'_> {
+        self.changed.notified()
     }
 
     /// Ends the log where it stands, for a search that is gone (a Redis
