@@ -49,7 +49,12 @@ impl EncodedAnswer {
                 offers_json.push(b',');
             }
             let at = offers_json.len();
-            match serde_json::to_writer(&mut offers_json, offer) {
+            let written = super::json::write(&mut offers_json, offer).or_else(|_| {
+                // Something the fast path does not walk: serde_json's way.
+                offers_json.truncate(at);
+                serde_json::to_writer(&mut offers_json, offer)
+            });
+            match written {
                 Ok(()) => offers.push((key_of(offer), at..offers_json.len())),
                 Err(e) => {
                     offers_json.truncate(start);

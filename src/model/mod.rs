@@ -10,6 +10,7 @@
 pub mod answer;
 mod fare;
 mod itinerary;
+pub mod json;
 pub mod money;
 mod travellers;
 

@@ -1,0 +1,365 @@
+//! Compact JSON byte for byte as serde_json writes it, for the offers an
+//! airline encodes once per answer, with one difference in how: a struct's
+//! field names are written as they are. serde_json escapes every key byte by
+//! byte through the same path as any string, and an offer has about sixty
+//! of them: that was an eighth of all the instructions of a search
+//! (`docs/performance.md`). Values are still written by serde_json itself.
+//!
+//! Structs, sequences, tuples, options and newtypes are walked here; a map,
+//! a tuple variant or a struct variant is refused
+//! ([`write`] returns an error), and the caller then encodes with
+//! serde_json as a whole: an offer has none of them.
+
+use serde::Serialize;
+use serde::ser::{self, Impossible, Serializer};
+
+/// Appends `value`'s compact JSON to `out`, exactly as
+/// `serde_json::to_writer` would; on an error `out` may hold a part of it.
+pub fn write<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) -> serde_json::Result<()> {
+    value.serialize(Fast { out })
+}
+
+/// The bytes serde_json escapes in a string: quote, backslash and the
+/// control characters.
+const ESCAPED: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        table[b] = true;
+        b += 1;
+    }
+    table[b'"' as usize] = true;
+    table[b'\\' as usize] = true;
+    table
+};
+
+/// A name serde_json would write unchanged.
+fn plain(name: &str) -> bool {
+    !name.bytes().any(|b| ESCAPED[b as usize])
+}
+
+fn refused(what: &str) -> serde_json::Error {
+    ser::Error::custom(format!("{what} is not written by the fast path"))
+}
+
+struct Fast<'a> {
+    out: &'a mut Vec<u8>,
+}
+
+impl Fast<'_> {
+    fn json(&mut self) -> serde_json::Serializer<&mut Vec<u8>> {
+        serde_json::Serializer::new(&mut *self.out)
+    }
+}
+
+/// A scalar is serde_json's own.
+macro_rules! scalar {
+    ($($name:ident($ty:ty)),* $(,)?) => {
+        $(fn $name(mut self, v: $ty) -> serde_json::Result<()> {
+            self.json().$name(v)
+        })*
+    };
+}
+
+impl<'a> Serializer for Fast<'a> {
+    type Ok = ();
+    type Error = serde_json::Error;
+    type SerializeSeq = Seq<'a>;
+    type SerializeTuple = Seq<'a>;
+    type SerializeTupleStruct = Seq<'a>;
+    type SerializeTupleVariant = Impossible<(), serde_json::Error>;
+    type SerializeMap = Impossible<(), serde_json::Error>;
+    type SerializeStruct = Struct<'a>;
+    type SerializeStructVariant = Impossible<(), serde_json::Error>;
+
+    scalar!(
+        serialize_bool(bool),
+        serialize_i8(i8),
+        serialize_i16(i16),
+        serialize_i32(i32),
+        serialize_i64(i64),
+        serialize_i128(i128),
+        serialize_u8(u8),
+        serialize_u16(u16),
+        serialize_u32(u32),
+        serialize_u64(u64),
+        serialize_u128(u128),
+        serialize_f32(f32),
+        serialize_f64(f64),
+        serialize_char(char),
+        serialize_str(&str),
+        serialize_bytes(&[u8]),
+    );
+
+    fn collect_str<T: std::fmt::Display + ?Sized>(mut self, value: &T) -> serde_json::Result<()> {
+        self.json().collect_str(value)
+    }
+
+    fn serialize_none(mut self) -> serde_json::Result<()> {
+        self.json().serialize_none()
+    }
+
+    fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> serde_json::Result<()> {
+        value.serialize(self)
+    }
+
+    fn serialize_unit(mut self) -> serde_json::Result<()> {
+        self.json().serialize_unit()
+    }
+
+    fn serialize_unit_struct(mut self, name: &'static str) -> serde_json::Result<()> {
+        self.json().serialize_unit_struct(name)
+    }
+
+    fn serialize_unit_variant(
+        mut self,
+        name: &'static str,
+        index: u32,
+        variant: &'static str,
+    ) -> serde_json::Result<()> {
+        self.json().serialize_unit_variant(name, index, variant)
+    }
+
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(
+        self,
+        _name: &'static str,
+        value: &T,
+    ) -> serde_json::Result<()> {
+        value.serialize(self)
+    }
+
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        mut self,
+        name: &'static str,
+        index: u32,
+        variant: &'static str,
+        value: &T,
+    ) -> serde_json::Result<()> {
+        self.json()
+            .serialize_newtype_variant(name, index, variant, value)
+    }
+
+    fn serialize_seq(self, _len: Option<usize>) -> serde_json::Result<Seq<'a>> {
+        self.out.push(b'[');
+        Ok(Seq {
+            out: self.out,
+            first: true,
+        })
+    }
+
+    fn serialize_tuple(self, len: usize) -> serde_json::Result<Seq<'a>> {
+        self.serialize_seq(Some(len))
+    }
+
+    fn serialize_tuple_struct(
+        self,
+        _name: &'static str,
+        len: usize,
+    ) -> serde_json::Result<Seq<'a>> {
+        self.serialize_seq(Some(len))
+    }
+
+    fn serialize_tuple_variant(
+        self,
+        _name: &'static str,
+        _index: u32,
+        _variant: &'static str,
+        _len: usize,
+    ) -> serde_json::Result<Self::SerializeTupleVariant> {
+        Err(refused("a tuple variant"))
+    }
+
+    fn serialize_map(self, _len: Option<usize>) -> serde_json::Result<Self::SerializeMap> {
+        Err(refused("a map"))
+    }
+
+    fn serialize_struct(self, _name: &'static str, _len: usize) -> serde_json::Result<Struct<'a>> {
+        self.out.push(b'{');
+        Ok(Struct {
+            out: self.out,
+            first: true,
+        })
+    }
+
+    fn serialize_struct_variant(
+        self,
+        _name: &'static str,
+        _index: u32,
+        _variant: &'static str,
+        _len: usize,
+    ) -> serde_json::Result<Self::SerializeStructVariant> {
+        Err(refused("a struct variant"))
+    }
+}
+
+/// The elements of a sequence or tuple.
+struct Seq<'a> {
+    out: &'a mut Vec<u8>,
+    first: bool,
+}
+
+impl Seq<'_> {
+    fn element<T: Serialize + ?Sized>(&mut self, value: &T) -> serde_json::Result<()> {
+        if !std::mem::take(&mut self.first) {
+            self.out.push(b',');
+        }
+        value.serialize(Fast { out: self.out })
+    }
+
+    fn close(self) -> serde_json::Result<()> {
+        self.out.push(b']');
+        Ok(())
+    }
+}
+
+impl ser::SerializeSeq for Seq<'_> {
+    type Ok = ();
+    type Error = serde_json::Error;
+
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> serde_json::Result<()> {
+        self.element(value)
+    }
+
+    fn end(self) -> serde_json::Result<()> {
+        self.close()
+    }
+}
+
+impl ser::SerializeTuple for Seq<'_> {
+    type Ok = ();
+    type Error = serde_json::Error;
+
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> serde_json::Result<()> {
+        self.element(value)
+    }
+
+    fn end(self) -> serde_json::Result<()> {
+        self.close()
+    }
+}
+
+impl ser::SerializeTupleStruct for Seq<'_> {
+    type Ok = ();
+    type Error = serde_json::Error;
+
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> serde_json::Result<()> {
+        self.element(value)
+    }
+
+    fn end(self) -> serde_json::Result<()> {
+        self.close()
+    }
+}
+
+/// The fields of a struct: each name written as it is when it needs no
+/// escaping (every name a derive gives), else by serde_json.
+struct Struct<'a> {
+    out: &'a mut Vec<u8>,
+    first: bool,
+}
+
+impl ser::SerializeStruct for Struct<'_> {
+    type Ok = ();
+    type Error = serde_json::Error;
+
+    fn serialize_field<T: Serialize + ?Sized>(
+        &mut self,
+        key: &'static str,
+        value: &T,
+    ) -> serde_json::Result<()> {
+        let out = &mut *self.out;
+        if !std::mem::take(&mut self.first) {
+            out.push(b',');
+        }
+        if plain(key) {
+            out.reserve(key.len() + 3);
+            out.push(b'"');
+            out.extend_from_slice(key.as_bytes());
+            out.extend_from_slice(b"\":");
+        } else {
+            serde_json::to_writer(&mut *out, key)?;
+            out.push(b':');
+        }
+        value.serialize(Fast { out })
+    }
+
+    fn end(self) -> serde_json::Result<()> {
+        self.out.push(b'}');
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde::Serialize;
+    use std::collections::BTreeMap;
+
+    #[derive(Serialize)]
+    struct Inner {
+        #[serde(rename = "a \"quoted\" name")]
+        odd: u8,
+        none: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        skipped: Option<u8>,
+        tuple: (u8, &'static str),
+        empty: Vec<u8>,
+    }
+
+    #[derive(Serialize)]
+    #[serde(rename_all = "lowercase")]
+    enum Kind {
+        Outbound,
+    }
+
+    #[derive(Serialize)]
+    struct Wrapped(u32);
+
+    #[derive(Serialize)]
+    struct Outer {
+        text: &'static str,
+        kind: Kind,
+        wrapped: Wrapped,
+        inner: Vec<Inner>,
+        float: f64,
+        unit: (),
+    }
+
+    #[test]
+    fn writes_what_serde_json_writes() {
+        let value = Outer {
+            text: "tab\t, quote \", backslash \\, é, \u{1}",
+            kind: Kind::Outbound,
+            wrapped: Wrapped(7),
+            inner: vec![
+                Inner {
+                    odd: 1,
+                    none: None,
+                    skipped: None,
+                    tuple: (2, "x"),
+                    empty: vec![],
+                },
+                Inner {
+                    odd: 3,
+                    none: Some("y".into()),
+                    skipped: Some(4),
+                    tuple: (5, "z"),
+                    empty: vec![6],
+                },
+            ],
+            float: 1.5,
+            unit: (),
+        };
+        let mut out = Vec::new();
+        super::write(&mut out, &value).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            serde_json::to_string(&value).unwrap()
+        );
+    }
+
+    #[test]
+    fn a_map_is_refused_so_the_caller_falls_back() {
+        let map = BTreeMap::from([("k", 1)]);
+        assert!(super::write(&mut Vec::new(), &map).is_err());
+    }
+}
