@@ -6,11 +6,23 @@
 # concurrency, in alternating rounds. Prints each round's searches/s, the
 # CPU per search of each server, and the ratio airstream / floor.
 #
-#   bench/floor.sh [PROVIDERS_DIR] [ROUNDS] [SEARCHES] [CONCURRENCY]
+# With redis-server on the PATH (REDIS=0 turns it off), a third contestant
+# runs the same rounds: one `api` and one `providers` process on a fresh
+# Redis, printed as a ratio to the embedded figure of the same round.
+#
+# Then idle memory: a fresh airstream on `bench/providers/slow` (whose
+# airline answers after 25 s) and a fresh floor with `--idle` each hold
+# IDLE_STREAMS idle SSE streams, each on its own search
+# (`bench/idle_sse.py`); prints the resident memory per connection of
+# each and their ratio. IDLE_STREAMS 0 skips it.
+#
+#   bench/floor.sh [PROVIDERS_DIR] [ROUNDS] [SEARCHES] [CONCURRENCY] [IDLE_STREAMS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-dir=${1:-bench/providers/zero_latency} rounds=${2:-3} n=${3:-20000} c=${4:-64}
+dir=${1:-bench/providers/zero_latency} rounds=${2:-3} n=${3:-20000} c=${4:-64} idle=${5:-10000}
 port=${PORT:-3730} fport=$((${PORT:-3730} + 1))
+# Every process started here may hold an idle stream per connection.
+ulimit -n "$(ulimit -Hn)"
 cargo build --release --quiet --bin airstream --bin floor
 bin=./target/release/airstream
 work=$(mktemp -d)
@@ -31,6 +43,23 @@ curl -sfN "http://127.0.0.1:$port/api/flights/search/$sid/stream" >"$work/stream
 pids+=($!)
 floor=$!
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$fport/healthz" >/dev/null && break; sleep 0.1; done
+redis=${REDIS:-1}
+command -v redis-server >/dev/null || redis=0
+if [ "$redis" = 1 ]; then
+  rport=$((port + 10)) aport=$((port + 4))
+  redis-server --port "$rport" --save "" --appendonly no --dir "$work" >"$work/redis.log" &
+  pids+=($!)
+  rserver=$!
+  for _ in $(seq 50); do redis-cli -p "$rport" ping >/dev/null 2>&1 && break; sleep 0.1; done
+  redis_env=(AIRSTREAM_REDIS_URL=redis://127.0.0.1:$rport AIRSTREAM_PROVIDERS_DIR=$dir AIRSTREAM_LOG__FILTER=warn)
+  env "${redis_env[@]}" AIRSTREAM_LISTEN=127.0.0.1:$((port + 5)) $bin serve --role providers &
+  pids+=($!)
+  providers=$!
+  env "${redis_env[@]}" AIRSTREAM_LISTEN=127.0.0.1:$aport $bin serve --role api &
+  pids+=($!)
+  api=$!
+  for _ in $(seq 50); do curl -sf "http://127.0.0.1:$aport/readyz" >/dev/null && break; sleep 0.1; done
+fi
 echo "recorded: $(wc -c <"$work/post.json") bytes of envelope, $(wc -c <"$work/stream.sse") bytes of stream ($(grep -c '^event:' "$work/stream.sse") events)"
 
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
@@ -51,9 +80,57 @@ PY
 # Warm-up, not reported.
 $bin loadtest --url "http://127.0.0.1:$port" -n 3000 -c "$c" >/dev/null
 $bin loadtest --url "http://127.0.0.1:$fport" -n 3000 -c "$c" >/dev/null
+[ "$redis" = 1 ] && $bin loadtest --url "http://127.0.0.1:$aport" -n 3000 -c "$c" >/dev/null
+ratios=() redis_ratios=()
 for round in $(seq "$rounds"); do
   read -r a_rate a_cpu a_err a_p99 < <(run airstream "$port" "$server")
   read -r f_rate f_cpu f_err f_p99 < <(run floor "$fport" "$floor")
   python3 -c 'import sys; a,f=float(sys.argv[1]),float(sys.argv[2]); print(f"round {sys.argv[3]}: airstream {a:.0f} searches/s ({sys.argv[4]} us CPU/search, errors {sys.argv[6]}, p99 {sys.argv[8]} ms), floor {f:.0f} searches/s ({sys.argv[5]} us CPU/search, errors {sys.argv[7]}, p99 {sys.argv[9]} ms), ratio {a/f:.2f}")' \
     "$a_rate" "$f_rate" "$round" "$a_cpu" "$f_cpu" "$a_err" "$f_err" "$a_p99" "$f_p99"
+  ratios+=("$(python3 -c 'import sys; print(float(sys.argv[1]) / float(sys.argv[2]))' "$a_rate" "$f_rate")")
+  if [ "$redis" = 1 ]; then
+    # The server's CPU here is the three processes' together.
+    before=$(( $(ticks "$api") + $(ticks "$providers") + $(ticks "$rserver") ))
+    out=$($bin loadtest --url "http://127.0.0.1:$aport" -n "$n" -c "$c" --json)
+    after=$(( $(ticks "$api") + $(ticks "$providers") + $(ticks "$rserver") ))
+    r_rate=$(python3 - "$out" "$before" "$after" "$hz" "$n" "$a_rate" "$round" <<'PY'
+import json, sys
+r = json.loads(sys.argv[1]); before, after, hz, n, a = map(float, sys.argv[2:7])
+rate = r['searches_per_sec']
+print(f"round {sys.argv[7]}: on Redis (api + providers + redis-server) {rate:.0f} searches/s "
+      f"({(after - before) / hz / n * 1e6:.0f} us CPU/search, errors {r['errors']}, p99 {r['time_to_complete']['p99_ms']:.1f} ms), "
+      f"ratio to embedded {rate / a:.2f}", file=sys.stderr)
+print(rate / a)
+PY
+)
+    redis_ratios+=("$r_rate")
+  fi
 done
+python3 -c 'import statistics, sys; r=sorted(map(float, sys.argv[1:])); print(f"throughput ratio airstream/floor: median {statistics.median(r):.2f} (rounds {min(r):.2f} to {max(r):.2f}; goal at least 0.5)")' "${ratios[@]}"
+if [ "$redis" = 1 ]; then
+  python3 -c 'import statistics, sys; r=sorted(map(float, sys.argv[1:])); print(f"throughput ratio Redis/embedded: median {statistics.median(r):.2f} (rounds {min(r):.2f} to {max(r):.2f}; goal at least 0.5)")' "${redis_ratios[@]}"
+  kill "$api" "$providers" "$rserver"
+fi
+kill "$server" "$floor"
+wait "$server" "$floor" 2>/dev/null || true
+[ "$idle" -gt 0 ] || exit 0
+
+# Idle memory: fresh processes, so neither carries the load above.
+iport=$((port + 2)) ifport=$((port + 3))
+AIRSTREAM_LISTEN=127.0.0.1:$iport AIRSTREAM_PROVIDERS_DIR=bench/providers/slow AIRSTREAM_LOG__FILTER=warn \
+  AIRSTREAM_SEARCH__MAX_TIMEOUT=60s AIRSTREAM_ACCESS__MAX_IN_FLIGHT=$((idle + 1000)) $bin serve &
+pids+=($!)
+iserver=$!
+./target/release/floor --listen "127.0.0.1:$ifport" --post "$work/post.json" --stream "$work/stream.sse" --idle >/dev/null &
+pids+=($!)
+ifloor=$!
+for _ in $(seq 50); do curl -sf "http://127.0.0.1:$iport/readyz" >/dev/null && curl -sf "http://127.0.0.1:$ifport/healthz" >/dev/null && break; sleep 0.1; done
+a_idle=$(python3 bench/idle_sse.py --port "$iport" --connections "$idle" --pid "$iserver")
+f_idle=$(python3 bench/idle_sse.py --port "$ifport" --connections "$idle" --pid "$ifloor")
+python3 - "$a_idle" "$f_idle" <<'PY'
+import json, sys
+a, f = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+for name, r in (("airstream", a), ("floor", f)):
+    print(f"idle: {name} {r['connections']} streams, each on its own search: RSS {r['rss_before_mib']} -> {r['rss_with_idle_streams_mib']} MiB, {r['per_connection_kib']} KiB per connection")
+print(f"idle memory ratio airstream/floor: {a['per_connection_kib'] / f['per_connection_kib']:.2f} (goal at most 1; airstream in all {a['rss_with_idle_streams_mib']} MiB, goal under 200)")
+PY
