@@ -61,15 +61,44 @@ impl Segment {
 /// operating flight number and departure date of every segment, then the
 /// cabin, such as `QG302:2026-12-20|GA874:2026-12-20|economy`.
 pub fn itinerary_key(segments: &[Segment], cabin: Cabin) -> String {
-    let mut key = String::new();
+    let mut key = String::with_capacity(segments.len() * 18 + 8);
     for s in segments {
         key.push_str(&s.operating_flight_number);
         key.push(':');
-        key.push_str(&s.depart_at.date().to_string());
+        push_date(&mut key, s.depart_at.date(), true);
         key.push('|');
     }
     key.push_str(cabin.as_str());
     key
+}
+
+/// Appends `date` as its `Display` writes it (`2026-12-21`), or without
+/// the dashes (`20261221`, as `%Y%m%d`), digit by digit: airlines make
+/// these for every offer, and jiff's printer costs about a thousand
+/// instructions a date. Years outside 0 to 9999 go through the printer.
+pub fn push_date(out: &mut String, date: jiff::civil::Date, dashes: bool) {
+    let year = date.year();
+    if !(0..=9999).contains(&year) {
+        let text = if dashes {
+            date.to_string()
+        } else {
+            date.strftime("%Y%m%d").to_string()
+        };
+        out.push_str(&text);
+        return;
+    }
+    let digit = |n: i16| char::from(b'0' + n as u8);
+    out.push(digit(year / 1000));
+    out.push(digit(year / 100 % 10));
+    out.push(digit(year / 10 % 10));
+    out.push(digit(year % 10));
+    for part in [date.month(), date.day()] {
+        if dashes {
+            out.push('-');
+        }
+        out.push(digit(i16::from(part / 10)));
+        out.push(digit(i16::from(part % 10)));
+    }
 }
 
 /// Minutes from the first departure to the last arrival: the segments'
@@ -93,6 +122,26 @@ pub fn journey_minutes(segments: &[Segment]) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dates_are_written_as_jiff_writes_them() {
+        for (y, m, d) in [
+            (2026, 12, 21),
+            (2027, 1, 5),
+            (1, 1, 1),
+            (999, 10, 31),
+            (9999, 12, 31),
+            (-5, 3, 4),
+            (2024, 2, 29),
+        ] {
+            let date = jiff::civil::date(y, m, d);
+            let (mut dashed, mut plain) = (String::new(), String::new());
+            push_date(&mut dashed, date, true);
+            push_date(&mut plain, date, false);
+            assert_eq!(dashed, date.to_string());
+            assert_eq!(plain, date.strftime("%Y%m%d").to_string());
+        }
+    }
 
     fn at(text: &str) -> DateTime {
         text.parse().unwrap()

@@ -16,7 +16,7 @@ mod travellers;
 
 pub use answer::EncodedAnswer;
 pub use fare::{Baggage, Fare};
-pub use itinerary::{Segment, itinerary_key, journey_minutes};
+pub use itinerary::{Segment, itinerary_key, journey_minutes, push_date};
 pub use money::{Conversion, Converted};
 pub use travellers::{PassengerPrice, PassengerType, Travellers, split_total};
 

@@ -168,7 +168,11 @@ impl MockTable {
         } else {
             0.0
         };
-        let jitter = Decimal::from_f64_retain(1.0 + jitter).unwrap_or(Decimal::ONE);
+        let jitter = if jitter == 0.0 {
+            Decimal::ONE
+        } else {
+            Decimal::from_f64_retain(1.0 + jitter).unwrap_or(Decimal::ONE)
+        };
         let adult = base * quote.factor * jitter;
         let carrier = &quote.quoter.airline.code;
         let segments: Vec<Segment> = hops.iter().map(|h| h.segment(carrier)).collect();
@@ -176,13 +180,17 @@ impl MockTable {
             return Vec::new();
         };
         let technical: u8 = hops.iter().map(|h| h.flight.stops).sum();
-        let id = format!(
-            "{}-{}-{}-{}",
-            quote.quoter.provider,
-            numbers,
-            quote.date.strftime("%Y%m%d"),
-            search.cabin
-        );
+        // `provider-numbers-yyyymmdd-cabin`, pieced together rather than
+        // through `format!` and `strftime`, which cost more than the rest
+        // of the offer.
+        let mut id = String::with_capacity(quote.quoter.provider.len() + numbers.len() + 20);
+        id.push_str(quote.quoter.provider);
+        id.push('-');
+        id.push_str(&numbers);
+        id.push('-');
+        crate::model::push_date(&mut id, quote.date, false);
+        id.push('-');
+        id.push_str(search.cabin.as_str());
         let unbranded = [(Decimal::ONE, Fare::default())];
         let brands: Vec<(Decimal, Fare)> =
             match self.brands.iter().find(|(c, _)| *c == search.cabin) {
