@@ -33,9 +33,26 @@ const ESCAPED: [bool; 256] = {
     table
 };
 
-/// A name serde_json would write unchanged.
-fn plain(name: &str) -> bool {
-    !name.bytes().any(|b| ESCAPED[b as usize])
+/// Text serde_json would write unchanged between its quotes. Eight bytes
+/// at a time: whether any is below a space, a quote or a backslash is
+/// found with the bit tricks of "Bit Twiddling Hacks" (`hasless`,
+/// `haszero`), which are exact as a yes or no.
+fn plain(text: &str) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH != 0;
+    let mut chunks = text.as_bytes().chunks_exact(8);
+    for chunk in &mut chunks {
+        let x = u64::from_le_bytes(chunk.try_into().expect("chunks of eight"));
+        let below_space = x.wrapping_sub(ONES * 0x20) & !x & HIGH != 0;
+        if below_space
+            || has_zero(x ^ (ONES * u64::from(b'"')))
+            || has_zero(x ^ (ONES * u64::from(b'\\')))
+        {
+            return false;
+        }
+    }
+    !chunks.remainder().iter().any(|&b| ESCAPED[b as usize])
 }
 
 fn refused(what: &str) -> serde_json::Error {
@@ -87,11 +104,30 @@ impl<'a> Serializer for Fast<'a> {
         serialize_f32(f32),
         serialize_f64(f64),
         serialize_char(char),
-        serialize_str(&str),
         serialize_bytes(&[u8]),
     );
 
+    /// A string with nothing to escape is copied as it is; serde_json
+    /// escapes the rest.
+    fn serialize_str(mut self, v: &str) -> serde_json::Result<()> {
+        if !plain(v) {
+            return self.json().serialize_str(v);
+        }
+        self.out.reserve(v.len() + 2);
+        self.out.push(b'"');
+        self.out.extend_from_slice(v.as_bytes());
+        self.out.push(b'"');
+        Ok(())
+    }
+
+    /// Dates and decimals: printed on the stack, then written as one
+    /// string. serde_json's own way escapes each piece a printer writes,
+    /// half a dozen a date.
     fn collect_str<T: std::fmt::Display + ?Sized>(mut self, value: &T) -> serde_json::Result<()> {
+        let mut printed = Printed::default();
+        if std::fmt::Write::write_fmt(&mut printed, format_args!("{value}")).is_ok() {
+            return self.serialize_str(printed.as_str());
+        }
         self.json().collect_str(value)
     }
 
@@ -112,12 +148,13 @@ impl<'a> Serializer for Fast<'a> {
     }
 
     fn serialize_unit_variant(
-        mut self,
-        name: &'static str,
-        index: u32,
+        self,
+        _name: &'static str,
+        _index: u32,
         variant: &'static str,
     ) -> serde_json::Result<()> {
-        self.json().serialize_unit_variant(name, index, variant)
+        // As serde_json writes one: its name as a string.
+        self.serialize_str(variant)
     }
 
     fn serialize_newtype_struct<T: Serialize + ?Sized>(
@@ -189,6 +226,39 @@ impl<'a> Serializer for Fast<'a> {
         _len: usize,
     ) -> serde_json::Result<Self::SerializeStructVariant> {
         Err(refused("a struct variant"))
+    }
+}
+
+/// Up to 64 bytes of printed text, on the stack; longer text is refused
+/// (`fmt::Error`), and the caller prints it another way.
+struct Printed {
+    bytes: [u8; 64],
+    len: usize,
+}
+
+impl Default for Printed {
+    fn default() -> Self {
+        Self {
+            bytes: [0; 64],
+            len: 0,
+        }
+    }
+}
+
+impl Printed {
+    fn as_str(&self) -> &str {
+        // Only whole `str`s are copied in.
+        std::str::from_utf8(&self.bytes[..self.len]).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Write for Printed {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let end = self.len + s.len();
+        let room = self.bytes.get_mut(self.len..end).ok_or(std::fmt::Error)?;
+        room.copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
     }
 }
 
@@ -314,6 +384,15 @@ mod tests {
     #[derive(Serialize)]
     struct Wrapped(u32);
 
+    /// Printed through `collect_str`, as dates and decimals are.
+    struct Shown(String);
+
+    impl Serialize for Shown {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            s.collect_str(&self.0)
+        }
+    }
+
     #[derive(Serialize)]
     struct Outer {
         text: &'static str,
@@ -322,6 +401,7 @@ mod tests {
         inner: Vec<Inner>,
         float: f64,
         unit: (),
+        shown: Vec<Shown>,
     }
 
     #[test]
@@ -348,6 +428,12 @@ mod tests {
             ],
             float: 1.5,
             unit: (),
+            shown: vec![
+                Shown("2026-12-21T06:00:00".into()),
+                Shown("a \"quote\" and a\nline".into()),
+                // Longer than the stack buffer.
+                Shown("x".repeat(100)),
+            ],
         };
         let mut out = Vec::new();
         super::write(&mut out, &value).unwrap();
@@ -355,6 +441,24 @@ mod tests {
             String::from_utf8(out).unwrap(),
             serde_json::to_string(&value).unwrap()
         );
+    }
+
+    #[test]
+    fn plain_text_is_told_from_text_to_escape_at_every_position() {
+        for len in 0..20 {
+            for at in 0..len {
+                for b in 0u8..=127 {
+                    let mut bytes = vec![b'a'; len];
+                    bytes[at] = b;
+                    let text = String::from_utf8(bytes).unwrap();
+                    let naive = !text.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\');
+                    assert_eq!(super::plain(&text), naive, "{text:?}");
+                }
+            }
+        }
+        assert!(super::plain(
+            "é, ü and 東京: only ASCII controls, quotes and backslashes are escaped"
+        ));
     }
 
     #[test]
