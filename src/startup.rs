@@ -298,6 +298,7 @@ impl Application {
             searches,
             shutdown,
             started: Instant::now(),
+            airlines: Default::default(),
         };
         Ok(Self {
             listener,

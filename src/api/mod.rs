@@ -65,16 +65,37 @@ pub struct AppState {
     pub keys: Option<Arc<crate::access::Keys>>,
     /// Each client's rate limit bucket.
     pub limiter: Arc<crate::access::rate::Limiter>,
+    /// The airlines of the catalog last seen, made once per catalog.
+    pub airlines: Arc<std::sync::Mutex<Option<CatalogAirlines>>>,
 }
 
+/// The airlines a catalog holds, and the catalog they were made from.
+pub type CatalogAirlines = (
+    Arc<crate::providers::load::Catalog>,
+    Arc<crate::providers::Airlines>,
+);
+
 impl AppState {
-    /// The airlines searches may target now.
-    pub fn airlines(&self) -> crate::providers::Airlines {
+    /// The airlines searches may target now. From this process's own files
+    /// they are made once per catalog (a reload makes a new one), not on
+    /// every search: each airline's id and routes would be cloned.
+    pub fn airlines(&self) -> Arc<crate::providers::Airlines> {
         let catalog = self.registry.catalog();
-        match &self.live {
-            Some(live) => crate::providers::Airlines::from_live(&live.view(), &catalog),
-            None => crate::providers::Airlines::from_catalog(&catalog),
+        if let Some(live) = &self.live {
+            return Arc::new(crate::providers::Airlines::from_live(
+                &live.view(),
+                &catalog,
+            ));
         }
+        let mut cached = self.airlines.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((seen, airlines)) = &*cached
+            && Arc::ptr_eq(seen, &catalog)
+        {
+            return airlines.clone();
+        }
+        let airlines = Arc::new(crate::providers::Airlines::from_catalog(&catalog));
+        *cached = Some((catalog, airlines.clone()));
+        airlines
     }
 }
 
