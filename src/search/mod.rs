@@ -72,12 +72,17 @@ impl Searches {
                 // The airlines in this process take the request as it is;
                 // through Redis it travels as JSON.
                 let request = Arc::new(request);
-                let data = serde_json::to_vec(&*request)
-                    .map_err(|e| SearchError::Internal(Fault::of(e)))?;
+                let data = if bus.publishes_in_process() {
+                    None
+                } else {
+                    let json = serde_json::to_vec(&*request)
+                        .map_err(|e| SearchError::Internal(Fault::of(e)))?;
+                    Some(Bytes::from(json))
+                };
                 let cell = store.insert_for(request.clone(), Some(admission))?;
                 let partitions = bus.partitions();
                 let stream = partitions.requested(partitions.of(&cell.request.search_id));
-                let data = || Some(Bytes::from(data));
+                let data = || data;
                 if let Err(e) = bus.publish_local(stream, request, data).await {
                     store.remove(&cell.request.search_id);
                     return Err(e.into());
