@@ -298,7 +298,6 @@ impl Application {
             searches,
             shutdown,
             started: Instant::now(),
-            airlines: Default::default(),
         };
         Ok(Self {
             listener,

@@ -65,37 +65,20 @@ pub struct AppState {
     pub keys: Option<Arc<crate::access::Keys>>,
     /// Each client's rate limit bucket.
     pub limiter: Arc<crate::access::rate::Limiter>,
-    /// The airlines of the catalog last seen, made once per catalog.
-    pub airlines: Arc<std::sync::Mutex<Option<CatalogAirlines>>>,
 }
 
-/// The airlines a catalog holds, and the catalog they were made from.
-pub type CatalogAirlines = (
-    Arc<crate::providers::load::Catalog>,
-    Arc<crate::providers::Airlines>,
-);
-
 impl AppState {
-    /// The airlines searches may target now. From this process's own files
-    /// they are made once per catalog (a reload makes a new one), not on
-    /// every search: each airline's id and routes would be cloned.
+    /// The airlines searches may target now: those of this process's own
+    /// files, made when the catalog was installed; on Redis, made per
+    /// search from the live processes, which come and go.
     pub fn airlines(&self) -> Arc<crate::providers::Airlines> {
-        let catalog = self.registry.catalog();
-        if let Some(live) = &self.live {
-            return Arc::new(crate::providers::Airlines::from_live(
+        match &self.live {
+            Some(live) => Arc::new(crate::providers::Airlines::from_live(
                 &live.view(),
-                &catalog,
-            ));
+                &self.registry.catalog(),
+            )),
+            None => self.registry.airlines(),
         }
-        let mut cached = self.airlines.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((seen, airlines)) = &*cached
-            && Arc::ptr_eq(seen, &catalog)
-        {
-            return airlines.clone();
-        }
-        let airlines = Arc::new(crate::providers::Airlines::from_catalog(&catalog));
-        *cached = Some((catalog, airlines.clone()));
-        airlines
     }
 }
 

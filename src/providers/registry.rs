@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
+use super::airlines::Airlines;
 use super::load::Catalog;
 use super::problems::FileError;
 use super::provider::ProviderDef;
@@ -15,7 +16,9 @@ use super::stats::ProviderStats;
 #[derive(Debug)]
 pub struct ProviderRegistry {
     dir: PathBuf,
-    catalog: RwLock<Arc<Catalog>>,
+    /// The catalog in force, and the airlines searches may target from it,
+    /// made once when it is installed rather than on every search.
+    catalog: RwLock<(Arc<Catalog>, Arc<Airlines>)>,
     stats: RwLock<HashMap<String, Arc<ProviderStats>>>,
     /// Bumped each time a new catalog is installed.
     version: tokio::sync::watch::Sender<u64>,
@@ -55,7 +58,7 @@ impl ProviderRegistry {
     fn with_catalog(dir: PathBuf, catalog: Catalog) -> Self {
         Self {
             dir,
-            catalog: RwLock::new(Arc::new(catalog)),
+            catalog: RwLock::new(in_force(catalog)),
             stats: RwLock::new(HashMap::new()),
             version: tokio::sync::watch::Sender::new(0),
         }
@@ -120,7 +123,7 @@ impl ProviderRegistry {
         metrics::counter!(crate::metrics::PROVIDER_RELOADS, "result" => "ok").increment(loaded);
         metrics::counter!(crate::metrics::PROVIDER_RELOADS, "result" => "error")
             .increment(summary.rejected.len() as u64);
-        *self.catalog.write().expect("registry lock") = Arc::new(catalog);
+        *self.catalog.write().expect("registry lock") = in_force(catalog);
         self.version.send_modify(|v| *v += 1);
     }
 
@@ -136,7 +139,12 @@ impl ProviderRegistry {
 
     /// The current catalog.
     pub fn catalog(&self) -> Arc<Catalog> {
-        self.catalog.read().expect("registry lock").clone()
+        self.catalog.read().expect("registry lock").0.clone()
+    }
+
+    /// The airlines of the current catalog.
+    pub fn airlines(&self) -> Arc<Airlines> {
+        self.catalog.read().expect("registry lock").1.clone()
     }
 
     /// One provider's definition.
@@ -156,4 +164,10 @@ impl ProviderRegistry {
             .or_insert_with(|| Arc::new(ProviderStats::new(id)))
             .clone()
     }
+}
+
+/// A catalog as it is put in force, with its airlines.
+fn in_force(catalog: Catalog) -> (Arc<Catalog>, Arc<Airlines>) {
+    let airlines = Arc::new(Airlines::from_catalog(&catalog));
+    (Arc::new(catalog), airlines)
 }
