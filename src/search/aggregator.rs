@@ -8,8 +8,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-
 use super::Searches;
 use super::events::EventLog;
 use super::prepared::Answer;
@@ -164,23 +162,9 @@ async fn record(searches: &Searches, entries: &[Entry], shutdown: &Shutdown) -> 
             true
         }
         Searches::Redis(redis) => {
-            // Answers come through Redis as bytes; one handed over in
-            // process (an embedded bus beside a Redis store) is encoded.
-            let encoded: Vec<Option<Entry>> = entries
-                .iter()
-                .map(|entry| {
-                    entry.local::<EncodedAnswer>().map(|answer| Entry {
-                        data: Bytes::from(answer.to_json()),
-                        local: None,
-                        ..entry.clone()
-                    })
-                })
-                .collect();
-            let answers: Vec<AnswerView<'_>> = entries
-                .iter()
-                .zip(&encoded)
-                .filter_map(|(entry, encoded)| read_answer(encoded.as_ref().unwrap_or(entry)))
-                .collect();
+            // A Redis store comes with the Redis bus, whose entries are
+            // bytes only.
+            let answers: Vec<AnswerView<'_>> = entries.iter().filter_map(read_answer).collect();
             let mut backoff = Backoff::default();
             loop {
                 match redis.record(&answers).await {
