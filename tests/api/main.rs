@@ -38,4 +38,5 @@ mod upstream;
 mod upstream_docs;
 mod upstream_model;
 mod validation;
+mod waiting;
 mod xml;

@@ -11,7 +11,7 @@ use jiff::tz::TimeZone;
 use crate::model::{AnswerStatus, Offer, ProviderAnswer, SearchRequest};
 use crate::providers::cache::{AnswerCache, Outcome, Question};
 use crate::providers::latency::Fate;
-use crate::providers::mock::Quoter;
+use crate::providers::mock::{MockTable, Quoter};
 use crate::providers::upstream::{Failure, Provider, UpstreamError};
 use crate::providers::{ProviderDef, ProviderMode};
 
@@ -80,19 +80,27 @@ async fn ask(
     cut_short: bool,
 ) -> Option<Outcome> {
     match tokio::time::timeout(budget, call(def, search, draw, deadline, self_url)).await {
-        Ok(Ok(offers)) => Some(Outcome::Ok {
+        Ok(called) => settled(called, cut_short),
+        Err(_) => out_of_time(budget, cut_short),
+    }
+}
+
+/// The outcome of a call that ended within its budget; `None` when the
+/// search's deadline (`cut_short`) timed it out.
+fn settled(called: Result<Vec<Offer>, Failure>, cut_short: bool) -> Option<Outcome> {
+    match called {
+        Ok(offers) => Some(Outcome::Ok {
             offers,
             stored_at: None,
         }),
         // What an airline's answer made us say is quoted only in part.
-        Ok(Err(Failure::Error(reason))) => Some(Outcome::Error {
+        Err(Failure::Error(reason)) => Some(Outcome::Error {
             reason: crate::text::cap_quotes(&reason.to_string()),
         }),
-        Ok(Err(Failure::Timeout(_))) if cut_short => None,
-        Ok(Err(Failure::Timeout(reason))) => Some(Outcome::Timeout {
+        Err(Failure::Timeout(_)) if cut_short => None,
+        Err(Failure::Timeout(reason)) => Some(Outcome::Timeout {
             reason: reason.to_string(),
         }),
-        Err(_) => out_of_time(budget, cut_short),
     }
 }
 
@@ -156,19 +164,10 @@ async fn call(
         tokio::time::sleep(delay).await;
     }
     if fate == Fate::Fail {
-        return Err(Failure::Error(UpstreamError::Simulated {
-            airline: def.name.clone(),
-        }));
+        return Err(simulated_failure(def));
     }
     match &def.mode {
-        ProviderMode::Mock(table) => {
-            let today = Timestamp::now().to_zoned_datetime(TimeZone::UTC).date();
-            let quoter = Quoter {
-                provider: &def.id,
-                airline: &def.airline,
-            };
-            Ok(table.offers(&quoter, search, today))
-        }
+        ProviderMode::Mock(table) => Ok(mock_offers(def, table, search)),
         ProviderMode::Upstream(upstream) => {
             let provider = Provider {
                 id: &def.id,
@@ -180,5 +179,99 @@ async fn call(
             // airlines' too (an idle stream's search costs that much).
             Box::pin(upstream.answer(&provider, search, deadline)).await
         }
+    }
+}
+
+/// The failure a `fail_rate` draws.
+fn simulated_failure(def: &ProviderDef) -> Failure {
+    Failure::Error(UpstreamError::Simulated {
+        airline: def.name.clone(),
+    })
+}
+
+/// A mock airline's offers for a search, priced today.
+fn mock_offers(def: &ProviderDef, table: &MockTable, search: &SearchRequest) -> Vec<Offer> {
+    let today = Timestamp::now().to_zoned_datetime(TimeZone::UTC).date();
+    let quoter = Quoter {
+        provider: &def.id,
+        airline: &def.airline,
+    };
+    table.offers(&quoter, search, today)
+}
+
+/// A mock airline's answer that must wait, decided when the search is
+/// read: it is due after the drawn delay, or when the budget runs out if
+/// the airline hangs or is slower than that. Nothing else can change it
+/// meanwhile (a mock airline asks nobody), so the runtime keeps this, not
+/// a task, while the delay runs (see `waiting`).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct MockDue {
+    /// How long after the read the answer is due.
+    pub(super) after: Duration,
+    ending: Ending,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Ending {
+    /// The airline answers, or fails as drawn.
+    Answers(Fate),
+    /// The budget runs out first.
+    OutOfTime { budget: Duration, cut_short: bool },
+}
+
+impl MockDue {
+    /// The due answer of a mock airline whose draw makes it wait; `None`
+    /// for an airline of another kind, one whose answers are kept (the
+    /// cache decides when it asks), or an instant draw.
+    pub(super) fn new(
+        def: &ProviderDef,
+        search: &SearchRequest,
+        draw: Draw,
+        caching: bool,
+    ) -> Option<Self> {
+        let mock = matches!(def.mode, ProviderMode::Mock(_));
+        if !mock || draw.is_instant() || (caching && def.cache().is_some()) {
+            return None;
+        }
+        let budget = def.timeout.min(crate::model::time_left(search.deadline));
+        let cut_short = budget < def.timeout;
+        // As with `timeout(budget, call)`: a delay equal to the budget
+        // still answers.
+        Some(if draw.fate == Fate::Hang || draw.delay > budget {
+            MockDue {
+                after: budget,
+                ending: Ending::OutOfTime { budget, cut_short },
+            }
+        } else {
+            MockDue {
+                after: draw.delay,
+                ending: Ending::Answers(draw.fate),
+            }
+        })
+    }
+
+    /// The answer, now that it is due; `None` when the search's deadline
+    /// came first, as with [`answer`].
+    pub(super) fn answer(
+        self,
+        def: &ProviderDef,
+        search: &SearchRequest,
+    ) -> Option<ProviderAnswer> {
+        let outcome = match self.ending {
+            Ending::OutOfTime { budget, cut_short } => out_of_time(budget, cut_short)?,
+            Ending::Answers(Fate::Fail) => settled(Err(simulated_failure(def)), false)?,
+            Ending::Answers(_) => match &def.mode {
+                ProviderMode::Mock(table) => Outcome::Ok {
+                    offers: mock_offers(def, table, search),
+                    stored_at: None,
+                },
+                // `new` makes one for mock airlines only, and a
+                // definition never changes.
+                ProviderMode::Upstream(_) => Outcome::Error {
+                    reason: "this airline is no longer a mock airline".into(),
+                },
+            },
+        };
+        Some(finish(def, search, outcome))
     }
 }

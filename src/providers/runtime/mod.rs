@@ -6,6 +6,7 @@
 //! makes one airline's answer to one search.
 
 mod answer;
+mod waiting;
 
 use std::collections::HashMap;
 
@@ -15,14 +16,16 @@ use tracing::Instrument;
 
 use bytes::Bytes;
 use jiff::Timestamp;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::time::Instant;
 
 use super::cache::AnswerCache;
 use super::{ProviderDef, ProviderMode, ProviderRegistry, ProviderStats};
-use crate::bus::{Acker, Backoff, Bus, BusError, DEAD_LETTER, Entry, StartFrom};
+use crate::bus::{Acker, Backoff, Bus, BusError, DEAD_LETTER, Entry, EntryId, StartFrom};
 use crate::model::{AnswerStatus, EncodedAnswer, ProviderAnswer, SearchRequest};
 use crate::shutdown::Shutdown;
-use answer::{Draw, answer};
+use answer::{Draw, MockDue, answer};
+use waiting::Waiting;
 
 /// How long one blocking read waits before looking at shutdown again.
 const READ_BLOCK: Duration = Duration::from_secs(5);
@@ -246,6 +249,8 @@ impl Consumer {
         let this = Arc::new(self);
         tracing::debug!(provider = %this.id, "provider consumer started");
         let mut backoff = Backoff::default();
+        let (waiting_tx, waiting_rx) = mpsc::unbounded_channel();
+        tokio::spawn(this.clone().answer_when_due(waiting_rx));
         if let Some(redelivery) = this.redelivery {
             tokio::spawn(this.clone().claim_loop(slots.clone(), redelivery));
         }
@@ -311,6 +316,15 @@ impl Consumer {
                 };
                 let def = this.current();
                 let draw = def.as_deref().map(Draw::sample);
+                if let Some((def, draw)) = def.as_ref().zip(draw)
+                    && let Some(due) = MockDue::new(def, &search, draw, this.cache.is_some())
+                {
+                    let waiting =
+                        Waiting::new(due, entry.id, search, def.clone(), permit, &this.stats);
+                    // The receiver lives while this loop does.
+                    let _ = waiting_tx.send(waiting);
+                    continue;
+                }
                 let local = def
                     .as_deref()
                     .is_none_or(|d| matches!(d.mode, ProviderMode::Mock(_)));
@@ -475,7 +489,7 @@ impl Consumer {
         draw: Option<Draw>,
     ) {
         let _in_flight = self.stats.enter();
-        let started = tokio::time::Instant::now();
+        let started = Instant::now();
         let answer = match (def, draw) {
             (Some(def), Some(draw)) => {
                 answer(&def, &search, draw, &self.self_url, self.cache.as_deref()).await
@@ -494,6 +508,19 @@ impl Consumer {
                 age_ms: None,
             }),
         };
+        self.deliver(entry.id, &search, answer, started).await;
+    }
+
+    /// Counts an answer that took since `started`, publishes it on the
+    /// search's results stream, and then acknowledges the request (`None`:
+    /// acknowledges only).
+    async fn deliver(
+        &self,
+        entry: EntryId,
+        search: &SearchRequest,
+        answer: Option<ProviderAnswer>,
+        started: Instant,
+    ) {
         self.metrics
             .requests(answer.as_ref().map(|a| a.status))
             .increment(1);
@@ -504,7 +531,7 @@ impl Consumer {
         let Some(answer) = answer else {
             // The search's deadline came first: the api ends the search
             // and reports this airline as timed out.
-            self.acker.ack(entry.id);
+            self.acker.ack(entry);
             return;
         };
         // The answer's offers are encoded once, here: in one process the
@@ -514,10 +541,10 @@ impl Consumer {
         let data = || Some(Bytes::from(encoded.to_json()));
         match self
             .bus
-            .publish_local(self.results_of(&search), encoded.clone(), data)
+            .publish_local(self.results_of(search), encoded.clone(), data)
             .await
         {
-            Ok(_) => self.acker.ack(entry.id),
+            Ok(_) => self.acker.ack(entry),
             Err(e) => tracing::warn!(
                 provider = %self.id,
                 search_id = %search.search_id,
