@@ -287,14 +287,14 @@ pub async fn airports(State(app): State<AppState>) -> Response {
         .into_iter()
         .map(|(code, providers)| {
             let known = crate::airports::lookup(&code);
-            let field = |f: fn(&crate::airports::Airport) -> &String| {
-                known.map(f).cloned().unwrap_or_default()
+            let field = |f: fn(&crate::airports::Airport) -> &'static str| {
+                known.map(f).unwrap_or_default().to_string()
             };
             AirportView {
-                name: field(|a| &a.name),
-                city: field(|a| &a.city),
-                country: field(|a| &a.country),
-                tz: field(|a| &a.tz),
+                name: field(|a| a.name),
+                city: field(|a| a.city),
+                country: field(|a| a.country),
+                tz: field(|a| a.tz),
                 code,
                 providers: providers.into_iter().collect(),
             }
