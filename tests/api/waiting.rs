@@ -14,7 +14,12 @@ fn tasks() -> usize {
 
 #[tokio::test]
 async fn a_slow_mock_airlines_searches_wait_without_a_task_each() {
-    let slow = mock_airline("slow", "SL", "fixed: 1500ms", "timeout: 10s\nconcurrency: 1000");
+    let slow = mock_airline(
+        "slow",
+        "SL",
+        "fixed: 1500ms",
+        "timeout: 10s\nconcurrency: 1000",
+    );
     let app = TestApp::with_providers(&[("slow.yaml", &slow)], |s| {
         s.access.max_in_flight = 1000;
     })
