@@ -1,14 +1,15 @@
-//! Compact JSON byte for byte as serde_json writes it, for the offers an
-//! airline encodes once per answer, with one difference in how: a struct's
-//! field names are written as they are. serde_json escapes every key byte by
-//! byte through the same path as any string, and an offer has about sixty
-//! of them: that was an eighth of all the instructions of a search
-//! (`docs/performance.md`). Values are still written by serde_json itself.
+//! Compact JSON byte for byte as serde_json writes it, for a search's
+//! events, with one difference in how: a struct's field names are written
+//! as they are. serde_json escapes every key byte by byte through the same
+//! path as any string, and an offer has about sixty of them: that was an
+//! eighth of all the instructions of a search (`docs/performance.md`).
+//! Values are still written by serde_json itself. (Offers now have a
+//! writer of their own, `offer_json`.)
 //!
 //! Structs, sequences, tuples, options, newtypes and maps with string keys
 //! are walked here; a map with other keys, a tuple variant or a struct
 //! variant is refused ([`write`] returns an error), and the caller then
-//! encodes with serde_json as a whole: an offer has none of them.
+//! encodes with serde_json as a whole.
 
 use serde::Serialize;
 use serde::ser::{self, Impossible, Serializer};
@@ -53,6 +54,20 @@ fn plain(text: &str) -> bool {
         }
     }
     !chunks.remainder().iter().any(|&b| ESCAPED[b as usize])
+}
+
+/// Appends `text` as a JSON string, as serde_json writes it.
+pub(super) fn write_str(out: &mut Vec<u8>, text: &str) {
+    if plain(text) {
+        out.reserve(text.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(text.as_bytes());
+        out.push(b'"');
+    } else {
+        let mut json = serde_json::Serializer::new(out);
+        // Writing into a Vec cannot fail.
+        let _ = json.serialize_str(text);
+    }
 }
 
 fn refused(what: &str) -> serde_json::Error {
@@ -109,14 +124,8 @@ impl<'a> Serializer for Fast<'a> {
 
     /// A string with nothing to escape is copied as it is; serde_json
     /// escapes the rest.
-    fn serialize_str(mut self, v: &str) -> serde_json::Result<()> {
-        if !plain(v) {
-            return self.json().serialize_str(v);
-        }
-        self.out.reserve(v.len() + 2);
-        self.out.push(b'"');
-        self.out.extend_from_slice(v.as_bytes());
-        self.out.push(b'"');
+    fn serialize_str(self, v: &str) -> serde_json::Result<()> {
+        write_str(self.out, v);
         Ok(())
     }
 

@@ -12,6 +12,7 @@ mod fare;
 mod itinerary;
 pub mod json;
 pub mod money;
+mod offer_json;
 mod scalar;
 mod travellers;
 

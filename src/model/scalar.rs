@@ -17,7 +17,7 @@ use rust_decimal::Decimal;
 use serde::Serializer;
 
 /// Room for any decimal: a sign, 29 digits, a point and a leading zero.
-const ROOM: usize = 40;
+pub(super) const ROOM: usize = 40;
 
 /// A decimal's text as rust_decimal's serde impl writes it (its
 /// `to_string`): every digit of its scale kept, so `12.50` stays `12.50`,
@@ -41,21 +41,10 @@ pub fn decimal_option<S: Serializer>(
 /// A civil date-time as jiff's serde impl writes it: `2026-12-20T08:30:00`.
 pub fn datetime<S: Serializer>(value: &DateTime, serializer: S) -> Result<S::Ok, S::Error> {
     let mut buf = [0u8; 19];
-    if value.subsec_nanosecond() != 0 || !(0..=9999).contains(&value.year()) {
-        return serializer.collect_str(value);
+    match datetime_text(value, &mut buf) {
+        Some(text) => serializer.serialize_str(text),
+        None => serializer.collect_str(value),
     }
-    put_datetime(
-        &mut buf,
-        value.year() as u16,
-        [
-            value.month() as u8,
-            value.day() as u8,
-            value.hour() as u8,
-            value.minute() as u8,
-            value.second() as u8,
-        ],
-    );
-    serializer.serialize_str(ascii(&buf))
 }
 
 /// An optional instant: `null`, or as jiff's serde impl writes it, in UTC
@@ -67,18 +56,48 @@ pub fn timestamp_option<S: Serializer>(
     let Some(value) = value else {
         return serializer.serialize_none();
     };
+    let mut buf = [0u8; 20];
+    match timestamp_text(value, &mut buf) {
+        Some(text) => serializer.serialize_str(text),
+        None => serializer.collect_str(value),
+    }
+}
+
+/// `value`'s `Display` text printed into `buf`, for a year from 0 to 9999
+/// and no fraction of a second; `None` for any other, which `Display`
+/// prints.
+pub(super) fn datetime_text<'a>(value: &DateTime, buf: &'a mut [u8; 19]) -> Option<&'a str> {
+    if value.subsec_nanosecond() != 0 || !(0..=9999).contains(&value.year()) {
+        return None;
+    }
+    put_datetime(
+        buf,
+        value.year() as u16,
+        [
+            value.month() as u8,
+            value.day() as u8,
+            value.hour() as u8,
+            value.minute() as u8,
+            value.second() as u8,
+        ],
+    );
+    Some(ascii(buf))
+}
+
+/// `value`'s `Display` text (UTC, with `Z`) printed into `buf`, for a year
+/// from 0 to 9999 and no fraction of a second; `None` for any other.
+pub(super) fn timestamp_text<'a>(value: &Timestamp, buf: &'a mut [u8; 20]) -> Option<&'a str> {
     // 0000-01-01 and 10000-01-01 in seconds from the Unix epoch.
     const FIRST: i64 = -62_167_219_200;
     const END: i64 = 253_402_300_800;
     let seconds = value.as_second();
     if value.subsec_nanosecond() != 0 || !(FIRST..END).contains(&seconds) {
-        return serializer.collect_str(value);
+        return None;
     }
     let (days, of_day) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
     let (year, month, day) = civil_from_days(days);
-    let mut buf = [0u8; 20];
     put_datetime(
-        &mut buf,
+        buf,
         year as u16,
         [
             month,
@@ -89,7 +108,7 @@ pub fn timestamp_option<S: Serializer>(
         ],
     );
     buf[19] = b'Z';
-    serializer.serialize_str(ascii(&buf))
+    Some(ascii(buf))
 }
 
 /// The civil date of a day counted from 1970-01-01, in the proleptic
@@ -136,7 +155,7 @@ fn ascii(buf: &[u8]) -> &str {
 
 /// Prints `value` into `buf`: the sign, the integer part (at least `0`),
 /// then the point and exactly `scale` digits when it has any.
-fn print_decimal<'a>(value: &Decimal, buf: &'a mut [u8; ROOM]) -> &'a str {
+pub(super) fn print_decimal<'a>(value: &Decimal, buf: &'a mut [u8; ROOM]) -> &'a str {
     let mut digits = itoa::Buffer::new();
     let mantissa = value.mantissa().unsigned_abs();
     let digits = match u64::try_from(mantissa) {
