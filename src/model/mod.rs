@@ -13,7 +13,7 @@ mod itinerary;
 pub mod json;
 pub mod money;
 mod offer_json;
-mod scalar;
+pub mod scalar;
 mod travellers;
 
 pub use answer::EncodedAnswer;

@@ -47,15 +47,20 @@ pub fn datetime<S: Serializer>(value: &DateTime, serializer: S) -> Result<S::Ok,
     }
 }
 
-/// An optional instant: `null`, or as jiff's serde impl writes it, in UTC
-/// (`2026-12-20T08:30:00Z`).
+/// An optional instant: `null`, or as [`timestamp`].
 pub fn timestamp_option<S: Serializer>(
     value: &Option<Timestamp>,
     serializer: S,
 ) -> Result<S::Ok, S::Error> {
-    let Some(value) = value else {
-        return serializer.serialize_none();
-    };
+    match value {
+        Some(value) => timestamp(value, serializer),
+        None => serializer.serialize_none(),
+    }
+}
+
+/// An instant as jiff's serde impl writes it, in UTC
+/// (`2026-12-20T08:30:00Z`).
+pub fn timestamp<S: Serializer>(value: &Timestamp, serializer: S) -> Result<S::Ok, S::Error> {
     let mut buf = [0u8; 20];
     match timestamp_text(value, &mut buf) {
         Some(text) => serializer.serialize_str(text),

@@ -160,9 +160,15 @@ fn datetimes_are_written_as_jiff_writes_them() {
     }
 }
 
+#[derive(Serialize)]
+struct Always(#[serde(serialize_with = "super::timestamp")] Timestamp);
+
 fn check_timestamp(value: Option<Timestamp>) {
     let ours = serde_json::to_string(&Instant(value)).unwrap();
     assert_eq!(ours, serde_json::to_string(&value).unwrap(), "{value:?}");
+    if let Some(value) = value {
+        assert_eq!(serde_json::to_string(&Always(value)).unwrap(), ours);
+    }
     let mut fast = Vec::new();
     crate::model::json::write(&mut fast, &Instant(value)).unwrap();
     assert_eq!(String::from_utf8(fast).unwrap(), ours);
