@@ -3,6 +3,7 @@
 //! envelope (`{"success", "code", "message", "data" | "errors"}`).
 
 pub mod error;
+mod http_metrics;
 pub mod openapi;
 mod page;
 mod probes;
@@ -136,7 +137,10 @@ pub fn router(state: AppState) -> Router {
     );
     timed
         .merge(streaming)
-        .route_layer(axum::middleware::from_fn(track_http))
+        .route_layer(axum::middleware::from_fn_with_state(
+            Arc::new(http_metrics::HttpMetrics::default()),
+            track_http,
+        ))
         .fallback(probes::not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.settings.http.body_limit,
@@ -156,12 +160,12 @@ pub fn router(state: AppState) -> Router {
 /// Counts each request by route pattern, method and status class, and times
 /// it to the response head.
 async fn track_http(
+    State(http): State<Arc<http_metrics::HttpMetrics>>,
     matched: Option<axum::extract::MatchedPath>,
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    let route = matched.map_or_else(|| "unmatched".to_string(), |m| m.as_str().to_string());
-    let method = request.method().as_str().to_string();
+    let method = request.method().clone();
     let started = std::time::Instant::now();
     let response = next.run(request).await;
     let class = match response.status().as_u16() / 100 {
@@ -171,10 +175,8 @@ async fn track_http(
         4 => "4xx",
         _ => "5xx",
     };
-    metrics::counter!(crate::metrics::HTTP_REQUESTS, "route" => route.clone(), "method" => method, "status" => class)
-        .increment(1);
-    metrics::histogram!(crate::metrics::HTTP_DURATION, "route" => route)
-        .record(started.elapsed().as_secs_f64());
+    let route = matched.as_ref().map_or("unmatched", |m| m.as_str());
+    http.record(route, &method, class, started.elapsed().as_secs_f64());
     response
 }
 

@@ -36,31 +36,19 @@ pub struct EncodedAnswer {
 }
 
 impl EncodedAnswer {
-    /// Encodes `answer`'s offers. An offer is made of strings, numbers and
-    /// dates, so encoding it cannot fail short of a bug; such an offer is
-    /// left out and logged rather than losing the whole answer.
+    /// Encodes `answer`'s offers, with the offer writer written for their
+    /// shape (`model::offer_json`).
     pub fn new(answer: ProviderAnswer) -> Self {
         // About 1 KB per offer: one allocation, not a dozen doublings.
         let mut offers_json = Vec::with_capacity(answer.offers.len() * 1024);
         let mut offers = Vec::with_capacity(answer.offers.len());
         for offer in &answer.offers {
-            let start = offers_json.len();
-            if start > 0 {
+            if !offers_json.is_empty() {
                 offers_json.push(b',');
             }
             let at = offers_json.len();
-            let written = super::json::write(&mut offers_json, offer).or_else(|_| {
-                // Something the fast path does not walk: serde_json's way.
-                offers_json.truncate(at);
-                serde_json::to_writer(&mut offers_json, offer)
-            });
-            match written {
-                Ok(()) => offers.push((key_of(offer), at..offers_json.len())),
-                Err(e) => {
-                    offers_json.truncate(start);
-                    tracing::error!(search_id = %answer.search_id, provider = %answer.provider, offer = %offer.id, error = %e, "offer could not be encoded; left out");
-                }
-            }
+            super::offer_json::write(&mut offers_json, offer);
+            offers.push((key_of(offer), at..offers_json.len()));
         }
         Self {
             search_id: answer.search_id,

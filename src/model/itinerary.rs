@@ -25,9 +25,11 @@ pub struct Segment {
     /// Destination airport.
     pub to: String,
     /// Local departure date-time at `from`.
+    #[serde(serialize_with = "super::scalar::datetime")]
     #[schema(value_type = String, example = "2026-12-20T08:30:00")]
     pub depart_at: DateTime,
     /// Local arrival date-time at `to`.
+    #[serde(serialize_with = "super::scalar::datetime")]
     #[schema(value_type = String, example = "2026-12-20T11:15:00")]
     pub arrive_at: DateTime,
     /// Block time in minutes.

@@ -1,14 +1,15 @@
-//! Compact JSON byte for byte as serde_json writes it, for the offers an
-//! airline encodes once per answer, with one difference in how: a struct's
-//! field names are written as they are. serde_json escapes every key byte by
-//! byte through the same path as any string, and an offer has about sixty
-//! of them: that was an eighth of all the instructions of a search
-//! (`docs/performance.md`). Values are still written by serde_json itself.
+//! Compact JSON byte for byte as serde_json writes it, for a search's
+//! events, with one difference in how: a struct's field names are written
+//! as they are. serde_json escapes every key byte by byte through the same
+//! path as any string, and an offer has about sixty of them: that was an
+//! eighth of all the instructions of a search (`docs/performance.md`).
+//! Values are still written by serde_json itself. (Offers now have a
+//! writer of their own, `offer_json`.)
 //!
-//! Structs, sequences, tuples, options and newtypes are walked here; a map,
-//! a tuple variant or a struct variant is refused
-//! ([`write`] returns an error), and the caller then encodes with
-//! serde_json as a whole: an offer has none of them.
+//! Structs, sequences, tuples, options, newtypes and maps with string keys
+//! are walked here; a map with other keys, a tuple variant or a struct
+//! variant is refused ([`write`] returns an error), and the caller then
+//! encodes with serde_json as a whole.
 
 use serde::Serialize;
 use serde::ser::{self, Impossible, Serializer};
@@ -55,6 +56,20 @@ fn plain(text: &str) -> bool {
     !chunks.remainder().iter().any(|&b| ESCAPED[b as usize])
 }
 
+/// Appends `text` as a JSON string, as serde_json writes it.
+pub(super) fn write_str(out: &mut Vec<u8>, text: &str) {
+    if plain(text) {
+        out.reserve(text.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(text.as_bytes());
+        out.push(b'"');
+    } else {
+        let mut json = serde_json::Serializer::new(out);
+        // Writing into a Vec cannot fail.
+        let _ = json.serialize_str(text);
+    }
+}
+
 fn refused(what: &str) -> serde_json::Error {
     ser::Error::custom(format!("{what} is not written by the fast path"))
 }
@@ -85,7 +100,7 @@ impl<'a> Serializer for Fast<'a> {
     type SerializeTuple = Seq<'a>;
     type SerializeTupleStruct = Seq<'a>;
     type SerializeTupleVariant = Impossible<(), serde_json::Error>;
-    type SerializeMap = Impossible<(), serde_json::Error>;
+    type SerializeMap = Map<'a>;
     type SerializeStruct = Struct<'a>;
     type SerializeStructVariant = Impossible<(), serde_json::Error>;
 
@@ -109,14 +124,8 @@ impl<'a> Serializer for Fast<'a> {
 
     /// A string with nothing to escape is copied as it is; serde_json
     /// escapes the rest.
-    fn serialize_str(mut self, v: &str) -> serde_json::Result<()> {
-        if !plain(v) {
-            return self.json().serialize_str(v);
-        }
-        self.out.reserve(v.len() + 2);
-        self.out.push(b'"');
-        self.out.extend_from_slice(v.as_bytes());
-        self.out.push(b'"');
+    fn serialize_str(self, v: &str) -> serde_json::Result<()> {
+        write_str(self.out, v);
         Ok(())
     }
 
@@ -206,8 +215,12 @@ impl<'a> Serializer for Fast<'a> {
         Err(refused("a tuple variant"))
     }
 
-    fn serialize_map(self, _len: Option<usize>) -> serde_json::Result<Self::SerializeMap> {
-        Err(refused("a map"))
+    fn serialize_map(self, _len: Option<usize>) -> serde_json::Result<Map<'a>> {
+        self.out.push(b'{');
+        Ok(Map {
+            out: self.out,
+            first: true,
+        })
     }
 
     fn serialize_struct(self, _name: &'static str, _len: usize) -> serde_json::Result<Struct<'a>> {
@@ -359,6 +372,41 @@ impl ser::SerializeStruct for Struct<'_> {
     }
 }
 
+/// The entries of a map. A key is written as any value is, and must come
+/// out as a JSON string: serde_json writes a string key the same way, but
+/// quotes a number or a bool, which is refused here.
+struct Map<'a> {
+    out: &'a mut Vec<u8>,
+    first: bool,
+}
+
+impl ser::SerializeMap for Map<'_> {
+    type Ok = ();
+    type Error = serde_json::Error;
+
+    fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> serde_json::Result<()> {
+        if !std::mem::take(&mut self.first) {
+            self.out.push(b',');
+        }
+        let at = self.out.len();
+        key.serialize(Fast { out: self.out })?;
+        if self.out.get(at) != Some(&b'"') {
+            return Err(refused("a map key other than a string"));
+        }
+        self.out.push(b':');
+        Ok(())
+    }
+
+    fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> serde_json::Result<()> {
+        value.serialize(Fast { out: self.out })
+    }
+
+    fn end(self) -> serde_json::Result<()> {
+        self.out.push(b'}');
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde::Serialize;
@@ -375,7 +423,7 @@ mod tests {
         empty: Vec<u8>,
     }
 
-    #[derive(Serialize)]
+    #[derive(Serialize, PartialEq, Eq, PartialOrd, Ord)]
     #[serde(rename_all = "lowercase")]
     enum Kind {
         Outbound,
@@ -462,8 +510,30 @@ mod tests {
     }
 
     #[test]
-    fn a_map_is_refused_so_the_caller_falls_back() {
-        let map = BTreeMap::from([("k", 1)]);
-        assert!(super::write(&mut Vec::new(), &map).is_err());
+    fn maps_with_string_keys_are_written_as_serde_json_writes_them() {
+        let map = BTreeMap::from([
+            ("k".to_string(), vec![1]),
+            ("a \"quoted\"\nkey".to_string(), vec![]),
+            (String::new(), vec![2, 3]),
+        ]);
+        let mut out = Vec::new();
+        super::write(&mut out, &(map.clone(), BTreeMap::<String, u8>::new())).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            serde_json::to_string(&(map, BTreeMap::<String, u8>::new())).unwrap()
+        );
+        let kinds = BTreeMap::from([(Kind::Outbound, 1)]);
+        let mut out = Vec::new();
+        super::write(&mut out, &kinds).unwrap();
+        assert_eq!(out, serde_json::to_vec(&kinds).unwrap());
+    }
+
+    #[test]
+    fn a_map_with_other_keys_is_refused_so_the_caller_falls_back() {
+        // serde_json writes these keys quoted: `{"1":1}`, `{"true":1}`.
+        let numbers = BTreeMap::from([(1, 1)]);
+        assert!(super::write(&mut Vec::new(), &numbers).is_err());
+        let bools = BTreeMap::from([(true, 1)]);
+        assert!(super::write(&mut Vec::new(), &bools).is_err());
     }
 }

@@ -12,6 +12,8 @@ mod fare;
 mod itinerary;
 pub mod json;
 pub mod money;
+mod offer_json;
+pub mod scalar;
 mod travellers;
 
 pub use answer::EncodedAnswer;
@@ -187,18 +189,24 @@ pub struct AirlineRef {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Price {
     /// Total for every traveller.
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(
+        serialize_with = "crate::model::scalar::decimal",
+        deserialize_with = "rust_decimal::serde::str::deserialize"
+    )]
     pub total: Decimal,
     /// Price for one adult.
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(
+        serialize_with = "crate::model::scalar::decimal",
+        deserialize_with = "rust_decimal::serde::str::deserialize"
+    )]
     pub per_passenger: Decimal,
     /// The fare without taxes, for every traveller; `null` when the
     /// airline gives only the total. `base` + `taxes` = `total`.
-    #[serde(default)]
+    #[serde(default, serialize_with = "scalar::decimal_option")]
     pub base: Option<Decimal>,
     /// Taxes and fees, for every traveller; `null` when the airline gives
     /// only the total.
-    #[serde(default)]
+    #[serde(default, serialize_with = "scalar::decimal_option")]
     pub taxes: Option<Decimal>,
     /// The total in the currency the search asked for, when it asked for
     /// one and the offer's currency has a rate.
@@ -229,9 +237,11 @@ pub struct Offer {
     /// Destination airport: the last segment's.
     pub to: String,
     /// Local departure date-time at the origin.
+    #[serde(serialize_with = "scalar::datetime")]
     #[schema(value_type = String, example = "2026-12-20T08:30:00")]
     pub depart_at: DateTime,
     /// Local arrival date-time at the destination.
+    #[serde(serialize_with = "scalar::datetime")]
     #[schema(value_type = String, example = "2026-12-20T11:15:00")]
     pub arrive_at: DateTime,
     /// Minutes from departure to arrival: block times and connections.
@@ -253,7 +263,7 @@ pub struct Offer {
     pub fare: Fare,
     /// Until when the price is offered; `null` when the airline does not
     /// say.
-    #[serde(default)]
+    #[serde(default, serialize_with = "scalar::timestamp_option")]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub expires_at: Option<Timestamp>,
     /// Fare.

@@ -75,11 +75,17 @@ pub struct Converted {
     /// The currency asked for.
     pub currency: String,
     /// The offer's total in it, with its digits.
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(
+        serialize_with = "crate::model::scalar::decimal",
+        deserialize_with = "rust_decimal::serde::str::deserialize"
+    )]
     #[schema(value_type = String, example = "118.72")]
     pub total: Decimal,
     /// Units of `currency` for one unit of the offer's currency.
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(
+        serialize_with = "crate::model::scalar::decimal",
+        deserialize_with = "rust_decimal::serde::str::deserialize"
+    )]
     #[schema(value_type = String)]
     pub rate: Decimal,
     /// The day of the rate.

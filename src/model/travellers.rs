@@ -78,7 +78,10 @@ pub struct PassengerPrice {
     /// How many of the search's travellers are of it.
     pub count: u8,
     /// The price of one of them, in the offer's currency.
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(
+        serialize_with = "crate::model::scalar::decimal",
+        deserialize_with = "rust_decimal::serde::str::deserialize"
+    )]
     #[schema(value_type = String, example = "1250000")]
     pub each: Decimal,
 }

@@ -429,9 +429,18 @@ pub(crate) struct CompleteHead {
     pub elapsed_ms: u64,
 }
 
+/// An event's JSON, by the offers' writer: the bytes serde_json writes,
+/// with field names copied rather than escaped byte by byte (half the cost
+/// of a search's events).
 pub(crate) fn encode<T: Serialize>(value: &T) -> String {
-    // Our own structs of strings and numbers always encode.
-    serde_json::to_string(value).expect("event encodes as JSON")
+    let mut out = Vec::with_capacity(256);
+    if crate::model::json::write(&mut out, value).is_err() {
+        // Something that writer refuses: serde_json's way. Our own
+        // structs of strings and numbers always encode.
+        out.clear();
+        serde_json::to_writer(&mut out, value).expect("event encodes as JSON");
+    }
+    String::from_utf8(out).expect("JSON is UTF-8")
 }
 
 #[cfg(test)]
@@ -444,6 +453,53 @@ mod tests {
             assert_eq!(EventKind::from_tag(kind.tag()), Some(kind));
         }
         assert_eq!(EventKind::from_tag(b'x'), None);
+    }
+
+    #[test]
+    fn events_are_the_bytes_serde_json_writes() {
+        let id = Uuid::from_u128(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef);
+        let offers = OffersHead {
+            kind: "offers",
+            search_id: id,
+            provider: "garuda \"GA\"",
+        };
+        same(&offers);
+        for (error, cached, age_ms) in [(None, false, None), (Some("down\n"), true, Some(5))] {
+            let event = ProviderEvent {
+                kind: "provider",
+                search_id: id,
+                provider: "ga",
+                status: AnswerStatus::Error.as_str(),
+                offers: 3,
+                elapsed_ms: 12,
+                error,
+                cached,
+                age_ms,
+            };
+            same(&event);
+        }
+        let mut late = AirlineProgress::missed_deadline(7);
+        late.error = Some("tab\there".into());
+        let head = CompleteHead {
+            kind: "complete",
+            search_id: id,
+            status: SearchStatus::Partial,
+            providers: BTreeMap::from([
+                ("a".to_string(), AirlineProgress::pending()),
+                ("b \\ c".to_string(), late),
+            ]),
+            total_offers: 2,
+            sellers: BTreeMap::from([("GA1:2026-12-20|economy".to_string(), 2)]),
+            elapsed_ms: 40,
+        };
+        same(&head);
+        // Maps and all, without falling back to serde_json.
+        assert!(crate::model::json::write(&mut Vec::new(), &head).is_ok());
+        same(&AirlineProgress::pending());
+    }
+
+    fn same<T: Serialize>(value: &T) {
+        assert_eq!(encode(value), serde_json::to_string(value).unwrap());
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::time::Duration;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use jiff::Timestamp;
@@ -30,8 +30,10 @@ pub(super) struct Submitted {
     status: &'static str,
     providers: Vec<String>,
     stream_url: String,
+    #[serde(serialize_with = "crate::model::scalar::timestamp")]
     #[schema(value_type = String, format = DateTime)]
     deadline: Timestamp,
+    #[serde(serialize_with = "crate::model::scalar::timestamp")]
     #[schema(value_type = String, format = DateTime)]
     expires_at: Timestamp,
 }
@@ -298,21 +300,44 @@ async fn accept(
         metrics::counter!(crate::metrics::SEARCHES_BY_KEY, "key" => id.clone()).increment(1);
     }
     span.in_scope(|| tracing::info!(%from, %to, providers = providers.len(), key = key.as_deref(), "search accepted"));
+    // Joined rather than through `format!`, which costs several times more.
+    let location = [
+        "/api/flights/search/",
+        id.hyphenated().encode_lower(&mut Uuid::encode_buffer()),
+    ]
+    .concat();
     let payload = Submitted {
         search_id: id,
         status: "processing",
         providers,
-        stream_url: format!("/api/flights/search/{id}/stream"),
+        stream_url: [location.as_str(), "/stream"].concat(),
         deadline,
         expires_at,
     };
-    let location = format!("/api/flights/search/{id}");
     Ok((
         StatusCode::ACCEPTED,
         [(header::LOCATION, location)],
-        Json(Envelope::ok("Search request submitted", payload)),
+        json(&Envelope::ok("Search request submitted", payload)),
     )
         .into_response())
+}
+
+/// `Json(value)`'s response, with the body written by `model::json`: the
+/// same bytes, without serde_json escaping each field name byte by byte.
+fn json<T: Serialize>(value: &T) -> Response {
+    let mut body = Vec::with_capacity(256);
+    if crate::model::json::write(&mut body, value).is_err() {
+        // Something that writer refuses: axum's way, errors included.
+        return Json(value).into_response();
+    }
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response()
 }
 
 /// The JSON snapshot of a search.
@@ -361,5 +386,34 @@ pub fn found<T>(id: Uuid, lookup: Result<Option<T>, SearchError>) -> Result<T, A
             ErrorCode::BrokerUnavailable,
             format!("search `{id}` cannot be read now: {e}"),
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn parts(response: Response) -> (StatusCode, HeaderMap, Bytes) {
+        let (parts, body) = response.into_parts();
+        let body = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+        (parts.status, parts.headers, body)
+    }
+
+    #[tokio::test]
+    async fn the_202_body_is_what_axums_json_makes() {
+        let submitted = || Submitted {
+            search_id: Uuid::from_u128(7),
+            status: "processing",
+            providers: vec!["garuda".into(), "lion \"air\"".into()],
+            stream_url: "/api/flights/search/x/stream".into(),
+            deadline: "2026-12-07T05:30:00.5Z".parse().unwrap(),
+            expires_at: "2026-12-07T05:40:00Z".parse().unwrap(),
+        };
+        let ours = parts(json(&Envelope::ok("Search request submitted", submitted()))).await;
+        let axums =
+            parts(Json(Envelope::ok("Search request submitted", submitted())).into_response())
+                .await;
+        assert_eq!(ours, axums);
+        assert_eq!(ours.1[header::CONTENT_TYPE], "application/json");
     }
 }

@@ -321,6 +321,37 @@ pricing: { weekend: 1.5, advance: { 0d: 2.0, 7d: 1.25, 30d: 1.0 } }
     }
 
     #[test]
+    fn every_brand_has_the_whole_journey() {
+        let t = table(&TABLE.replace(
+            "pricing:",
+            "brands:\n  economy:\n    - { name: Lite }\n    - { name: Flex Plus, factor: 1.5 }\npricing:",
+        ));
+        let got = offers(
+            &t,
+            &search("2026-12-02", 1, Cabin::Economy, None),
+            "2026-10-01",
+        );
+        let ga404: Vec<&Offer> = got.iter().filter(|o| o.flight_number == "GA404").collect();
+        let ids: Vec<&str> = ga404.iter().map(|o| o.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            [
+                "t-GA404-20261202-economy-lite",
+                "t-GA404-20261202-economy-flex-plus"
+            ]
+        );
+        let (lite, flex) = (ga404[0], ga404[1]);
+        assert_eq!(lite.segments.len(), 1);
+        assert_eq!(lite.segments, flex.segments);
+        assert_eq!(
+            (&lite.from, &lite.to, &lite.itinerary, lite.arrive_at),
+            (&flex.from, &flex.to, &flex.itinerary, flex.arrive_at)
+        );
+        assert_eq!(lite.arrive_at.to_string(), "2026-12-02T09:20:00");
+        assert!(lite.price.total < flex.price.total);
+    }
+
+    #[test]
     fn more_passengers_than_seats_left_get_no_offer() {
         let t = table(&TABLE.replace("seats: 9", "seats: 1"));
         let got = offers(

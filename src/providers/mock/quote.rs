@@ -175,11 +175,21 @@ impl MockTable {
         };
         let adult = base * quote.factor * jitter;
         let carrier = &quote.quoter.airline.code;
-        let segments: Vec<Segment> = hops.iter().map(|h| h.segment(carrier)).collect();
+        let mut segments: Vec<Segment> = hops.iter().map(|h| h.segment(carrier)).collect();
         let (Some(first), Some(last)) = (segments.first(), segments.last()) else {
             return Vec::new();
         };
+        // What every brand's offer shares, made once.
+        let (mut flight_number, mut from, mut to) = (
+            first.flight_number.clone(),
+            first.from.clone(),
+            last.to.clone(),
+        );
+        let (depart_at, arrive_at) = (first.depart_at, last.arrive_at);
+        let duration_minutes = journey_minutes(&segments);
+        let mut itinerary = itinerary_key(&segments, search.cabin);
         let technical: u8 = hops.iter().map(|h| h.flight.stops).sum();
+        let stops = (segments.len() as u8 - 1).saturating_add(technical);
         // `provider-numbers-yyyymmdd-cabin`, pieced together rather than
         // through `format!` and `strftime`, which cost more than the rest
         // of the offer.
@@ -203,32 +213,37 @@ impl MockTable {
             .unwrap_or_else(Timestamp::now)
             .checked_add(SignedDuration::try_from(self.offer_lifetime).unwrap_or_default())
             .ok();
-        brands
-            .into_iter()
-            .map(|(factor, fare)| Offer {
+        let mut offers = Vec::with_capacity(brands.len());
+        let count = brands.len();
+        for (i, (factor, fare)) in brands.into_iter().enumerate() {
+            // The last offer (most often the only one) takes the shared
+            // parts; the others have copies.
+            let last = i + 1 == count;
+            offers.push(Offer {
                 id: match &fare.brand {
                     Some(brand) => format!("{id}-{}", slug(brand)),
-                    None => id.clone(),
+                    None => share(&mut id, last),
                 },
                 provider: quote.quoter.provider.to_string(),
                 airline: quote.quoter.airline.clone(),
-                flight_number: first.flight_number.clone(),
-                from: first.from.clone(),
-                to: last.to.clone(),
-                depart_at: first.depart_at,
-                arrive_at: last.arrive_at,
-                duration_minutes: journey_minutes(&segments),
-                stops: (segments.len() as u8 - 1).saturating_add(technical),
-                itinerary: itinerary_key(&segments, search.cabin),
-                segments: segments.clone(),
+                flight_number: share(&mut flight_number, last),
+                from: share(&mut from, last),
+                to: share(&mut to, last),
+                depart_at,
+                arrive_at,
+                duration_minutes,
+                stops,
+                itinerary: share(&mut itinerary, last),
+                segments: share(&mut segments, last),
                 cabin: search.cabin,
                 seats_left,
                 price: self.price(adult * factor, search),
                 fare,
                 expires_at,
                 leg: quote.leg,
-            })
-            .collect()
+            });
+        }
+        offers
     }
 
     /// The price of a fare whose adult fare before rounding is `adult`:
@@ -351,10 +366,21 @@ impl Flight {
                 .checked_add(i64::from(day_offset).days())
                 .unwrap_or(depart_at.date())
                 .to_datetime(time),
+            // A civil date-time plus a duration is plain arithmetic; a span
+            // of minutes takes jiff's calendar path, several times slower.
             None => depart_at
-                .checked_add(i64::from(self.duration_minutes).minutes())
+                .checked_add(SignedDuration::from_mins(i64::from(self.duration_minutes)))
                 .unwrap_or(depart_at),
         }
+    }
+}
+
+/// A copy of `value`, or `value` itself for its `last` user.
+fn share<T: Clone + Default>(value: &mut T, last: bool) -> T {
+    if last {
+        std::mem::take(value)
+    } else {
+        value.clone()
     }
 }
 
