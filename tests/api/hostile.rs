@@ -190,3 +190,26 @@ async fn the_simulated_api_can_be_turned_off() {
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["success"], false);
 }
+
+#[tokio::test]
+async fn made_up_methods_are_counted_in_one_series() {
+    let app = app().await;
+    for method in ["BREW", "WHEN", "ZZTOP"] {
+        let answer = raw(
+            &app,
+            format!("{method} /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
+        )
+        .await;
+        assert!(answer.starts_with("HTTP/1.1 405"), "{answer}");
+    }
+    let metrics = app.get_text("/metrics").await;
+    let series = r#"airstream_http_requests_total{route="/healthz",method="OTHER",status="4xx"}"#;
+    assert!(
+        crate::helpers::metric(&metrics, series) >= 3.0,
+        "{series} in {metrics}"
+    );
+    for method in ["BREW", "WHEN", "ZZTOP"] {
+        assert!(!metrics.contains(method), "{method} in {metrics}");
+    }
+}
