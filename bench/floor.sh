@@ -10,6 +10,11 @@
 # runs the same rounds: one `api` and one `providers` process on a fresh
 # Redis, printed as a ratio to the embedded figure of the same round.
 #
+# With PREVIOUS=<binary>, that binary (an earlier build of airstream) runs
+# the same rounds on the same airlines, and each round prints its ratio to
+# the floor and airstream's ratio to it: a change's effect, measured in one
+# run.
+#
 # Then idle memory: a fresh airstream on `bench/providers/slow` (whose
 # airline answers after 25 s) and a fresh floor with `--idle` each hold
 # IDLE_STREAMS idle SSE streams, each on its own search
@@ -60,6 +65,14 @@ if [ "$redis" = 1 ]; then
   api=$!
   for _ in $(seq 50); do curl -sf "http://127.0.0.1:$aport/readyz" >/dev/null && break; sleep 0.1; done
 fi
+previous=${PREVIOUS:-}
+if [ -n "$previous" ]; then
+  pport=$((port + 6))
+  AIRSTREAM_LISTEN=127.0.0.1:$pport AIRSTREAM_PROVIDERS_DIR=$dir AIRSTREAM_LOG__FILTER=warn "$previous" serve &
+  pids+=($!)
+  pserver=$!
+  for _ in $(seq 50); do curl -sf "http://127.0.0.1:$pport/readyz" >/dev/null && break; sleep 0.1; done
+fi
 echo "recorded: $(wc -c <"$work/post.json") bytes of envelope, $(wc -c <"$work/stream.sse") bytes of stream ($(grep -c '^event:' "$work/stream.sse") events)"
 
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
@@ -81,13 +94,20 @@ PY
 $bin loadtest --url "http://127.0.0.1:$port" -n 3000 -c "$c" >/dev/null
 $bin loadtest --url "http://127.0.0.1:$fport" -n 3000 -c "$c" >/dev/null
 [ "$redis" = 1 ] && $bin loadtest --url "http://127.0.0.1:$aport" -n 3000 -c "$c" >/dev/null
-ratios=() redis_ratios=()
+[ -n "$previous" ] && $bin loadtest --url "http://127.0.0.1:$pport" -n 3000 -c "$c" >/dev/null
+ratios=() redis_ratios=() previous_ratios=()
 for round in $(seq "$rounds"); do
   read -r a_rate a_cpu a_err a_p99 < <(run airstream "$port" "$server")
   read -r f_rate f_cpu f_err f_p99 < <(run floor "$fport" "$floor")
   python3 -c 'import sys; a,f=float(sys.argv[1]),float(sys.argv[2]); print(f"round {sys.argv[3]}: airstream {a:.0f} searches/s ({sys.argv[4]} us CPU/search, errors {sys.argv[6]}, p99 {sys.argv[8]} ms), floor {f:.0f} searches/s ({sys.argv[5]} us CPU/search, errors {sys.argv[7]}, p99 {sys.argv[9]} ms), ratio {a/f:.2f}")' \
     "$a_rate" "$f_rate" "$round" "$a_cpu" "$f_cpu" "$a_err" "$f_err" "$a_p99" "$f_p99"
   ratios+=("$(python3 -c 'import sys; print(float(sys.argv[1]) / float(sys.argv[2]))' "$a_rate" "$f_rate")")
+  if [ -n "$previous" ]; then
+    read -r p_rate p_cpu p_err p_p99 < <(run previous "$pport" "$pserver")
+    python3 -c 'import sys; p,a,f=map(float,sys.argv[1:4]); print(f"round {sys.argv[4]}: previous binary {p:.0f} searches/s ({sys.argv[5]} us CPU/search, errors {sys.argv[6]}), ratio to the floor {p/f:.2f}; airstream / previous {a/p:.2f}")' \
+      "$p_rate" "$a_rate" "$f_rate" "$round" "$p_cpu" "$p_err"
+    previous_ratios+=("$(python3 -c 'import sys; print(float(sys.argv[1]) / float(sys.argv[2]))' "$a_rate" "$p_rate")")
+  fi
   if [ "$redis" = 1 ]; then
     # The server's CPU here is the three processes' together.
     before=$(( $(ticks "$api") + $(ticks "$providers") + $(ticks "$rserver") ))
@@ -107,6 +127,10 @@ PY
   fi
 done
 python3 -c 'import statistics, sys; r=sorted(map(float, sys.argv[1:])); print(f"throughput ratio airstream/floor: median {statistics.median(r):.2f} (rounds {min(r):.2f} to {max(r):.2f}; goal at least 0.5)")' "${ratios[@]}"
+if [ -n "$previous" ]; then
+  python3 -c 'import statistics, sys; r=sorted(map(float, sys.argv[1:])); print(f"throughput ratio airstream/previous binary: median {statistics.median(r):.2f} (rounds {min(r):.2f} to {max(r):.2f})")' "${previous_ratios[@]}"
+  kill "$pserver"
+fi
 if [ "$redis" = 1 ]; then
   python3 -c 'import statistics, sys; r=sorted(map(float, sys.argv[1:])); print(f"throughput ratio Redis/embedded: median {statistics.median(r):.2f} (rounds {min(r):.2f} to {max(r):.2f}; goal at least 0.5)")' "${redis_ratios[@]}"
   kill "$api" "$providers" "$rserver"
