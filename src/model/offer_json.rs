@@ -43,12 +43,7 @@ pub fn write(out: &mut Vec<u8>, offer: &Offer) {
     w.raw(b",\"stops\":");
     w.number(u64::from(offer.stops));
     w.raw(b",\"segments\":[");
-    for (i, segment) in offer.segments.iter().enumerate() {
-        if i > 0 {
-            w.raw(b",");
-        }
-        w.segment(segment);
-    }
+    w.each(&offer.segments, Writer::segment);
     w.raw(b"],\"itinerary\":");
     w.str(&offer.itinerary);
     w.raw(b",\"cabin\":");
@@ -119,6 +114,23 @@ impl Writer<'_> {
         });
     }
 
+    /// `items`, each written by `write`, with commas between.
+    fn each<T>(&mut self, items: &[T], mut write: impl FnMut(&mut Self, &T)) {
+        for (i, item) in items.iter().enumerate() {
+            if i > 0 {
+                self.raw(b",");
+            }
+            write(self, item);
+        }
+    }
+
+    fn maybe_decimal(&mut self, value: Option<&Decimal>) {
+        match value {
+            Some(value) => self.decimal(value),
+            None => self.raw(b"null"),
+        }
+    }
+
     fn decimal(&mut self, value: &Decimal) {
         let mut buf = [0u8; scalar::ROOM];
         self.quoted(scalar::print_decimal(value, &mut buf));
@@ -185,15 +197,9 @@ impl Writer<'_> {
         self.raw(b",\"per_passenger\":");
         self.decimal(&p.per_passenger);
         self.raw(b",\"base\":");
-        match &p.base {
-            Some(base) => self.decimal(base),
-            None => self.raw(b"null"),
-        }
+        self.maybe_decimal(p.base.as_ref());
         self.raw(b",\"taxes\":");
-        match &p.taxes {
-            Some(taxes) => self.decimal(taxes),
-            None => self.raw(b"null"),
-        }
+        self.maybe_decimal(p.taxes.as_ref());
         if let Some(c) = &p.converted {
             self.raw(b",\"converted\":{\"currency\":");
             self.str(&c.currency);
@@ -206,20 +212,17 @@ impl Writer<'_> {
             self.raw(b"}");
         }
         self.raw(b",\"by_passenger\":[");
-        for (i, each) in p.by_passenger.iter().enumerate() {
-            if i > 0 {
-                self.raw(b",");
-            }
-            self.raw(match each.kind {
+        self.each(&p.by_passenger, |w, each| {
+            w.raw(match each.kind {
                 PassengerType::Adult => b"{\"type\":\"adult\",\"count\":",
                 PassengerType::Child => b"{\"type\":\"child\",\"count\":",
                 PassengerType::Infant => b"{\"type\":\"infant\",\"count\":",
             });
-            self.number(u64::from(each.count));
-            self.raw(b",\"each\":");
-            self.decimal(&each.each);
-            self.raw(b"}");
-        }
+            w.number(u64::from(each.count));
+            w.raw(b",\"each\":");
+            w.decimal(&each.each);
+            w.raw(b"}");
+        });
         self.raw(b"],\"currency\":");
         self.str(&p.currency);
         self.raw(b"}");
