@@ -9,7 +9,7 @@
 //! Structs, sequences, tuples, options, newtypes and maps with string keys
 //! are walked here; a map with other keys, a tuple variant or a struct
 //! variant is refused ([`write`] returns an error), and the caller then
-//! encodes with serde_json as a whole.
+//! encodes with serde_json as a whole ([`to_vec`] does both).
 
 use serde::Serialize;
 use serde::ser::{self, Impossible, Serializer};
@@ -18,6 +18,17 @@ use serde::ser::{self, Impossible, Serializer};
 /// `serde_json::to_writer` would; on an error `out` may hold a part of it.
 pub fn write<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) -> serde_json::Result<()> {
     value.serialize(Fast { out })
+}
+
+/// `value`'s compact JSON, as `serde_json::to_vec` makes it: by [`write`],
+/// or by serde_json itself for what `write` refuses.
+pub fn to_vec<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(256);
+    if write(&mut out, value).is_err() {
+        out.clear();
+        serde_json::to_writer(&mut out, value)?;
+    }
+    Ok(out)
 }
 
 /// The bytes serde_json escapes in a string: quote, backslash and the
@@ -535,5 +546,8 @@ mod tests {
         assert!(super::write(&mut Vec::new(), &numbers).is_err());
         let bools = BTreeMap::from([(true, 1)]);
         assert!(super::write(&mut Vec::new(), &bools).is_err());
+        // `to_vec` then writes what serde_json writes.
+        assert_eq!(super::to_vec(&numbers).unwrap(), b"{\"1\":1}");
+        assert_eq!(super::to_vec(&bools).unwrap(), b"{\"true\":1}");
     }
 }

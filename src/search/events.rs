@@ -429,17 +429,12 @@ pub(crate) struct CompleteHead {
     pub elapsed_ms: u64,
 }
 
-/// An event's JSON, by the offers' writer: the bytes serde_json writes,
+/// An event's JSON, by `model::json`: the bytes serde_json writes,
 /// with field names copied rather than escaped byte by byte (half the cost
 /// of a search's events).
 pub(crate) fn encode<T: Serialize>(value: &T) -> String {
-    let mut out = Vec::with_capacity(256);
-    if crate::model::json::write(&mut out, value).is_err() {
-        // Something that writer refuses: serde_json's way. Our own
-        // structs of strings and numbers always encode.
-        out.clear();
-        serde_json::to_writer(&mut out, value).expect("event encodes as JSON");
-    }
+    // Our own structs of strings and numbers always encode.
+    let out = crate::model::json::to_vec(value).expect("event encodes as JSON");
     String::from_utf8(out).expect("JSON is UTF-8")
 }
 

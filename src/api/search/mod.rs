@@ -325,19 +325,18 @@ async fn accept(
 /// `Json(value)`'s response, with the body written by `model::json`: the
 /// same bytes, without serde_json escaping each field name byte by byte.
 fn json<T: Serialize>(value: &T) -> Response {
-    let mut body = Vec::with_capacity(256);
-    if crate::model::json::write(&mut body, value).is_err() {
-        // Something that writer refuses: axum's way, errors included.
-        return Json(value).into_response();
+    match crate::model::json::to_vec(value) {
+        Ok(body) => (
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
+            body,
+        )
+            .into_response(),
+        // What serde_json cannot encode either: axum's error answer.
+        Err(_) => Json(value).into_response(),
     }
-    (
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        )],
-        body,
-    )
-        .into_response()
 }
 
 /// The JSON snapshot of a search.
