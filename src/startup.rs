@@ -285,7 +285,7 @@ impl Application {
             }
             None => None,
         };
-        let state = AppState {
+        let state = AppState::new(crate::api::Shared {
             keys,
             limiter: Arc::new(crate::access::rate::Limiter::new(shared)),
             rates,
@@ -298,7 +298,7 @@ impl Application {
             searches,
             shutdown,
             started: Instant::now(),
-        };
+        });
         Ok(Self {
             listener,
             tls,
