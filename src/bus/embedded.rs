@@ -53,11 +53,26 @@ impl std::fmt::Debug for Payload {
 struct Group {
     last_delivered: EntryId,
     pending: BTreeMap<EntryId, Pending>,
+    /// The group's consumers' names, shared by their pending entries
+    /// rather than copied into each.
+    consumers: Vec<Arc<str>>,
+}
+
+impl Group {
+    /// The name `consumer`, as its pending entries hold it.
+    fn consumer(&mut self, consumer: &str) -> Arc<str> {
+        if let Some(name) = self.consumers.iter().find(|c| ***c == *consumer) {
+            return name.clone();
+        }
+        let name: Arc<str> = consumer.into();
+        self.consumers.push(name.clone());
+        name
+    }
 }
 
 #[derive(Debug)]
 struct Pending {
-    consumer: String,
+    consumer: Arc<str>,
     deliveries: u32,
     delivered_at: Instant,
 }
@@ -80,6 +95,11 @@ impl EmbeddedBus {
 
     fn stream(&self, name: &str) -> Arc<Stream> {
         let mut streams = self.streams.lock().expect("bus lock");
+        // Looked up on every publish, read and ack: the name is copied only
+        // when the stream is new.
+        if let Some(stream) = streams.get(name) {
+            return stream.clone();
+        }
         streams
             .entry(name.to_string())
             .or_insert_with(|| {
@@ -144,6 +164,7 @@ impl EmbeddedBus {
                 StartFrom::Latest => last,
             },
             pending: BTreeMap::new(),
+            consumers: Vec::new(),
         });
     }
 
@@ -200,11 +221,12 @@ impl EmbeddedBus {
                 local: payload.local.clone(),
             })
             .collect();
+        let consumer = group.consumer(consumer);
         for entry in &taken {
             group.pending.insert(
                 entry.id,
                 Pending {
-                    consumer: consumer.to_string(),
+                    consumer: consumer.clone(),
                     deliveries: 1,
                     delivered_at: now,
                 },
@@ -257,6 +279,7 @@ impl EmbeddedBus {
             .take(count)
             .collect();
         let mut claimed = Vec::new();
+        let consumer = g.consumer(consumer);
         for id in idle {
             let found = entries
                 .binary_search_by(|(e, _)| e.cmp(&id))
@@ -265,7 +288,7 @@ impl EmbeddedBus {
             match found {
                 Some(Payload { data, local }) => {
                     let p = g.pending.get_mut(&id).expect("listed above");
-                    p.consumer = consumer.to_string();
+                    p.consumer = consumer.clone();
                     p.deliveries += 1;
                     p.delivered_at = now;
                     claimed.push(Entry {
