@@ -288,10 +288,15 @@ pub(crate) fn complete_event<'a>(
     head: CompleteHead,
     cheapest: impl Iterator<Item = &'a [u8]>,
 ) -> Bytes {
-    let mut data = encode(&head).into_bytes();
-    data.pop();
+    // Sized once: grown as it was written, the buffer (often tens of KB)
+    // was copied at each doubling.
+    let cheapest: Vec<&[u8]> = cheapest.collect();
+    let head = encode(&head);
+    let size = head.len() + 16 + cheapest.iter().map(|json| json.len() + 1).sum::<usize>();
+    let mut data = Vec::with_capacity(size);
+    data.extend_from_slice(&head.as_bytes()[..head.len() - 1]);
     data.extend_from_slice(b",\"offers\":[");
-    for (i, json) in cheapest.enumerate() {
+    for (i, json) in cheapest.into_iter().enumerate() {
         if i > 0 {
             data.push(b',');
         }
@@ -308,26 +313,33 @@ pub(crate) fn complete_event<'a>(
 pub(crate) fn by_itinerary<'a>(
     keys: impl Iterator<Item = &'a OfferKey>,
 ) -> (Vec<usize>, BTreeMap<String, usize>) {
-    let mut firsts = Vec::new();
-    let mut sellers: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-    for (at, key) in keys.enumerate() {
-        let itinerary = if key.itinerary.is_empty() {
-            key.id.as_str()
-        } else {
-            key.itinerary.as_str()
-        };
-        let seen = sellers.entry(itinerary).or_default();
-        if seen.is_empty() {
-            firsts.push(at);
-        }
-        if !seen.contains(&key.provider.as_str()) {
-            seen.push(&key.provider);
-        }
-    }
-    let counts = sellers
-        .into_iter()
-        .map(|(itinerary, by)| (itinerary.to_string(), by.len()))
+    // One row per offer, grouped by itinerary in one sort, rather than a
+    // list of sellers made for each itinerary.
+    let mut rows: Vec<(&str, usize, &str)> = keys
+        .enumerate()
+        .map(|(at, key)| {
+            let itinerary = if key.itinerary.is_empty() {
+                key.id.as_str()
+            } else {
+                key.itinerary.as_str()
+            };
+            (itinerary, at, key.provider.as_str())
+        })
         .collect();
+    rows.sort_unstable();
+    let mut firsts = Vec::with_capacity(rows.len());
+    let mut counts = BTreeMap::new();
+    for group in rows.chunk_by(|a, b| a.0 == b.0) {
+        // Cheapest first: the lowest position of the itinerary.
+        firsts.push(group[0].1);
+        let sellers = group
+            .iter()
+            .enumerate()
+            .filter(|(i, row)| !group[..*i].iter().any(|seen| seen.2 == row.2))
+            .count();
+        counts.insert(group[0].0.to_string(), sellers);
+    }
+    firsts.sort_unstable();
     (firsts, counts)
 }
 

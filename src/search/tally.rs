@@ -43,10 +43,17 @@ impl Tally {
             return false;
         }
         if let Some(data) = &prepared.offers_event {
-            for (key, span) in std::mem::take(&mut prepared.offers) {
-                let at = self.offers.partition_point(|(k, _)| *k <= key);
-                self.offers.insert(at, (key, data.slice(span)));
-            }
+            // Both runs are sorted: the stable sort merges them, equal
+            // keys keeping the order they came in, in linear time rather
+            // than an insertion each.
+            let offers = std::mem::take(&mut prepared.offers);
+            self.offers.reserve(offers.len());
+            self.offers.extend(
+                offers
+                    .into_iter()
+                    .map(|(key, span)| (key, data.slice(span))),
+            );
+            self.offers.sort_by(|a, b| a.0.cmp(&b.0));
         }
         self.progress[index] = prepared.progress.clone();
         true
@@ -93,5 +100,40 @@ impl Tally {
                 .take(top)
                 .map(|at| self.offers[at].1.as_ref()),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(id: &str, provider: &str, itinerary: &str) -> OfferKey {
+        serde_json::from_value(serde_json::json!({
+            "price": {"currency": "IDR", "total": "100"},
+            "depart_at": "2026-12-21T06:00:00",
+            "id": id,
+            "provider": provider,
+            "itinerary": itinerary,
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn itineraries_give_their_cheapest_offer_and_their_distinct_sellers() {
+        let keys = [
+            key("a", "p1", "X"),
+            key("b", "p2", "Y"),
+            key("c", "p2", "X"),
+            key("d", "p1", "X"),
+            // No itinerary: an itinerary of its own, by its id.
+            key("e", "p3", ""),
+            key("f", "p3", "Y"),
+        ];
+        let (firsts, sellers) = by_itinerary(keys.iter());
+        assert_eq!(firsts, [0, 1, 4]);
+        let sellers: Vec<(&str, usize)> = sellers.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+        assert_eq!(sellers, [("X", 2), ("Y", 2), ("e", 1)]);
+        let (firsts, sellers) = by_itinerary([].iter());
+        assert!(firsts.is_empty() && sellers.is_empty());
     }
 }
