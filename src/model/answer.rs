@@ -39,25 +39,37 @@ impl EncodedAnswer {
     /// Encodes `answer`'s offers, with the offer writer written for their
     /// shape (`model::offer_json`).
     pub fn new(answer: ProviderAnswer) -> Self {
+        let ProviderAnswer {
+            search_id,
+            provider,
+            status,
+            offers: list,
+            error,
+            elapsed_ms,
+            cached,
+            age_ms,
+        } = answer;
         // About 1 KB per offer: one allocation, not a dozen doublings.
-        let mut offers_json = Vec::with_capacity(answer.offers.len() * 1024);
-        let mut offers = Vec::with_capacity(answer.offers.len());
-        for offer in &answer.offers {
+        let mut offers_json = Vec::with_capacity(list.len() * 1024);
+        let mut offers = Vec::with_capacity(list.len());
+        for offer in list {
             if !offers_json.is_empty() {
                 offers_json.push(b',');
             }
             let at = offers_json.len();
-            super::offer_json::write(&mut offers_json, offer);
+            super::offer_json::write(&mut offers_json, &offer);
+            // The offer is done with once written: its key takes its
+            // strings rather than copies of them.
             offers.push((key_of(offer), at..offers_json.len()));
         }
         Self {
-            search_id: answer.search_id,
-            provider: answer.provider,
-            status: answer.status,
-            error: answer.error,
-            elapsed_ms: answer.elapsed_ms,
-            cached: answer.cached,
-            age_ms: answer.age_ms,
+            search_id,
+            provider,
+            status,
+            error,
+            elapsed_ms,
+            cached,
+            age_ms,
             offers_json,
             offers,
         }
@@ -97,20 +109,20 @@ impl EncodedAnswer {
 
 /// The fields of an offer that order it, as the api would read them from
 /// its JSON.
-pub fn key_of(offer: &Offer) -> OfferKey {
+pub fn key_of(offer: Offer) -> OfferKey {
     OfferKey {
         price: PriceKey {
-            currency: offer.price.currency.clone(),
             total: offer.price.total,
             converted: offer
                 .price
                 .converted
                 .as_ref()
                 .map(|c: &Converted| ConvertedKey { total: c.total }),
+            currency: offer.price.currency,
         },
         depart_at: offer.depart_at,
-        id: offer.id.clone(),
-        provider: offer.provider.clone(),
-        itinerary: offer.itinerary.clone(),
+        id: offer.id,
+        provider: offer.provider,
+        itinerary: offer.itinerary,
     }
 }
