@@ -77,8 +77,8 @@ impl MockTable {
             factor: self.date_factor(date, today),
         };
         let flies = |f: &&Flight| f.days[weekday_index(date.weekday())];
-        let key = |a: &str, b: &str| (a.to_string(), b.to_string());
-        if let Some(flights) = self.routes.get(&key(from, to)) {
+        let key = |a, b| Route(a, b);
+        if let Some(flights) = self.routes.get(&key(from, to) as &dyn Airports) {
             for flight in flights.iter().filter(flies) {
                 let Some(base) = flight.fare(search.cabin) else {
                     continue;
@@ -92,13 +92,13 @@ impl MockTable {
                 out.extend(self.journey_offers(&quote, &[hop], base));
             }
         }
-        let Some(connection) = self.connections.get(&key(from, to)) else {
+        let Some(connection) = self.connections.get(&key(from, to) as &dyn Airports) else {
             return;
         };
         let via = connection.via.as_str();
         let (Some(firsts), Some(seconds)) = (
-            self.routes.get(&key(from, via)),
-            self.routes.get(&key(via, to)),
+            self.routes.get(&key(from, via) as &dyn Airports),
+            self.routes.get(&key(via, to) as &dyn Airports),
         ) else {
             return;
         };
@@ -310,6 +310,50 @@ impl MockTable {
     }
 }
 
+/// A route's two airports, however they are held: the tables key routes
+/// by owned names, and a search looks them up by borrowed ones without
+/// copying them (four copies an airline a search, before).
+trait Airports {
+    fn pair(&self) -> (&str, &str);
+}
+
+impl Airports for (String, String) {
+    fn pair(&self) -> (&str, &str) {
+        (&self.0, &self.1)
+    }
+}
+
+/// A route looked up by borrowed airport names.
+struct Route<'a>(&'a str, &'a str);
+
+impl Airports for Route<'_> {
+    fn pair(&self) -> (&str, &str) {
+        (self.0, self.1)
+    }
+}
+
+impl<'a> std::borrow::Borrow<dyn Airports + 'a> for (String, String) {
+    fn borrow(&self) -> &(dyn Airports + 'a) {
+        self
+    }
+}
+
+// Hashed and compared as the `(String, String)` keys are, as `Borrow`
+// requires: a tuple of `&str` hashes as a tuple of `String`.
+impl std::hash::Hash for dyn Airports + '_ {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.pair().hash(state);
+    }
+}
+
+impl PartialEq for dyn Airports + '_ {
+    fn eq(&self, other: &Self) -> bool {
+        self.pair() == other.pair()
+    }
+}
+
+impl Eq for dyn Airports + '_ {}
+
 /// The first onward flight that leaves the hub within the connection's
 /// window after `arrived` (the same day or the next), and its departure.
 fn connecting<'a>(
@@ -418,4 +462,30 @@ fn offer_seed(seed: u64, search: &SearchRequest, leg: Leg, flight: &str, date: D
     eat(&[matches!(leg, Leg::Inbound) as u8]);
     eat(flight.as_bytes());
     h
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::{Airports, Route};
+
+    #[test]
+    fn routes_are_found_by_borrowed_airports_as_by_owned_ones() {
+        let codes = ["CGK", "DPS", "SIN", "KUL", "SUB", "UPG", "KNO", "BPN"];
+        let mut routes: HashMap<(String, String), usize> = HashMap::new();
+        for (i, from) in codes.iter().enumerate() {
+            for to in &codes[i + 1..] {
+                let n = routes.len();
+                routes.insert((from.to_string(), to.to_string()), n);
+            }
+        }
+        for ((from, to), n) in &routes {
+            assert_eq!(routes.get(&Route(from, to) as &dyn Airports), Some(n));
+        }
+        // Reversed, unknown, and split differently: no match.
+        assert_eq!(routes.get(&Route("DPS", "CGK") as &dyn Airports), None);
+        assert_eq!(routes.get(&Route("CGK", "XXX") as &dyn Airports), None);
+        assert_eq!(routes.get(&Route("CG", "KDPS") as &dyn Airports), None);
+    }
 }
