@@ -4,6 +4,7 @@
 
 pub mod error;
 mod http_metrics;
+mod layers;
 pub mod openapi;
 mod page;
 mod probes;
@@ -21,12 +22,9 @@ pub use stream::resume_position;
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::extract::State;
+use axum::Router;
 use axum::http::{HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
-use error::{ErrorCode, ErrorEnvelope};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::DefaultOnFailure;
@@ -158,16 +156,10 @@ pub fn router(state: AppState) -> Router {
     );
     timed
         .merge(streaming)
-        .route_layer(axum::middleware::from_fn_with_state(
-            Arc::new(http_metrics::HttpMetrics::default()),
-            track_http,
-        ))
+        .route_layer(layers::TrackHttpLayer::default())
         .fallback(probes::not_found)
-        .layer(axum::middleware::from_fn_with_state(
-            state.settings.http.body_limit,
-            refuse_declared_oversize,
-        ))
-        .layer(axum::middleware::map_response(envelope_bare_errors))
+        .layer(layers::RefuseOversizeLayer(state.settings.http.body_limit))
+        .layer(layers::EnvelopeLayer)
         // No origin listed: no CORS layer at all (same origin only).
         .layer(tower::util::option_layer(cors(
             &state.settings.http.cors_origins,
@@ -176,93 +168,6 @@ pub fn router(state: AppState) -> Router {
         // with their cause); a 503 from a not-ready probe is not an error.
         .layer(TraceLayer::new_for_http().on_failure(DefaultOnFailure::new().level(Level::DEBUG)))
         .with_state(state)
-}
-
-/// Counts each request by route pattern, method and status class, and times
-/// it to the response head.
-async fn track_http(
-    State(http): State<Arc<http_metrics::HttpMetrics>>,
-    matched: Option<axum::extract::MatchedPath>,
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
-    let method = request.method().clone();
-    let started = std::time::Instant::now();
-    let response = next.run(request).await;
-    let class = match response.status().as_u16() / 100 {
-        1 => "1xx",
-        2 => "2xx",
-        3 => "3xx",
-        4 => "4xx",
-        _ => "5xx",
-    };
-    let route = matched.as_ref().map_or("unmatched", |m| m.as_str());
-    http.record(route, &method, class, started.elapsed().as_secs_f64());
-    response
-}
-
-/// A body whose declared length is over the limit is refused before a
-/// byte of it is read: `413` at once, rather than waiting for the body
-/// (which may never come) until the request times out.
-async fn refuse_declared_oversize(
-    State(limit): State<usize>,
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
-    let declared = request
-        .headers()
-        .get(axum::http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit as u64) {
-        return error::ApiError::PayloadTooLarge(limit).into_response();
-    }
-    next.run(request).await
-}
-
-/// Gives the bare answers of the router, the timeout layer and axum's
-/// extractors (405, 408, and the plain-text rejections of a bad query
-/// string or path) the JSON envelope every other answer has.
-async fn envelope_bare_errors(response: Response) -> Response {
-    let status = response.status();
-    if !(status.is_client_error() || status.is_server_error()) {
-        return response;
-    }
-    let content_type = response.headers().get(axum::http::header::CONTENT_TYPE);
-    let plain = content_type
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("text/plain"));
-    if content_type.is_some() && !plain {
-        return response;
-    }
-    let (mut parts, body) = response.into_parts();
-    let code = match status {
-        StatusCode::METHOD_NOT_ALLOWED => ErrorCode::MethodNotAllowed,
-        StatusCode::REQUEST_TIMEOUT => ErrorCode::RequestTimeout,
-        StatusCode::PAYLOAD_TOO_LARGE => ErrorCode::PayloadTooLarge,
-        StatusCode::NOT_FOUND => ErrorCode::RouteNotFound,
-        s if s.is_server_error() => ErrorCode::Internal,
-        _ => ErrorCode::BadRequest,
-    };
-    let message = match status {
-        StatusCode::METHOD_NOT_ALLOWED => "method not allowed on this route".to_string(),
-        StatusCode::REQUEST_TIMEOUT => "the request took too long and was cancelled".to_string(),
-        _ => {
-            // An extractor's rejection, such as a repeated query parameter:
-            // its own words, shortened.
-            let text = axum::body::to_bytes(body, 4096).await.unwrap_or_default();
-            let text = String::from_utf8_lossy(&text);
-            match text.trim() {
-                "" => status.canonical_reason().unwrap_or("error").to_lowercase(),
-                text => crate::text::cap_quotes(text),
-            }
-        }
-    };
-    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
-    let body = Json(ErrorEnvelope::new(code, message)).into_response();
-    let (body_parts, body) = body.into_parts();
-    parts.headers.extend(body_parts.headers);
-    Response::from_parts(parts, body)
 }
 
 fn cors(origins: &[String]) -> Option<CorsLayer> {
