@@ -288,22 +288,34 @@ pub(crate) fn complete_event<'a>(
     head: CompleteHead,
     cheapest: impl Iterator<Item = &'a [u8]>,
 ) -> Bytes {
-    // Sized once: grown as it was written, the buffer (often tens of KB)
-    // was copied at each doubling.
     let cheapest: Vec<&[u8]> = cheapest.collect();
-    let head = encode(&head);
-    let size = head.len() + 16 + cheapest.iter().map(|json| json.len() + 1).sum::<usize>();
-    let mut data = Vec::with_capacity(size);
-    data.extend_from_slice(&head.as_bytes()[..head.len() - 1]);
+    Bytes::from(with_offers(&head, &cheapest, |_| {}))
+}
+
+/// An event's JSON: `head`'s fields, then an `offers` array spliced
+/// together from the offers' own JSON, in one buffer sized once (grown as
+/// it was written, tens of KB were copied at each doubling). `placed`
+/// learns where each offer sits in it, in order.
+pub(crate) fn with_offers(
+    head: &impl Serialize,
+    offers: &[&[u8]],
+    mut placed: impl FnMut(std::ops::Range<usize>),
+) -> Vec<u8> {
+    let mut data = encode(head).into_bytes();
+    // The head's closing brace; the offers close the object.
+    data.pop();
+    data.reserve(16 + offers.iter().map(|json| json.len() + 1).sum::<usize>());
     data.extend_from_slice(b",\"offers\":[");
-    for (i, json) in cheapest.into_iter().enumerate() {
+    for (i, json) in offers.iter().enumerate() {
         if i > 0 {
             data.push(b',');
         }
+        let start = data.len();
         data.extend_from_slice(json);
+        placed(start..data.len());
     }
     data.extend_from_slice(b"]}");
-    Bytes::from(data)
+    data
 }
 
 /// Offers grouped by itinerary, from offers sorted cheapest first: the
@@ -503,6 +515,23 @@ mod tests {
         // Maps and all, without falling back to serde_json.
         assert!(crate::model::json::write(&mut Vec::new(), &head).is_ok());
         same(&AirlineProgress::pending());
+    }
+
+    #[test]
+    fn offers_are_spliced_after_the_head_and_placed_where_they_sit() {
+        let head = serde_json::json!({"type": "offers", "provider": "b1"});
+        let offers: [&[u8]; 2] = [br#"{"id":"a"}"#, br#"{"id":"b","n":[1,2]}"#];
+        let mut placed = Vec::new();
+        let data = with_offers(&head, &offers, |at| placed.push(at));
+        let back: serde_json::Value = serde_json::from_slice(&data).unwrap();
+        assert_eq!(
+            back,
+            serde_json::json!({"type": "offers", "provider": "b1", "offers": [{"id": "a"}, {"id": "b", "n": [1, 2]}]})
+        );
+        let spliced: Vec<&[u8]> = placed.into_iter().map(|at| &data[at]).collect();
+        assert_eq!(spliced, offers);
+        let empty = with_offers(&head, &[], |_| unreachable!());
+        assert_eq!(empty, br#"{"provider":"b1","type":"offers","offers":[]}"#);
     }
 
     fn same<T: Serialize>(value: &T) {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use uuid::Uuid;
 
-use super::events::{AirlineProgress, OffersHead, ProviderEvent, encode};
+use super::events::{AirlineProgress, OffersHead, ProviderEvent, encode, with_offers};
 use crate::model::{AnswerStatus, AnswerView, EncodedAnswer, OfferKey};
 
 /// An answer as the aggregator hands it to a store.
@@ -127,26 +127,16 @@ impl PreparedAnswer {
         let offers_event = (!accepted.is_empty()).then(|| {
             // The event is spliced together from the offers' own JSON, and
             // stores keep slices of it instead of copies.
-            let mut data = encode(&OffersHead {
+            let jsons: Vec<&[u8]> = accepted.iter().map(|(_, json)| *json).collect();
+            let mut keys = accepted.into_iter().map(|(key, _)| key);
+            let event = OffersHead {
                 kind: "offers",
                 search_id,
                 provider: head.provider,
-            })
-            .into_bytes();
-            data.pop();
-            let size: usize = accepted.iter().map(|(_, json)| json.len() + 1).sum();
-            data.reserve(size + 16);
-            data.extend_from_slice(b",\"offers\":[");
-            for (i, (key, json)) in accepted.into_iter().enumerate() {
-                if i > 0 {
-                    data.push(b',');
-                }
-                let start = data.len();
-                data.extend_from_slice(json);
-                offers.push((key, start..data.len()));
-            }
-            data.extend_from_slice(b"]}");
-            Bytes::from(data)
+            };
+            Bytes::from(with_offers(&event, &jsons, |at| {
+                offers.push((keys.next().expect("one key per offer"), at));
+            }))
         });
         offers.sort_by(|a, b| a.0.cmp(&b.0));
         let provider_event = encode(&ProviderEvent {
