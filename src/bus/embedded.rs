@@ -61,7 +61,7 @@ struct Group {
 impl Group {
     /// The name `consumer`, as its pending entries hold it.
     fn consumer(&mut self, consumer: &str) -> Arc<str> {
-        if let Some(name) = self.consumers.iter().find(|c| ***c == *consumer) {
+        if let Some(name) = self.consumers.iter().find(|c| &***c == consumer) {
             return name.clone();
         }
         let name: Arc<str> = consumer.into();

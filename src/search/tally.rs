@@ -47,7 +47,6 @@ impl Tally {
             // keys keeping the order they came in, in linear time rather
             // than an insertion each.
             let offers = std::mem::take(&mut prepared.offers);
-            self.offers.reserve(offers.len());
             self.offers.extend(
                 offers
                     .into_iter()
