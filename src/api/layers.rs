@@ -162,40 +162,8 @@ where
 /// Gives the bare answers of the router, the timeout layer and axum's
 /// extractors (405, 408, and the plain-text rejections of a bad query
 /// string or path) the JSON envelope every other answer has.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct EnvelopeLayer;
-
-impl<S> Layer<S> for EnvelopeLayer {
-    type Service = Envelope<S>;
-
-    fn layer(&self, inner: S) -> Envelope<S> {
-        Envelope { inner }
-    }
-}
-
-/// See [`EnvelopeLayer`].
-#[derive(Clone, Debug)]
-pub struct Envelope<S> {
-    inner: S,
-}
-
-impl<S> Service<Request> for Envelope<S>
-where
-    S: Service<Request, Response = Response, Error = Infallible>,
-{
-    type Response = Response;
-    type Error = Infallible;
-    type Future = Enveloped<S::Future>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: Request) -> Self::Future {
-        Enveloped::Answering {
-            inner: self.inner.call(request),
-        }
-    }
+pub fn envelope_layer<F>() -> tower::util::MapFutureLayer<fn(F) -> Enveloped<F>> {
+    tower::util::MapFutureLayer::new(|inner| Enveloped::Answering { inner })
 }
 
 pin_project_lite::pin_project! {

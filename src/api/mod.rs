@@ -159,7 +159,7 @@ pub fn router(state: AppState) -> Router {
         .route_layer(layers::TrackHttpLayer::default())
         .fallback(probes::not_found)
         .layer(layers::RefuseOversizeLayer(state.settings.http.body_limit))
-        .layer(layers::EnvelopeLayer)
+        .layer(layers::envelope_layer())
         // No origin listed: no CORS layer at all (same origin only).
         .layer(tower::util::option_layer(cors(
             &state.settings.http.cors_origins,
