@@ -25,6 +25,7 @@ use std::time::Instant;
 use axum::Router;
 use axum::http::{HeaderValue, StatusCode};
 use axum::routing::{get, post};
+use tower::ServiceBuilder;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::DefaultOnFailure;
@@ -158,15 +159,22 @@ pub fn router(state: AppState) -> Router {
         .merge(streaming)
         .route_layer(layers::TrackHttpLayer::default())
         .fallback(probes::not_found)
-        .layer(layers::RefuseOversizeLayer(state.settings.http.body_limit))
-        .layer(layers::envelope_layer())
-        // No origin listed: no CORS layer at all (same origin only).
-        .layer(tower::util::option_layer(cors(
-            &state.settings.http.cors_origins,
-        )))
-        // Failures are logged where they are understood (internal errors
-        // with their cause); a 503 from a not-ready probe is not an error.
-        .layer(TraceLayer::new_for_http().on_failure(DefaultOnFailure::new().level(Level::DEBUG)))
+        // One layer of four, outermost first: each `Router::layer` boxes
+        // every route again, and a request clones each box on its way in.
+        .layer(
+            ServiceBuilder::new()
+                // Failures are logged where they are understood (internal
+                // errors with their cause); a 503 from a not-ready probe is
+                // not an error.
+                .layer(
+                    TraceLayer::new_for_http()
+                        .on_failure(DefaultOnFailure::new().level(Level::DEBUG)),
+                )
+                // No origin listed: no CORS layer at all (same origin only).
+                .option_layer(cors(&state.settings.http.cors_origins))
+                .layer(layers::envelope_layer())
+                .layer(layers::RefuseOversizeLayer(state.settings.http.body_limit)),
+        )
         .with_state(state)
 }
 
