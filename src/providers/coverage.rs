@@ -33,7 +33,7 @@ impl Coverage {
     /// Whether it may have flights from `from` to `to`.
     pub fn serves(&self, from: &str, to: &str) -> bool {
         self.everywhere
-            || self.routes.contains(&(from.to_string(), to.to_string()))
+            || super::route_key::contains(&self.routes, from, to)
             || (self.airports.contains(from) && self.airports.contains(to))
     }
 

@@ -38,6 +38,7 @@ pub mod mode;
 pub mod problems;
 pub mod provider;
 pub mod registry;
+pub(crate) mod route_key;
 pub mod runtime;
 pub mod stats;
 pub mod upstream;

@@ -2,8 +2,6 @@
 //! and through a hub, priced per traveller type, with seats and jitter
 //! drawn from an RNG seeded by the offer's identity.
 
-use std::collections::HashMap;
-
 use jiff::civil::{Date, DateTime, Weekday};
 use jiff::{SignedDuration, Timestamp, ToSpan};
 use rand::rngs::SmallRng;
@@ -16,6 +14,7 @@ use crate::model::{
     AirlineRef, Cabin, Fare, Leg, Offer, PassengerPrice, PassengerType, Price, SearchRequest,
     Segment, itinerary_key, journey_minutes, split_total,
 };
+use crate::providers::route_key;
 
 /// Who is quoting: the provider id and the airline shown on offers.
 #[derive(Clone, Debug)]
@@ -79,7 +78,7 @@ impl MockTable {
             factor: self.date_factor(date, today),
         };
         let flies = |f: &&Flight| f.days[weekday_index(date.weekday())];
-        if let Some(flights) = route(&self.routes, from, to) {
+        if let Some(flights) = route_key::get(&self.routes, from, to) {
             for flight in flights.iter().filter(flies) {
                 let Some(base) = flight.fare(search.cabin) else {
                     continue;
@@ -93,13 +92,14 @@ impl MockTable {
                 out.extend(self.journey_offers(&quote, &[hop], base));
             }
         }
-        let Some(connection) = route(&self.connections, from, to) else {
+        let Some(connection) = route_key::get(&self.connections, from, to) else {
             return;
         };
         let via = connection.via.as_str();
-        let (Some(firsts), Some(seconds)) =
-            (route(&self.routes, from, via), route(&self.routes, via, to))
-        else {
+        let (Some(firsts), Some(seconds)) = (
+            route_key::get(&self.routes, from, via),
+            route_key::get(&self.routes, via, to),
+        ) else {
             return;
         };
         for first in firsts.iter().filter(flies) {
@@ -310,55 +310,6 @@ impl MockTable {
     }
 }
 
-/// What a table holds for the route `from`-`to`, looked up by the
-/// borrowed names: the tables key routes by owned ones, and copying both
-/// airports into a key cost four allocations an airline a search.
-fn route<'m, V>(table: &'m HashMap<(String, String), V>, from: &str, to: &str) -> Option<&'m V> {
-    table.get(&Route(from, to) as &dyn Airports)
-}
-
-/// A route's two airports, however they are held.
-trait Airports {
-    fn pair(&self) -> (&str, &str);
-}
-
-impl Airports for (String, String) {
-    fn pair(&self) -> (&str, &str) {
-        (&self.0, &self.1)
-    }
-}
-
-/// A route looked up by borrowed airport names.
-struct Route<'a>(&'a str, &'a str);
-
-impl Airports for Route<'_> {
-    fn pair(&self) -> (&str, &str) {
-        (self.0, self.1)
-    }
-}
-
-impl<'a> std::borrow::Borrow<dyn Airports + 'a> for (String, String) {
-    fn borrow(&self) -> &(dyn Airports + 'a) {
-        self
-    }
-}
-
-// Hashed and compared as the `(String, String)` keys are, as `Borrow`
-// requires: a tuple of `&str` hashes as a tuple of `String`.
-impl std::hash::Hash for dyn Airports + '_ {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.pair().hash(state);
-    }
-}
-
-impl PartialEq for dyn Airports + '_ {
-    fn eq(&self, other: &Self) -> bool {
-        self.pair() == other.pair()
-    }
-}
-
-impl Eq for dyn Airports + '_ {}
-
 /// The first onward flight that leaves the hub within the connection's
 /// window after `arrived` (the same day or the next), and its departure.
 fn connecting<'a>(
@@ -467,30 +418,4 @@ fn offer_seed(seed: u64, search: &SearchRequest, leg: Leg, flight: &str, date: D
     eat(&[matches!(leg, Leg::Inbound) as u8]);
     eat(flight.as_bytes());
     h
-}
-
-#[cfg(test)]
-mod tests {
-    use std::collections::HashMap;
-
-    use super::route;
-
-    #[test]
-    fn routes_are_found_by_borrowed_airports_as_by_owned_ones() {
-        let codes = ["CGK", "DPS", "SIN", "KUL", "SUB", "UPG", "KNO", "BPN"];
-        let mut routes: HashMap<(String, String), usize> = HashMap::new();
-        for (i, from) in codes.iter().enumerate() {
-            for to in &codes[i + 1..] {
-                let n = routes.len();
-                routes.insert((from.to_string(), to.to_string()), n);
-            }
-        }
-        for ((from, to), n) in &routes {
-            assert_eq!(route(&routes, from, to), Some(n));
-        }
-        // Reversed, unknown, and split differently: no match.
-        assert_eq!(route(&routes, "DPS", "CGK"), None);
-        assert_eq!(route(&routes, "CGK", "XXX"), None);
-        assert_eq!(route(&routes, "CG", "KDPS"), None);
-    }
 }
