@@ -2,11 +2,12 @@
 //! groups, pending entries, acknowledgements, claiming, approximate
 //! trimming) in memory, for the single-process default.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
+use foldhash::{HashMap, HashMapExt};
 use tokio::sync::Notify;
 
 use super::{BusError, Entry, EntryId, Local, StartFrom};

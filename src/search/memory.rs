@@ -8,11 +8,12 @@
 //! refused.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
+use foldhash::HashMap;
 use jiff::Timestamp;
 use tokio::sync::Notify;
 use tokio::time::Instant;

@@ -6,9 +6,9 @@
 //! same for every flight of a route (a flight without `arrive` implies no
 //! difference), and the opposite of the reverse route's.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
+use foldhash::HashMap;
 use jiff::civil::Time;
 use serde_saphyr::Spanned;
 

@@ -6,7 +6,7 @@ mod fares;
 mod quote;
 mod spec;
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 
 use std::time::Duration;
 

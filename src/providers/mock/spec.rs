@@ -1,9 +1,9 @@
 //! Building a mock fare table from its YAML: every field checked, every
 //! problem recorded at its position.
 
-use std::collections::HashMap;
 use std::str::FromStr;
 
+use foldhash::{HashMap, HashMapExt};
 use jiff::civil::Time;
 use rust_decimal::Decimal;
 use serde_saphyr::Spanned;
