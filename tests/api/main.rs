@@ -23,6 +23,7 @@ mod money;
 mod oauth;
 mod observability;
 mod openapi;
+mod partitions;
 mod providers;
 mod rate;
 mod readme;

@@ -262,12 +262,19 @@ impl Consumer {
                 break;
             }
             // Read only while a slot is free: searches beyond the airline's
-            // concurrency wait in the stream, not in memory.
-            let first = tokio::select! {
-                permit = slots.clone().acquire_owned() => permit.expect("semaphore never closes"),
+            // concurrency wait in the stream, not in memory. The slot is
+            // not held through the read, though: the slots are shared by
+            // every partition's reader, and one blocked on an empty
+            // partition would keep a slot from the busy ones. Readers that
+            // race to the same free slot each keep at most one search
+            // waiting for it.
+            let want = tokio::select! {
+                permit = slots.acquire() => {
+                    drop(permit.expect("semaphore never closes"));
+                    slots.available_permits().clamp(1, 256)
+                }
                 _ = this.stop.wait() => break,
             };
-            let want = 1 + slots.available_permits().min(255);
             let read = tokio::select! {
                 r = this.bus.read_group(&this.stream, &this.id, &this.name, want, READ_BLOCK) => r,
                 _ = this.shutdown.wait() => break,
@@ -278,7 +285,6 @@ impl Consumer {
                     entries
                 }
                 Err(e) => {
-                    drop(first);
                     // A Redis that came back empty has lost the group: make
                     // it again from the start of the stream, which then holds
                     // only searches sent since Redis returned.
@@ -300,20 +306,16 @@ impl Consumer {
                     }
                 }
             };
-            let mut first = Some(first);
             for entry in entries {
                 let Some(search) = this.targeted(&entry) else {
                     this.acker.ack(entry.id);
                     continue;
                 };
-                let permit = match first.take() {
-                    Some(p) => p,
-                    None => slots
-                        .clone()
-                        .acquire_owned()
-                        .await
-                        .expect("semaphore never closes"),
-                };
+                let permit = slots
+                    .clone()
+                    .acquire_owned()
+                    .await
+                    .expect("semaphore never closes");
                 let def = this.current();
                 let draw = def.as_deref().map(Draw::sample);
                 if let Some((def, draw)) = def.as_ref().zip(draw)
