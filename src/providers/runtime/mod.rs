@@ -266,8 +266,8 @@ impl Consumer {
             // not held through the read, though: the slots are shared by
             // every partition's reader, and one blocked on an empty
             // partition would keep a slot from the busy ones. Readers that
-            // race to the same free slot each keep at most one search
-            // waiting for it.
+            // race for the same free slots may hold a few searches until one
+            // frees; each reads no more than the slots it saw free.
             let want = tokio::select! {
                 permit = slots.acquire() => {
                     drop(permit.expect("semaphore never closes"));
