@@ -54,11 +54,11 @@ impl RedisStore {
             .map(|id| {
                 self.expire.call(
                     &self.key(id),
-                    vec![
-                        id.to_string().into_bytes(),
-                        ms(now),
-                        DEADLINE_MISSED.as_bytes().to_vec(),
-                        self.channel.clone().into_bytes(),
+                    &[
+                        id.to_string().as_bytes(),
+                        &ms(now),
+                        DEADLINE_MISSED.as_bytes(),
+                        self.channel.as_bytes(),
                     ],
                 )
             })

@@ -80,9 +80,17 @@ impl Script {
         Self { name, source, sha }
     }
 
-    fn call(&self, key: &str, args: Vec<Vec<u8>>) -> redis::Cmd {
-        let mut cmd = redis::cmd("EVALSHA");
-        cmd.arg(&self.sha).arg(1).arg(key).arg(args);
+    /// `EVALSHA` of this script on `key` with `args`, borrowed: the
+    /// command's buffer is sized once for them, where the record script's
+    /// 20 KB of events would otherwise be copied into owned arguments
+    /// first and then again at each doubling of the buffer.
+    fn call(&self, key: &str, args: &[&[u8]]) -> redis::Cmd {
+        let data = self.sha.len() + 1 + key.len() + args.iter().map(|a| a.len()).sum::<usize>();
+        let mut cmd = redis::Cmd::with_capacity(4 + args.len(), "EVALSHA".len() + data);
+        cmd.arg("EVALSHA").arg(&self.sha).arg(1).arg(key);
+        for arg in args {
+            cmd.arg(*arg);
+        }
         cmd
     }
 }

@@ -99,18 +99,20 @@ impl RedisStore {
                         before,
                         complete: Some((event, ..)),
                         ..
-                    }) => (*before as i64, event.clone()),
-                    _ => (-1, Vec::new()),
+                    }) => (*before as i64, event.as_slice()),
+                    _ => (-1, &[][..]),
                 };
-                let mut args = vec![
-                    self.announced_as(&group.id),
-                    self.channel.clone().into_bytes(),
-                    ms(now),
-                    expected.to_string().into_bytes(),
+                let (tag, now, expected) =
+                    (self.announced_as(&group.id), ms(now), expected.to_string());
+                let mut args: Vec<&[u8]> = vec![
+                    &tag,
+                    self.channel.as_bytes(),
+                    &now,
+                    expected.as_bytes(),
                     complete,
                 ];
-                args.extend(group.answers.iter().flatten().cloned());
-                self.record.call(&self.key(&group.id), args)
+                args.extend(group.answers.iter().flatten().map(Vec::as_slice));
+                self.record.call(&self.key(&group.id), &args)
             })
             .collect();
         let replies = match self.run(calls).await {
@@ -126,12 +128,11 @@ impl RedisStore {
                 tracing::warn!(search_id = %group.id, "unexpected reply to the record script");
                 continue;
             };
-            let mut appended: Vec<Vec<u8>> = group
-                .answers
-                .iter()
+            let mut appended: Vec<Vec<u8>> = std::mem::take(&mut group.answers)
+                .into_iter()
                 .zip(&reply.recorded)
                 .filter(|(_, recorded)| **recorded)
-                .flat_map(|(args, _)| args.iter().skip(4).cloned())
+                .flat_map(|(args, _)| args.into_iter().skip(4))
                 .collect();
             let count = appended.len() as u64;
             match (reply.done, group.tally.take()) {
@@ -302,11 +303,11 @@ impl RedisStore {
                 );
                 let call = self.finish.call(
                     &self.key(id),
-                    vec![
-                        self.announced_as(id),
-                        complete.clone(),
-                        ms(now),
-                        self.channel.clone().into_bytes(),
+                    &[
+                        &self.announced_as(id),
+                        &complete,
+                        &ms(now),
+                        self.channel.as_bytes(),
                     ],
                 );
                 Some(((*id, complete, figures), call))
