@@ -275,7 +275,10 @@ pub struct Offer {
 /// The fields that order offers: cheapest first. Amounts are compared within
 /// a currency; airstream converts no currencies, so offers in different
 /// currencies are grouped by currency code. Departure time and id break ties.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+/// A providers process writes each offer's key beside the offers on the
+/// results stream (`offer_keys`), so the api need not read them out of the
+/// offers' JSON.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct OfferKey {
     /// Price fields that order.
     pub price: PriceKey,
@@ -294,7 +297,7 @@ pub struct OfferKey {
 /// The ordering part of a price: the total in the currency the search
 /// asked for, when it has one (offers without come after those with);
 /// then the currency, then the total in it.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PriceKey {
     /// Currency code.
     pub currency: String,
@@ -302,12 +305,12 @@ pub struct PriceKey {
     #[serde(with = "rust_decimal::serde::str")]
     pub total: Decimal,
     /// The total in the search's currency.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub converted: Option<ConvertedKey>,
 }
 
 /// The ordering part of a converted total.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConvertedKey {
     /// The total in the search's currency.
     #[serde(with = "rust_decimal::serde::str")]
@@ -408,4 +411,8 @@ pub struct AnswerView<'a> {
     /// How old a kept answer is, in milliseconds.
     #[serde(default)]
     pub age_ms: Option<u64>,
+    /// Each offer's ordering key, in the order of `offers`, when the
+    /// airline's side wrote them (an older providers process does not).
+    #[serde(default)]
+    pub offer_keys: Option<Vec<OfferKey>>,
 }

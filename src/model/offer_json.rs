@@ -15,7 +15,7 @@ use jiff::civil::{Date, DateTime};
 use rust_decimal::Decimal;
 
 use super::scalar;
-use super::{Leg, Offer, PassengerType, Price, Segment};
+use super::{Leg, Offer, OfferKey, PassengerType, Price, Segment};
 
 /// Appends `offer`'s compact JSON to `out`.
 pub fn write(out: &mut Vec<u8>, offer: &Offer) {
@@ -78,6 +78,30 @@ pub fn write(out: &mut Vec<u8>, offer: &Offer) {
         Leg::Outbound => b",\"leg\":\"outbound\"}",
         Leg::Inbound => b",\"leg\":\"inbound\"}",
     });
+}
+
+/// Appends `key`'s compact JSON to `out`: the keys an answer carries beside
+/// its offers on the results stream (`offer_keys`).
+pub fn write_key(out: &mut Vec<u8>, key: &OfferKey) {
+    let w = &mut Writer { out };
+    w.raw(b"{\"price\":{\"currency\":");
+    w.str(&key.price.currency);
+    w.raw(b",\"total\":");
+    w.decimal(&key.price.total);
+    if let Some(converted) = &key.price.converted {
+        w.raw(b",\"converted\":{\"total\":");
+        w.decimal(&converted.total);
+        w.raw(b"}");
+    }
+    w.raw(b"},\"depart_at\":");
+    w.datetime(&key.depart_at);
+    w.raw(b",\"id\":");
+    w.str(&key.id);
+    w.raw(b",\"provider\":");
+    w.str(&key.provider);
+    w.raw(b",\"itinerary\":");
+    w.str(&key.itinerary);
+    w.raw(b"}");
 }
 
 struct Writer<'a> {

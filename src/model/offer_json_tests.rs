@@ -106,6 +106,14 @@ fn check(offer: &Offer) {
     let mut fast = Vec::new();
     crate::model::json::write(&mut fast, offer).unwrap();
     assert_eq!(ours.as_bytes(), fast);
+    // Its key, as the results stream carries it beside the offer.
+    let key = crate::model::answer::key_of(offer.clone());
+    let mut ours = Vec::new();
+    super::write_key(&mut ours, &key);
+    assert_eq!(
+        String::from_utf8(ours).unwrap(),
+        serde_json::to_string(&key).unwrap()
+    );
 }
 
 #[test]

@@ -69,10 +69,34 @@ struct AnswerHead<'a> {
     age_ms: Option<u64>,
 }
 
+impl<'a> AnswerHead<'a> {
+    fn of(answer: &'a AnswerView<'_>) -> Self {
+        AnswerHead {
+            provider: &answer.provider,
+            status: answer.status,
+            error: answer.error.as_deref(),
+            elapsed_ms: answer.elapsed_ms,
+            cached: answer.cached,
+            age_ms: answer.age_ms,
+        }
+    }
+}
+
 impl PreparedAnswer {
-    /// Prepares `answer` read from the results stream; offers whose price
-    /// or departure cannot be read are dropped (and logged).
+    /// Prepares `answer` read from the results stream, with the offers'
+    /// keys the airline's side wrote beside them, or else read out of each
+    /// offer's JSON: offers whose price or departure cannot be read are
+    /// then dropped (and logged).
     pub fn new(search_id: Uuid, answer: &AnswerView<'_>) -> Self {
+        if let Some(keys) = answer
+            .offer_keys
+            .as_ref()
+            .filter(|keys| keys.len() == answer.offers.len())
+        {
+            let jsons = answer.offers.iter().map(|raw| raw.get().as_bytes());
+            let accepted = keys.iter().cloned().zip(jsons).collect();
+            return Self::assemble(search_id, AnswerHead::of(answer), accepted);
+        }
         let mut accepted: Vec<(OfferKey, &[u8])> = Vec::with_capacity(answer.offers.len());
         for raw in &answer.offers {
             match serde_json::from_str::<OfferKey>(raw.get()) {
@@ -85,15 +109,7 @@ impl PreparedAnswer {
                 ),
             }
         }
-        let head = AnswerHead {
-            provider: &answer.provider,
-            status: answer.status,
-            error: answer.error.as_deref(),
-            elapsed_ms: answer.elapsed_ms,
-            cached: answer.cached,
-            age_ms: answer.age_ms,
-        };
-        Self::assemble(search_id, head, accepted)
+        Self::assemble(search_id, AnswerHead::of(answer), accepted)
     }
 
     /// Prepares an answer handed over in process, its offers encoded and
@@ -176,9 +192,8 @@ mod tests {
         serde_json::from_str(&json).unwrap()
     }
 
-    #[test]
-    fn an_answer_handed_over_in_process_makes_the_events_its_json_makes() {
-        let answer = ProviderAnswer {
+    fn answer() -> ProviderAnswer {
+        ProviderAnswer {
             search_id: Uuid::new_v4(),
             provider: "b1".into(),
             status: AnswerStatus::Ok,
@@ -191,7 +206,16 @@ mod tests {
             elapsed_ms: 12,
             cached: true,
             age_ms: Some(40),
-        };
+        }
+    }
+
+    fn ids(prepared: &PreparedAnswer) -> Vec<&str> {
+        prepared.offers.iter().map(|(k, _)| k.id.as_str()).collect()
+    }
+
+    #[test]
+    fn an_answer_handed_over_in_process_makes_the_events_its_json_makes() {
+        let answer = answer();
         let json = serde_json::to_vec(&answer).unwrap();
         let view: AnswerView<'_> = serde_json::from_slice(&json).unwrap();
         let read = Answer::Read(view).prepare(answer.search_id);
@@ -201,14 +225,50 @@ mod tests {
         assert_eq!(handed.offers, read.offers);
         assert_eq!(handed.provider_event, read.provider_event);
         assert_eq!(handed.progress, read.progress);
-        let order: Vec<&str> = handed.offers.iter().map(|(k, _)| k.id.as_str()).collect();
         assert_eq!(
-            order,
+            ids(&handed),
             ["cheap", "same", "late"],
             "converted first, then by total"
         );
         // Through Redis the same answer travels as a ProviderAnswer's JSON.
         let back: ProviderAnswer = serde_json::from_slice(&encoded.to_json()).unwrap();
         assert_eq!(back, answer);
+    }
+
+    #[test]
+    fn the_keys_written_beside_the_offers_are_read_instead_of_the_offers() {
+        let answer = answer();
+        let id = answer.search_id;
+        let encoded = EncodedAnswer::new(answer.clone());
+        let handed = Answer::Encoded(Arc::new(EncodedAnswer::new(answer))).prepare(id);
+        let json = encoded.to_json();
+        let view: AnswerView<'_> = serde_json::from_slice(&json).unwrap();
+        assert_eq!(view.offer_keys.as_ref().map(Vec::len), Some(3));
+        let keyed = Answer::Read(view).prepare(id);
+        assert_eq!(keyed.offers_event, handed.offers_event);
+        assert_eq!(keyed.offers, handed.offers);
+        assert_eq!(keyed.provider_event, handed.provider_event);
+
+        // The keys order the offers, not the offers' JSON: a key that says
+        // "late" costs 1 puts it before "same" (after "cheap", whose total
+        // in the search's currency ranks first).
+        let mut tampered: serde_json::Value = serde_json::from_slice(&json).unwrap();
+        tampered["offer_keys"][0]["price"]["total"] = "1".into();
+        let tampered = serde_json::to_vec(&tampered).unwrap();
+        let view: AnswerView<'_> = serde_json::from_slice(&tampered).unwrap();
+        assert_eq!(
+            ids(&Answer::Read(view).prepare(id)),
+            ["cheap", "late", "same"]
+        );
+
+        // Keys that do not match the offers one for one are not used.
+        let mut short: serde_json::Value = serde_json::from_slice(&tampered).unwrap();
+        short["offer_keys"].as_array_mut().unwrap().pop();
+        let short = serde_json::to_vec(&short).unwrap();
+        let view: AnswerView<'_> = serde_json::from_slice(&short).unwrap();
+        assert_eq!(
+            ids(&Answer::Read(view).prepare(id)),
+            ["cheap", "same", "late"]
+        );
     }
 }
