@@ -6,6 +6,7 @@
 //! makes one airline's answer to one search.
 
 mod answer;
+mod decoded;
 mod waiting;
 
 use std::collections::HashMap;
@@ -25,6 +26,7 @@ use crate::bus::{Acker, Backoff, Bus, BusError, DEAD_LETTER, Entry, EntryId, Sta
 use crate::model::{AnswerStatus, EncodedAnswer, ProviderAnswer, SearchRequest};
 use crate::shutdown::Shutdown;
 use answer::{Draw, MockDue, answer};
+use decoded::Decoded;
 use waiting::Waiting;
 
 /// How long one blocking read waits before looking at shutdown again.
@@ -44,6 +46,8 @@ pub struct Runtime {
     cache: Option<Arc<AnswerCache>>,
     shutdown: Shutdown,
     running: HashMap<String, Running>,
+    /// Searches read lately, decoded once for every airline.
+    decoded: Arc<Decoded>,
 }
 
 /// A consumer that runs.
@@ -76,6 +80,7 @@ impl Runtime {
             cache,
             shutdown: shutdown.clone(),
             running: HashMap::new(),
+            decoded: Arc::new(Decoded::new()),
         };
         runtime.sync().await?;
         Ok(runtime)
@@ -160,6 +165,7 @@ impl Runtime {
                     shutdown: self.shutdown.clone(),
                     stop: stop.clone(),
                     metrics: AirlineMetrics::new(id),
+                    decoded: self.decoded.clone(),
                 };
                 tokio::spawn(consumer.run(slots.clone()));
             }
@@ -206,6 +212,8 @@ struct Consumer {
     stop: Shutdown,
     /// This airline's metrics, looked up once.
     metrics: AirlineMetrics,
+    /// Searches read lately, shared by the process's consumers.
+    decoded: Arc<Decoded>,
 }
 
 /// One airline's metric handles: a lookup by name and labels builds and
@@ -425,7 +433,7 @@ impl Consumer {
             return;
         }
         tracing::error!(provider = %self.id, entry = %entry.id, deliveries = entry.deliveries, "search dead-lettered");
-        if let Ok(search) = request_in(&entry) {
+        if let Ok(search) = self.decoded.search(&entry) {
             let elapsed = Timestamp::now().duration_since(search.created_at);
             let answer = ProviderAnswer {
                 search_id: search.search_id,
@@ -462,7 +470,7 @@ impl Consumer {
     /// The search in an entry, when it targets this airline and is still
     /// running; `None` means acknowledge and skip.
     fn targeted(&self, entry: &Entry) -> Option<Arc<SearchRequest>> {
-        let search = match request_in(entry) {
+        let search = match self.decoded.search(entry) {
             Ok(s) => s,
             Err(e) => {
                 tracing::error!(provider = %self.id, entry = %entry.id, error = %e, "unreadable search entry skipped");
@@ -559,13 +567,6 @@ impl Consumer {
 
 /// The search an entry of the requested stream carries: as it was handed
 /// over in process, or read from its JSON.
-fn request_in(entry: &Entry) -> Result<Arc<SearchRequest>, serde_json::Error> {
-    match entry.local::<SearchRequest>() {
-        Some(search) => Ok(search),
-        None => serde_json::from_slice(&entry.data).map(Arc::new),
-    }
-}
-
 /// The span of one airline's work on one search: every log line inside
 /// carries the search id and the provider.
 fn search_span(search: &SearchRequest, provider: &str) -> tracing::Span {
