@@ -20,7 +20,7 @@ cargo build --release --quiet
 bin=./target/release/airstream
 work=$(mktemp -d)
 server=
-trap 'kill $server 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
+trap 'kill $server 2>/dev/null || true; wait 2>/dev/null; rm -rf "$work"' EXIT
 $bin keys new bench >"$work/keys.toml" 2>"$work/key.txt"
 key=$(grep '^ask_' "$work/key.txt")
 ticks=$(getconf CLK_TCK)

@@ -19,7 +19,7 @@ load=target/release/airstream
 AIRSTREAM_LISTEN=127.0.0.1:$port AIRSTREAM_PROVIDERS_DIR=$dir AIRSTREAM_LOG__FILTER=warn \
   valgrind --tool=callgrind --callgrind-out-file="$out" --instr-atstart=no "$bin" serve >"$out.log" 2>&1 &
 vpid=$!
-trap 'kill "$vpid" 2>/dev/null; wait 2>/dev/null' EXIT
+trap 'kill "$vpid" 2>/dev/null || true; wait 2>/dev/null' EXIT
 for _ in $(seq 300); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.2; done
 $load loadtest --url "http://127.0.0.1:$port" -n 300 -c 8 >/dev/null
 callgrind_control -i on "$vpid" >/dev/null

@@ -18,7 +18,7 @@ report=$(mktemp)
 AIRSTREAM_LISTEN=127.0.0.1:$port AIRSTREAM_PROVIDERS_DIR=bench/providers/oauth2_50ms \
   AIRSTREAM_SIM__TOKEN_LIFETIME=${life}s AIRSTREAM_LOG__FILTER=warn $bin serve &
 server=$!
-trap 'kill $server 2>/dev/null; wait 2>/dev/null; rm -f "$report"' EXIT
+trap 'kill $server 2>/dev/null || true; wait 2>/dev/null; rm -f "$report"' EXIT
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
 start=$(date +%s.%N)
 $bin loadtest --url "http://127.0.0.1:$port" -n $((rate * secs)) --rate "$rate" -c 2000 --no-cache >"$report"

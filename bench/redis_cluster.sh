@@ -18,7 +18,7 @@ cargo build --release --quiet
 new=./target/release/airstream old=${OLD_BIN:-}
 work=$(mktemp -d)
 pids=()
-trap 'kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
+trap 'kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null; rm -rf "$work"' EXIT
 
 # start_redis PORT [cluster]: a redis-server without persistence.
 start_redis() {
