@@ -13,7 +13,9 @@
 # With PREVIOUS=<binary>, that binary (an earlier build of airstream) runs
 # the same rounds on the same airlines, and each round prints its ratio to
 # the floor and airstream's ratio to it: a change's effect, measured in one
-# run.
+# run. With Redis too, the previous binary's `api` and `providers` run on a
+# Redis of their own in the same rounds, and each round prints airstream
+# on Redis / the previous binary on Redis.
 #
 # Then idle memory: a fresh airstream on `bench/providers/slow` (whose
 # airline answers after 25 s) and a fresh floor with `--idle` each hold
@@ -72,6 +74,22 @@ if [ -n "$previous" ]; then
   pids+=($!)
   pserver=$!
   for _ in $(seq 50); do curl -sf "http://127.0.0.1:$pport/readyz" >/dev/null && break; sleep 0.1; done
+  if [ "$redis" = 1 ]; then
+    prport=$((rport + 1)) paport=$((port + 7))
+    mkdir "$work/previous"
+    redis-server --port "$prport" --save "" --appendonly no --dir "$work/previous" >"$work/previous/redis.log" &
+    pids+=($!)
+    prserver=$!
+    for _ in $(seq 50); do redis-cli -p "$prport" ping >/dev/null 2>&1 && break; sleep 0.1; done
+    previous_env=(AIRSTREAM_REDIS_URL=redis://127.0.0.1:$prport AIRSTREAM_PROVIDERS_DIR=$dir AIRSTREAM_LOG__FILTER=warn)
+    env "${previous_env[@]}" AIRSTREAM_LISTEN=127.0.0.1:$((port + 8)) "$previous" serve --role providers &
+    pids+=($!)
+    pproviders=$!
+    env "${previous_env[@]}" AIRSTREAM_LISTEN=127.0.0.1:$paport "$previous" serve --role api &
+    pids+=($!)
+    papi=$!
+    for _ in $(seq 50); do curl -sf "http://127.0.0.1:$paport/readyz" >/dev/null && break; sleep 0.1; done
+  fi
 fi
 echo "recorded: $(wc -c <"$work/post.json") bytes of envelope, $(wc -c <"$work/stream.sse") bytes of stream ($(grep -c '^event:' "$work/stream.sse") events)"
 
@@ -95,7 +113,21 @@ $bin loadtest --url "http://127.0.0.1:$port" -n 3000 -c "$c" >/dev/null
 $bin loadtest --url "http://127.0.0.1:$fport" -n 3000 -c "$c" >/dev/null
 [ "$redis" = 1 ] && $bin loadtest --url "http://127.0.0.1:$aport" -n 3000 -c "$c" >/dev/null
 [ -n "$previous" ] && $bin loadtest --url "http://127.0.0.1:$pport" -n 3000 -c "$c" >/dev/null
-ratios=() redis_ratios=() previous_ratios=()
+[ -n "$previous" ] && [ "$redis" = 1 ] && $bin loadtest --url "http://127.0.0.1:$paport" -n 3000 -c "$c" >/dev/null
+ratios=() redis_ratios=() previous_ratios=() redis_previous_ratios=()
+# on_redis API PROVIDERS REDIS_SERVER: one round on Redis; prints searches/s
+# and the CPU µs per search of the three processes together.
+on_redis() {
+  local before after out
+  before=$(( $(ticks "$2") + $(ticks "$3") + $(ticks "$4") ))
+  out=$($bin loadtest --url "http://127.0.0.1:$1" -n "$n" -c "$c" --json)
+  after=$(( $(ticks "$2") + $(ticks "$3") + $(ticks "$4") ))
+  python3 - "$out" "$before" "$after" "$hz" "$n" <<'PY'
+import json, sys
+r = json.loads(sys.argv[1]); before, after, hz, n = map(float, sys.argv[2:6])
+print(f"{r['searches_per_sec']:.0f} {(after - before) / hz / n * 1e6:.0f} {r['errors']} {r['time_to_complete']['p99_ms']:.1f}")
+PY
+}
 for round in $(seq "$rounds"); do
   read -r a_rate a_cpu a_err a_p99 < <(run airstream "$port" "$server")
   read -r f_rate f_cpu f_err f_p99 < <(run floor "$fport" "$floor")
@@ -110,20 +142,16 @@ for round in $(seq "$rounds"); do
   fi
   if [ "$redis" = 1 ]; then
     # The server's CPU here is the three processes' together.
-    before=$(( $(ticks "$api") + $(ticks "$providers") + $(ticks "$rserver") ))
-    out=$($bin loadtest --url "http://127.0.0.1:$aport" -n "$n" -c "$c" --json)
-    after=$(( $(ticks "$api") + $(ticks "$providers") + $(ticks "$rserver") ))
-    r_rate=$(python3 - "$out" "$before" "$after" "$hz" "$n" "$a_rate" "$round" <<'PY'
-import json, sys
-r = json.loads(sys.argv[1]); before, after, hz, n, a = map(float, sys.argv[2:7])
-rate = r['searches_per_sec']
-print(f"round {sys.argv[7]}: on Redis (api + providers + redis-server) {rate:.0f} searches/s "
-      f"({(after - before) / hz / n * 1e6:.0f} us CPU/search, errors {r['errors']}, p99 {r['time_to_complete']['p99_ms']:.1f} ms), "
-      f"ratio to embedded {rate / a:.2f}", file=sys.stderr)
-print(rate / a)
-PY
-)
-    redis_ratios+=("$r_rate")
+    read -r r_rate r_cpu r_err r_p99 < <(on_redis "$aport" "$api" "$providers" "$rserver")
+    python3 -c 'import sys; r,a=map(float,sys.argv[1:3]); print(f"round {sys.argv[3]}: on Redis (api + providers + redis-server) {r:.0f} searches/s ({sys.argv[4]} us CPU/search, errors {sys.argv[5]}, p99 {sys.argv[6]} ms), ratio to embedded {r/a:.2f}")' \
+      "$r_rate" "$a_rate" "$round" "$r_cpu" "$r_err" "$r_p99"
+    redis_ratios+=("$(python3 -c 'import sys; print(float(sys.argv[1]) / float(sys.argv[2]))' "$r_rate" "$a_rate")")
+    if [ -n "$previous" ]; then
+      read -r q_rate q_cpu q_err q_p99 < <(on_redis "$paport" "$papi" "$pproviders" "$prserver")
+      python3 -c 'import sys; q,r=map(float,sys.argv[1:3]); print(f"round {sys.argv[3]}: previous binary on Redis {q:.0f} searches/s ({sys.argv[4]} us CPU/search, errors {sys.argv[5]}, p99 {sys.argv[6]} ms); airstream on Redis / previous on Redis {r/q:.2f}")' \
+        "$q_rate" "$r_rate" "$round" "$q_cpu" "$q_err" "$q_p99"
+      redis_previous_ratios+=("$(python3 -c 'import sys; print(float(sys.argv[1]) / float(sys.argv[2]))' "$r_rate" "$q_rate")")
+    fi
   fi
 done
 python3 -c 'import statistics, sys; r=sorted(map(float, sys.argv[1:])); print(f"throughput ratio airstream/floor: median {statistics.median(r):.2f} (rounds {min(r):.2f} to {max(r):.2f}; goal at least 0.5)")' "${ratios[@]}"
@@ -133,6 +161,10 @@ if [ -n "$previous" ]; then
 fi
 if [ "$redis" = 1 ]; then
   python3 -c 'import statistics, sys; r=sorted(map(float, sys.argv[1:])); print(f"throughput ratio Redis/embedded: median {statistics.median(r):.2f} (rounds {min(r):.2f} to {max(r):.2f}; goal at least 0.5)")' "${redis_ratios[@]}"
+  if [ -n "$previous" ]; then
+    python3 -c 'import statistics, sys; r=sorted(map(float, sys.argv[1:])); print(f"throughput ratio on Redis, airstream/previous binary: median {statistics.median(r):.2f} (rounds {min(r):.2f} to {max(r):.2f})")' "${redis_previous_ratios[@]}"
+    kill "$papi" "$pproviders" "$prserver"
+  fi
   kill "$api" "$providers" "$rserver"
 fi
 kill "$server" "$floor"
