@@ -413,6 +413,8 @@ pub struct AnswerView<'a> {
     pub age_ms: Option<u64>,
     /// Each offer's ordering key, in the order of `offers`, when the
     /// airline's side wrote them (an older providers process does not).
-    #[serde(default)]
-    pub offer_keys: Option<Vec<OfferKey>>,
+    /// Kept raw: keys that cannot be read leave the offers to be read
+    /// instead of making the whole answer unreadable.
+    #[serde(default, borrow)]
+    pub offer_keys: Option<&'a RawValue>,
 }

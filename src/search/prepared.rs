@@ -69,6 +69,23 @@ struct AnswerHead<'a> {
     age_ms: Option<u64>,
 }
 
+/// The offers' keys written beside them, when there is one per offer and
+/// they can be read; otherwise (logged) the offers are read instead.
+fn written_keys(search_id: Uuid, answer: &AnswerView<'_>) -> Option<Vec<OfferKey>> {
+    let raw = answer.offer_keys?;
+    match serde_json::from_str::<Vec<OfferKey>>(raw.get()) {
+        Ok(keys) if keys.len() == answer.offers.len() => Some(keys),
+        Ok(keys) => {
+            tracing::warn!(%search_id, provider = %answer.provider, keys = keys.len(), offers = answer.offers.len(), "offer keys do not match the offers; the offers are read instead");
+            None
+        }
+        Err(e) => {
+            tracing::warn!(%search_id, provider = %answer.provider, error = %e, "offer keys unreadable; the offers are read instead");
+            None
+        }
+    }
+}
+
 impl<'a> AnswerHead<'a> {
     fn of(answer: &'a AnswerView<'_>) -> Self {
         AnswerHead {
@@ -88,13 +105,9 @@ impl PreparedAnswer {
     /// offer's JSON: offers whose price or departure cannot be read are
     /// then dropped (and logged).
     pub fn new(search_id: Uuid, answer: &AnswerView<'_>) -> Self {
-        if let Some(keys) = answer
-            .offer_keys
-            .as_ref()
-            .filter(|keys| keys.len() == answer.offers.len())
-        {
+        if let Some(keys) = written_keys(search_id, answer) {
             let jsons = answer.offers.iter().map(|raw| raw.get().as_bytes());
-            let accepted = keys.iter().cloned().zip(jsons).collect();
+            let accepted = keys.into_iter().zip(jsons).collect();
             return Self::assemble(search_id, AnswerHead::of(answer), accepted);
         }
         let mut accepted: Vec<(OfferKey, &[u8])> = Vec::with_capacity(answer.offers.len());
@@ -243,7 +256,7 @@ mod tests {
         let handed = Answer::Encoded(Arc::new(EncodedAnswer::new(answer))).prepare(id);
         let json = encoded.to_json();
         let view: AnswerView<'_> = serde_json::from_slice(&json).unwrap();
-        assert_eq!(view.offer_keys.as_ref().map(Vec::len), Some(3));
+        assert!(written_keys(id, &view).is_some_and(|keys| keys.len() == 3));
         let keyed = Answer::Read(view).prepare(id);
         assert_eq!(keyed.offers_event, handed.offers_event);
         assert_eq!(keyed.offers, handed.offers);
@@ -270,5 +283,19 @@ mod tests {
             ids(&Answer::Read(view).prepare(id)),
             ["cheap", "same", "late"]
         );
+
+        // Keys that cannot be read leave the answer readable, its offers
+        // read instead.
+        for bad in [r#""keys""#, "[1,2,3]", r#"[{"price":{}}]"#, "null"] {
+            let mut broken: serde_json::Value = serde_json::from_slice(&tampered).unwrap();
+            broken["offer_keys"] = serde_json::from_str(bad).unwrap();
+            let broken = serde_json::to_vec(&broken).unwrap();
+            let view: AnswerView<'_> = serde_json::from_slice(&broken).unwrap();
+            assert_eq!(
+                ids(&Answer::Read(view).prepare(id)),
+                ["cheap", "same", "late"],
+                "offer_keys {bad}"
+            );
+        }
     }
 }
