@@ -10,7 +10,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use foldhash::{HashMap, HashMapExt};
+use foldhash::HashMap;
 
 use crate::bus::{Entry, EntryId};
 use crate::model::SearchRequest;
@@ -18,7 +18,7 @@ use crate::model::SearchRequest;
 /// Entries kept: at 2,000 searches a second, the last eighth of a second.
 const KEPT: usize = 256;
 
-/// The searches of the last entries read, by entry id.
+/// The searches of the last entries read (at most [`KEPT`]), by entry id.
 #[derive(Default)]
 pub struct Decoded {
     kept: Mutex<Kept>,
@@ -35,16 +35,6 @@ struct Kept {
 }
 
 impl Decoded {
-    /// A store of at most [`KEPT`] searches.
-    pub fn new() -> Self {
-        Self {
-            kept: Mutex::new(Kept {
-                searches: HashMap::with_capacity(KEPT),
-                order: VecDeque::with_capacity(KEPT),
-            }),
-        }
-    }
-
     /// The search in `entry`: the one handed over in process, one decoded
     /// from the same bytes before, or its JSON decoded now.
     pub fn search(&self, entry: &Entry) -> Result<Arc<SearchRequest>, serde_json::Error> {
@@ -100,7 +90,7 @@ mod tests {
 
     #[test]
     fn an_entry_read_again_is_not_decoded_again() {
-        let decoded = Decoded::new();
+        let decoded = Decoded::default();
         let cgk = json("CGK");
         let first = decoded.search(&entry(1, &cgk)).unwrap();
         let again = decoded.search(&entry(1, &cgk)).unwrap();
@@ -110,7 +100,7 @@ mod tests {
 
     #[test]
     fn the_same_id_with_other_bytes_is_decoded_from_its_own_bytes() {
-        let decoded = Decoded::new();
+        let decoded = Decoded::default();
         let (cgk, sub) = (json("CGK"), json("SUB"));
         decoded.search(&entry(1, &cgk)).unwrap();
         let other = decoded.search(&entry(1, &sub)).unwrap();
@@ -121,7 +111,7 @@ mod tests {
 
     #[test]
     fn only_the_last_entries_are_kept_and_bad_json_is_an_error() {
-        let decoded = Decoded::new();
+        let decoded = Decoded::default();
         let cgk = json("CGK");
         let first = decoded.search(&entry(0, &cgk)).unwrap();
         assert!(Arc::ptr_eq(

@@ -80,7 +80,7 @@ impl Runtime {
             cache,
             shutdown: shutdown.clone(),
             running: HashMap::new(),
-            decoded: Arc::new(Decoded::new()),
+            decoded: Arc::default(),
         };
         runtime.sync().await?;
         Ok(runtime)
