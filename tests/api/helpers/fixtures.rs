@@ -86,6 +86,23 @@ pub fn sample_files() -> Vec<(String, String)> {
         .collect()
 }
 
+/// The sample files without their random failures (`latency.errors`: the
+/// share of calls that fail or hang), for tests whose checks need every
+/// sample airline to answer: with them, such a check fails whenever its
+/// airline's call does (1 to 6% of calls, by airline).
+pub fn steady_sample_files() -> Vec<(String, String)> {
+    sample_files()
+        .into_iter()
+        .map(|(name, text)| {
+            let kept: Vec<&str> = text
+                .lines()
+                .filter(|line| !line.trim_start().starts_with("errors: {"))
+                .collect();
+            (name, kept.join("\n") + "\n")
+        })
+        .collect()
+}
+
 /// Asserts that a provider file is refused at load with a problem whose
 /// message contains `needle`, at a line of the file.
 pub fn refused_at_a_line(file: &str, text: &str, needle: &str) {

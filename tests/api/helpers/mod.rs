@@ -20,7 +20,7 @@ pub use app::TestApp;
 pub use direct::Direct;
 pub use fixtures::{
     cheapest_fare, date_in, fast_airline, mock_airline, pricier_airline, refused_at_a_line,
-    sample_files, samples_dir, search_body,
+    sample_files, samples_dir, search_body, steady_sample_files,
 };
 pub use net::{free_port, metric};
 pub use process::{Process, airstream};
