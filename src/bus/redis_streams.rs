@@ -8,10 +8,11 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use redis::Value;
-use redis::streams::{StreamAutoClaimReply, StreamId, StreamPendingCountReply, StreamReadReply};
+use redis::streams::{StreamAutoClaimReply, StreamId, StreamPendingCountReply};
 
 use super::redis_conn::{RedisConn, bus_error};
 use super::{BusError, Entry, EntryId, StartFrom};
+use crate::fault::Fault;
 
 /// A Redis Streams bus.
 #[derive(Debug)]
@@ -25,18 +26,84 @@ fn entry_id(text: &str) -> Result<EntryId, BusError> {
     text.parse()
 }
 
-fn to_entry(id: StreamId, deliveries: u32) -> Result<Entry, BusError> {
-    let data = match id.map.get("data") {
-        Some(Value::BulkString(bytes)) => Bytes::from(bytes.clone()),
-        Some(Value::SimpleString(s)) => Bytes::from(s.clone()),
-        _ => Bytes::new(),
-    };
+fn to_entry(mut id: StreamId, deliveries: u32) -> Result<Entry, BusError> {
     Ok(Entry {
         id: entry_id(&id.id)?,
-        data,
+        data: data_of(id.map.remove("data")),
         deliveries,
         local: None,
     })
+}
+
+/// The `data` field's value, taken without a copy; a deleted entry's is
+/// empty.
+fn data_of(value: Option<Value>) -> Bytes {
+    match value {
+        Some(Value::BulkString(bytes)) => Bytes::from(bytes),
+        Some(Value::SimpleString(s)) => Bytes::from(s),
+        _ => Bytes::new(),
+    }
+}
+
+/// The entries of an `XREADGROUP` reply, read by value: redis-rs's
+/// `StreamReadReply` clones the whole reply before reading it, and its
+/// entries' fields land in a map, so every answer's bytes were copied
+/// twice on their way in. Each stream is `[name, [[id, [field, value,
+/// ...] or nil], ...]]`, in an array (RESP2) or a map (RESP3); nil is a
+/// read that timed out.
+fn read_entries(reply: Value) -> Result<Vec<Entry>, BusError> {
+    let unexpected = |what: &'static str| BusError::Protocol(Fault::new(what));
+    let streams: Vec<Value> = match reply {
+        Value::Nil => return Ok(Vec::new()),
+        Value::Array(streams) => streams
+            .into_iter()
+            .map(|stream| match stream {
+                Value::Array(mut pair) if pair.len() == 2 => Ok(pair.swap_remove(1)),
+                _ => Err(unexpected(
+                    "an XREADGROUP stream is not a [name, entries] pair",
+                )),
+            })
+            .collect::<Result<_, _>>()?,
+        Value::Map(streams) => streams.into_iter().map(|(_, entries)| entries).collect(),
+        _ => return Err(unexpected("an XREADGROUP reply is not an array of streams")),
+    };
+    let mut out = Vec::new();
+    for entries in streams {
+        let Value::Array(entries) = entries else {
+            return Err(unexpected(
+                "an XREADGROUP stream's entries are not an array",
+            ));
+        };
+        for entry in entries {
+            let Value::Array(parts) = entry else {
+                return Err(unexpected("an XREADGROUP entry is not an array"));
+            };
+            let mut parts = parts.into_iter();
+            let id = match parts.next() {
+                Some(Value::BulkString(id)) => String::from_utf8(id).ok(),
+                Some(Value::SimpleString(id)) => Some(id),
+                _ => None,
+            }
+            .ok_or_else(|| unexpected("an XREADGROUP entry has no id"))?;
+            let mut data = None;
+            if let Some(Value::Array(fields)) = parts.next() {
+                let mut fields = fields.into_iter();
+                while let (Some(name), Some(value)) = (fields.next(), fields.next()) {
+                    if matches!(&name, Value::BulkString(n) if n == b"data") {
+                        data = Some(value);
+                        break;
+                    }
+                }
+            }
+            out.push(Entry {
+                id: entry_id(&id)?,
+                data: data_of(data),
+                deliveries: 1,
+                local: None,
+            });
+        }
+    }
+    Ok(out)
 }
 
 impl RedisBus {
@@ -129,7 +196,7 @@ impl RedisBus {
     ) -> Result<Vec<Entry>, BusError> {
         let name = format!("{stream}\u{0}{group}\u{0}{consumer}");
         let mut conn = self.redis.reader(&name).await?;
-        let reply: Result<Option<StreamReadReply>, _> = redis::cmd("XREADGROUP")
+        let reply: Result<Value, _> = redis::cmd("XREADGROUP")
             .arg("GROUP")
             .arg(group)
             .arg(consumer)
@@ -152,13 +219,7 @@ impl RedisBus {
                 return Err(err);
             }
         };
-        reply
-            .map(|r| r.keys)
-            .unwrap_or_default()
-            .into_iter()
-            .flat_map(|k| k.ids)
-            .map(|id| to_entry(id, 1))
-            .collect()
+        read_entries(reply)
     }
 
     /// `XACK`.
@@ -292,5 +353,100 @@ impl RedisBus {
             .query_async(&mut conn)
             .await
             .map_err(|e| bus_error(e, stream, ""))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bulk(text: &str) -> Value {
+        Value::BulkString(text.as_bytes().to_vec())
+    }
+
+    fn entry(id: &str, fields: &[&str]) -> Value {
+        Value::Array(vec![
+            bulk(id),
+            Value::Array(fields.iter().map(|f| bulk(f)).collect()),
+        ])
+    }
+
+    #[test]
+    fn a_read_reply_gives_each_entry_its_data_in_order() {
+        let stream =
+            |name: &str, entries: Vec<Value>| Value::Array(vec![bulk(name), Value::Array(entries)]);
+        let reply = Value::Array(vec![
+            stream(
+                "a",
+                vec![
+                    entry("1-0", &["data", "one"]),
+                    entry("1-1", &["other", "x", "data", "two"]),
+                ],
+            ),
+            stream("b", vec![entry("2-0", &["other", "x"])]),
+        ]);
+        let entries = read_entries(reply).unwrap();
+        let got: Vec<(EntryId, &[u8], u32)> = entries
+            .iter()
+            .map(|e| (e.id, e.data.as_ref(), e.deliveries))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (EntryId { ms: 1, seq: 0 }, &b"one"[..], 1),
+                (EntryId { ms: 1, seq: 1 }, &b"two"[..], 1),
+                (EntryId { ms: 2, seq: 0 }, &b""[..], 1),
+            ]
+        );
+        // RESP3 answers with a map of streams; nil is a read that timed out.
+        let map = Value::Map(vec![(
+            bulk("a"),
+            Value::Array(vec![entry("3-0", &["data", "x"])]),
+        )]);
+        assert_eq!(read_entries(map).unwrap()[0].data.as_ref(), b"x");
+        assert!(read_entries(Value::Nil).unwrap().is_empty());
+        // A deleted entry (nil fields) has no data.
+        let deleted = Value::Array(vec![Value::Array(vec![
+            bulk("a"),
+            Value::Array(vec![Value::Array(vec![bulk("4-0"), Value::Nil])]),
+        ])]);
+        assert!(read_entries(deleted).unwrap()[0].data.is_empty());
+    }
+
+    #[test]
+    fn a_reply_of_another_shape_is_a_protocol_error() {
+        for (reply, says) in [
+            (Value::Int(1), "not an array of streams"),
+            (Value::Array(vec![bulk("a")]), "not a [name, entries] pair"),
+            (
+                Value::Array(vec![Value::Array(vec![bulk("a"), Value::Int(2)])]),
+                "entries are not an array",
+            ),
+            (
+                Value::Array(vec![Value::Array(vec![
+                    bulk("a"),
+                    Value::Array(vec![Value::Int(3)]),
+                ])]),
+                "entry is not an array",
+            ),
+            (
+                Value::Array(vec![Value::Array(vec![
+                    bulk("a"),
+                    Value::Array(vec![Value::Array(vec![])]),
+                ])]),
+                "has no id",
+            ),
+        ] {
+            let err = read_entries(reply).unwrap_err();
+            assert!(
+                matches!(&err, BusError::Protocol(_)) && err.to_string().contains(says),
+                "{err}"
+            );
+        }
+        let bad_id = Value::Array(vec![Value::Array(vec![
+            bulk("a"),
+            Value::Array(vec![entry("x-y", &[])]),
+        ])]);
+        assert!(read_entries(bad_id).is_err());
     }
 }
