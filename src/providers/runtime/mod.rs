@@ -565,8 +565,6 @@ impl Consumer {
     }
 }
 
-/// The search an entry of the requested stream carries: as it was handed
-/// over in process, or read from its JSON.
 /// The span of one airline's work on one search: every log line inside
 /// carries the search id and the provider.
 fn search_span(search: &SearchRequest, provider: &str) -> tracing::Span {
