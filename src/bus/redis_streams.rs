@@ -27,22 +27,23 @@ fn entry_id(text: &str) -> Result<EntryId, BusError> {
 }
 
 fn to_entry(mut id: StreamId, deliveries: u32) -> Result<Entry, BusError> {
-    Ok(Entry {
-        id: entry_id(&id.id)?,
-        data: data_of(id.map.remove("data")),
-        deliveries,
-        local: None,
-    })
+    new_entry(&id.id, id.map.remove("data"), deliveries)
 }
 
-/// The `data` field's value, taken without a copy; a deleted entry's is
-/// empty.
-fn data_of(value: Option<Value>) -> Bytes {
-    match value {
+/// An entry with its `data` field's value, taken without a copy; a
+/// deleted entry's data is empty.
+fn new_entry(id: &str, data: Option<Value>, deliveries: u32) -> Result<Entry, BusError> {
+    let data = match data {
         Some(Value::BulkString(bytes)) => Bytes::from(bytes),
         Some(Value::SimpleString(s)) => Bytes::from(s),
         _ => Bytes::new(),
-    }
+    };
+    Ok(Entry {
+        id: entry_id(id)?,
+        data,
+        deliveries,
+        local: None,
+    })
 }
 
 /// The entries of an `XREADGROUP` reply, read by value: redis-rs's
@@ -95,12 +96,7 @@ fn read_entries(reply: Value) -> Result<Vec<Entry>, BusError> {
                     }
                 }
             }
-            out.push(Entry {
-                id: entry_id(&id)?,
-                data: data_of(data),
-                deliveries: 1,
-                local: None,
-            });
+            out.push(new_entry(&id, data, 1)?);
         }
     }
     Ok(out)
