@@ -105,23 +105,24 @@ impl PreparedAnswer {
     /// offer's JSON: offers whose price or departure cannot be read are
     /// then dropped (and logged).
     pub fn new(search_id: Uuid, answer: &AnswerView<'_>) -> Self {
-        if let Some(keys) = written_keys(search_id, answer) {
-            let jsons = answer.offers.iter().map(|raw| raw.get().as_bytes());
-            let accepted = keys.into_iter().zip(jsons).collect();
-            return Self::assemble(search_id, AnswerHead::of(answer), accepted);
-        }
-        let mut accepted: Vec<(OfferKey, &[u8])> = Vec::with_capacity(answer.offers.len());
-        for raw in &answer.offers {
-            match serde_json::from_str::<OfferKey>(raw.get()) {
-                Ok(key) => accepted.push((key, raw.get().as_bytes())),
-                Err(e) => tracing::warn!(
-                    %search_id,
-                    provider = %answer.provider,
-                    error = %e,
-                    "offer without a readable price or departure dropped"
-                ),
-            }
-        }
+        let jsons = answer.offers.iter().map(|raw| raw.get());
+        let accepted: Vec<(OfferKey, &[u8])> = match written_keys(search_id, answer) {
+            Some(keys) => keys.into_iter().zip(jsons.map(str::as_bytes)).collect(),
+            None => jsons
+                .filter_map(|json| match serde_json::from_str::<OfferKey>(json) {
+                    Ok(key) => Some((key, json.as_bytes())),
+                    Err(e) => {
+                        tracing::warn!(
+                            %search_id,
+                            provider = %answer.provider,
+                            error = %e,
+                            "offer without a readable price or departure dropped"
+                        );
+                        None
+                    }
+                })
+                .collect(),
+        };
         Self::assemble(search_id, AnswerHead::of(answer), accepted)
     }
 
