@@ -63,8 +63,8 @@ impl Decoded {
     }
 
     fn kept(&self) -> std::sync::MutexGuard<'_, Kept> {
-        // A panic elsewhere cannot leave the map half changed: every change
-        // above is one call.
+        // Nothing above panics while holding the lock (a failed allocation
+        // aborts), so a poisoned lock still guards a whole map.
         self.kept.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
