@@ -95,13 +95,15 @@ echo "recorded: $(wc -c <"$work/post.json") bytes of envelope, $(wc -c <"$work/s
 
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 hz=$(getconf CLK_TCK)
-# run NAME PORT PID: one round of the load generator; prints searches/s and
-# CPU µs per search of the server.
+# run PORT PID...: one round of the load generator against the server on
+# PORT; prints searches/s, the CPU µs per search of the processes PID...
+# together (one server, or api + providers + redis-server), errors and p99.
 run() {
-  local before after out
-  before=$(ticks "$3")
-  out=$($bin loadtest --url "http://127.0.0.1:$2" -n "$n" -c "$c" --json)
-  after=$(ticks "$3")
+  local port=$1 before=0 after=0 out p
+  shift
+  for p in "$@"; do before=$((before + $(ticks "$p"))); done
+  out=$($bin loadtest --url "http://127.0.0.1:$port" -n "$n" -c "$c" --json)
+  for p in "$@"; do after=$((after + $(ticks "$p"))); done
   python3 - "$out" "$before" "$after" "$hz" "$n" <<'PY'
 import json, sys
 r = json.loads(sys.argv[1]); before, after, hz, n = map(float, sys.argv[2:6])
@@ -115,39 +117,26 @@ $bin loadtest --url "http://127.0.0.1:$fport" -n 3000 -c "$c" >/dev/null
 [ -n "$previous" ] && $bin loadtest --url "http://127.0.0.1:$pport" -n 3000 -c "$c" >/dev/null
 [ -n "$previous" ] && [ "$redis" = 1 ] && $bin loadtest --url "http://127.0.0.1:$paport" -n 3000 -c "$c" >/dev/null
 ratios=() redis_ratios=() previous_ratios=() redis_previous_ratios=()
-# on_redis API PROVIDERS REDIS_SERVER: one round on Redis; prints searches/s
-# and the CPU µs per search of the three processes together.
-on_redis() {
-  local before after out
-  before=$(( $(ticks "$2") + $(ticks "$3") + $(ticks "$4") ))
-  out=$($bin loadtest --url "http://127.0.0.1:$1" -n "$n" -c "$c" --json)
-  after=$(( $(ticks "$2") + $(ticks "$3") + $(ticks "$4") ))
-  python3 - "$out" "$before" "$after" "$hz" "$n" <<'PY'
-import json, sys
-r = json.loads(sys.argv[1]); before, after, hz, n = map(float, sys.argv[2:6])
-print(f"{r['searches_per_sec']:.0f} {(after - before) / hz / n * 1e6:.0f} {r['errors']} {r['time_to_complete']['p99_ms']:.1f}")
-PY
-}
 for round in $(seq "$rounds"); do
-  read -r a_rate a_cpu a_err a_p99 < <(run airstream "$port" "$server")
-  read -r f_rate f_cpu f_err f_p99 < <(run floor "$fport" "$floor")
+  read -r a_rate a_cpu a_err a_p99 < <(run "$port" "$server")
+  read -r f_rate f_cpu f_err f_p99 < <(run "$fport" "$floor")
   python3 -c 'import sys; a,f=float(sys.argv[1]),float(sys.argv[2]); print(f"round {sys.argv[3]}: airstream {a:.0f} searches/s ({sys.argv[4]} us CPU/search, errors {sys.argv[6]}, p99 {sys.argv[8]} ms), floor {f:.0f} searches/s ({sys.argv[5]} us CPU/search, errors {sys.argv[7]}, p99 {sys.argv[9]} ms), ratio {a/f:.2f}")' \
     "$a_rate" "$f_rate" "$round" "$a_cpu" "$f_cpu" "$a_err" "$f_err" "$a_p99" "$f_p99"
   ratios+=("$(python3 -c 'import sys; print(float(sys.argv[1]) / float(sys.argv[2]))' "$a_rate" "$f_rate")")
   if [ -n "$previous" ]; then
-    read -r p_rate p_cpu p_err p_p99 < <(run previous "$pport" "$pserver")
+    read -r p_rate p_cpu p_err p_p99 < <(run "$pport" "$pserver")
     python3 -c 'import sys; p,a,f=map(float,sys.argv[1:4]); print(f"round {sys.argv[4]}: previous binary {p:.0f} searches/s ({sys.argv[5]} us CPU/search, errors {sys.argv[6]}), ratio to the floor {p/f:.2f}; airstream / previous {a/p:.2f}")' \
       "$p_rate" "$a_rate" "$f_rate" "$round" "$p_cpu" "$p_err"
     previous_ratios+=("$(python3 -c 'import sys; print(float(sys.argv[1]) / float(sys.argv[2]))' "$a_rate" "$p_rate")")
   fi
   if [ "$redis" = 1 ]; then
     # The server's CPU here is the three processes' together.
-    read -r r_rate r_cpu r_err r_p99 < <(on_redis "$aport" "$api" "$providers" "$rserver")
+    read -r r_rate r_cpu r_err r_p99 < <(run "$aport" "$api" "$providers" "$rserver")
     python3 -c 'import sys; r,a=map(float,sys.argv[1:3]); print(f"round {sys.argv[3]}: on Redis (api + providers + redis-server) {r:.0f} searches/s ({sys.argv[4]} us CPU/search, errors {sys.argv[5]}, p99 {sys.argv[6]} ms), ratio to embedded {r/a:.2f}")' \
       "$r_rate" "$a_rate" "$round" "$r_cpu" "$r_err" "$r_p99"
     redis_ratios+=("$(python3 -c 'import sys; print(float(sys.argv[1]) / float(sys.argv[2]))' "$r_rate" "$a_rate")")
     if [ -n "$previous" ]; then
-      read -r q_rate q_cpu q_err q_p99 < <(on_redis "$paport" "$papi" "$pproviders" "$prserver")
+      read -r q_rate q_cpu q_err q_p99 < <(run "$paport" "$papi" "$pproviders" "$prserver")
       python3 -c 'import sys; q,r=map(float,sys.argv[1:3]); print(f"round {sys.argv[3]}: previous binary on Redis {q:.0f} searches/s ({sys.argv[4]} us CPU/search, errors {sys.argv[5]}, p99 {sys.argv[6]} ms); airstream on Redis / previous on Redis {r/q:.2f}")' \
         "$q_rate" "$r_rate" "$round" "$q_cpu" "$q_err" "$q_p99"
       redis_previous_ratios+=("$(python3 -c 'import sys; print(float(sys.argv[1]) / float(sys.argv[2]))' "$r_rate" "$q_rate")")
