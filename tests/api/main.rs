@@ -33,6 +33,7 @@ mod reload;
 mod routes;
 mod schemathesis;
 mod sim;
+mod staged;
 mod tls;
 mod travellers;
 mod upstream;

@@ -13,7 +13,7 @@ use futures::{FutureExt, StreamExt};
 use uuid::Uuid;
 
 use super::RedisStore;
-use super::stored::decode;
+use super::stored::{decode, reference};
 use crate::bus::redis_conn::bus_error;
 use crate::bus::{Backoff, BusError};
 use crate::fault::Chain;
@@ -237,10 +237,16 @@ impl RedisStore {
                 asked.push((at, len, until));
             }
             let mut conn = self.redis.short();
-            let replies: Vec<Vec<Option<Vec<u8>>>> = pipe
+            let mut replies: Vec<Vec<Option<Vec<u8>>>> = pipe
                 .query_async(&mut conn)
                 .await
                 .map_err(|e| bus_error(e, "", ""))?;
+            let keys: Vec<_> = asked
+                .iter()
+                .map(|(at, ..)| self.key(&logs[*at].0))
+                .collect();
+            // Past the event count and status.
+            self.dereference(&keys, &mut replies, 2).await?;
             todo.clear();
             for ((at, len, until), reply) in asked.into_iter().zip(replies) {
                 let (id, log, _, exists) = &mut logs[at];
@@ -291,16 +297,61 @@ impl RedisStore {
             pipe.add_command(cmd);
         }
         let mut conn = self.redis.short();
-        let replies: Vec<Vec<Option<Vec<u8>>>> = pipe
+        let mut replies: Vec<Vec<Option<Vec<u8>>>> = pipe
             .query_async(&mut conn)
             .await
             .map_err(|e| bus_error(e, "", ""))?;
+        let keys: Vec<_> = parted.iter().map(|(key, ..)| key.clone()).collect();
+        self.dereference(&keys, &mut replies, 0).await?;
         for ((_, _, log), reply) in parted.into_iter().zip(replies) {
             tracing::warn!(
                 events = log.len(),
                 "a search's events here parted from Redis (a failover lost writes); merged by airline"
             );
             log.merge(reply.into_iter().flatten().filter_map(decode));
+        }
+        Ok(())
+    }
+
+    /// Replaces the events stored by reference in `replies` (one `HMGET`
+    /// reply per search, of the hash `keys` names, its events from `skip`
+    /// on) with what they refer to, in one round trip. A reference whose
+    /// field is missing reads as a missing event.
+    async fn dereference(
+        &self,
+        keys: &[String],
+        replies: &mut [Vec<Option<Vec<u8>>>],
+        skip: usize,
+    ) -> Result<(), BusError> {
+        let mut pipe = redis::pipe();
+        let mut places = Vec::new();
+        for (r, (key, reply)) in keys.iter().zip(replies.iter()).enumerate() {
+            let mut cmd: Option<redis::Cmd> = None;
+            for (i, item) in reply.iter().enumerate().skip(skip) {
+                if let Some(field) = item.as_deref().and_then(reference) {
+                    cmd.get_or_insert_with(|| {
+                        let mut cmd = redis::cmd("HMGET");
+                        cmd.arg(key);
+                        cmd
+                    })
+                    .arg(field);
+                    places.push((r, i));
+                }
+            }
+            if let Some(cmd) = cmd {
+                pipe.add_command(cmd);
+            }
+        }
+        if places.is_empty() {
+            return Ok(());
+        }
+        let mut conn = self.redis.short();
+        let found: Vec<Vec<Option<Vec<u8>>>> = pipe
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| bus_error(e, "", ""))?;
+        for ((r, i), value) in places.into_iter().zip(found.into_iter().flatten()) {
+            replies[r][i] = value;
         }
         Ok(())
     }

@@ -95,6 +95,26 @@ impl Script {
     }
 }
 
+/// `HSET` of `pairs` (field, value) on `key`, borrowed into a buffer sized
+/// once, as [`Script::call`]; `None` when there is nothing to set.
+fn stage<'a>(
+    key: &str,
+    pairs: impl Iterator<Item = (&'a [u8], &'a [u8])> + Clone,
+) -> Option<redis::Cmd> {
+    let (count, data) = pairs
+        .clone()
+        .fold((0, 0), |(n, len), (f, v)| (n + 2, len + f.len() + v.len()));
+    if count == 0 {
+        return None;
+    }
+    let mut cmd = redis::Cmd::with_capacity(2 + count, "HSET".len() + key.len() + data);
+    cmd.arg("HSET").arg(key);
+    for (field, value) in pairs {
+        cmd.arg(field).arg(value);
+    }
+    Some(cmd)
+}
+
 /// Every search of every api process, in Redis.
 pub struct RedisStore {
     redis: Arc<RedisConn>,
@@ -190,8 +210,22 @@ impl RedisStore {
     /// its script cache: the scripts are loaded again and the calls repeated,
     /// which is safe because every script is idempotent.
     async fn run(&self, calls: Vec<redis::Cmd>) -> Result<Vec<Value>, BusError> {
+        self.run_staged(calls.into_iter().map(|call| (None, call)).collect())
+            .await
+    }
+
+    /// Runs script calls as [`RedisStore::run`] does, each after the
+    /// command, if any, that stages what it refers to; only the calls'
+    /// replies are returned.
+    async fn run_staged(
+        &self,
+        calls: Vec<(Option<redis::Cmd>, redis::Cmd)>,
+    ) -> Result<Vec<Value>, BusError> {
         let mut pipe = redis::pipe();
-        for call in calls {
+        for (stage, call) in calls {
+            if let Some(stage) = stage {
+                pipe.add_command(stage).ignore();
+            }
             pipe.add_command(call);
         }
         let mut conn = self.redis.short();

@@ -5,6 +5,11 @@
 //! script that records the last answer appends it in the same step; any
 //! other search that completes is owed its `complete` by the caller, built
 //! from the stored search ([`RedisStore::finish`]).
+//!
+//! The events themselves are staged by a plain `HSET` in the same round
+//! trip, just before the script, which stores references to them (see
+//! `lua/record.lua`): Lua interns every argument it is given, hashing each
+//! byte, and the events are most of what a search writes.
 
 use std::collections::HashMap;
 
@@ -12,9 +17,9 @@ use jiff::Timestamp;
 use redis::Value;
 use uuid::Uuid;
 
-use super::RedisStore;
 use super::local::Partial;
 use super::stored::{decode, ms, tagged};
+use super::{RedisStore, stage};
 use crate::bus::BusError;
 use crate::model::AnswerView;
 use crate::search::events::{
@@ -26,8 +31,10 @@ use crate::search::prepared::PreparedAnswer;
 struct Group {
     id: Uuid,
     /// Each answer's script arguments: provider, progress, offers count,
-    /// events count, then its tagged events.
+    /// events count, then the fields its events are staged in.
     answers: Vec<Vec<Vec<u8>>>,
+    /// Each answer's tagged events, in the order of their fields.
+    events: Vec<Vec<Vec<u8>>>,
     /// The search's tally with this batch added, when in step.
     tally: Option<Taken>,
 }
@@ -42,6 +49,13 @@ struct Taken {
     /// The tagged `complete` event and its figures, when the batch
     /// completes the search.
     complete: Option<(Vec<u8>, u64, Option<u64>)>,
+}
+
+/// A fresh field of a search's hash to stage an event in: no two calls
+/// share one, so a repeated or refused answer never touches an event
+/// already recorded.
+fn staging_field() -> Vec<u8> {
+    format!("x:{:016x}", rand::random::<u64>()).into_bytes()
 }
 
 /// What a record script answered for one search.
@@ -99,9 +113,17 @@ impl RedisStore {
                         before,
                         complete: Some((event, ..)),
                         ..
-                    }) => (*before as i64, event.as_slice()),
-                    _ => (-1, &[][..]),
+                    }) => (*before as i64, Some(event.as_slice())),
+                    _ => (-1, None),
                 };
+                let complete = complete.map(|event| (staging_field(), event));
+                let key = self.key(&group.id);
+                let fields = group.answers.iter().flat_map(|args| &args[4..]);
+                let staged = fields
+                    .zip(group.events.iter().flatten())
+                    .map(|(field, event)| (field.as_slice(), event.as_slice()))
+                    .chain(complete.as_ref().map(|(f, e)| (f.as_slice(), *e)));
+                let stage = stage(&key, staged);
                 let (tag, now, expected) =
                     (self.announced_as(&group.id), ms(now), expected.to_string());
                 let mut args: Vec<&[u8]> = vec![
@@ -109,13 +131,13 @@ impl RedisStore {
                     self.channel.as_bytes(),
                     &now,
                     expected.as_bytes(),
-                    complete,
+                    complete.as_ref().map_or(&[][..], |(field, _)| field),
                 ];
                 args.extend(group.answers.iter().flatten().map(Vec::as_slice));
-                self.record.call(&self.key(&group.id), &args)
+                (stage, self.record.call(&key, &args))
             })
             .collect();
-        let replies = match self.run(calls).await {
+        let replies = match self.run_staged(calls).await {
             Ok(replies) => replies,
             Err(e) => {
                 self.went_stale(groups.iter().map(|g| g.id));
@@ -128,11 +150,11 @@ impl RedisStore {
                 tracing::warn!(search_id = %group.id, "unexpected reply to the record script");
                 continue;
             };
-            let mut appended: Vec<Vec<u8>> = std::mem::take(&mut group.answers)
+            let mut appended: Vec<Vec<u8>> = std::mem::take(&mut group.events)
                 .into_iter()
                 .zip(&reply.recorded)
                 .filter(|(_, recorded)| **recorded)
-                .flat_map(|(args, _)| args.into_iter().skip(4))
+                .flat_map(|(events, _)| events)
                 .collect();
             let count = appended.len() as u64;
             match (reply.done, group.tally.take()) {
@@ -184,6 +206,7 @@ impl RedisStore {
                 groups.push(Group {
                     id,
                     answers: Vec::new(),
+                    events: Vec::new(),
                     tally,
                 });
                 groups.len() - 1
@@ -213,8 +236,9 @@ impl RedisStore {
                 prepared.progress.offers.to_string().into_bytes(),
                 events.len().to_string().into_bytes(),
             ];
-            args.extend(events);
+            args.extend(events.iter().map(|_| staging_field()));
             group.answers.push(args);
+            group.events.push(events);
         }
         drop(local);
         let top = self.limits.top_offers;

@@ -1,6 +1,7 @@
 //! A search as Redis holds it: one hash with its request, status, each
 //! airline's progress as JSON and its events (`e:<n>`, each its kind's
-//! one-byte tag then its JSON); and how it is read back into a snapshot.
+//! one-byte tag then its JSON, or a reference to the field that holds
+//! them); and how it is read back into a snapshot.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -59,7 +60,13 @@ impl Stored {
             .and_then(|n| n.parse::<u64>().ok())
             .ok_or_else(|| broken("events"))?;
         let items: Vec<Vec<u8>> = (1..=events)
-            .filter_map(|n| fields.remove(&format!("e:{n}")))
+            .filter_map(|n| {
+                let item = fields.remove(&format!("e:{n}"))?;
+                match reference(&item) {
+                    Some(field) => fields.remove(std::str::from_utf8(field).ok()?),
+                    None => Some(item),
+                }
+            })
             .collect();
         let field = |name: &str| fields.get(name).ok_or_else(|| broken(name));
         let text = |name: &str| -> Result<&str, BusError> {
@@ -137,6 +144,12 @@ pub(super) fn tagged(kind: EventKind, json: &[u8]) -> Vec<u8> {
     out.push(kind.tag());
     out.extend_from_slice(json);
     out
+}
+
+/// The field an event stored by reference is held in (`@` then the
+/// field: see `lua/record.lua`), or `None` for an event stored as it is.
+pub(super) fn reference(item: &[u8]) -> Option<&[u8]> {
+    item.strip_prefix(b"@")
 }
 
 /// Milliseconds since the epoch, as a script argument.

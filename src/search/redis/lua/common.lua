@@ -1,8 +1,8 @@
 -- Shared by every search script. A search is one hash, `search:{<id>}`,
 -- that expires with its results: the request, each airline's progress
 -- (`p:<airline>`), counters, its state, and its SSE events, event n in
--- field `e:<n>` (a one-byte kind tag then its JSON), `events` counting
--- them. Event JSON is built by the api processes; scripts only decide,
+-- field `e:<n>` (a one-byte kind tag then its JSON, or `@` then the field
+-- of the hash that holds them: see record.lua), `events` counting them. Event JSON is built by the api processes; scripts only decide,
 -- atomically, whether and where it goes, and touch no other key, so a
 -- Redis Cluster runs each on the search's slot.
 --
