@@ -26,7 +26,7 @@ end
 local function append(set, n, events)
   for _, event in ipairs(events) do
     n = n + 1
-    set[#set + 1] = 'e:' .. n
+    set[#set + 1] = string.format('e:%d', n)
     set[#set + 1] = event
   end
   return n
