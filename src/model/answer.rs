@@ -2,7 +2,7 @@
 //! bus): its offers already encoded, each with its ordering key, so the
 //! search it answers splices them into its events without reading any JSON
 //! back. Through Redis the same answer travels as a [`ProviderAnswer`]'s
-//! JSON, and the api reads the keys out of it instead.
+//! JSON, with the keys and where each offer sits written beside it.
 
 use std::ops::Range;
 
@@ -75,9 +75,13 @@ impl EncodedAnswer {
         }
     }
 
-    /// The answer as it travels through Redis: a [`ProviderAnswer`]'s JSON,
-    /// with each offer's ordering key after the offers (`offer_keys`), so
-    /// that the api reads a small key rather than scanning each offer.
+    /// The answer as it travels through Redis: a [`ProviderAnswer`]'s JSON
+    /// whose other fields come first, with each offer's ordering key
+    /// (`offer_keys`) and where each offer sits in the offers' array
+    /// (`offer_spans`, start and end, flat), the offers last, and where
+    /// their array begins (`offers_at`) opening it all: the api then reads
+    /// a few hundred bytes rather than scanning every offer
+    /// ([`AnswerView::read`](super::AnswerView::read)).
     pub fn to_json(&self) -> Vec<u8> {
         #[derive(serde::Serialize)]
         struct Head<'a> {
@@ -100,22 +104,59 @@ impl EncodedAnswer {
             cached: self.cached,
             age_ms: self.age_ms,
         };
-        // About 200 bytes a key.
-        let mut json = Vec::with_capacity(256 + self.offers_json.len() + self.offers.len() * 256);
-        serde_json::to_writer(&mut json, &head).expect("answer head encodes as JSON");
-        json.pop();
-        json.extend_from_slice(b",\"offers\":[");
-        json.extend_from_slice(&self.offers_json);
-        json.extend_from_slice(b"],\"offer_keys\":[");
+        // The fields between `offers_at` and the offers. About 200 bytes a
+        // key.
+        let mut fields = Vec::with_capacity(256 + self.offers.len() * 256);
+        serde_json::to_writer(&mut fields, &head).expect("answer head encodes as JSON");
+        fields.pop();
+        fields.extend_from_slice(b",\"offer_keys\":[");
         for (i, (key, _)) in self.offers.iter().enumerate() {
             if i > 0 {
-                json.push(b',');
+                fields.push(b',');
             }
-            super::offer_json::write_key(&mut json, key);
+            super::offer_json::write_key(&mut fields, key);
         }
+        fields.extend_from_slice(b"],\"offer_spans\":[");
+        for (i, (_, span)) in self.offers.iter().enumerate() {
+            if i > 0 {
+                fields.push(b',');
+            }
+            push_number(&mut fields, span.start);
+            fields.push(b',');
+            push_number(&mut fields, span.end);
+        }
+        fields.push(b']');
+        // `{"offers_at":N` and the fields (their `{` dropped), then
+        // `,"offers":[`: N counts its own digits.
+        const OPENING: &[u8] = b"{\"offers_at\":";
+        const OFFERS: &[u8] = b",\"offers\":[";
+        // Besides N: the opening, N's comma, the fields, the offers' key.
+        let rest = OPENING.len() + 1 + (fields.len() - 1) + OFFERS.len();
+        let mut at = rest + 1;
+        while rest + digits(at) != at {
+            at = rest + digits(at);
+        }
+        let mut json = Vec::with_capacity(at + self.offers_json.len() + 2);
+        json.extend_from_slice(OPENING);
+        push_number(&mut json, at);
+        json.push(b',');
+        json.extend_from_slice(&fields[1..]);
+        json.extend_from_slice(OFFERS);
+        assert_eq!(json.len(), at, "offers_at counts its own digits");
+        json.extend_from_slice(&self.offers_json);
         json.extend_from_slice(b"]}");
         json
     }
+}
+
+/// How many decimal digits `n` is written with.
+fn digits(n: usize) -> usize {
+    n.checked_ilog10().map_or(1, |d| d as usize + 1)
+}
+
+/// Writes `n` in decimal.
+fn push_number(out: &mut Vec<u8>, n: usize) {
+    out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
 }
 
 /// The fields of an offer that order it, as the api would read them from

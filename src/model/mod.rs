@@ -8,6 +8,7 @@
 //! [`money`] writes every offer's amounts with their currency's digits.
 
 pub mod answer;
+mod answer_view;
 mod fare;
 mod itinerary;
 pub mod json;
@@ -17,6 +18,7 @@ pub mod scalar;
 mod travellers;
 
 pub use answer::EncodedAnswer;
+pub use answer_view::AnswerView;
 pub use fare::{Baggage, Fare};
 pub use itinerary::{Segment, itinerary_key, journey_minutes, push_date};
 pub use money::{Conversion, Converted};
@@ -29,7 +31,6 @@ use jiff::Timestamp;
 use jiff::civil::{Date, DateTime};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -385,36 +386,4 @@ pub struct ProviderAnswer {
     /// How old a kept answer is, in milliseconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub age_ms: Option<u64>,
-}
-
-/// An airline answer as the aggregator reads it from the results stream: the
-/// offers stay raw JSON, borrowed from the entry, so they reach clients
-/// without being decoded and encoded again.
-#[derive(Debug, Deserialize)]
-pub struct AnswerView<'a> {
-    /// The search answered.
-    pub search_id: Uuid,
-    /// Provider id.
-    pub provider: String,
-    /// Outcome.
-    pub status: AnswerStatus,
-    /// Offers, each as its JSON text.
-    #[serde(borrow)]
-    pub offers: Vec<&'a RawValue>,
-    /// What went wrong.
-    pub error: Option<String>,
-    /// Milliseconds from acceptance to answer.
-    pub elapsed_ms: u64,
-    /// Whether the offers are a kept answer.
-    #[serde(default)]
-    pub cached: bool,
-    /// How old a kept answer is, in milliseconds.
-    #[serde(default)]
-    pub age_ms: Option<u64>,
-    /// Each offer's ordering key, in the order of `offers`, when the
-    /// airline's side wrote them (an older providers process does not).
-    /// Kept raw: keys that cannot be read leave the offers to be read
-    /// instead of making the whole answer unreadable.
-    #[serde(default, borrow)]
-    pub offer_keys: Option<&'a RawValue>,
 }

@@ -255,4 +255,4 @@ impl Writer<'_> {
 
 #[cfg(test)]
 #[path = "offer_json_tests.rs"]
-mod tests;
+pub(crate) mod tests;

@@ -21,7 +21,7 @@ fn segment(number: &str, from: &str, to: &str, times: (&str, &str)) -> Segment {
 }
 
 /// An offer with every field set, optional ones included.
-fn full() -> Offer {
+pub(crate) fn full() -> Offer {
     Offer {
         id: "ga-GA404+GA7302-20261220-economy-flex-plus".into(),
         provider: "garuda".into(),
@@ -144,6 +144,17 @@ fn unusual_text_is_written_as_serde_json_writes_it() {
         offer.cabin = cabin;
         check(&offer);
     }
+    let mut offer = unusual();
+    check(&offer);
+    offer.expires_at = Some(Timestamp::MIN);
+    offer.price.converted.as_mut().unwrap().date = jiff::civil::date(-42, 2, 3);
+    check(&offer);
+}
+
+/// An offer whose text is unusual everywhere: strings to escape (quotes,
+/// backslashes, braces, control characters, non-ASCII), date-times and
+/// amounts off the printers' fast range.
+pub(crate) fn unusual() -> Offer {
     let mut offer = full();
     // Strings to escape, anywhere.
     offer.id = "quote \" backslash \\ tab \t nul \u{0} é 東京".into();
@@ -162,8 +173,6 @@ fn unusual_text_is_written_as_serde_json_writes_it() {
     offer.price.per_passenger = Decimal::MIN;
     offer.price.base = Some(Decimal::from_parts(0, 0, 0, true, 2));
     offer.price.taxes = Some(Decimal::new(-5, 28));
-    check(&offer);
-    offer.expires_at = Some(Timestamp::MIN);
-    offer.price.converted.as_mut().unwrap().date = jiff::civil::date(-42, 2, 3);
-    check(&offer);
+    offer.itinerary = "}{\\\"],[".into();
+    offer
 }

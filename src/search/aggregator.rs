@@ -185,7 +185,7 @@ async fn record(searches: &Searches, entries: &[Entry], shutdown: &Shutdown) -> 
 
 /// An answer's JSON read, or `None` (logged) when it cannot be.
 fn read_answer(entry: &Entry) -> Option<AnswerView<'_>> {
-    match serde_json::from_slice(&entry.data) {
+    match AnswerView::read(&entry.data) {
         Ok(answer) => Some(answer),
         Err(e) => {
             tracing::error!(entry = %entry.id, error = %e, "unreadable answer skipped");

@@ -495,7 +495,9 @@ pub(crate) mod tests {
         let cell = store.insert(request(Duration::from_secs(5))).unwrap();
         let text = answer(cell.request.search_id);
         store
-            .apply(&Answer::Read(serde_json::from_str(&text).unwrap()))
+            .apply(&Answer::Read(
+                crate::model::AnswerView::read(text.as_bytes()).unwrap(),
+            ))
             .unwrap()
     }
 

@@ -72,8 +72,8 @@ struct AnswerHead<'a> {
 /// The offers' keys written beside them, when there is one per offer and
 /// they can be read; otherwise (logged) the offers are read instead.
 fn written_keys(search_id: Uuid, answer: &AnswerView<'_>) -> Option<Vec<OfferKey>> {
-    let raw = answer.offer_keys?;
-    match serde_json::from_str::<Vec<OfferKey>>(raw.get()) {
+    let text = answer.offer_keys?;
+    match serde_json::from_str::<Vec<OfferKey>>(text) {
         Ok(keys) if keys.len() == answer.offers.len() => Some(keys),
         Ok(keys) => {
             tracing::warn!(%search_id, provider = %answer.provider, keys = keys.len(), offers = answer.offers.len(), "offer keys do not match the offers; the offers are read instead");
@@ -105,7 +105,7 @@ impl PreparedAnswer {
     /// offer's JSON: offers whose price or departure cannot be read are
     /// then dropped (and logged).
     pub fn new(search_id: Uuid, answer: &AnswerView<'_>) -> Self {
-        let jsons = answer.offers.iter().map(|raw| raw.get());
+        let jsons = answer.offers.iter().copied();
         let accepted: Vec<(OfferKey, &[u8])> = match written_keys(search_id, answer) {
             Some(keys) => keys.into_iter().zip(jsons.map(str::as_bytes)).collect(),
             None => jsons
@@ -231,7 +231,7 @@ mod tests {
     fn an_answer_handed_over_in_process_makes_the_events_its_json_makes() {
         let answer = answer();
         let json = serde_json::to_vec(&answer).unwrap();
-        let view: AnswerView<'_> = serde_json::from_slice(&json).unwrap();
+        let view = AnswerView::read(&json).unwrap();
         let read = Answer::Read(view).prepare(answer.search_id);
         let encoded = Arc::new(EncodedAnswer::new(answer.clone()));
         let handed = Answer::Encoded(encoded.clone()).prepare(answer.search_id);
@@ -256,7 +256,7 @@ mod tests {
         let encoded = EncodedAnswer::new(answer.clone());
         let handed = Answer::Encoded(Arc::new(EncodedAnswer::new(answer))).prepare(id);
         let json = encoded.to_json();
-        let view: AnswerView<'_> = serde_json::from_slice(&json).unwrap();
+        let view = AnswerView::read(&json).unwrap();
         assert!(written_keys(id, &view).is_some_and(|keys| keys.len() == 3));
         let keyed = Answer::Read(view).prepare(id);
         assert_eq!(keyed.offers_event, handed.offers_event);
@@ -269,7 +269,7 @@ mod tests {
         let mut tampered: serde_json::Value = serde_json::from_slice(&json).unwrap();
         tampered["offer_keys"][0]["price"]["total"] = "1".into();
         let tampered = serde_json::to_vec(&tampered).unwrap();
-        let view: AnswerView<'_> = serde_json::from_slice(&tampered).unwrap();
+        let view = AnswerView::read(&tampered).unwrap();
         assert_eq!(
             ids(&Answer::Read(view).prepare(id)),
             ["cheap", "late", "same"]
@@ -279,7 +279,7 @@ mod tests {
         let mut short: serde_json::Value = serde_json::from_slice(&tampered).unwrap();
         short["offer_keys"].as_array_mut().unwrap().pop();
         let short = serde_json::to_vec(&short).unwrap();
-        let view: AnswerView<'_> = serde_json::from_slice(&short).unwrap();
+        let view = AnswerView::read(&short).unwrap();
         assert_eq!(
             ids(&Answer::Read(view).prepare(id)),
             ["cheap", "same", "late"]
@@ -291,7 +291,7 @@ mod tests {
             let mut broken: serde_json::Value = serde_json::from_slice(&tampered).unwrap();
             broken["offer_keys"] = serde_json::from_str(bad).unwrap();
             let broken = serde_json::to_vec(&broken).unwrap();
-            let view: AnswerView<'_> = serde_json::from_slice(&broken).unwrap();
+            let view = AnswerView::read(&broken).unwrap();
             assert_eq!(
                 ids(&Answer::Read(view).prepare(id)),
                 ["cheap", "same", "late"],
