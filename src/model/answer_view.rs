@@ -44,30 +44,15 @@ pub struct AnswerView<'a> {
     pub offer_keys: Option<&'a str>,
 }
 
-/// The answer's JSON as serde reads it whole.
+/// The answer's fields as serde reads them: the whole JSON (with
+/// `offers`), or the fields before the offers (with `offer_spans`).
 #[derive(Deserialize)]
-struct Whole<'a> {
+struct Fields<'a> {
     search_id: Uuid,
     provider: String,
     status: AnswerStatus,
-    #[serde(borrow)]
-    offers: Vec<&'a RawValue>,
-    error: Option<String>,
-    elapsed_ms: u64,
-    #[serde(default)]
-    cached: bool,
-    #[serde(default)]
-    age_ms: Option<u64>,
     #[serde(default, borrow)]
-    offer_keys: Option<&'a RawValue>,
-}
-
-/// The fields before the offers, when the writer put them there.
-#[derive(Deserialize)]
-struct Head<'a> {
-    search_id: Uuid,
-    provider: String,
-    status: AnswerStatus,
+    offers: Option<Vec<&'a RawValue>>,
     error: Option<String>,
     elapsed_ms: u64,
     #[serde(default)]
@@ -77,7 +62,25 @@ struct Head<'a> {
     #[serde(default, borrow)]
     offer_keys: Option<&'a RawValue>,
     /// Each offer's start and end in the offers' array, flat.
-    offer_spans: Vec<usize>,
+    #[serde(default)]
+    offer_spans: Option<Vec<usize>>,
+}
+
+impl<'a> Fields<'a> {
+    /// The view of these fields with `offers` and `offer_keys`.
+    fn view(self, offers: Vec<&'a str>, offer_keys: Option<&'a str>) -> AnswerView<'a> {
+        AnswerView {
+            search_id: self.search_id,
+            provider: self.provider,
+            status: self.status,
+            offers,
+            error: self.error,
+            elapsed_ms: self.elapsed_ms,
+            cached: self.cached,
+            age_ms: self.age_ms,
+            offer_keys,
+        }
+    }
 }
 
 /// How an answer that says where its offers are begins.
@@ -103,18 +106,13 @@ impl<'a> AnswerView<'a> {
                 }
             }
         }
-        let whole: Whole<'a> = serde_json::from_slice(data)?;
-        Ok(AnswerView {
-            search_id: whole.search_id,
-            provider: whole.provider,
-            status: whole.status,
-            offers: whole.offers.iter().map(|raw| raw.get()).collect(),
-            error: whole.error,
-            elapsed_ms: whole.elapsed_ms,
-            cached: whole.cached,
-            age_ms: whole.age_ms,
-            offer_keys: whole.offer_keys.map(RawValue::get),
-        })
+        let mut fields: Fields<'a> = serde_json::from_slice(data)?;
+        let offers = fields
+            .offers
+            .take()
+            .ok_or_else(|| serde::de::Error::missing_field("offers"))?;
+        let keys = fields.offer_keys.map(RawValue::get);
+        Ok(fields.view(offers.iter().map(|raw| raw.get()).collect(), keys))
     }
 
     /// The answer read by its spans, or `None` when they do not fit.
@@ -130,7 +128,10 @@ impl<'a> AnswerView<'a> {
         let mut closed = Vec::with_capacity(head.len() + 1);
         closed.extend_from_slice(head);
         closed.push(b'}');
-        let parsed: Head<'_> = serde_json::from_slice(&closed).ok()?;
+        let mut parsed: Fields<'_> = serde_json::from_slice(&closed).ok()?;
+        if parsed.offers.is_some() {
+            return None;
+        }
         // The keys' text sits at the same place in `data`.
         let offer_keys = match parsed.offer_keys {
             Some(raw) => {
@@ -140,7 +141,7 @@ impl<'a> AnswerView<'a> {
             }
             None => None,
         };
-        let spans = &parsed.offer_spans;
+        let spans = parsed.offer_spans.take()?;
         if !spans.len().is_multiple_of(2) {
             return None;
         }
@@ -159,17 +160,14 @@ impl<'a> AnswerView<'a> {
             next = end;
         }
         (next == offers.len()).then_some(())?;
-        Some(AnswerView {
-            search_id: parsed.search_id,
-            provider: parsed.provider,
-            status: parsed.status,
-            offers: list,
-            error: parsed.error,
-            elapsed_ms: parsed.elapsed_ms,
-            cached: parsed.cached,
-            age_ms: parsed.age_ms,
-            offer_keys,
-        })
+        // The fields parsed are the copy's: only owned ones are kept.
+        let fields = Fields {
+            offers: None,
+            offer_keys: None,
+            offer_spans: None,
+            ..parsed
+        };
+        Some(fields.view(list, offer_keys))
     }
 }
 

@@ -88,6 +88,20 @@ fn fast_and_slow(latency: &str, timeout: &str) -> [(&'static str, String); 2] {
     ]
 }
 
+/// A fresh Redis and two airlines: `alpha`, which answers at once, and
+/// `bravo`, 30 ms later.
+pub(crate) async fn alpha_and_bravo() -> Deployment {
+    Deployment::new(
+        &[
+            ("alpha.yaml", fast_airline("alpha", "AA")),
+            ("bravo.yaml", mock_airline("bravo", "BB", "fixed: 30ms", "")),
+        ],
+        RedisServer::start().await,
+        &[],
+    )
+    .await
+}
+
 /// Posts a search and returns its stream URL.
 pub(crate) async fn submit(api: &Api, body: &Value) -> String {
     let posted = api.post_search(body).await;
@@ -132,15 +146,7 @@ fn without_retry(events: Vec<SseEvent>) -> Vec<SseEvent> {
 /// share the airlines' work.
 #[tokio::test]
 async fn api_processes_serve_each_others_searches() {
-    let deployment = Deployment::new(
-        &[
-            ("alpha.yaml", fast_airline("alpha", "AA")),
-            ("bravo.yaml", mock_airline("bravo", "BB", "fixed: 30ms", "")),
-        ],
-        RedisServer::start().await,
-        &[],
-    )
-    .await;
+    let deployment = alpha_and_bravo().await;
     let providers = [deployment.spawn("providers"), deployment.spawn("providers")];
     let apis = [deployment.spawn("api"), deployment.spawn("api")];
     let client = reqwest::Client::new();

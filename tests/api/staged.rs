@@ -9,8 +9,8 @@ use std::collections::HashMap;
 
 use redis::aio::MultiplexedConnection;
 
-use crate::cluster::{Deployment, check_log, submit};
-use crate::helpers::{RedisServer, fast_airline, mock_airline, search_body};
+use crate::cluster::{alpha_and_bravo, check_log, submit};
+use crate::helpers::{RedisServer, search_body};
 
 const SCRIPT: &str = concat!(
     include_str!("../../src/search/redis/lua/common.lua"),
@@ -215,15 +215,7 @@ async fn the_record_script_refers_to_staged_events_and_deletes_what_it_refuses()
 /// each process in turn, so that both record answers.
 #[tokio::test]
 async fn events_stored_by_reference_read_the_same_from_every_api_process() {
-    let deployment = Deployment::new(
-        &[
-            ("alpha.yaml", fast_airline("alpha", "AA")),
-            ("bravo.yaml", mock_airline("bravo", "BB", "fixed: 30ms", "")),
-        ],
-        RedisServer::start().await,
-        &[],
-    )
-    .await;
+    let deployment = alpha_and_bravo().await;
     let _providers = deployment.spawn("providers");
     let apis = [deployment.spawn("api"), deployment.spawn("api")];
     let mut conn = connect(&deployment.redis.url).await;
