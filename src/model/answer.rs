@@ -8,6 +8,7 @@ use std::ops::Range;
 
 use uuid::Uuid;
 
+use super::answer_view::{OFFERS, OPENING};
 use super::money::Converted;
 use super::{AnswerStatus, ConvertedKey, Offer, OfferKey, PriceKey, ProviderAnswer};
 
@@ -128,8 +129,6 @@ impl EncodedAnswer {
         fields.push(b']');
         // `{"offers_at":N` and the fields (their `{` dropped), then
         // `,"offers":[`: N counts its own digits.
-        const OPENING: &[u8] = b"{\"offers_at\":";
-        const OFFERS: &[u8] = b",\"offers\":[";
         // Besides N: the opening, N's comma, the fields, the offers' key.
         let rest = OPENING.len() + 1 + (fields.len() - 1) + OFFERS.len();
         let mut at = rest + 1;

@@ -83,10 +83,12 @@ impl<'a> Fields<'a> {
     }
 }
 
-/// How an answer that says where its offers are begins.
-const OPENING: &[u8] = b"{\"offers_at\":";
-/// What comes just before the offers.
-const OFFERS: &[u8] = b",\"offers\":[";
+/// How an answer that says where its offers are begins; the writer's
+/// ([`EncodedAnswer::to_json`](super::EncodedAnswer::to_json)) and the
+/// reader's.
+pub(super) const OPENING: &[u8] = b"{\"offers_at\":";
+/// What comes just before the offers, both sides.
+pub(super) const OFFERS: &[u8] = b",\"offers\":[";
 
 impl<'a> AnswerView<'a> {
     /// Reads an answer from the results stream.
