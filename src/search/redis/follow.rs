@@ -228,28 +228,26 @@ impl RedisStore {
                 let (id, log, events, _) = &logs[at];
                 let len = log.len();
                 let until = events.unwrap_or(0).max(len + CATCH_UP_GUESS);
+                let key = self.key(id);
                 let mut cmd = redis::cmd("HMGET");
-                cmd.arg(self.key(id)).arg("events").arg("status");
+                cmd.arg(&key).arg("events").arg("status");
                 for n in len + 1..=until {
                     cmd.arg(format!("e:{n}"));
                 }
                 pipe.add_command(cmd);
-                asked.push((at, len, until));
+                asked.push((at, len, until, key));
             }
             let mut conn = self.redis.short();
             let mut replies: Vec<Vec<Option<Vec<u8>>>> = pipe
                 .query_async(&mut conn)
                 .await
                 .map_err(|e| bus_error(e, "", ""))?;
-            let keys: Vec<_> = asked
-                .iter()
-                .map(|(at, ..)| self.key(&logs[*at].0))
-                .collect();
+            let keys: Vec<&str> = asked.iter().map(|(.., key)| key.as_str()).collect();
             // Past the event count and status.
             self.dereference(&keys, &mut replies, 2).await?;
             todo.clear();
-            for ((at, len, until), reply) in asked.into_iter().zip(replies) {
-                let (id, log, _, exists) = &mut logs[at];
+            for ((at, len, until, key), reply) in asked.into_iter().zip(replies) {
+                let (_, log, _, exists) = &mut logs[at];
                 let mut reply = reply.into_iter();
                 let count = reply
                     .next()
@@ -263,7 +261,7 @@ impl RedisStore {
                 let status = reply.next().flatten();
                 let ended = status.is_some_and(|s| s != b"processing" && s != b"completing");
                 if ended && count <= len && !log.is_finished() {
-                    parted.push((self.key(id), count, log.clone()));
+                    parted.push((key, count, log.clone()));
                     continue;
                 }
                 let items: Vec<_> = reply
@@ -301,7 +299,7 @@ impl RedisStore {
             .query_async(&mut conn)
             .await
             .map_err(|e| bus_error(e, "", ""))?;
-        let keys: Vec<_> = parted.iter().map(|(key, ..)| key.clone()).collect();
+        let keys: Vec<&str> = parted.iter().map(|(key, ..)| key.as_str()).collect();
         self.dereference(&keys, &mut replies, 0).await?;
         for ((_, _, log), reply) in parted.into_iter().zip(replies) {
             tracing::warn!(
@@ -319,7 +317,7 @@ impl RedisStore {
     /// field is missing reads as a missing event.
     async fn dereference(
         &self,
-        keys: &[String],
+        keys: &[&str],
         replies: &mut [Vec<Option<Vec<u8>>>],
         skip: usize,
     ) -> Result<(), BusError> {
