@@ -12,12 +12,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${1:-target/release/airstream} n=${2:-2000} dir=${3:-bench/providers/zero_latency}
 port=${PORT:-3750}
-mkdir -p target/profiles
+source bench/callgrind_lib.sh
 out=target/profiles/callgrind.$(date +%s)
 load=target/release/airstream
 [ -x "$load" ] || cargo build --release --quiet --bin airstream
 AIRSTREAM_LISTEN=127.0.0.1:$port AIRSTREAM_PROVIDERS_DIR=$dir AIRSTREAM_LOG__FILTER=warn \
-  valgrind --tool=callgrind --callgrind-out-file="$out" --instr-atstart=no "$bin" serve >"$out.log" 2>&1 &
+  "${grind[@]}" --callgrind-out-file="$out" "$bin" serve >"$out.log" 2>&1 &
 vpid=$!
 trap 'kill "$vpid" 2>/dev/null || true; wait 2>/dev/null' EXIT
 for _ in $(seq 300); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.2; done
@@ -26,5 +26,5 @@ callgrind_control -i on "$vpid" >/dev/null
 $load loadtest --url "http://127.0.0.1:$port" -n "$n" -c 8 >/dev/null
 callgrind_control -i off "$vpid" >/dev/null
 callgrind_control -d "$vpid" >/dev/null
-total=$(callgrind_annotate "$out.1" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}' | head -1)
+total=$(program_total "$out.1")
 echo "$((total / n)) instructions per search ($n searches); profile: $out.1"

@@ -16,13 +16,11 @@ if redis-cli -p "$rport" ping >/dev/null 2>&1; then
   echo "port $rport is in use: set REDIS_PORT" >&2
   exit 1
 fi
-mkdir -p target/profiles
+source bench/callgrind_lib.sh
 out=target/profiles/record.$(date +%s)
 work=$(mktemp -d)
-valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$out" redis-server --port "$rport" --save "" --appendonly no --dir "$work" >"$work/redis.log" 2>&1 &
-redis=$!
-trap 'kill $redis 2>/dev/null || true; wait 2>/dev/null; rm -rf "$work"' EXIT
-for _ in $(seq 100); do redis-cli -p "$rport" ping >/dev/null 2>&1 && break; sleep 0.1; done
+trap 'kill ${redis:-} 2>/dev/null || true; wait 2>/dev/null; rm -rf "$work"' EXIT
+grind_redis "$out"
 drive=(python3 bench/record_script.py --port "$rport")
 [ -n "$script" ] && drive+=(--script "$script")
 "${drive[@]}" --searches 200 >/dev/null
@@ -32,6 +30,6 @@ callgrind_control -i on "$redis" >/dev/null
 callgrind_control -i off "$redis" >/dev/null
 kill $redis
 wait $redis 2>/dev/null || true
-total=$(callgrind_annotate "$out" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}' | head -1)
+total=$(program_total "$out")
 script_total=$(callgrind_annotate --inclusive=yes "$out" 2>/dev/null | awk '/evalShaCommand/ && !done {gsub(",", "", $1); print $1; done = 1}')
 echo "redis: $((total / n)) instructions per search, of which EVALSHA $((script_total / n)) ($n searches); profile: $out"

@@ -20,14 +20,11 @@ if redis-cli -p "$rport" ping >/dev/null 2>&1 || curl -s "http://127.0.0.1:$port
   echo "port $rport or $port is in use: set REDIS_PORT and PORT" >&2
   exit 1
 fi
-mkdir -p target/profiles
+source bench/callgrind_lib.sh
 out=target/profiles/split.$(date +%s)
 work=$(mktemp -d)
-grind=(valgrind --tool=callgrind --instr-atstart=no)
-"${grind[@]}" --callgrind-out-file="$out.redis" redis-server --port "$rport" --save "" --appendonly no --dir "$work" >"$work/redis.log" 2>&1 &
-redis=$!
-trap 'kill $redis ${providers:-} ${api:-} 2>/dev/null || true; wait 2>/dev/null; rm -rf "$work"' EXIT
-for _ in $(seq 100); do redis-cli -p "$rport" ping >/dev/null 2>&1 && break; sleep 0.1; done
+trap 'kill ${redis:-} ${providers:-} ${api:-} 2>/dev/null || true; wait 2>/dev/null; rm -rf "$work"' EXIT
+grind_redis "$out.redis"
 export AIRSTREAM_REDIS_URL=redis://127.0.0.1:$rport AIRSTREAM_PROVIDERS_DIR=$dir AIRSTREAM_LOG__FILTER=warn
 AIRSTREAM_LISTEN=127.0.0.1:$((port + 1)) "${grind[@]}" --callgrind-out-file="$out.providers" "$bin" serve --role providers >"$work/providers.log" 2>&1 &
 providers=$!
@@ -42,6 +39,6 @@ for p in $redis $providers $api; do callgrind_control -i off "$p" >/dev/null; do
 kill $api $providers $redis
 wait $api $providers $redis 2>/dev/null || true
 for name in redis providers api; do
-  total=$(callgrind_annotate "$out.$name" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}' | head -1)
+  total=$(program_total "$out.$name")
   echo "$name: $((total / n)) instructions per search ($n searches); profile: $out.$name"
 done
