@@ -69,7 +69,11 @@ enum KeysCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = tokio::runtime::Builder::new_multi_thread()
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    if let Some(threads) = worker_threads(&cli) {
+        runtime.worker_threads(threads);
+    }
+    let result = runtime
         .enable_all()
         .on_thread_park(collect_freed_memory)
         .build()
@@ -82,6 +86,16 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The threads a server's settings ask for. Read before the runtime
+/// starts, since they size it; settings that do not load are reported
+/// when the server reads them again, inside the runtime.
+fn worker_threads(cli: &Cli) -> Option<usize> {
+    if !matches!(cli.command, None | Some(Command::Serve { .. })) {
+        return None;
+    }
+    Settings::load(cli.config.as_deref()).ok()?.worker_threads
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {

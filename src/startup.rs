@@ -317,7 +317,8 @@ impl Application {
     /// connections (SSE streams end on the same signal) and background tasks.
     pub async fn run_until_stopped(self) -> Result<(), StartupError> {
         let shutdown = self.state.shutdown.clone();
-        tracing::info!(addr = %self.addr, tls = self.tls.is_some(), backend = self.state.bus.backend(), role = self.state.settings.role.as_str(), "airstream listening");
+        let workers = tokio::runtime::Handle::current().metrics().num_workers();
+        tracing::info!(addr = %self.addr, tls = self.tls.is_some(), backend = self.state.bus.backend(), role = self.state.settings.role.as_str(), workers, "airstream listening");
         let limits = self.connection_limits();
         let app = api::router(self.state);
         api::server::serve(self.listener, app, limits, self.tls, shutdown.clone()).await;

@@ -34,6 +34,10 @@ pub struct Settings {
     pub listen: SocketAddr,
     /// What this process runs: `all` (the default), `api` or `providers`.
     pub role: Role,
+    /// Threads that run this process's tasks; unset, one per core. Where
+    /// an api, a providers process and Redis share a small host, one each
+    /// switches less.
+    pub worker_threads: Option<usize>,
     /// Directory holding one YAML file per airline.
     pub providers_dir: PathBuf,
     /// Redis URL (`redis://host:6379`). When set, Redis Streams carry the
@@ -217,11 +221,15 @@ pub enum LogFormat {
     Json,
 }
 
+/// The most `worker_threads` a process may ask for.
+pub const MAX_WORKER_THREADS: usize = 1024;
+
 impl Default for Settings {
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([0, 0, 0, 0], 3000)),
             role: Role::All,
+            worker_threads: None,
             providers_dir: PathBuf::from("providers.d"),
             redis_url: None,
             redis: RedisSettings::default(),
@@ -341,6 +349,13 @@ impl Settings {
             problems.push(format!(
                 "role `{}` works with other processes through Redis: set AIRSTREAM_REDIS_URL (or REDIS_URL), or run role `all`",
                 self.role.as_str()
+            ));
+        }
+        if let Some(threads) = self.worker_threads
+            && !(1..=MAX_WORKER_THREADS).contains(&threads)
+        {
+            problems.push(format!(
+                "`worker_threads` must be from 1 to {MAX_WORKER_THREADS} (unset: one per core), got {threads}"
             ));
         }
         if self.redis.stream_max_len == 0 {

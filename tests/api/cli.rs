@@ -118,6 +118,37 @@ async fn sigterm_stops_the_binary_and_ends_open_streams() {
     assert!(!text.unwrap_or_default().contains("event: complete"));
 }
 
+/// `worker_threads` sizes the server's runtime, as its start announces;
+/// out of range or not a number, the server refuses to start and says why.
+#[test]
+fn worker_threads_size_the_runtime() {
+    for threads in ["1", "3"] {
+        let server = Process::spawn(&[], &[("AIRSTREAM_WORKER_THREADS", threads.as_ref())]);
+        assert_eq!(server.announced["fields"]["workers"].to_string(), threads);
+    }
+    for bad in ["0", "5000"] {
+        let out = airstream()
+            .arg("serve")
+            .env("AIRSTREAM_WORKER_THREADS", bad)
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("`worker_threads` must be from 1 to 1024") && stderr.contains(bad),
+            "{stderr}"
+        );
+    }
+    let out = airstream()
+        .arg("serve")
+        .env("AIRSTREAM_WORKER_THREADS", "many")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("worker_threads"), "{stderr}");
+}
+
 #[test]
 fn split_roles_without_redis_are_refused_with_the_reason() {
     let out = airstream()

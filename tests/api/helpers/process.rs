@@ -23,6 +23,8 @@ pub struct Process {
     api: Api,
     /// The process's log lines after the one announcing its address.
     pub logs: Receiver<String>,
+    /// The log line announcing its address.
+    pub announced: Value,
 }
 
 impl std::ops::Deref for Process {
@@ -80,6 +82,7 @@ impl Process {
             child,
             api: Api::new(format!("http://{addr}"), reqwest::Client::new()),
             logs: rx,
+            announced: listening,
         }
     }
 
