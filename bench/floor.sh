@@ -17,6 +17,11 @@
 # Redis of their own in the same rounds, and each round prints airstream
 # on Redis / the previous binary on Redis.
 #
+# SPLIT_ENV adds settings to airstream's `api` and `providers` processes
+# on Redis (not the previous binary's), such as
+# SPLIT_ENV=AIRSTREAM_WORKER_THREADS=1; with PREVIOUS set to the same
+# binary, one run compares the two.
+#
 # Then idle memory: a fresh airstream on `bench/providers/slow` (whose
 # airline answers after 25 s) and a fresh floor with `--idle` each hold
 # IDLE_STREAMS idle SSE streams, each on its own search
@@ -58,7 +63,8 @@ if [ "$redis" = 1 ]; then
   pids+=($!)
   rserver=$!
   for _ in $(seq 50); do redis-cli -p "$rport" ping >/dev/null 2>&1 && break; sleep 0.1; done
-  redis_env=(AIRSTREAM_REDIS_URL=redis://127.0.0.1:$rport AIRSTREAM_PROVIDERS_DIR=$dir AIRSTREAM_LOG__FILTER=warn)
+  read -r -a split_env <<<"${SPLIT_ENV:-}"
+  redis_env=(AIRSTREAM_REDIS_URL=redis://127.0.0.1:$rport AIRSTREAM_PROVIDERS_DIR=$dir AIRSTREAM_LOG__FILTER=warn "${split_env[@]}")
   env "${redis_env[@]}" AIRSTREAM_LISTEN=127.0.0.1:$((port + 5)) $bin serve --role providers &
   pids+=($!)
   providers=$!

@@ -20,9 +20,12 @@ pids+=($!)
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
 url=http://127.0.0.1:$port
 $bin loadtest --url "$url" -n 3000 -c "$c" >/dev/null
-calls() { redis-cli -p "$rport" info commandstats | awk -F'[:=,]' '/^cmdstat_/ {sub("cmdstat_", "", $1); print $1, $3}'; }
+# Each command's calls and microseconds (those a script runs count in the
+# script's time too).
+calls() { redis-cli -p "$rport" info commandstats | awk -F'[:=,]' '/^cmdstat_/ {sub("cmdstat_", "", $1); print $1, $3, $5}'; }
 calls >"$work/before"
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# User and system ticks of each process, in the order of pids.
+ticks() { awk '{print $14, $15}' "/proc/$1/stat"; }
 cpu() { for p in "${pids[@]}"; do ticks "$p"; done | paste -sd' '; }
 hz=$(getconf CLK_TCK)
 cpu_before=$(cpu)
@@ -53,17 +56,24 @@ b = [float(x) for x in sys.argv[1].split()]
 a = [float(x) for x in sys.argv[2].split()]
 hz, n = float(sys.argv[3]), int(sys.argv[4])
 us = [(y - x) / hz / n * 1e6 for x, y in zip(b, a)]
-print(f"CPU per search: redis-server {us[0]:.0f} us, providers {us[1]:.0f} us, api {us[2]:.0f} us")
+names = ["redis-server", "providers", "api"]
+print("CPU per search: " + ", ".join(
+    f"{name} {us[2 * i] + us[2 * i + 1]:.0f} us (user {us[2 * i]:.0f}, system {us[2 * i + 1]:.0f})"
+    for i, name in enumerate(names)))
 PY
 python3 - "$work/before" "$work/after" "$((n * rounds))" <<'PY'
 import sys
-def read(p):
-    return {k: int(v) for k, v in (l.split() for l in open(p))}
-b, a, n = read(sys.argv[1]), read(sys.argv[2]), int(sys.argv[3])
-d = {k: a[k] - b.get(k, 0) for k in a if a[k] - b.get(k, 0) > 0}
-d.pop("info", None)
-total = sum(d.values())
-print(f"Redis commands per search: {total / n:.2f} (" + ", ".join(
-    f"{k} {v / n:.2f}" for k, v in sorted(d.items(), key=lambda kv: -kv[1])) + ")")
+def read(p, col):
+    return {l.split()[0]: int(l.split()[col]) for l in open(p)}
+n = int(sys.argv[3])
+def per_search(col):
+    b, a = read(sys.argv[1], col), read(sys.argv[2], col)
+    d = {k: a[k] - b.get(k, 0) for k in a if a[k] - b.get(k, 0) > 0}
+    d.pop("info", None)
+    return ", ".join(f"{k} {v / n:.2f}" for k, v in sorted(d.items(), key=lambda kv: -kv[1])), sum(d.values()) / n
+listed, total = per_search(1)
+print(f"Redis commands per search: {total:.2f} ({listed})")
+listed, _ = per_search(2)
+print(f"Redis microseconds per search by command, a script's commands also in its own: {listed}")
 PY
 redis-benchmark -p "$rport" -n 200000 -c 50 -q xadd bench-stream '*' data 0123456789 | tr '\r' '\n' | grep -i 'xadd' | tail -1
