@@ -75,15 +75,17 @@ fn validate_prints_path_line_column_reason_and_fails() {
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no such file"));
 }
 
+/// What `airstream serve` says on stderr when it refuses to start with
+/// the variable `name` set to `value`.
+fn refused_with(name: &str, value: &str) -> String {
+    let out = airstream().arg("serve").env(name, value).output().unwrap();
+    assert!(!out.status.success(), "{name}={value} is refused");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 #[test]
 fn unknown_settings_are_named_at_start() {
-    let out = airstream()
-        .arg("serve")
-        .env("AIRSTREAM_SEARCH__MAX_RETAINEDD", "5")
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = refused_with("AIRSTREAM_SEARCH__MAX_RETAINEDD", "5");
     assert!(stderr.contains("max_retainedd"), "{stderr}");
 }
 
@@ -127,25 +129,13 @@ fn worker_threads_size_the_runtime() {
         assert_eq!(server.announced["fields"]["workers"].to_string(), threads);
     }
     for bad in ["0", "5000"] {
-        let out = airstream()
-            .arg("serve")
-            .env("AIRSTREAM_WORKER_THREADS", bad)
-            .output()
-            .unwrap();
-        assert!(!out.status.success());
-        let stderr = String::from_utf8_lossy(&out.stderr);
+        let stderr = refused_with("AIRSTREAM_WORKER_THREADS", bad);
         assert!(
             stderr.contains("`worker_threads` must be from 1 to 1024") && stderr.contains(bad),
             "{stderr}"
         );
     }
-    let out = airstream()
-        .arg("serve")
-        .env("AIRSTREAM_WORKER_THREADS", "many")
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = refused_with("AIRSTREAM_WORKER_THREADS", "many");
     assert!(stderr.contains("worker_threads"), "{stderr}");
 }
 
