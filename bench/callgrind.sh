@@ -19,7 +19,6 @@ load=target/release/airstream
 AIRSTREAM_LISTEN=127.0.0.1:$port AIRSTREAM_PROVIDERS_DIR=$dir AIRSTREAM_LOG__FILTER=warn \
   "${grind[@]}" --callgrind-out-file="$out" "$bin" serve >"$out.log" 2>&1 &
 vpid=$!
-trap 'kill "$vpid" 2>/dev/null || true; wait 2>/dev/null' EXIT
 for _ in $(seq 300); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.2; done
 $load loadtest --url "http://127.0.0.1:$port" -n 300 -c 8 >/dev/null
 callgrind_control -i on "$vpid" >/dev/null

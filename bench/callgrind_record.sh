@@ -12,14 +12,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-1000} script=${2:-}
 rport=${REDIS_PORT:-6405}
-if redis-cli -p "$rport" ping >/dev/null 2>&1; then
-  echo "port $rport is in use: set REDIS_PORT" >&2
-  exit 1
-fi
 source bench/callgrind_lib.sh
+refuse_busy_ports
 out=target/profiles/record.$(date +%s)
-work=$(mktemp -d)
-trap 'kill ${redis:-} 2>/dev/null || true; wait 2>/dev/null; rm -rf "$work"' EXIT
 grind_redis "$out"
 drive=(python3 bench/record_script.py --port "$rport")
 [ -n "$script" ] && drive+=(--script "$script")

@@ -15,15 +15,9 @@ bin=${1:-target/release/airstream} n=${2:-2000} dir=${3:-bench/providers/zero_la
 port=${PORT:-3760} rport=${REDIS_PORT:-6398}
 load=target/release/airstream
 [ -x "$load" ] || cargo build --release --quiet --bin airstream
-# A server left on these ports would be measured instead.
-if redis-cli -p "$rport" ping >/dev/null 2>&1 || curl -s "http://127.0.0.1:$port/" >/dev/null 2>&1; then
-  echo "port $rport or $port is in use: set REDIS_PORT and PORT" >&2
-  exit 1
-fi
 source bench/callgrind_lib.sh
+refuse_busy_ports "$port"
 out=target/profiles/split.$(date +%s)
-work=$(mktemp -d)
-trap 'kill ${redis:-} ${providers:-} ${api:-} 2>/dev/null || true; wait 2>/dev/null; rm -rf "$work"' EXIT
 grind_redis "$out.redis"
 export AIRSTREAM_REDIS_URL=redis://127.0.0.1:$rport AIRSTREAM_PROVIDERS_DIR=$dir AIRSTREAM_LOG__FILTER=warn
 AIRSTREAM_LISTEN=127.0.0.1:$((port + 1)) "${grind[@]}" --callgrind-out-file="$out.providers" "$bin" serve --role providers >"$work/providers.log" 2>&1 &
