@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
-use airstream::config::{LogFormat, Role, Settings};
+use airstream::config::{ConfigError, LogFormat, Role, Settings};
 use airstream::providers::load::Catalog;
 use airstream::shutdown::Shutdown;
 use airstream::startup::Application;
@@ -69,16 +69,21 @@ enum KeysCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let server = server_settings(&cli);
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
-    if let Some(threads) = worker_threads(&cli) {
-        runtime.worker_threads(threads);
+    if let Some(Ok(Settings {
+        worker_threads: Some(threads),
+        ..
+    })) = &server
+    {
+        runtime.worker_threads(*threads);
     }
     let result = runtime
         .enable_all()
         .on_thread_park(collect_freed_memory)
         .build()
         .context("cannot start the async runtime")
-        .and_then(|rt| rt.block_on(run(cli)));
+        .and_then(|rt| rt.block_on(run(cli, server)));
     match result {
         Ok(code) => code,
         Err(e) => {
@@ -88,20 +93,19 @@ fn main() -> ExitCode {
     }
 }
 
-/// The threads a server's settings ask for. Read before the runtime
-/// starts, since they size it; settings that do not load are reported
-/// when the server reads them again, inside the runtime.
-fn worker_threads(cli: &Cli) -> Option<usize> {
-    if !matches!(cli.command, None | Some(Command::Serve { .. })) {
-        return None;
-    }
-    Settings::load(cli.config.as_deref()).ok()?.worker_threads
+/// A server's settings (`serve`, the default command), read once, before
+/// its runtime starts, since they size it; `None` for other commands.
+/// Settings that do not load are reported by the server, inside the
+/// runtime.
+fn server_settings(cli: &Cli) -> Option<Result<Settings, ConfigError>> {
+    matches!(cli.command, None | Some(Command::Serve { .. }))
+        .then(|| Settings::load(cli.config.as_deref()))
 }
 
-async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+async fn run(cli: Cli, server: Option<Result<Settings, ConfigError>>) -> anyhow::Result<ExitCode> {
     match cli.command.unwrap_or(Command::Serve { role: None }) {
         Command::Serve { role } => {
-            let mut settings = Settings::load(cli.config.as_deref())?;
+            let mut settings = server.expect("main reads a server's settings")?;
             if let Some(role) = role {
                 settings.role = role;
                 settings.validate()?;
