@@ -215,7 +215,7 @@ pub struct Price {
     pub converted: Option<money::Converted>,
     /// The total split by traveller type: the sum of `count` × `each` is
     /// `total` exactly. Empty only when an airline's answer gives a total
-    /// that cannot be split so (`docs/providers.md`).
+    /// that cannot be split so (`docs/api.md`, normalized offer).
     #[serde(default)]
     pub by_passenger: Vec<PassengerPrice>,
     /// ISO 4217 currency code.

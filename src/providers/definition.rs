@@ -135,7 +135,7 @@ pub struct BreakerSpec {
     pub cooldown: Option<Spanned<HumanDuration>>,
 }
 
-/// The answer cache of an upstream airline (`docs/upstream.md` §6).
+/// The answer cache of an upstream airline (`docs/upstream.md` §9).
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct CacheSpec {

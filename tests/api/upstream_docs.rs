@@ -1,5 +1,6 @@
-//! The complete examples of `docs/upstream.md`, run as written: each
-//! `<!-- example:NAME -->` block is read out of the document, the file is
+//! The complete examples of `docs/upstream.md` (OAuth2) and
+//! `docs/upstream-xml.md` (XML), run as written: each
+//! `<!-- example:NAME -->` block is read out of its document, the file is
 //! loaded with wiremock standing in for the airline (its address for the
 //! example's host, today's date plus 18 days for 2026-12-20, and the
 //! always-set `CARGO_PKG_NAME`, whose value is `airstream`, for the
@@ -16,15 +17,20 @@ use crate::helpers::{TestApp, date_in};
 /// The date the examples are written for.
 const DOC_DATE: &str = "2026-12-20";
 
-/// The fenced block after `<!-- example:NAME -->` in docs/upstream.md,
-/// with the documented date replaced by `date`.
-fn example(name: &str, date: &str) -> String {
-    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/upstream.md"))
-        .expect("docs/upstream.md");
+/// The document of the OAuth2 example.
+const OAUTH2_DOC: &str = "docs/upstream.md";
+/// The document of the XML example.
+const XML_DOC: &str = "docs/upstream-xml.md";
+
+/// The fenced block after `<!-- example:NAME -->` in `doc`, with the
+/// documented date replaced by `date`.
+fn example(doc: &str, name: &str, date: &str) -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(doc);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{doc}: {e}"));
     let marker = format!("<!-- example:{name} -->\n");
-    let after = &doc[doc
+    let after = &text[text
         .find(&marker)
-        .unwrap_or_else(|| panic!("docs/upstream.md has no {marker}"))
+        .unwrap_or_else(|| panic!("{doc} has no {marker}"))
         + marker.len()..];
     let body = after
         .strip_prefix("```")
@@ -103,7 +109,7 @@ fn sent_as_documented(request: &wiremock::Request, documented: &str) {
 async fn the_oauth2_example_is_what_airstream_does() {
     let date = date_in(18);
     let server = MockServer::start().await;
-    let token = example("oauth2-token-answer", &date);
+    let token = example(OAUTH2_DOC, "oauth2-token-answer", &date);
     Mock::given(method("POST"))
         .and(path("/oauth/token"))
         .respond_with(ResponseTemplate::new(200).set_body_raw(token, "application/json"))
@@ -111,23 +117,26 @@ async fn the_oauth2_example_is_what_airstream_does() {
         .await;
     Mock::given(method("GET"))
         .and(path("/v1/offers"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_raw(example("oauth2-answer", &date), "application/json"),
-        )
+        .respond_with(ResponseTemplate::new(200).set_body_raw(
+            example(OAUTH2_DOC, "oauth2-answer", &date),
+            "application/json",
+        ))
         .mount(&server)
         .await;
-    let file = example("oauth2.yaml", &date)
+    let file = example(OAUTH2_DOC, "oauth2.yaml", &date)
         .replace("https://api.skyway.example", &server.uri())
         .replace("SKY_CLIENT_SECRET", "CARGO_PKG_NAME");
     let app = TestApp::with_providers(&[("skyway.yaml", &file)], |_| {}).await;
     let offers = offers_of(&app, json!(2), &date).await;
-    let shown: Value = serde_json::from_str(&example("oauth2-offers", &date)).unwrap();
+    let shown: Value = serde_json::from_str(&example(OAUTH2_DOC, "oauth2-offers", &date)).unwrap();
     shown_fields_match(&shown, &Value::from(offers), "offers");
     let requests = server.received_requests().await.unwrap();
     assert_eq!(requests.len(), 2, "one token request, one search");
-    sent_as_documented(&requests[0], &example("oauth2-token-request", &date));
-    sent_as_documented(&requests[1], &example("oauth2-request", &date));
+    sent_as_documented(
+        &requests[0],
+        &example(OAUTH2_DOC, "oauth2-token-request", &date),
+    );
+    sent_as_documented(&requests[1], &example(OAUTH2_DOC, "oauth2-request", &date));
 }
 
 #[tokio::test]
@@ -136,16 +145,17 @@ async fn the_xml_example_is_what_airstream_does() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/AirShopping"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_raw(example("ndc-answer", &date), "text/xml; charset=utf-8"),
-        )
+        .respond_with(ResponseTemplate::new(200).set_body_raw(
+            example(XML_DOC, "ndc-answer", &date),
+            "text/xml; charset=utf-8",
+        ))
         .mount(&server)
         .await;
-    let file = example("ndc.yaml", &date).replace("https://ndc.skyway.example", &server.uri());
+    let file =
+        example(XML_DOC, "ndc.yaml", &date).replace("https://ndc.skyway.example", &server.uri());
     let app = TestApp::with_providers(&[("skyway-ndc.yaml", &file)], |_| {}).await;
     let offers = offers_of(&app, json!({"adults": 2, "children": 1}), &date).await;
-    let shown: Value = serde_json::from_str(&example("ndc-offers", &date)).unwrap();
+    let shown: Value = serde_json::from_str(&example(XML_DOC, "ndc-offers", &date)).unwrap();
     shown_fields_match(&shown, &Value::from(offers), "offers");
     // The body sent is the documented one, blank lines aside.
     let requests = server.received_requests().await.unwrap();
@@ -157,7 +167,7 @@ async fn the_xml_example_is_what_airstream_does() {
             .map(str::to_string)
             .collect()
     };
-    assert_eq!(lines(&sent), lines(&example("ndc-request", &date)));
+    assert_eq!(lines(&sent), lines(&example(XML_DOC, "ndc-request", &date)));
     assert_eq!(
         requests[0].headers["content-type"],
         "text/xml; charset=utf-8"
