@@ -9,6 +9,7 @@ mod cluster_live;
 mod cors;
 mod currency;
 mod deployment;
+mod doc_links;
 mod fares;
 mod flow;
 mod hardening;
