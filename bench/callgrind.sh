@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 bin=${1:-target/release/airstream} n=${2:-2000} dir=${3:-bench/providers/zero_latency}
 port=${PORT:-3750}
 source bench/callgrind_lib.sh
-out=target/profiles/callgrind.$(date +%s)
+out=target/profiles/callgrind.$(date +%s)-$$
 load=target/release/airstream
 [ -x "$load" ] || cargo build --release --quiet --bin airstream
 AIRSTREAM_LISTEN=127.0.0.1:$port AIRSTREAM_PROVIDERS_DIR=$dir AIRSTREAM_LOG__FILTER=warn \

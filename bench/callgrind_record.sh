@@ -14,7 +14,7 @@ n=${1:-1000} script=${2:-}
 rport=${REDIS_PORT:-6405}
 source bench/callgrind_lib.sh
 refuse_busy_ports
-out=target/profiles/record.$(date +%s)
+out=target/profiles/record.$(date +%s)-$$
 grind_redis "$out"
 drive=(python3 bench/record_script.py --port "$rport")
 [ -n "$script" ] && drive+=(--script "$script")

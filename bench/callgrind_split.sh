@@ -17,7 +17,7 @@ load=target/release/airstream
 [ -x "$load" ] || cargo build --release --quiet --bin airstream
 source bench/callgrind_lib.sh
 refuse_busy_ports "$port"
-out=target/profiles/split.$(date +%s)
+out=target/profiles/split.$(date +%s)-$$
 grind_redis "$out.redis"
 export AIRSTREAM_REDIS_URL=redis://127.0.0.1:$rport AIRSTREAM_PROVIDERS_DIR=$dir AIRSTREAM_LOG__FILTER=warn
 AIRSTREAM_LISTEN=127.0.0.1:$((port + 1)) "${grind[@]}" --callgrind-out-file="$out.providers" "$bin" serve --role providers >"$work/providers.log" 2>&1 &
