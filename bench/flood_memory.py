@@ -14,28 +14,12 @@ for `--after` seconds. Prints the figures and the ratio of each to idle.
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
 
-
-def rss_kib(pid, field="VmRSS:"):
-    """Resident memory; `RssAnon:` leaves out the binary's own code and
-    other file-backed pages (which the first requests page in, and the
-    kernel may drop at any time)."""
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith(field):
-                return int(line.split()[1])
-    raise RuntimeError(f"no {field}")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from benchlib import free_port, rss_kib
 
 
 def main():

@@ -32,19 +32,7 @@ import h2.connection
 import h2.events
 import h2.settings
 
-
-def rss_kib(pid, field="VmRSS:"):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith(field):
-                return int(line.split()[1])
-    raise RuntimeError(f"no {field}")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from benchlib import free_port, rss_kib
 
 
 def make_certificate(directory):

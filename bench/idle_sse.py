@@ -16,13 +16,7 @@ import json
 import resource
 import time
 
-
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise RuntimeError("no VmRSS")
+from benchlib import rss_kib
 
 
 async def request(host, port, raw):
