@@ -26,6 +26,7 @@ use tokio::sync::Mutex;
 use super::error::BusError;
 use super::redis_link::Link;
 use crate::fault::Fault;
+use crate::shutdown::Shutdown;
 
 /// How long a short command waits for its answer: while Redis is away it
 /// fails within a few seconds (a search is refused with 503 rather than
@@ -196,6 +197,24 @@ impl RedisConn {
                     ))
                 }))
             }
+        }
+    }
+
+    /// A new Pub/Sub connection subscribed to `channel`, or `None` when
+    /// shutdown comes first.
+    pub async fn subscribe(
+        &self,
+        channel: &str,
+        shutdown: &Shutdown,
+    ) -> Option<Result<redis::aio::PubSub, redis::RedisError>> {
+        let subscribed = async {
+            let mut pubsub = self.pubsub().await?;
+            pubsub.subscribe(channel).await?;
+            Ok(pubsub)
+        };
+        tokio::select! {
+            r = subscribed => Some(r),
+            _ = shutdown.wait() => None,
         }
     }
 

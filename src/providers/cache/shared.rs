@@ -24,7 +24,9 @@ use serde_json::value::RawValue;
 use tokio::sync::watch;
 
 use super::{Outcome, Question, coalesced, looked_up, told};
+use crate::bus::Backoff;
 use crate::bus::redis_conn::RedisConn;
+use crate::fault::Chain;
 use crate::shutdown::Shutdown;
 
 /// One line per 10 s while Redis cannot be used, whatever the searches.
@@ -291,20 +293,14 @@ impl SharedStore {
 /// Follows the answers channel until shutdown, reconnecting after an
 /// error; while it is away, waiters time out and ask themselves.
 async fn listen(conn: Arc<RedisConn>, channel: String, waiters: Arc<Waiters>, shutdown: Shutdown) {
-    let mut delay = Duration::from_millis(100);
+    let mut backoff = Backoff::default();
     loop {
-        let subscribed = async {
-            let mut pubsub = conn.pubsub().await?;
-            pubsub.subscribe(&channel).await?;
-            Ok::<_, redis::RedisError>(pubsub)
-        };
-        let pubsub = tokio::select! {
-            r = subscribed => r,
-            _ = shutdown.wait() => return,
+        let Some(pubsub) = conn.subscribe(&channel, &shutdown).await else {
+            return;
         };
         match pubsub {
             Ok(pubsub) => {
-                delay = Duration::from_millis(100);
+                backoff.reset();
                 let mut messages = pubsub.into_on_message();
                 loop {
                     let message = tokio::select! {
@@ -317,13 +313,13 @@ async fn listen(conn: Arc<RedisConn>, channel: String, waiters: Arc<Waiters>, sh
                 tracing::warn!("the answers channel closed; subscribing again");
             }
             Err(e) => {
-                tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "subscribing to the answers channel failed");
+                tracing::warn!(error = %Chain(&e), "subscribing to the answers channel failed");
             }
         }
+        let wait = backoff.next_wait();
         tokio::select! {
-            _ = tokio::time::sleep(delay) => {}
+            _ = tokio::time::sleep(wait) => {}
             _ = shutdown.wait() => return,
         }
-        delay = (delay * 2).min(Duration::from_secs(5));
     }
 }

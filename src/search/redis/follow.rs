@@ -64,14 +64,8 @@ impl RedisStore {
         let mut backoff = Backoff::default();
         let mut first = true;
         loop {
-            let subscribed = async {
-                let mut pubsub = self.redis.pubsub().await?;
-                pubsub.subscribe(&self.channel).await?;
-                Ok::<_, redis::RedisError>(pubsub)
-            };
-            let pubsub = tokio::select! {
-                r = subscribed => r,
-                _ = shutdown.wait() => return,
+            let Some(pubsub) = self.redis.subscribe(&self.channel, &shutdown).await else {
+                return;
             };
             match pubsub {
                 Ok(pubsub) => {
