@@ -206,6 +206,40 @@ impl Bus {
         }
     }
 
+    /// What a group's reader does after a failed read: a group that a
+    /// Redis lost (it came back empty) is made again from the start of the
+    /// stream, which then holds only what was sent since it returned, and
+    /// the reader reads again at once; after any other error it waits out
+    /// the next backoff. Returns false when shutdown comes first.
+    pub async fn recover_read(
+        &self,
+        error: &BusError,
+        stream: &str,
+        group: &str,
+        backoff: &mut Backoff,
+        shutdown: &Shutdown,
+    ) -> bool {
+        if matches!(error, BusError::NoGroup { .. })
+            && self
+                .ensure_group(stream, group, StartFrom::Beginning)
+                .await
+                .is_ok()
+        {
+            tracing::warn!(
+                stream,
+                group,
+                "consumer group was missing; created it again"
+            );
+            return true;
+        }
+        let wait = backoff.next_wait();
+        tracing::warn!(stream, group, error = %Chain(error), retry_in_ms = wait.as_millis() as u64, "reading the stream failed");
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => true,
+            _ = shutdown.wait() => false,
+        }
+    }
+
     /// Acknowledges entries (`XACK`); returns how many were pending.
     pub async fn ack(&self, stream: &str, group: &str, ids: &[EntryId]) -> Result<usize, BusError> {
         match self {

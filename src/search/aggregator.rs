@@ -103,23 +103,13 @@ async fn read(
                 entries
             }
             Err(e) => {
-                // A Redis that came back empty has lost the group; its
-                // stream then holds only answers sent since it returned.
-                if matches!(e, BusError::NoGroup { .. })
-                    && bus
-                        .ensure_group(stream, AGGREGATOR_GROUP, StartFrom::Beginning)
-                        .await
-                        .is_ok()
+                if bus
+                    .recover_read(&e, stream, AGGREGATOR_GROUP, &mut backoff, &shutdown)
+                    .await
                 {
-                    tracing::warn!("aggregator group was missing; created it again");
                     continue;
                 }
-                let wait = backoff.next_wait();
-                tracing::warn!(error = %Chain(&e), retry_in_ms = wait.as_millis() as u64, "reading answers failed");
-                tokio::select! {
-                    _ = tokio::time::sleep(wait) => continue,
-                    _ = shutdown.wait() => return,
-                }
+                return;
             }
         };
         if entries.is_empty() {

@@ -293,25 +293,15 @@ impl Consumer {
                     entries
                 }
                 Err(e) => {
-                    // A Redis that came back empty has lost the group: make
-                    // it again from the start of the stream, which then holds
-                    // only searches sent since Redis returned.
-                    if matches!(e, BusError::NoGroup { .. })
-                        && this
-                            .bus
-                            .ensure_group(&this.stream, &this.id, StartFrom::Beginning)
-                            .await
-                            .is_ok()
+                    let (stream, group) = (&this.stream, &this.id);
+                    if this
+                        .bus
+                        .recover_read(&e, stream, group, &mut backoff, &this.shutdown)
+                        .await
                     {
-                        tracing::warn!(provider = %this.id, "consumer group was missing; created it again");
                         continue;
                     }
-                    let wait = backoff.next_wait();
-                    tracing::warn!(provider = %this.id, error = %e, retry_in_ms = wait.as_millis() as u64, "reading searches failed");
-                    tokio::select! {
-                        _ = tokio::time::sleep(wait) => continue,
-                        _ = this.shutdown.wait() => break,
-                    }
+                    break;
                 }
             };
             for entry in entries {
