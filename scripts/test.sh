@@ -74,8 +74,8 @@ cargo test --all-targets --no-fail-fast
 # The same end-to-end binary again, every test on its own redis-server. The
 # tests of separate processes (cli, cluster), of the bus itself and of the
 # deployment files already chose their backend in the first run; the
-# documents' links need none.
-skip=(--skip cli:: --skip hardening:: --skip cluster:: --skip redis_cluster:: --skip redis_full:: --skip bus_contract:: --skip observability:: --skip browser:: --skip staged:: --skip doc_links::)
+# documents' links need none, and the Redis cost test starts its own.
+skip=(--skip cli:: --skip hardening:: --skip cluster:: --skip redis_cluster:: --skip redis_full:: --skip bus_contract:: --skip observability:: --skip browser:: --skip staged:: --skip doc_links:: --skip redis_cost::)
 log "end-to-end suite on Redis Streams (E2E_BUS=redis)"
 E2E_BUS=redis cargo test --test api --no-fail-fast -- "${skip[@]}"
 

@@ -29,6 +29,7 @@ mod providers;
 mod rate;
 mod readme;
 mod redis_cluster;
+mod redis_cost;
 mod redis_full;
 mod reload;
 mod routes;
