@@ -24,17 +24,19 @@ fn documents() -> Vec<PathBuf> {
     found
 }
 
-/// The text outside fenced code blocks, line by line.
-fn prose(text: &str) -> Vec<&str> {
+/// The lines outside fenced code blocks, with their numbers (from 1).
+fn prose(text: &str) -> Vec<(usize, &str)> {
     let mut fenced = false;
     text.lines()
-        .filter(|l| {
+        .enumerate()
+        .filter(|(_, l)| {
             if l.starts_with("```") {
                 fenced = !fenced;
                 return false;
             }
             !fenced
         })
+        .map(|(n, l)| (n + 1, l))
         .collect()
 }
 
@@ -54,7 +56,7 @@ fn slug(heading: &str) -> String {
 /// GitHub does) and its `<a id="...">`s.
 fn anchors(text: &str) -> BTreeSet<String> {
     let mut found = BTreeSet::new();
-    for line in prose(text) {
+    for (_, line) in prose(text) {
         let hashes = line.chars().take_while(|&c| c == '#').count();
         if hashes > 0 && line[hashes..].starts_with(' ') {
             let base = slug(&line[hashes..]);
@@ -81,20 +83,12 @@ fn anchors(text: &str) -> BTreeSet<String> {
 /// The targets of a document's `[text](target)` links, with their lines.
 fn links(text: &str) -> Vec<(usize, String)> {
     let mut found = Vec::new();
-    let mut fenced = false;
-    for (n, line) in text.lines().enumerate() {
-        if line.starts_with("```") {
-            fenced = !fenced;
-            continue;
-        }
-        if fenced {
-            continue;
-        }
+    for (n, line) in prose(text) {
         let mut rest = line;
         while let Some(at) = rest.find("](") {
             rest = &rest[at + 2..];
             let end = rest.find([')', ' ']).unwrap_or(rest.len());
-            found.push((n + 1, rest[..end].to_string()));
+            found.push((n, rest[..end].to_string()));
             rest = &rest[end..];
         }
     }
